@@ -1,0 +1,210 @@
+"""Errors, worded the way the Kubernetes API server and kubectl word them.
+
+When ``kubectl apply`` is refused, the API server answers with a *Status* whose causes are
+*field errors*: a field path such as ``spec.ports[0].nodePort``, an error type such as
+``Invalid value``, the bad value, and a detail. kubectl then prints::
+
+    The Service "my-service" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767
+
+or, for several causes, one ``* <field>: <body>`` line each.  kubelearn raises the same shapes:
+
+- :class:`FieldError` is one cause (``str()`` gives the apimachinery text);
+- :class:`InvalidError` is one refused object (``str()`` gives kubectl's text);
+- :class:`ApplyError` collects every refused object of one ``apply``: nothing is applied
+  unless everything is valid, so a cluster is never half-built;
+- :class:`ManifestError` is input that is not a Kubernetes object at all (YAML syntax,
+  missing ``kind``), with file, document, line and column;
+- :class:`NotFoundError` is kubectl's ``Error from server (NotFound): …``.
+
+Every error kubelearn raises on purpose is a :class:`KubelearnError`, so the CLI can print
+it without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = [
+    "ApplyError",
+    "FieldError",
+    "InvalidError",
+    "KubelearnError",
+    "ManifestError",
+    "NO_VALUE",
+    "NotFoundError",
+    "render_value",
+]
+
+
+class _NoValue:
+    """Marker for field errors that carry no value (``Required value``, ``Forbidden``)."""
+
+    def __repr__(self) -> str:
+        return "NO_VALUE"
+
+
+NO_VALUE: Final = _NoValue()
+
+# apimachinery's ErrorType strings (staging/src/k8s.io/apimachinery/pkg/util/validation/field/errors.go)
+REQUIRED: Final = "Required value"
+INVALID: Final = "Invalid value"
+UNSUPPORTED: Final = "Unsupported value"
+DUPLICATE: Final = "Duplicate value"
+FORBIDDEN: Final = "Forbidden"
+NOT_FOUND: Final = "Not found"
+TOO_LONG: Final = "Too long"
+INTERNAL: Final = "Internal error"
+
+# These types never print the bad value, whatever it is.
+_TYPES_WITHOUT_VALUE: Final = frozenset({REQUIRED, FORBIDDEN, TOO_LONG, INTERNAL})
+
+
+def render_value(value: Any) -> str:
+    """Render a bad value as the API server does: strings quoted, numbers bare.
+
+    Composite values (lists, maps) are printed as JSON, the form API servers use from
+    v1.34 on; older servers printed Go syntax (see discovery-api-facts §C.2), so compare only
+    the prefix of such messages.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (int, float)):
+        return str(value)
+    if value is None:
+        return "null"
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class KubelearnError(Exception):
+    """Base class of every error kubelearn raises on purpose."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One validation cause: ``<path>: <type>[: <value>][: <detail>]``.
+
+    >>> str(FieldError("spec.ports[0].port", "Invalid value", 0, "must be between 1 and 65535, inclusive"))
+    'spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive'
+    >>> str(FieldError("spec.ports", "Required value"))
+    'spec.ports: Required value'
+    """
+
+    path: str
+    type: str
+    value: Any = NO_VALUE
+    detail: str = ""
+
+    def body(self) -> str:
+        """The message without the field path (kubectl's ``details.causes[].message``)."""
+        text = self.type
+        if self.type not in _TYPES_WITHOUT_VALUE and self.value is not NO_VALUE:
+            text += ": " + render_value(self.value)
+        if self.detail:
+            text += ": " + self.detail
+        return text
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.body()}" if self.path else self.body()
+
+
+class InvalidError(KubelearnError, ValueError):
+    """An object the API server refuses (HTTP 422, reason ``Invalid``), as kubectl prints it."""
+
+    def __init__(self, kind: str, name: str, causes: list[FieldError] | tuple[FieldError, ...]):
+        self.kind = kind
+        self.name = name
+        # The API server removes exact duplicates but keeps the order.
+        self.causes: tuple[FieldError, ...] = tuple(dict.fromkeys(causes))
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        head = f'The {self.kind} "{self.name}" is invalid: '
+        if len(self.causes) == 1:
+            return head + str(self.causes[0])
+        return head + "\n" + "\n".join(f"* {c}" for c in self.causes)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (InvalidError, (self.kind, self.name, self.causes))
+
+
+class ManifestError(KubelearnError, ValueError):
+    """Input that cannot become an API object: bad YAML, missing ``kind``, wrong type.
+
+    ``source`` names the file (or ``<string>``), ``line``/``column`` are 1-based when known,
+    ``path`` is the field path inside the object when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str = "",
+        document: int | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        path: str = "",
+    ):
+        self.message = message
+        self.source = source
+        self.document = document
+        self.line = line
+        self.column = column
+        self.path = path
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = []
+        if self.source:
+            where.append(self.source)
+        if self.line is not None:
+            where.append(f"line {self.line}" + (f", column {self.column}" if self.column is not None else ""))
+        elif self.document is not None:
+            where.append(f"document {self.document}")
+        prefix = ": ".join([", ".join(where)]) + ": " if where else ""
+        field_part = f"{self.path}: " if self.path else ""
+        return f"{prefix}{field_part}{self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_manifest_error, (self.message, self.source, self.document, self.line, self.column, self.path))
+
+
+def _rebuild_manifest_error(message: str, source: str, document: int | None, line: int | None,
+                            column: int | None, path: str) -> ManifestError:
+    return ManifestError(message, source=source, document=document, line=line, column=column, path=path)
+
+
+@dataclass
+class ApplyError(KubelearnError, ValueError):
+    """Every error of one ``apply`` call; nothing of that call was applied."""
+
+    errors: list[KubelearnError] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+class NotFoundError(KubelearnError, KeyError):
+    """A lookup that failed, worded as kubectl words it.
+
+    >>> str(NotFoundError("services", "web"))
+    'Error from server (NotFound): services "web" not found'
+    """
+
+    def __init__(self, resource: str, name: str, namespace: str | None = None):
+        self.resource = resource
+        self.name = name
+        self.namespace = namespace
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f'Error from server (NotFound): {self.resource} "{self.name}" not found'
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NotFoundError, (self.resource, self.name, self.namespace))
