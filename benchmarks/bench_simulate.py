@@ -1,0 +1,77 @@
+"""Benchmark the traffic simulator (medians of several runs; not a test).
+
+Targets (issue 4): 1,000,000 connections to a 10-endpoint Service in iptables mode < 1 s;
+ClientIP affinity with 10,000 clients < 3 s; <= 150 bytes per log row; > 50x faster than
+routing each connection through the tracer one at a time (the tests' oracle).
+
+Run: .venv/bin/python benchmarks/bench_simulate.py [--quick]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "data" / "traffic"))
+
+import standin as s  # noqa: E402  (hand-built cluster objects and the per-connection oracle)
+
+from kubelearn.proxy import trace  # noqa: E402
+from kubelearn.topology import default_proxy_config  # noqa: E402
+from kubelearn.traffic import cluster_ip, external, pods, simulate, workload  # noqa: E402
+from kubelearn.traffic.log import memory_per_row  # noqa: E402
+
+TEN = [(1 + i % 2, 10 + i) for i in range(10)]
+
+
+def cluster(service=None):
+    c = s.make_cluster(backends=TEN, service=service)
+    return replace(c, proxy_config=default_proxy_config(c.topology))
+
+
+def median_time(fn, runs):
+    times = []
+    out = None
+    for _ in range(runs):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    runs = 3 if quick else 5
+    c = cluster()
+    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=1_000_000)
+    simulate(c, wl.with_(connections=1000))  # warm imports
+    t, df = median_time(lambda: simulate(c, wl), runs)
+    print(f"iptables, 10 endpoints, 1,000,000 connections: median {t:.3f} s over {runs} runs (target < 1 s)")
+    print(f"memory per log row: {memory_per_row(df):.1f} bytes (target <= 150)")
+    per_conn_fast = t / 1_000_000
+    del df
+
+    ca = cluster(s.service_obj(affinity=10800))
+    wla = workload(external("198.51.0.0/16", 10_000, node="kind-worker"), cluster_ip("my-service"),
+                   connections=1_000_000)
+    t, df = median_time(lambda: simulate(ca, wla), runs)
+    print(f"ClientIP affinity, 10,000 clients, 1,000,000 connections: median {t:.3f} s (target < 3 s)")
+    del df
+
+    n_ref = 2000 if quick else 10_000
+    clients = [(p["metadata"]["name"], p["status"]["podIP"]) for p in c.pods("default")
+               if p["metadata"]["labels"]["app"] == "client"]
+    entry = [p["spec"]["nodeName"] for p in c.pods("default") if p["metadata"]["labels"]["app"] == "client"]
+    t_ref, _ = median_time(lambda: s.reference(c, clients, entry, "10.96.0.100:80", n_ref, seed=0, tracer=trace), 3)
+    per_conn_ref = t_ref / n_ref
+    print(f"per-connection reference (tracer per connection): {per_conn_ref * 1e6:.1f} us/connection; "
+          f"fast: {per_conn_fast * 1e6:.3f} us/connection; speed-up {per_conn_ref / per_conn_fast:.0f}x (target > 50x)")
+
+
+if __name__ == "__main__":
+    main()

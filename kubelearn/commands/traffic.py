@@ -1,0 +1,76 @@
+"""``kubelearn simulate``: send connections through the model and print where they landed.
+
+Without ``-f`` the embedded default scenario is used (the tutorial's ``my-service`` with three
+replicas) and 1,000 connections come from pods spread over the nodes, dialling the Service by
+name.  A ``Workload`` document among the ``-f`` files (kind ``Workload``, apiVersion
+``kubelearn.dev/v1alpha1``) says who sends what instead; ``--connections`` and
+``--requests-per-connection`` override its counts.  ``-o FILE.csv`` or ``-o FILE.parquet``
+saves the full request log.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..errors import KubelearnError
+
+__all__ = ["register"]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .. import cli
+    from ..traffic.analysis import summary
+    from ..traffic.log import write_log
+    from ..traffic.simulate import default_workload, predicted_shares, simulate
+
+    cluster = cli.cluster_from_args(args)
+    wl = default_workload(cluster)
+    changes: dict[str, Any] = {}
+    if args.connections is not None:
+        changes["connections"] = args.connections
+    if args.requests_per_connection is not None:
+        changes["requests_per_connection"] = args.requests_per_connection
+    if changes:
+        wl = wl.with_(**changes)
+    log = simulate(cluster, wl, seed=args.seed)
+    try:
+        predicted = predicted_shares(cluster, wl)
+    except KubelearnError:
+        predicted = None
+    table = summary(log, predicted)
+    shown = table.copy()
+    shown["share"] = [f"{v:.1%}" if isinstance(v, float) else v for v in shown["share"]]
+    if "predicted" in shown:
+        shown["predicted"] = [f"{v:.1%}" if isinstance(v, float) else v for v in shown["predicted"]]
+    target = next(iter(wl.target.items()))
+    print(f"{wl.connections} connections x {wl.requests_per_connection} requests, "
+          f"mode {log.attrs.get('mode')}, target {target[0]} {target[1]}, seed {args.seed}")
+    print(shown.to_string())
+    if args.output:
+        path = write_log(log, args.output)
+        print(f"request log written to {path}")
+    return 0
+
+
+def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
+    """Add ``kubelearn simulate``."""
+    p = subparsers.add_parser("simulate", parents=parents, help="simulate traffic and summarise it per pod",
+                              description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--connections", type=_positive, default=None, metavar="N",
+                   help="number of connections (default: the workload's, else 1000)")
+    p.add_argument("--requests-per-connection", type=_positive, default=None, metavar="K",
+                   help="keep-alive requests per connection (default 1)")
+    p.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="save the request log as FILE.csv or FILE.parquet")
+    p.set_defaults(func=_simulate)

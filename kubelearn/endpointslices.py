@@ -1,0 +1,318 @@
+"""The EndpointSlice controller: which pods stand behind a Service.
+
+A Service with a ``selector`` does not route anything itself.  The EndpointSlice controller
+watches Services and Pods and writes ``discovery.k8s.io/v1`` **EndpointSlices** labelled
+``kubernetes.io/service-name: <service>``: one endpoint per matching pod of the Service's
+namespace that has an IP and has not finished, with three conditions:
+
+- ``ready``: the pod is Ready and not terminating (always true with
+  ``publishNotReadyAddresses``);
+- ``serving``: the pod is Ready, terminating or not;
+- ``terminating``: the pod has a ``deletionTimestamp``.
+
+kube-proxy reads only these slices.  A named ``targetPort`` is looked up in *each* pod (the
+first container port with that name and protocol), so a "blue" pod serving ``http`` on 8080
+and a "green" one on 9090 end up in two slices with different ``ports``; a pod without the
+name is left out of that port.  A slice holds at most 100 endpoints.  Services without a
+selector (and ExternalName Services) get nothing from this controller: you write their
+endpoints yourself.
+
+The controller also keeps the legacy ``v1`` **Endpoints** object (``kubectl get endpoints``):
+ready addresses under ``addresses``, the others under ``notReadyAddresses``.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+from .cluster import Cluster
+from .labels import selector_matches
+from .workloads import generate_name, is_pod_ready, is_terminal, is_terminating, stable_rng, store
+
+__all__ = [
+    "MANAGED_BY",
+    "MAX_ENDPOINTS_PER_SLICE",
+    "endpoint_slices_for",
+    "endpoints_for",
+    "resolve_target_port",
+    "sync_endpoints",
+]
+
+#: ``endpointslice.kubernetes.io/managed-by`` value of the controller's slices.
+MANAGED_BY = "endpointslice-controller.k8s.io"
+#: kube-controller-manager's ``--max-endpoints-per-slice`` default.
+MAX_ENDPOINTS_PER_SLICE = 100
+#: The Endpoints controller keeps at most this many addresses.
+MAX_ENDPOINTS_ADDRESSES = 1000
+
+_SKIP_MIRROR = "endpointslice.kubernetes.io/skip-mirror"
+_HEADLESS = "service.kubernetes.io/headless"
+
+
+def _has_selector(service: Mapping[str, Any]) -> bool:
+    spec = service.get("spec", {})
+    return bool(spec.get("selector")) and spec.get("type") != "ExternalName"
+
+
+def resolve_target_port(pod: Mapping[str, Any], service_port: Mapping[str, Any]) -> int | None:
+    """The pod port a Service port sends to (``FindPort``), or ``None`` if the pod lacks it.
+
+    A number is used as is.  A name is looked up in the pod's containers in order, then in its
+    restartable (sidecar) init containers: the first port whose ``name`` *and* ``protocol``
+    match wins.
+    """
+    target = service_port.get("targetPort", service_port.get("port"))
+    if isinstance(target, int):
+        return target
+    protocol = service_port.get("protocol", "TCP")
+    spec = pod.get("spec", {})
+    containers = list(spec.get("containers") or ())
+    containers += [c for c in spec.get("initContainers") or () if c.get("restartPolicy") == "Always"]
+    for container in containers:
+        for port in container.get("ports") or ():
+            if port.get("name") == target and port.get("protocol", "TCP") == protocol:
+                return int(port["containerPort"])
+    return None
+
+
+def _selected_pods(cluster: Cluster, service: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Pods of the Service's namespace matching its selector, with an IP, not finished."""
+    ns = service["metadata"].get("namespace", "default")
+    selector = service["spec"]["selector"]
+    return [
+        p for p in cluster.pods(ns)
+        if selector_matches(selector, p["metadata"].get("labels") or {})
+        and p.get("status", {}).get("podIP") and not is_terminal(p)
+    ]
+
+
+def _ip_key(ip: str) -> tuple[int, int]:
+    addr = ipaddress.ip_address(ip)
+    return (addr.version, int(addr))
+
+
+def _endpoint(cluster: Cluster, service: Mapping[str, Any], pod: Mapping[str, Any],
+              zones: Mapping[str, str]) -> dict[str, Any]:
+    publish = bool(service["spec"].get("publishNotReadyAddresses"))
+    terminating = is_terminating(pod)
+    serving = publish or is_pod_ready(pod)
+    ready = publish or (serving and not terminating)
+    ep: dict[str, Any] = {
+        "addresses": [pod["status"]["podIP"]],
+        "conditions": {"ready": ready, "serving": serving, "terminating": terminating},
+    }
+    spec = pod.get("spec", {})
+    if spec.get("hostname") and spec.get("subdomain") == service["metadata"]["name"]:
+        ep["hostname"] = spec["hostname"]
+    node = spec.get("nodeName")
+    if node:
+        ep["nodeName"] = node
+    ep["targetRef"] = {
+        "kind": "Pod",
+        "name": pod["metadata"]["name"],
+        "namespace": pod["metadata"]["namespace"],
+        "uid": pod["metadata"].get("uid", ""),
+    }
+    if node and node in zones:
+        ep["zone"] = zones[node]
+    return ep
+
+
+def _pod_ports(service: Mapping[str, Any], pod: Mapping[str, Any]) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    """The slice ports for one pod: every Service port whose target it resolves, hashable."""
+    out = []
+    for sp in service["spec"].get("ports") or ():
+        number = resolve_target_port(pod, sp)
+        if number is None:
+            continue
+        port: dict[str, Any] = {"name": sp.get("name", ""), "port": number, "protocol": sp.get("protocol", "TCP")}
+        if sp.get("appProtocol"):
+            port["appProtocol"] = sp["appProtocol"]
+        out.append(tuple(port.items()))
+    return tuple(out)
+
+
+def _slice_labels(service: Mapping[str, Any]) -> dict[str, str]:
+    labels = {k: v for k, v in (service["metadata"].get("labels") or {}).items()
+              if k not in ("kubernetes.io/service-name", "endpointslice.kubernetes.io/managed-by")}
+    labels["endpointslice.kubernetes.io/managed-by"] = MANAGED_BY
+    labels["kubernetes.io/service-name"] = service["metadata"]["name"]
+    if service["spec"].get("clusterIP") == "None":
+        labels[_HEADLESS] = ""
+    return labels
+
+
+def _owner(service: Mapping[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "name": service["metadata"]["name"],
+            "uid": service["metadata"].get("uid", ""), "controller": True, "blockOwnerDeletion": True}
+
+
+def _ports_key(slice_: Mapping[str, Any]) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    return tuple(tuple(p.items()) for p in slice_.get("ports") or ())
+
+
+def endpoint_slices_for(cluster: Cluster, service: Mapping[str, Any] | str, namespace: str = "default") -> list[dict[str, Any]]:
+    """The EndpointSlices the controller wants for one Service (empty without a selector).
+
+    Endpoints are grouped by their resolved port list, sorted by IP, and cut into slices of
+    at most :data:`MAX_ENDPOINTS_PER_SLICE`.  A Service that selects no pod still gets one
+    empty placeholder slice.  Existing controller slices of the Service are reused (same
+    name) for the same port list, so names stay put across reconciles; new slices are named
+    ``<service>-<5 characters>`` from a generator seeded with the cluster seed and the
+    Service.  Slices keep their order of creation; placement is simplified (the real
+    controller packs changes into existing slices rather than re-sorting).
+
+    Args:
+        cluster: the cluster.
+        service: the Service object or its name.
+        namespace: the namespace when ``service`` is a name.
+    """
+    svc = cluster.get("Service", service, namespace) if isinstance(service, str) else service
+    if not _has_selector(svc):
+        return []
+    ns = svc["metadata"].get("namespace", "default")
+    name = svc["metadata"]["name"]
+    zones = {n["metadata"]["name"]: n["metadata"]["labels"]["topology.kubernetes.io/zone"]
+             for n in cluster.nodes() if "topology.kubernetes.io/zone" in (n["metadata"].get("labels") or {})}
+    groups: dict[tuple[tuple[tuple[str, Any], ...], ...], list[dict[str, Any]]] = {}
+    for pod in _selected_pods(cluster, svc):
+        groups.setdefault(_pod_ports(svc, pod), []).append(_endpoint(cluster, svc, pod, zones))
+    chunks: list[tuple[tuple[tuple[tuple[str, Any], ...], ...], list[dict[str, Any]]]] = []
+    for key in sorted(groups, key=repr):
+        eps = sorted(groups[key], key=lambda e: _ip_key(e["addresses"][0]))
+        for i in range(0, len(eps), MAX_ENDPOINTS_PER_SLICE):
+            chunks.append((key, eps[i:i + MAX_ENDPOINTS_PER_SLICE]))
+    if not chunks:
+        chunks.append(((), []))  # the placeholder slice
+    existing = [s for s in cluster.endpoint_slices(ns, name)
+                if (s["metadata"].get("labels") or {}).get("endpointslice.kubernetes.io/managed-by") == MANAGED_BY]
+    unused = list(existing)
+    names: list[str | None] = []
+    for key, _eps in chunks:
+        match = next((s for s in unused if _ports_key(s) == key), None)
+        if match is None and not key:
+            match = next(iter(unused), None)
+        if match is not None:
+            unused.remove(match)
+            names.append(match["metadata"]["name"])
+        else:
+            names.append(None)
+    taken = {s["metadata"]["name"] for s in cluster.list("EndpointSlice", ns)}
+    rng = stable_rng(cluster.seed, "endpointslice", ns, name, svc["metadata"].get("uid", ""))
+    labels = _slice_labels(svc)
+    out = []
+    for (key, eps), slice_name in zip(chunks, names, strict=True):
+        if slice_name is None:
+            slice_name = generate_name(name + "-", rng, taken)
+            taken.add(slice_name)
+        out.append({
+            "addressType": "IPv4",
+            "apiVersion": "discovery.k8s.io/v1",
+            "endpoints": eps,
+            "kind": "EndpointSlice",
+            "metadata": {
+                "generateName": name + "-",
+                "labels": dict(labels),
+                "name": slice_name,
+                "namespace": ns,
+                "ownerReferences": [_owner(svc)],
+            },
+            "ports": [dict(p) for p in key],
+        })
+    return out
+
+
+def endpoints_for(cluster: Cluster, service: Mapping[str, Any] | str, namespace: str = "default") -> dict[str, Any] | None:
+    """The legacy ``v1`` Endpoints object the Endpoints controller keeps (``None`` without a
+    selector).
+
+    Terminating pods are left out (unless ``publishNotReadyAddresses``).  Subsets group the
+    addresses by resolved ports; addresses are sorted as the API's ``RepackSubsets`` does (by
+    the IP *string*, so ``10.244.1.10`` comes before ``10.244.1.2``).  More than 1000
+    addresses are truncated, with the ``endpoints.kubernetes.io/over-capacity: truncated``
+    annotation.
+    """
+    svc = cluster.get("Service", service, namespace) if isinstance(service, str) else service
+    if not _has_selector(svc):
+        return None
+    publish = bool(svc["spec"].get("publishNotReadyAddresses"))
+    subsets: dict[tuple[tuple[tuple[str, Any], ...], ...], dict[str, list[dict[str, Any]]]] = {}
+    for pod in _selected_pods(cluster, svc):
+        if is_terminating(pod) and not publish:
+            continue
+        key = _pod_ports(svc, pod)
+        if not key and svc["spec"].get("ports"):
+            continue
+        addr: dict[str, Any] = {"ip": pod["status"]["podIP"]}
+        spec = pod.get("spec", {})
+        if spec.get("hostname") and spec.get("subdomain") == svc["metadata"]["name"]:
+            addr["hostname"] = spec["hostname"]
+        if spec.get("nodeName"):
+            addr["nodeName"] = spec["nodeName"]
+        addr["targetRef"] = {"kind": "Pod", "name": pod["metadata"]["name"], "namespace": pod["metadata"]["namespace"],
+                             "uid": pod["metadata"].get("uid", "")}
+        bucket = "addresses" if publish or is_pod_ready(pod) else "notReadyAddresses"
+        subsets.setdefault(key, {}).setdefault(bucket, []).append(addr)
+    meta: dict[str, Any] = {"name": svc["metadata"]["name"], "namespace": svc["metadata"].get("namespace", "default")}
+    labels = {k: v for k, v in (svc["metadata"].get("labels") or {}).items()}
+    labels[_SKIP_MIRROR] = "true"
+    if svc["spec"].get("clusterIP") == "None":
+        labels[_HEADLESS] = ""
+    meta["labels"] = labels
+    out_subsets = []
+    budget = MAX_ENDPOINTS_ADDRESSES
+    truncated = False
+    for key in sorted(subsets, key=repr):
+        sub: dict[str, Any] = {}
+        for bucket in ("addresses", "notReadyAddresses"):
+            addrs = sorted(subsets[key].get(bucket, []), key=lambda a: a["ip"])
+            if len(addrs) > budget:
+                addrs, truncated = addrs[:budget], True
+            budget -= len(addrs)
+            if addrs:
+                sub[bucket] = addrs
+        if sub:
+            if key:
+                # v1 EndpointPort.name is omitempty, unlike discovery/v1's.
+                sub["ports"] = [{k: v for k, v in p if not (k == "name" and v == "")} for p in key]
+            out_subsets.append(sub)
+    if truncated:
+        meta["annotations"] = {"endpoints.kubernetes.io/over-capacity": "truncated"}
+    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "Endpoints", "metadata": meta}
+    if out_subsets:
+        obj["subsets"] = out_subsets
+    return obj
+
+
+def sync_endpoints(cluster: Cluster) -> Cluster:
+    """Run the EndpointSlice and Endpoints controllers over every Service.
+
+    Controller-managed slices (and Endpoints labelled ``endpointslice.kubernetes.io/
+    skip-mirror``) whose Service is gone, or no longer wanted, are deleted; slices and
+    Endpoints you wrote yourself for selector-less Services are left alone.
+    """
+    wanted: list[dict[str, Any]] = []
+    keep_slices: set[tuple[str, str]] = set()
+    keep_endpoints: set[tuple[str, str]] = set()
+    for svc in cluster.services():
+        ns = svc["metadata"].get("namespace", "default")
+        for s in endpoint_slices_for(cluster, svc):
+            keep_slices.add((ns, s["metadata"]["name"]))
+            wanted.append(s)
+        ep = endpoints_for(cluster, svc)
+        if ep is not None:
+            keep_endpoints.add((ns, ep["metadata"]["name"]))
+            wanted.append(ep)
+    for s in cluster.list("EndpointSlice"):
+        key = (s["metadata"]["namespace"], s["metadata"]["name"])
+        if (s["metadata"].get("labels") or {}).get("endpointslice.kubernetes.io/managed-by") == MANAGED_BY \
+                and key not in keep_slices:
+            cluster = cluster.without("EndpointSlice", key[1], key[0])
+    for e in cluster.list("Endpoints"):
+        key = (e["metadata"]["namespace"], e["metadata"]["name"])
+        if (e["metadata"].get("labels") or {}).get(_SKIP_MIRROR) == "true" and key not in keep_endpoints:
+            cluster = cluster.without("Endpoints", key[1], key[0])
+    return store(cluster, [copy.deepcopy(w) for w in wanted])

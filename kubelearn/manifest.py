@@ -1,0 +1,444 @@
+"""Manifests: the YAML a learner writes, read in and written back out.
+
+``kubectl apply -f`` reads *manifests*: YAML (or JSON) files holding one or more API objects,
+separated by ``---``.  Each document must be a mapping that says what it is with ``apiVersion``
+and ``kind``; kubectl refuses anything else before it ever talks to the API server
+(``error validating data: [apiVersion not set, kind not set]``).  A document of
+``kind: List`` is a wrapper whose ``items`` are applied one by one, and a directory given to
+``-f`` is read file by file in name order (``.yaml``, ``.yml``, ``.json``; not recursive).
+Empty documents (a stray ``---``) are skipped.
+
+The API server's strict decoding refuses a mapping with the same key twice, because the second
+value would silently win: kubelearn reports it the way sigs.k8s.io/yaml does
+(``mapping key "port" already defined at line 7``).
+
+:func:`dump` goes the other way: objects (or a whole cluster) back to YAML in the form
+``kubectl get -o yaml`` prints, with keys in sorted order (which puts ``apiVersion``, ``kind``,
+``metadata``, ``spec``, ``status`` first, as kubectl shows them) and block style.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from .errors import ManifestError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .cluster import Cluster
+
+__all__ = ["Document", "SUFFIXES", "dump", "read_documents", "strip_server_fields"]
+
+#: File suffixes ``kubectl apply -f DIR`` reads from a directory.
+SUFFIXES = (".yaml", ".yml", ".json")
+
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses ~10x faster
+_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One API object as read from a manifest.
+
+    Attributes:
+        obj: the object as a plain dict (``apiVersion``, ``kind``, ``metadata``...).
+        source: the file it came from, or ``<string>`` / ``<dict>``.
+        index: the document's 0-based position in its file (``kind: List`` items share it).
+        line: the 1-based line where the object starts (``None`` for dicts).
+    """
+
+    obj: dict[str, Any]
+    source: str
+    index: int
+    line: int | None = None
+
+    @property
+    def kind(self) -> str:
+        """The object's ``kind``."""
+        return str(self.obj.get("kind", ""))
+
+    @property
+    def name(self) -> str:
+        """The object's ``metadata.name`` (empty when missing)."""
+        meta = self.obj.get("metadata")
+        return str(meta.get("name", "")) if isinstance(meta, Mapping) else ""
+
+    def where(self) -> str:
+        """``file.yaml, line 12`` for messages."""
+        return f"{self.source}, line {self.line}" if self.line is not None else f"{self.source}, document {self.index}"
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """Safe YAML loading with two Kubernetes-flavoured changes.
+
+    Duplicate keys are an error (strict decoding), and timestamps stay strings: the API
+    carries ``creationTimestamp`` as an RFC 3339 string, not a datetime.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # the base constructor reports unhashable keys
+            if key in seen:
+                raise _DuplicateKey(key, seen[key], key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+def _timestamp_as_string(loader: Any, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_string)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, first_line: int, mark: Any):
+        super().__init__(key)
+        self.key = key
+        self.first_line = first_line
+        self.mark = mark
+
+
+def _yaml_error(exc: yaml.YAMLError, source: str) -> ManifestError:
+    """Turn a pyyaml error into a ManifestError with a 1-based line and column."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    if problem:
+        message = str(problem)
+        if context:
+            message = f"{message} ({context})"
+    else:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if mark is not None:
+        return ManifestError(f"yaml: {message}", source=source, line=mark.line + 1, column=mark.column + 1)
+    return ManifestError(f"yaml: {message}", source=source)
+
+
+def _check_object(obj: Any, source: str, index: int, line: int | None, path: str = "") -> dict[str, Any]:
+    """kubectl's client-side check: a mapping with ``apiVersion`` and ``kind`` strings."""
+    if not isinstance(obj, dict):
+        kind = type(obj).__name__ if not isinstance(obj, list) else "list"
+        raise ManifestError(
+            f"error validating data: the document is a {kind}, not an object (a mapping with apiVersion and kind)",
+            source=source, document=index, line=line, path=path,
+        )
+    missing = [f"{k} not set" for k in ("apiVersion", "kind") if obj.get(k) in (None, "")]
+    if missing:
+        text = missing[0] if len(missing) == 1 else "[" + ", ".join(missing) + "]"
+        raise ManifestError(f"error validating data: {text}", source=source, document=index, line=line, path=path)
+    for k in ("apiVersion", "kind"):
+        if not isinstance(obj[k], str):
+            raise ManifestError(
+                f"error validating data: {k} must be a string, not {type(obj[k]).__name__}",
+                source=source, document=index, line=line, path=path,
+            )
+    return obj
+
+
+def _from_nodes(text: str, source: str) -> list[Document]:
+    """Parse every document of one YAML stream, remembering where each object starts."""
+    docs: list[Document] = []
+    loader = _Loader(text)
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            obj = loader.construct_document(node)
+            if obj is not None:
+                line = node.start_mark.line + 1
+                docs.extend(_expand(obj, node, source, index, line))
+            index += 1
+    except _DuplicateKey as dup:
+        raise ManifestError(
+            f'mapping key "{dup.key}" already defined at line {dup.first_line}',
+            source=source, line=dup.mark.line + 1, column=dup.mark.column + 1,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, source) from None
+    finally:
+        loader.dispose()
+    return docs
+
+
+def _expand(obj: Any, node: Any, source: str, index: int, line: int | None) -> list[Document]:
+    """One parsed document: an object, or a ``kind: List`` expanded into its items."""
+    obj = _check_object(obj, source, index, line)
+    if obj["kind"] != "List" or obj["apiVersion"] != "v1":
+        return [Document(obj, source, index, line)]
+    items = obj.get("items") or []
+    if not isinstance(items, list):
+        raise ManifestError("error validating data: items must be a list", source=source, document=index,
+                            line=line, path="items")
+    item_nodes: list[Any] = []
+    if node is not None:
+        for key_node, value_node in node.value:
+            if getattr(key_node, "value", None) == "items" and isinstance(value_node, yaml.SequenceNode):
+                item_nodes = list(value_node.value)
+    out = []
+    for i, item in enumerate(items):
+        item_line = item_nodes[i].start_mark.line + 1 if i < len(item_nodes) else line
+        # A List inside a List is expanded too, as kubectl's visitor does.
+        out.extend(_expand_item(item, item_nodes[i] if i < len(item_nodes) else None, source, index, item_line, i))
+    return out
+
+
+def _expand_item(item: Any, node: Any, source: str, index: int, line: int | None, i: int) -> list[Document]:
+    try:
+        return _expand(item, node, source, index, line)
+    except ManifestError as exc:
+        if exc.path:
+            raise
+        raise ManifestError(exc.message, source=source, document=index, line=line, path=f"items[{i}]") from None
+
+
+def _read_path(path: Path) -> list[Document]:
+    if path.is_dir():
+        docs: list[Document] = []
+        for child in sorted(path.iterdir(), key=lambda p: p.name):
+            if child.is_file() and child.name.endswith(SUFFIXES):
+                docs.extend(_read_file(child))
+        return docs
+    return _read_file(path)
+
+
+def _read_file(path: Path) -> list[Document]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ManifestError("the file is not UTF-8 text", source=str(path)) from None
+    except OSError as exc:
+        raise ManifestError(f"cannot read the file: {exc.strerror}", source=str(path)) from None
+    return _from_nodes(text, str(path))
+
+
+def _looks_like_text(s: str) -> bool:
+    return "\n" in s or ":" in s.split("/")[-1] or s.lstrip().startswith(("{", "["))
+
+
+def read_documents(*sources: str | os.PathLike[str] | Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> list[Document]:
+    """Read every API object from the given sources, in order.
+
+    Args:
+        *sources: each one a path to a file or directory (``kubectl apply -f`` semantics:
+            a directory's ``.yaml``/``.yml``/``.json`` files in name order, not recursive),
+            YAML or JSON text, an object dict, or a list of object dicts.
+
+    Returns:
+        One :class:`Document` per object; ``kind: List`` is expanded, empty documents skipped.
+
+    Raises:
+        ManifestError: YAML syntax errors (with 1-based line and column), duplicate keys,
+            documents that are not mappings or lack ``apiVersion``/``kind``, missing files.
+    """
+    docs: list[Document] = []
+    for source in sources:
+        if isinstance(source, os.PathLike):
+            path = Path(source)
+            if not path.exists():
+                raise ManifestError(f'error: the path "{path}" does not exist')
+            docs.extend(_read_path(path))
+        elif isinstance(source, str):
+            if not _looks_like_text(source) and source.strip():
+                path = Path(source)
+                if path.exists():
+                    docs.extend(_read_path(path))
+                    continue
+                if source.endswith(SUFFIXES) or os.sep in source:
+                    raise ManifestError(f'error: the path "{source}" does not exist')
+            docs.extend(_from_nodes(source, "<string>"))
+        elif isinstance(source, Mapping):
+            obj = copy.deepcopy(dict(source))
+            docs.extend(_expand(obj, None, "<dict>", len(docs), None))
+        elif isinstance(source, Iterable):
+            for i, item in enumerate(source):
+                obj = copy.deepcopy(dict(item)) if isinstance(item, Mapping) else item
+                docs.extend(_expand(obj, None, "<list>", i, None))
+        else:
+            raise ManifestError(f"cannot read a manifest from a {type(source).__name__}")
+    return docs
+
+
+# ------------------------------------------------------------------------------------ output
+#: Fields the API server sets; a manifest meant for ``kubectl apply`` leaves them out.
+_SERVER_METADATA = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
+
+#: Order in which ``dump(cluster)`` writes kinds, so that ``kubectl apply -f`` of the result
+#: never refers to something not yet created (namespaces first, Services before the pods that
+#: read their environment variables).
+_KIND_ORDER = ("Namespace", "Service", "Endpoints", "EndpointSlice", "Deployment", "StatefulSet", "ReplicaSet",
+               "Pod", "Workload")
+
+
+def strip_server_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``obj`` without what the server set (status, uid, resourceVersion...).
+
+    Allocated ``clusterIP``/``clusterIPs`` and ``nodePort`` values are kept: ``kubectl apply``
+    accepts them and they pin the allocation.  ``status.loadBalancer`` is kept for Services
+    because kubelearn treats it as observed state given in the manifest (no cloud controller).
+    """
+    out = copy.deepcopy(dict(obj))
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        for key in _SERVER_METADATA:
+            meta.pop(key, None)
+        ann = meta.get("annotations")
+        if isinstance(ann, dict):
+            ann.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+            if not ann:
+                meta.pop("annotations")
+    status = out.pop("status", None)
+    if out.get("kind") == "Service" and isinstance(status, dict):
+        ingress = (status.get("loadBalancer") or {}).get("ingress")
+        if ingress:
+            out["status"] = {"loadBalancer": {"ingress": ingress}}
+    return out
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc]
+    """Block-style YAML with kubectl's list indentation (``- `` at the parent's column)."""
+
+
+_NEEDS_QUOTES = tuple("!&*[]{},#|>@`\"'% ")
+
+
+def _str_representer(dumper: Any, data: str) -> Any:
+    """Strings as kubectl prints them: plain when possible, otherwise in double quotes."""
+    style: str | None = None
+    if "\n" in data:
+        style = "|"
+    elif (data == "" or data[0] in _NEEDS_QUOTES or ": " in data or " #" in data or data != data.strip()
+          or dumper.resolve(yaml.ScalarNode, data, (True, False)) != "tag:yaml.org,2002:str"):
+        style = '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def _plain(x: Any) -> Any:
+    """Plain dicts/lists (MappingProxyType, tuples) so the safe dumper accepts them."""
+    if isinstance(x, Mapping):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def _dump_one(obj: Mapping[str, Any]) -> str:
+    return str(yaml.dump(_plain(obj), Dumper=_Dumper, default_flow_style=False, sort_keys=True,
+                         allow_unicode=True, width=1 << 16))
+
+
+def dump(x: Cluster | Mapping[str, Any] | Iterable[Mapping[str, Any]], *, for_apply: bool = False,
+         include_system: bool = False) -> str:
+    """YAML for one object, several objects (``---`` separated) or a whole cluster.
+
+    Args:
+        x: an object dict, a list of them, or a :class:`~kubelearn.cluster.Cluster`.
+        for_apply: leave out what the server set (``status``, ``uid``, ``resourceVersion``,
+            ``creationTimestamp``), giving a manifest ``kubectl apply`` accepts.
+        include_system: for a cluster, also write the objects every cluster starts with
+            (the four namespaces, ``default/kubernetes``, ``kube-dns``, ``coredns``).
+
+    A cluster is written as the manifests that rebuild it: a kind ``Cluster`` config and a
+    ``KubeProxyConfiguration`` when they differ from the defaults, then every object a user
+    created (not Nodes, not objects owned by a controller, not controller-made
+    EndpointSlices), Namespaces first, then Services, then workloads.
+    """
+    from .cluster import Cluster  # the Cluster class only, no edit logic
+
+    if isinstance(x, Cluster):
+        objs = _cluster_documents(x, include_system=include_system)
+    elif isinstance(x, Mapping):
+        objs = [x]
+    else:
+        objs = list(x)
+    if for_apply:
+        objs = [strip_server_fields(o) if o.get("kind") not in _TOPOLOGY_KINDS else o for o in objs]
+    return "---\n".join(_dump_one(o) for o in objs)
+
+
+_TOPOLOGY_KINDS = ("Cluster", "KubeProxyConfiguration")
+
+#: Objects that ``kubelearn.topology.default_cluster`` creates in every cluster.
+SYSTEM_OBJECTS = frozenset({
+    ("Namespace", "", "default"), ("Namespace", "", "kube-system"), ("Namespace", "", "kube-public"),
+    ("Namespace", "", "kube-node-lease"), ("Service", "default", "kubernetes"),
+    ("EndpointSlice", "default", "kubernetes"), ("Service", "kube-system", "kube-dns"),
+    ("Deployment", "kube-system", "coredns"),
+})
+
+
+def _cluster_documents(cluster: Cluster, *, include_system: bool) -> list[Mapping[str, Any]]:
+    out: list[Mapping[str, Any]] = []
+    topo = cluster.topology
+    config = kind_config(cluster)
+    if config is not None:
+        out.append(config)
+    mode = cluster.proxy_mode
+    pc = cluster.proxy_config
+    scheduler = (pc.get("ipvs") or {}).get("scheduler", "") if isinstance(pc.get("ipvs"), Mapping) else ""
+    if mode != topo.kube_proxy_mode or scheduler:
+        proxy: dict[str, Any] = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
+                                 "mode": mode}
+        if scheduler:
+            proxy["ipvs"] = {"scheduler": scheduler}
+        out.append(proxy)
+    chosen = []
+    for key, obj in cluster.objects.items():
+        kind = key[0]
+        if kind == "Node" or obj.get("metadata", {}).get("ownerReferences"):
+            continue
+        if not include_system and key in SYSTEM_OBJECTS:
+            continue
+        labels = obj.get("metadata", {}).get("labels") or {}
+        if kind == "EndpointSlice" and labels.get("endpointslice.kubernetes.io/managed-by") in (
+                "endpointslice-controller.k8s.io", "endpointslicemirroring-controller.k8s.io"):
+            continue
+        chosen.append(obj)
+    rank = {k: i for i, k in enumerate(_KIND_ORDER)}
+    chosen.sort(key=lambda o: rank.get(str(o.get("kind")), len(rank)))  # stable: creation order within a kind
+    return out + chosen
+
+
+def kind_config(cluster: Cluster) -> dict[str, Any] | None:
+    """The kind ``Cluster`` config that rebuilds ``cluster``'s topology (None for the default one)."""
+    topo = cluster.topology
+    roles = [n.role for n in topo.nodes]
+    default_roles = ["control-plane", "worker", "worker"]
+    networking: dict[str, Any] = {}
+    if topo.pod_subnet != "10.244.0.0/16":
+        networking["podSubnet"] = topo.pod_subnet
+    if topo.service_subnet != "10.96.0.0/16":
+        networking["serviceSubnet"] = topo.service_subnet
+    if topo.kube_proxy_mode != "iptables":
+        networking["kubeProxyMode"] = topo.kube_proxy_mode
+    if roles == default_roles and not networking and topo.name == "kind":
+        return None
+    doc: dict[str, Any] = {"apiVersion": "kind.x-k8s.io/v1alpha4", "kind": "Cluster"}
+    if topo.name != "kind":
+        doc["name"] = topo.name
+    doc["nodes"] = [{"role": r} for r in roles]
+    if networking:
+        doc["networking"] = networking
+    return doc
+
+
+def to_json(obj: Mapping[str, Any]) -> str:
+    """The object as indented JSON (``kubectl get -o json`` style)."""
+    return json.dumps(_plain(obj), indent=4, sort_keys=True)

@@ -1,0 +1,301 @@
+"""The host side of the lab: preflight checks, the command runner, namespaces and cleanup.
+
+A Linux *network namespace* is a private copy of the network stack: its own interfaces,
+addresses, routes, sysctls, conntrack table and netfilter rules.  Each container of a
+kind cluster (every "node") is one; every pod the kubelet starts gets another.  The lab
+builds exactly that out of plain namespaces, so kube-proxy's rules can be judged by the
+real kernel rather than by kubelearn's own model of it.
+
+Because the machine is shared, everything here is deliberately narrow:
+
+- every namespace a lab creates is named ``klnl-<6 hex>-<role>`` (one prefix per lab),
+  and every command that changes state runs *inside* one of those namespaces, never in
+  the machine's own (root) namespace;
+- :func:`cleanup` deletes only namespaces of that family, and by default only those whose
+  owning process has exited (the owner's PID is recorded inside the lab itself, as the
+  alias of the switch bridge), so it never pulls the floor from under a running lab.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ..errors import KubelearnError
+
+__all__ = [
+    "FAMILY",
+    "HostError",
+    "PreflightError",
+    "cleanup",
+    "in_netns",
+    "lab_namespaces",
+    "new_prefix",
+    "preflight",
+    "run",
+    "run_in",
+]
+
+#: Every lab's namespaces start with this, then 6 hex digits and a dash.
+FAMILY = "klnl-"
+_PREFIX_RE = re.compile(r"^klnl-[0-9a-f]{6}-$")
+_NS_RE = re.compile(r"^(klnl-[0-9a-f]{6}-)[A-Za-z0-9._-]+$")
+
+#: Tools the lab cannot do without, and the Debian package that carries each.
+REQUIRED_TOOLS = {"ip": "iproute2", "iptables-restore": "iptables", "iptables-save": "iptables"}
+NFT_TOOLS = {"nft": "nftables"}
+
+CLONE_NEWNET = 0x40000000
+NETNS_RUN_DIR = "/run/netns"
+# A bounded wait for any one command: nothing the lab runs should take more than seconds.
+COMMAND_TIMEOUT = 30.0
+
+T = TypeVar("T")
+
+
+class HostError(KubelearnError, RuntimeError):
+    """A command inside a lab namespace failed; the message names the command and its stderr."""
+
+
+class PreflightError(KubelearnError, RuntimeError):
+    """This machine cannot run the lab; ``str()`` is a one-line explanation of what is missing."""
+
+
+def new_prefix() -> str:
+    """A fresh lab prefix such as ``klnl-3fa92c-`` (random: labs must never collide)."""
+    return f"{FAMILY}{secrets.token_hex(3)}-"
+
+
+def check_prefix(prefix: str) -> str:
+    """Validate a lab prefix.
+
+    Raises:
+        PreflightError: when the prefix is not of the form ``klnl-<6 hex>-``.
+    """
+    if not _PREFIX_RE.match(prefix):
+        raise PreflightError(f'invalid lab prefix "{prefix}": must match klnl-<6 lowercase hex digits>-')
+    return prefix
+
+
+def missing(mode: str = "iptables") -> list[str]:
+    """What this machine lacks for a lab in ``mode`` (empty when it can run one)."""
+    problems: list[str] = []
+    if not sys.platform.startswith("linux"):
+        problems.append(f"network namespaces need Linux (this is {sys.platform})")
+        return problems
+    if os.geteuid() != 0:
+        problems.append("creating network namespaces needs root (run as root, e.g. with sudo)")
+    tools = dict(REQUIRED_TOOLS)
+    if mode == "nftables":
+        tools.update(NFT_TOOLS)
+    for tool, package in tools.items():
+        if shutil.which(tool) is None:
+            problems.append(f"`{tool}` not found (Debian package {package})")
+    if not os.path.exists("/proc/self/ns/net"):
+        problems.append("this kernel has no network namespaces (/proc/self/ns/net is missing)")
+    return problems
+
+
+def preflight(mode: str = "iptables") -> None:
+    """Refuse, with one line saying what is missing, when the lab cannot run here.
+
+    Raises:
+        PreflightError: not Linux, not root, or ``ip``/``iptables-restore``/``nft`` missing.
+    """
+    if mode not in ("iptables", "nftables", "ipvs"):
+        raise PreflightError(f'unknown proxy mode "{mode}": the lab runs iptables, nftables or ipvs')
+    problems = missing(mode)
+    if problems:
+        raise PreflightError("kubelearn netlab cannot run here: " + "; ".join(problems))
+    if mode == "ipvs" and not ipvs_available():
+        raise PreflightError(
+            "kubelearn netlab cannot run ipvs mode here: the kernel has no ip_vs module loaded "
+            "(/proc/net/ip_vs is missing) and the lab never loads kernel modules; use iptables or nftables"
+        )
+
+
+def ipvs_available() -> bool:
+    """Whether the running kernel offers IPVS (the lab only looks; it never loads modules)."""
+    return os.path.exists("/proc/net/ip_vs") and shutil.which("ipvsadm") is not None
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished command: its argv, exit code and output."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(argv: Sequence[str], *, input: str | None = None, check: bool = True) -> Result:
+    """Run a command that does not change the root namespace (``ip netns list``, ``ip -n X …``).
+
+    Raises:
+        HostError: on a non-zero exit (when ``check``) or a timeout.
+    """
+    try:
+        proc = subprocess.run(
+            list(argv), input=input, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise HostError(f"timed out after {COMMAND_TIMEOUT:.0f}s: {' '.join(argv)}") from None
+    except FileNotFoundError:
+        raise HostError(f"`{argv[0]}` not found") from None
+    res = Result(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        raise HostError(f"`{' '.join(argv)}` failed (exit {proc.returncode}): {proc.stderr.strip()}")
+    return res
+
+
+def _check_ns(ns: str) -> str:
+    # The single guard between a bug and the root namespace: only ever enter our own family.
+    if not _NS_RE.match(ns):
+        raise HostError(f'refusing to run in "{ns}": not a kubelearn netlab namespace')
+    return ns
+
+
+def run_in(ns: str, argv: Sequence[str], *, input: str | None = None, check: bool = True) -> Result:
+    """Run ``argv`` inside the lab namespace ``ns`` (``ip netns exec``), never elsewhere.
+
+    Raises:
+        HostError: when ``ns`` is not a lab namespace, does not exist, or the command fails.
+    """
+    _check_ns(ns)
+    if not os.path.exists(os.path.join(NETNS_RUN_DIR, ns)):
+        raise HostError(f'network namespace "{ns}" does not exist')
+    return run(["ip", "netns", "exec", ns, *argv], input=input, check=check)
+
+
+def ip_batch(ns: str, commands: Sequence[str]) -> None:
+    """Run many ``ip`` commands in one process inside ``ns`` (``ip -n NS -batch -``)."""
+    _check_ns(ns)
+    if commands:
+        run(["ip", "-n", ns, "-batch", "-"], input="\n".join(commands) + "\n")
+
+
+_libc: ctypes.CDLL | None = None
+
+
+def _setns(fd: int) -> None:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def in_netns(ns: str, fn: Callable[[], T]) -> T:
+    """Call ``fn`` in a fresh thread that has entered the lab namespace ``ns``.
+
+    Sockets created by ``fn`` stay in that namespace for their whole life, whatever thread
+    uses them later; the calling thread (a notebook's kernel, say) never changes namespace,
+    and the helper thread ends right after ``fn``.
+    """
+    _check_ns(ns)
+    out: dict[str, object] = {}
+
+    def body() -> None:
+        try:
+            fd = os.open(os.path.join(NETNS_RUN_DIR, ns), os.O_RDONLY)
+            try:
+                _setns(fd)
+            finally:
+                os.close(fd)
+            out["value"] = fn()
+        except BaseException as exc:  # handed back to the caller below
+            out["error"] = exc
+
+    t = threading.Thread(target=body, name=f"netns-{ns}", daemon=True)
+    t.start()
+    t.join(COMMAND_TIMEOUT)
+    if t.is_alive():
+        raise HostError(f"timed out entering {ns}")
+    if "error" in out:
+        raise out["error"]  # type: ignore[misc]
+    return out["value"]  # type: ignore[return-value]
+
+
+def list_namespaces() -> list[str]:
+    """Every named network namespace on the machine (``ip netns list``)."""
+    if not os.path.isdir(NETNS_RUN_DIR):
+        return []
+    return sorted(os.listdir(NETNS_RUN_DIR))
+
+
+def lab_namespaces(prefix: str | None = None) -> list[str]:
+    """Namespaces of one lab (``prefix``) or of every kubelearn lab (``None``)."""
+    names = [n for n in list_namespaces() if _NS_RE.match(n)]
+    if prefix is not None:
+        names = [n for n in names if n.startswith(prefix)]
+    return names
+
+
+def owner_pid(prefix: str) -> int | None:
+    """The PID that built a lab, read from the alias of its switch bridge (``None`` if unknown)."""
+    ns = prefix + "sw"
+    if not os.path.exists(os.path.join(NETNS_RUN_DIR, ns)):
+        return None
+    res = run(["ip", "-n", ns, "-o", "link", "show", "dev", "br0"], check=False)
+    m = re.search(r"alias kubelearn-netlab pid=(\d+)", res.stdout)
+    return int(m.group(1)) if m else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return True
+
+
+def delete_namespaces(names: Sequence[str]) -> list[str]:
+    """Delete the given lab namespaces (each checked to be of the lab family); returns those deleted."""
+    deleted = []
+    for ns in names:
+        _check_ns(ns)
+        # Deleting a namespace destroys its interfaces (veth peers go with them), routes,
+        # rules and conntrack entries; nothing of it exists outside the namespace.
+        if run(["ip", "netns", "delete", ns], check=False).returncode == 0:
+            deleted.append(ns)
+    return deleted
+
+
+def cleanup(prefix: str | None = None, *, force: bool = False) -> list[str]:
+    """Remove what crashed labs left behind: only namespaces named ``klnl-<6 hex>-…``.
+
+    Args:
+        prefix: only this lab's namespaces; default every kubelearn lab.
+        force: also remove labs whose owning process is still running.
+
+    Returns:
+        The namespaces deleted.
+    """
+    if prefix is not None:
+        check_prefix(prefix)
+    by_lab: dict[str, list[str]] = {}
+    for ns in lab_namespaces(prefix):
+        m = _NS_RE.match(ns)
+        assert m is not None
+        by_lab.setdefault(m.group(1), []).append(ns)
+    deleted: list[str] = []
+    for lab_prefix, names in sorted(by_lab.items()):
+        pid = owner_pid(lab_prefix)
+        if not force and pid is not None and pid != os.getpid() and _alive(pid):
+            continue  # a live lab of another process: not ours to break
+        # The switch last, so the owner record survives until everything else is gone.
+        names.sort(key=lambda n: n == lab_prefix + "sw")
+        deleted += delete_namespaces(names)
+    return deleted

@@ -1,0 +1,515 @@
+"""The lab: a kind-like cluster made of network namespaces, running kubelearn's own rules.
+
+kubelearn's simulator *predicts* where each connection lands by reading the rules it
+renders.  The lab asks the real Linux kernel instead: it builds one network namespace per
+node, per pod and for an external host (see :mod:`kubelearn.netlab.topo`), loads every
+node's rendered kube-proxy rules with ``iptables-restore`` (or ``nft -f`` in nftables mode),
+starts a tiny server in every pod and opens real TCP connections.  conntrack, DNAT,
+``-m statistic``, ``-m recent`` and MASQUERADE are then the kernel's, not kubelearn's.
+
+::
+
+    with NetLab(cluster) as lab:
+        print(lab.kernel_rules("kind-worker"))   # iptables-save, read back from the node
+        log = lab.run(workload)                  # the simulator's request-log schema
+
+The lab always tears itself down: on leaving the ``with`` block, on an exception, on
+Ctrl-C (SIGINT) or SIGTERM, and at interpreter exit; ``kubelearn netlab cleanup`` removes
+what a killed process left behind.  Nothing outside the lab's namespaces is touched.
+
+Simplifications, said out loud: IPv4 only; TCP only; connections start as fast as the
+kernel answers them rather than at the workload's arrival times (so affinity timeouts and
+time-based events are compressed); events are applied at once (no EndpointSlice or
+kube-proxy propagation delay); ``rules_walked`` is unknown to the kernel and logged as -1;
+ICMP error rate limits are lifted inside node namespaces so every REJECT is seen.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ipaddress
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import FrameType
+from typing import Any
+
+import pandas as pd
+
+from ..cluster import Cluster
+from ..errors import KubelearnError
+from . import host, topo
+from .client import Connection, Outcome, drive
+from .server import PodServers
+
+__all__ = ["NetLab", "RulesRenderer"]
+
+#: ``(cluster, node, mode) -> text`` for ``iptables-restore`` (iptables) or ``nft -f`` (nftables).
+RulesRenderer = Callable[[Cluster, str, str], str]
+
+# kube-proxy's sync rewrites ICMP error limits nowhere; the lab lifts them (see module doc).
+_ICMP_SYSCTLS = ("net.ipv4.icmp_ratemask=0", "net.ipv4.icmp_ratelimit=0")
+
+
+_CANARY = "".join(f"*{t}\n:KUBE-PROXY-CANARY - [0:0]\nCOMMIT\n" for t in ("mangle", "nat", "filter"))
+
+
+def default_renderer(cluster: Cluster, node: str, mode: str) -> str:
+    """The node's rules from :mod:`kubelearn.proxy`, in the form the kernel tools read.
+
+    Raises:
+        KubelearnError: when kubelearn.proxy (or its form for ``mode``) is not available.
+    """
+    try:
+        from ..proxy import rules
+    except ImportError as exc:
+        raise KubelearnError(f"kubelearn.proxy.rules is not available ({exc}); the lab needs it to render rules") \
+            from None
+    ruleset = rules(cluster, node, mode=mode)
+    if mode == "iptables":
+        fn = getattr(ruleset, "iptables_restore_input", None)
+    elif mode == "nftables":
+        fn = getattr(ruleset, "nft_input", None)
+    else:
+        raise KubelearnError(f'the lab does not run kube-proxy mode "{mode}"')
+    if fn is None:
+        raise KubelearnError(f"kubelearn.proxy's {mode} ruleset offers no input for the kernel tools")
+    return str(fn())
+
+
+class NetLab:
+    """A context-managed lab: build on enter, tear down on exit (always).
+
+    Args:
+        cluster: the cluster to mirror (nodes, pods, Services, EndpointSlices).
+        mode: ``iptables`` or ``nftables`` (default: the cluster's kube-proxy mode).  IPVS
+            is refused with a clear message unless the kernel offers it (and even then
+            is not yet wired).
+        prefix: the lab's namespace prefix (default: a fresh ``klnl-<6 hex>-``).
+        renderer: where the rules come from (default: :mod:`kubelearn.proxy`).
+        timeout: seconds a connection may wait for an answer before it counts as dropped.
+        external_cidr: where external clients take their addresses from when none are given.
+    """
+
+    def __init__(self, cluster: Cluster, mode: str | None = None, prefix: str | None = None, *,
+                 renderer: RulesRenderer | None = None, timeout: float = 0.5,
+                 external_cidr: str = "203.0.113.0/24") -> None:
+        self.cluster = cluster
+        self.mode = mode or cluster.proxy_mode
+        self.prefix = host.check_prefix(prefix) if prefix else host.new_prefix()
+        self.renderer = renderer or default_renderer
+        self.timeout = timeout
+        self.external_cidr = external_cidr
+        self.plan: topo.Plan | None = None
+        self.servers: PodServers | None = None
+        self.applied: dict[str, str] = {}
+        self.build_seconds: float | None = None
+        self._external: set[str] = set()
+        self._marks: dict[str, int] = {}
+        self._old_handlers: dict[int, Any] = {}
+        self._open = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> NetLab:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> NetLab:
+        """Build the lab (prefer ``with NetLab(...) as lab``).
+
+        Raises:
+            PreflightError: not root, not Linux, tools missing, or an unsupported mode.
+            HostError: a command failed (the partial lab is torn down first).
+        """
+        if self._open:
+            return self
+        host.preflight(self.mode)
+        if self.mode == "ipvs":
+            raise host.PreflightError("the lab does not yet drive IPVS; use iptables or nftables mode")
+        t0 = time.perf_counter()
+        self._open = True
+        self._install_handlers()
+        atexit.register(self.close)
+        try:
+            self.plan = topo.plan(self.cluster, self.prefix)
+            topo.build(self.plan)
+            for n in self.plan.nodes:
+                host.run_in(n.ns, ["sysctl", "-q", "-w", *_ICMP_SYSCTLS])
+            self._setup_marks()
+            self.servers = PodServers()
+            self._start_servers(self.plan.pods)
+            self.apply_rules()
+        except BaseException:
+            self.close()
+            raise
+        self.build_seconds = time.perf_counter() - t0
+        return self
+
+    def close(self) -> None:
+        """Tear everything down: servers, then every namespace with this lab's prefix."""
+        if not self._open:
+            return
+        self._open = False
+        try:
+            if self.servers is not None:
+                self.servers.close()
+                self.servers = None
+        finally:
+            # Only this lab's own namespaces, whatever state the build reached.
+            host.cleanup(self.prefix, force=True)
+            self._restore_handlers()
+            atexit.unregister(self.close)
+
+    def _install_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            # Unwind through the with-block (which tears down), then behave as before.
+            self.close()
+            raise KeyboardInterrupt if signum == signal.SIGINT else SystemExit(128 + signum)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old_handlers[sig] = signal.signal(sig, on_signal)
+            except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+                pass
+
+    def _restore_handlers(self) -> None:
+        for sig, old in self._old_handlers.items():
+            try:
+                signal.signal(sig, old)
+            except (ValueError, OSError, TypeError):  # pragma: no cover
+                pass
+        self._old_handlers.clear()
+
+    def _require(self) -> topo.Plan:
+        if not self._open or self.plan is None:
+            raise KubelearnError("the lab is not running: use `with NetLab(cluster) as lab:`")
+        return self.plan
+
+    # ------------------------------------------------------------------ pods
+    def _pod_ports(self, cluster: Cluster) -> dict[str, set[int]]:
+        # Every port an EndpointSlice sends to a pod, plus its declared TCP containerPorts.
+        ports: dict[str, set[int]] = {}
+        for pod in topo.objects(cluster.pods()):
+            key = f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}"
+            for c in pod.get("spec", {}).get("containers", []) or []:
+                for cp in c.get("ports", []) or []:
+                    if cp.get("protocol", "TCP") == "TCP" and "containerPort" in cp:
+                        ports.setdefault(key, set()).add(int(cp["containerPort"]))
+        for sl in topo.objects(cluster.endpoint_slices()):
+            tcp = [int(p["port"]) for p in sl.get("ports") or [] if p.get("port") and p.get("protocol", "TCP") == "TCP"]
+            for ep in sl.get("endpoints") or []:
+                ref = ep.get("targetRef") or {}
+                if ref.get("kind") == "Pod":
+                    key = f"{ref.get('namespace', sl['metadata'].get('namespace', 'default'))}/{ref['name']}"
+                    ports.setdefault(key, set()).update(tcp)
+        return ports
+
+    def _start_servers(self, pods: Iterable[topo.PodNS]) -> None:
+        assert self.servers is not None
+        ports = self._pod_ports(self.cluster)
+        for pod in pods:
+            want = sorted(ports.get(pod.key, set()))
+            if want:
+                self.servers.listen(pod.ns, pod.name, pod.ip, want)
+
+    # ------------------------------------------------------------------ rules
+    def render(self, node: str) -> str:
+        """The text the lab feeds the kernel for ``node`` (restore input or nft script)."""
+        return self.renderer(self.cluster, node, self.mode)
+
+    def apply_rules(self, nodes: Sequence[str] | None = None) -> None:
+        """Load each node's rendered rules into its namespace, replacing what was there.
+
+        iptables: ``iptables-restore`` (the whole filter and nat tables, atomically, with the
+        built-in chain jumps kube-proxy inserts); nftables: ``nft -f`` after deleting the
+        previous ``ip kube-proxy`` table.
+        """
+        p = self._require()
+        for node in p.nodes:
+            if nodes is not None and node.name not in nodes:
+                continue
+            text = self.render(node.name)
+            if self.mode == "iptables":
+                host.run_in(node.ns, ["iptables-restore", "-w", "5"], input=text)
+                # kube-proxy's canary chains (created with `iptables -N`, outside its restore):
+                # they vanish when something else flushes a table, which triggers a full resync.
+                host.run_in(node.ns, ["iptables-restore", "-w", "5", "--noflush"], input=_CANARY)
+            else:
+                host.run_in(node.ns, ["nft", "delete", "table", "ip", "kube-proxy"], check=False)
+                host.run_in(node.ns, ["nft", "-f", "-"], input=text)
+            self.applied[node.name] = text
+
+    def kernel_rules(self, node: str) -> KernelRules:
+        """What the kernel holds on ``node``: ``iptables-save`` or ``nft list ruleset``."""
+        p = self._require()
+        ns = p.node(node).ns
+        argv = ["iptables-save"] if self.mode == "iptables" else ["nft", "list", "ruleset"]
+        return KernelRules(node, self.mode, host.run_in(ns, argv).stdout)
+
+    # ------------------------------------------------------------------ changes
+    def update(self, cluster: Cluster) -> None:
+        """Move the lab to a changed cluster (scaled, pods deleted), as kubelet and kube-proxy would.
+
+        Pods that are gone lose their namespace; new pods get one and a server; every node's
+        rules are re-rendered and re-applied.
+
+        Raises:
+            KubelearnError: when the set of nodes changed (the lab cannot add nodes).
+        """
+        p = self._require()
+        new_plan = topo.plan(cluster, self.prefix, p.external.extra)
+        if [n.name for n in new_plan.nodes] != [n.name for n in p.nodes]:
+            raise KubelearnError("the lab cannot add or remove nodes while running; start a new lab")
+        assert self.servers is not None
+        old = {x.ns: x for x in p.pods}
+        new = {x.ns: x for x in new_plan.pods}
+        gone = [x for ns, x in old.items() if ns not in new or new[ns].ip != x.ip]
+        added = [x for ns, x in new.items() if ns not in old or old[ns].ip != x.ip]
+        for pod in gone:
+            self.servers.close_pod(pod.name)
+        host.delete_namespaces([x.ns for x in gone])
+        self.cluster = cluster
+        self.plan = new_plan
+        if added:
+            topo.add_pods(new_plan, added)
+            self._start_servers(added)
+        self.apply_rules()
+
+    # ------------------------------------------------------------------ clients
+    def _setup_marks(self) -> None:
+        # The external host reaches any node with a per-socket mark: policy routing sends
+        # marked packets to that node (as a load balancer or a router would); the mark is
+        # cleared when the packet leaves the namespace, so kube-proxy's 0x4000 is untouched.
+        p = self._require()
+        cmds = []
+        for i, n in enumerate(p.nodes):
+            mark = 0x100 + i
+            self._marks[n.name] = mark
+            cmds += [f"route add default via {n.ip} dev eth0 table {mark}",
+                     f"rule add fwmark {mark} lookup {mark} pref {1000 + i}"]
+        host.ip_batch(p.external.ns, cmds)
+
+    def _ensure_external(self, addresses: Iterable[str]) -> None:
+        p = self._require()
+        new = [a for a in dict.fromkeys(addresses) if a not in self._external and a != p.external.ip]
+        for a in new:
+            ip = ipaddress.ip_address(a)
+            if ip.version != 4 or any(ip in ipaddress.ip_network(x) for x in
+                                      (self.cluster.topology.node_subnet, self.cluster.topology.pod_subnet)):
+                raise KubelearnError(f"external client address {a} must be IPv4 outside the node and pod networks")
+        host.ip_batch(p.external.ns, [f"addr add {a}/32 dev eth0" for a in new])
+        self._external.update(new)
+
+    def connection(self, client: str, dst: str, *, client_kind: str | None = None, src_ip: str | None = None,
+                   entry_node: str = "", **info: Any) -> Connection:
+        """One connection spec: ``client`` (a pod or node name, or an external IP) dials ``dst`` (``IP:port``).
+
+        Raises:
+            KubelearnError: for an unknown client or a malformed ``dst``.
+        """
+        p = self._require()
+        ip, _, port = dst.rpartition(":")
+        if not ip or not port.isdigit():
+            raise KubelearnError(f'invalid destination "{dst}": expected IP:port')
+        pods = {x.name: x for x in p.pods}
+        nodes = {x.name: x for x in p.nodes}
+        kind = client_kind or ("pod" if client in pods else "node" if client in nodes else "external")
+        mark = 0
+        if kind == "pod":
+            if client not in pods:
+                raise KubelearnError(f'Error from server (NotFound): pods "{client}" not found')
+            ns, src = pods[client].ns, pods[client].ip
+            entry_node = entry_node or pods[client].node
+        elif kind == "node":
+            if client not in nodes:
+                raise KubelearnError(f'Error from server (NotFound): nodes "{client}" not found')
+            ns, src = nodes[client].ns, nodes[client].ip
+            entry_node = entry_node or client
+        elif kind == "external":
+            src = src_ip or client
+            self._ensure_external([src])
+            ns = p.external.ns
+            if entry_node:
+                if entry_node not in self._marks:
+                    raise KubelearnError(f'Error from server (NotFound): nodes "{entry_node}" not found')
+                mark = self._marks[entry_node]
+        else:
+            raise KubelearnError(f'unknown client kind "{kind}": expected pod, node or external')
+        fields = {"client": client, "client_kind": kind, "entry_node": entry_node, **info}
+        return Connection(ns, src_ip or src, ip, int(port), fields, mark=mark)
+
+    def run(self, workload: Any = None, *, connections: int | Sequence[Connection] | None = None,
+            seed: int = 0, concurrency: int = 64) -> pd.DataFrame:
+        """Run traffic through the kernel and return the request log (simulator schema).
+
+        Args:
+            workload: a :class:`kubelearn.traffic.workload.Workload`; its connections are those
+                the simulator generates (same clients, same destinations), replayed for real.
+            connections: instead of a workload, explicit :class:`Connection` values, or a number
+                of connections for the workload (or, without one, from the first pod to the first
+                Service's ClusterIP).
+            seed: the simulator's seed (as :func:`kubelearn.traffic.simulate` takes it).
+            concurrency: connections in flight at once.
+        """
+        self._require()
+        if isinstance(connections, (list, tuple)):
+            return self._log(drive(list(connections), timeout=self.timeout, concurrency=concurrency))
+        count = connections if isinstance(connections, int) else None
+        if workload is None:
+            workload = self._default_workload(count or 100)
+        elif count:
+            workload = workload.with_(connections=count)
+        from ..traffic import simulate
+
+        events = tuple(getattr(workload, "events", ()) or ())
+        sim = simulate(self.cluster, workload.with_(events=()) if events else workload, seed=seed, mode=self.mode)
+        if events:
+            return self._run_with_events(workload, sim, events, concurrency)
+        return self.replay(sim, concurrency=concurrency)
+
+    def _default_workload(self, n: int) -> Any:
+        from ..traffic import default_workload
+
+        return default_workload(self.cluster, connections=n)
+
+    def _run_with_events(self, workload: Any, sim: pd.DataFrame, events: Sequence[Any],
+                         concurrency: int) -> pd.DataFrame:
+        # Replay the connections between events, apply each event at once, re-render, go on.
+        parts = []
+        bounds = [float(e.at) for e in events] + [float("inf")]
+        lo = float("-inf")
+        for i, hi in enumerate(bounds):
+            chunk = sim[(sim["time"] >= lo) & (sim["time"] < hi)]
+            if len(chunk):
+                parts.append(self.replay(chunk, concurrency=concurrency))
+            if i < len(events):
+                self.update(apply_event(self.cluster, events[i]))
+            lo = hi
+        out = pd.concat(parts, ignore_index=True) if parts else self.replay(sim.iloc[:0])
+        out.attrs = dict(parts[0].attrs) if parts else {}
+        return out
+
+    def replay(self, sim_log: pd.DataFrame, *, concurrency: int = 64) -> pd.DataFrame:
+        """Open, for real, the connections a simulator log describes; return the kernel's log.
+
+        Each simulated connection (same client, source address, dialled ``IP:port`` and entry
+        node) becomes one real connection; every request row of it gets the kernel's answer.
+        """
+        self._require()
+        first = sim_log.drop_duplicates("connection", keep="first")
+        conns = []
+        for row in first.astype({"connection": "int64", "time": "float64"}).to_dict("records"):
+            kind = str(row["client_kind"])
+            conns.append(self.connection(
+                str(row["client"]), str(row["dst"]), client_kind=kind, src_ip=str(row["src_ip"]),
+                entry_node=str(row["entry_node"]) if kind == "external" else "",
+                via=str(row["via"]), service=str(row["service"]), port_name=str(row["port_name"]),
+                connection_id=row["connection"], time=row["time"]))
+        log = self._log(drive(conns, timeout=self.timeout, concurrency=concurrency), keep_time=True)
+        if len(first) != len(sim_log):
+            # Keep-alive requests ride the connection: every request row gets its connection's pod.
+            per_conn = log.set_index("connection")
+            rows = per_conn.loc[sim_log["connection"].to_numpy()].reset_index()
+            rows["time"] = sim_log["time"].to_numpy()
+            log = self._conform(rows, log.attrs)
+        return log
+
+    # ------------------------------------------------------------------ the log
+    def _log(self, outcomes: Sequence[Outcome], keep_time: bool = False) -> pd.DataFrame:
+        p = self._require()
+        pod_node = {x.name: x.node for x in p.pods}
+        t0 = min((o.start for o in outcomes), default=0.0)
+        rows = []
+        for i, o in enumerate(outcomes):
+            info = o.connection.info
+            seen = o.seen_src.rpartition(":")[0] if o.seen_src else ""
+            rows.append({
+                "time": float(info["time"]) if keep_time and "time" in info else o.start - t0,
+                "connection": int(info.get("connection_id", i)),
+                "client": info.get("client", o.connection.src_ip),
+                "client_kind": info.get("client_kind", ""),
+                "src_ip": o.connection.src_ip,
+                "dst": f"{o.connection.dst_ip}:{o.connection.dst_port}",
+                "via": info.get("via", "clusterip"),
+                "entry_node": info.get("entry_node", ""),
+                "service": info.get("service", ""),
+                "port_name": info.get("port_name", ""),
+                "endpoint": o.endpoint,
+                "pod": o.pod,
+                "pod_node": pod_node.get(o.pod, ""),
+                "seen_src_ip": seen,
+                "outcome": o.outcome,
+                "latency_ms": o.latency_ms,
+                "rules_walked": -1,
+            })
+        attrs = {"source": "kernel", "netlab_prefix": self.prefix, "mode": self.mode,
+                 "kernel": os.uname().release, "timeout_s": self.timeout}
+        return self._conform(pd.DataFrame(rows), attrs)
+
+    @staticmethod
+    def _conform(df: pd.DataFrame, attrs: Mapping[Any, Any]) -> pd.DataFrame:
+        from .compare import conform
+
+        out = conform(df)
+        out.attrs = dict(attrs)
+        return out
+
+    def __repr__(self) -> str:
+        state = "running" if self._open else "closed"
+        n = len(self.plan.nodes) if self.plan else 0
+        pods = len(self.plan.pods) if self.plan else 0
+        return f"<NetLab {self.prefix!r} {state}: {n} nodes, {pods} pods, mode {self.mode}>"
+
+
+class KernelRules:
+    """Rules read back from a node's namespace; prints as the tool printed them."""
+
+    def __init__(self, node: str, mode: str, text: str) -> None:
+        self.node = node
+        self.mode = mode
+        self.text = text
+
+    def lines(self, chain_prefix: str = "") -> list[str]:
+        """Rule lines (``-A …``), optionally only those of chains starting with ``chain_prefix``."""
+        return [ln for ln in self.text.splitlines() if ln.startswith("-A " + chain_prefix)]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<KernelRules node {self.node!r} ({self.mode}): {len(self.text.splitlines())} lines>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre>{html.escape(self.text)}</pre>"
+
+
+def apply_event(cluster: Cluster, event: Any) -> Cluster:
+    """The cluster after one workload event (applied at once, as if propagation were instant).
+
+    Raises:
+        KubelearnError: for event kinds the lab cannot replay.
+    """
+    a = dict(event.args)
+    action = event.action
+    if action == "scale":
+        kind = "StatefulSet" if "statefulSet" in a else "Deployment"
+        return cluster.scale(a.get("deployment") or a["statefulSet"], int(a["replicas"]),
+                             namespace=a.get("namespace", "default"), kind=kind)
+    if action == "deletePod":
+        return cluster.delete_pod(a["name"], namespace=a.get("namespace", "default"), grace=bool(a.get("grace")))
+    if action == "setReady":
+        return cluster.set_ready(a["pod"], bool(a["ready"]), namespace=a.get("namespace", "default"))
+    if action == "cordon":
+        return cluster.cordon(a["node"])
+    raise KubelearnError(f'the lab cannot replay the "{action}" event yet (supported: scale, deletePod, '
+                         f'setReady, cordon)')

@@ -1,0 +1,190 @@
+"""Shared vocabulary of every kubelearn picture: one palette, one style, one way to make a figure.
+
+The palette is Okabe and Ito's set of eight colours, chosen so that people with the common
+forms of colour blindness can still tell them apart.  Black is replaced by a mid grey so the
+same colours read on JupyterLab's light and dark themes; every figure also has an opaque
+white background, so black text never lands on a dark notebook page.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import matplotlib.rcsetup
+import matplotlib.style
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ..errors import KubelearnError
+
+__all__ = [
+    "OKABE_ITO",
+    "ERROR_COLOR",
+    "NEUTRAL_COLOR",
+    "STYLE",
+    "KubelearnFigure",
+    "PlotDataError",
+    "color_for",
+    "colors_for",
+    "node_colors",
+    "new_axes",
+    "style",
+]
+
+#: Okabe & Ito (2008), "Color Universal Design"; grey stands in for their black (dark themes).
+OKABE_ITO: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#999999",  # grey
+)
+#: Failed connections (refused, dropped, reset, NXDOMAIN): vermillion, always with a hatch as well,
+#: so the meaning never rests on colour alone.
+ERROR_COLOR = "#D55E00"
+#: Things that are not a pod or a node (the Service's virtual IP, clients, rules not taken).
+NEUTRAL_COLOR = "#6E6E6E"
+
+# The style every kubelearn picture is drawn with, applied through matplotlib.style.context so
+# the learner's own rcParams are restored afterwards (plots never change global state).
+STYLE: Mapping[str, Any] = {
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "text.color": "#222222",
+    "axes.labelcolor": "#222222",
+    "axes.edgecolor": "#444444",
+    "xtick.color": "#222222",
+    "ytick.color": "#222222",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "font.size": 9,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "axes.prop_cycle": matplotlib.rcsetup.cycler(color=list(OKABE_ITO)),
+}
+
+
+@contextmanager
+def style() -> Iterator[None]:
+    """Draw inside kubelearn's style; the caller's rcParams are restored on exit."""
+    with matplotlib.style.context(dict(STYLE)):
+        yield
+
+
+class KubelearnFigure(Figure):
+    """A matplotlib Figure that shows itself as a PNG in any notebook.
+
+    Figures made without pyplot are not registered anywhere (no global state), so they would
+    not be displayed automatically; ``_repr_png_`` lets IPython show one that a cell returns.
+    """
+
+    def _repr_png_(self) -> bytes:
+        return self.to_png()
+
+    def to_png(self, dpi: int = 96) -> bytes:
+        """The figure as PNG bytes (what a static notebook or a widget shows)."""
+        buf = io.BytesIO()
+        # Fast zlib level: widgets redraw on every change, and the PNG is only a few hundred kB.
+        self.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+        return buf.getvalue()
+
+
+def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Axes, bool]:
+    """The axes to draw on: the caller's, or those of a new :class:`KubelearnFigure`.
+
+    Returns:
+        ``(axes, created)``; ``created`` tells the plot function to return the figure.
+    """
+    if ax is not None:
+        return ax, False
+    with style():
+        fig = KubelearnFigure(figsize=figsize, layout="constrained")
+        return fig.add_subplot(), True
+
+
+def color_for(name: str, names: Sequence[str]) -> str:
+    """The palette colour of ``name`` among ``names`` (stable: same order, same colour)."""
+    try:
+        i = list(names).index(name)
+    except ValueError:
+        return NEUTRAL_COLOR
+    return OKABE_ITO[i % len(OKABE_ITO)]
+
+
+def colors_for(names: Iterable[str]) -> dict[str, str]:
+    """A colour for each name, in the order given (nodes in node order, pods in pod order)."""
+    ordered = list(dict.fromkeys(names))
+    return {n: OKABE_ITO[i % len(OKABE_ITO)] for i, n in enumerate(ordered)}
+
+
+_KIND_NODE = re.compile(r"-(control-plane|worker)(\d*)$")
+
+
+def node_colors(names: Iterable[str]) -> dict[str, str]:
+    """A colour for each node that is the same in every picture, whichever nodes it shows.
+
+    kind names its nodes ``<cluster>-control-plane``, ``<cluster>-worker``,
+    ``<cluster>-worker2``, …: the control plane is blue, worker N takes the Nth colour
+    (orange, bluish green, …), so a node keeps its colour in a load plot that only sees the
+    workers.  Other names are coloured in the order given.
+    """
+    ordered = list(dict.fromkeys(names))
+    out: dict[str, str] = {}
+    others = []
+    for name in ordered:
+        m = _KIND_NODE.search(name)
+        if m is None:
+            others.append(name)
+            continue
+        k = int(m.group(2) or 1)
+        index = k if m.group(1) == "worker" else (0 if k == 1 else len(OKABE_ITO) - k + 1)
+        out[name] = OKABE_ITO[index % len(OKABE_ITO)]
+    for i, name in enumerate(others):
+        out[name] = OKABE_ITO[i % len(OKABE_ITO)]
+    return {n: out[n] for n in ordered}
+
+
+def objects(items: Any) -> list[dict[str, Any]]:
+    """A Cluster accessor's result, typed for mypy.
+
+    ``Cluster.list`` shadows the builtin ``list`` inside the class body, so mypy cannot read
+    the accessors' annotations (reported to the lead); this keeps our call sites checked.
+    """
+    return [dict_ for dict_ in items]
+
+
+def result(ax: Axes, created: bool) -> Any:
+    """What a plot function returns: its figure when it made one, else the caller's axes."""
+    return ax.figure if created else ax
+
+
+class PlotDataError(KubelearnError, ValueError):
+    """Data a plot cannot draw: a request log without the columns it needs, an empty log."""
+
+
+def require_columns(log: pd.DataFrame, columns: Iterable[str], what: str) -> None:
+    """Raise :class:`PlotDataError` naming every missing request-log column."""
+    if not isinstance(log, pd.DataFrame):
+        raise PlotDataError(f"{what} needs a request log (a pandas DataFrame from kubelearn.traffic.simulate), "
+                            f"not {type(log).__name__}")
+    missing = [c for c in columns if c not in log.columns]
+    if missing:
+        raise PlotDataError(f"{what} needs the request-log column(s) {', '.join(missing)}; "
+                            f"this log has {', '.join(map(str, log.columns))}")
+
+
+def text_column(log: pd.DataFrame, name: str) -> pd.Series:
+    """A column as plain strings (categoricals decoded, missing values as "")."""
+    col = log[name]
+    return col.astype(object).where(col.notna(), "").astype(str)

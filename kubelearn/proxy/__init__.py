@@ -1,0 +1,151 @@
+"""kube-proxy, exactly: the rules one node runs for the cluster's Services, and a tracer.
+
+kube-proxy runs on every node and turns Services and EndpointSlices into packet-rewriting
+rules in the node's kernel, so that a connection to a ClusterIP, NodePort, externalIP or
+LoadBalancer IP is DNATed to one of the Service's endpoints.  It does not forward traffic
+itself.  Three *modes* program three different kernel subsystems for the same outcome:
+``iptables`` (the default on Linux: linear chains, one rule per service port in
+``KUBE-SERVICES``), ``nftables`` (GA in v1.33: verdict maps, one lookup per packet) and
+``ipvs`` (an in-kernel load balancer with schedulers, deprecated in v1.35).
+
+:func:`rules` renders what kube-proxy v1.33 writes on a node; :func:`trace` follows one new
+connection through *those* rules and says which endpoints it can reach, with which
+probability, and whether its source is masqueraded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..cluster import Cluster
+from .endpoints import Categorized, Endpoint, ServicePort, categorize_endpoints, service_ports
+from .iptables import IptablesRuleset, ProxyConfigError, build_iptables, proxy_settings
+from .names import (
+    endpoint_string,
+    ext_chain,
+    fw_chain,
+    nft_hashed_name,
+    port_hash,
+    sep_chain,
+    service_port_name,
+    svc_chain,
+    svl_chain,
+)
+from .trace import Destination, Step, Trace, TraceError
+
+__all__ = [
+    "MODES",
+    "Categorized",
+    "Destination",
+    "Endpoint",
+    "IptablesRuleset",
+    "ProxyConfigError",
+    "Ruleset",
+    "ServicePort",
+    "Step",
+    "Trace",
+    "TraceError",
+    "categorize_endpoints",
+    "endpoint_string",
+    "ext_chain",
+    "fw_chain",
+    "nft_hashed_name",
+    "port_hash",
+    "rules",
+    "sep_chain",
+    "service_port_name",
+    "service_ports",
+    "svc_chain",
+    "svl_chain",
+    "trace",
+]
+
+MODES = ("iptables", "nftables", "ipvs")
+VIEWS = {"iptables": ("restore", "save"), "nftables": ("list", "input"), "ipvs": ("ipvsadm",)}
+
+Ruleset = Any  # IptablesRuleset | NftablesRuleset | IpvsRuleset; each has text(), __str__, mode, view
+
+
+def _mode(cluster: Cluster, mode: str | None) -> str:
+    m = mode or cluster.proxy_mode
+    if m not in MODES:
+        raise ProxyConfigError(f'unknown proxy mode "{m}": must be one of iptables, nftables, ipvs')
+    return m
+
+
+def rules(cluster: Cluster, node: str, mode: str | None = None, view: str = "restore") -> Ruleset:
+    """The rules kube-proxy on ``node`` programs, as text (``str()``) and as data.
+
+    Args:
+        cluster: the cluster (Services, EndpointSlices, Nodes, KubeProxyConfiguration).
+        node: the node's name.
+        mode: ``iptables``, ``nftables`` or ``ipvs``; default: the cluster's configuration.
+        view: iptables: ``restore`` (what kube-proxy feeds ``iptables-restore``) or ``save``
+            (what ``iptables-save`` prints).  nftables: ``list`` (``nft list table ip
+            kube-proxy``) or ``input`` (the ``nft -f`` transaction); ``restore`` means
+            ``list`` there.  ipvs: ``ipvsadm`` (``ipvsadm -Ln`` plus ipsets and iptables).
+
+    Raises:
+        NotFoundError: ``Error from server (NotFound): nodes "x" not found``.
+        ProxyConfigError: unknown mode or view.
+    """
+    m = _mode(cluster, mode)
+    settings = proxy_settings(cluster, node)
+    if m == "iptables":
+        if view not in VIEWS["iptables"]:
+            raise ProxyConfigError(f'unknown view "{view}" for iptables mode: use restore or save')
+        rs: Any = build_iptables(cluster, node, settings)
+    elif m == "nftables":
+        from .nftables import build_nftables
+
+        view = {"restore": "list", "save": "list"}.get(view, view)
+        if view not in VIEWS["nftables"]:
+            raise ProxyConfigError(f'unknown view "{view}" for nftables mode: use list or input')
+        rs = build_nftables(cluster, node, settings)
+    else:
+        from .ipvs import build_ipvs
+
+        view = "ipvsadm" if view in ("restore", "save") else view
+        if view not in VIEWS["ipvs"]:
+            raise ProxyConfigError(f'unknown view "{view}" for ipvs mode: use ipvsadm')
+        rs = build_ipvs(cluster, node, settings)
+    rs.view = view
+    return rs
+
+
+def trace(cluster: Cluster, node: str, src: str, dst: str, protocol: str = "TCP", *,
+          src_port: int | None = None, mode: str | None = None) -> Trace:
+    """Follow a new connection from ``src`` to ``dst`` (``"IP:PORT"``) through ``node``'s rules.
+
+    Args:
+        cluster: the cluster.
+        node: the node whose kube-proxy rules the packet meets (where it enters).
+        src: source IPv4 address (a pod IP, a node IP, or any external client).
+        dst: ``"IP:PORT"``: a ClusterIP, node IP + NodePort, externalIP or LB IP.
+        protocol: ``TCP``, ``UDP`` or ``SCTP``.
+        src_port: accepted for completeness; no modelled rule depends on it (the ``sh``/``mh``
+            IPVS schedulers would, and are reported with even long-run shares).
+        mode: ``iptables``, ``nftables`` or ``ipvs``; default: the cluster's configuration.
+
+    Returns:
+        A :class:`Trace`: verdict, destinations with exact probabilities, masquerade, steps.
+
+    Raises:
+        TraceError: a malformed address or unknown protocol.
+        NotFoundError: unknown node.
+    """
+    if protocol not in ("TCP", "UDP", "SCTP"):
+        raise TraceError(f'unsupported protocol "{protocol}": must be TCP, UDP or SCTP')
+    m = _mode(cluster, mode)
+    rs = rules(cluster, node, mode=m)
+    if m == "iptables":
+        from .trace import trace_iptables
+
+        return trace_iptables(rs, src, dst, protocol)
+    if m == "nftables":
+        from .nftables import trace_nftables
+
+        return trace_nftables(rs, src, dst, protocol)
+    from .ipvs import trace_ipvs
+
+    return trace_ipvs(rs, src, dst, protocol)

@@ -1,0 +1,226 @@
+"""Which endpoints kube-proxy uses for a service port (``CategorizeEndpoints``).
+
+kube-proxy never looks at Pods: it reads Services and EndpointSlices.  For each service
+port it collects the endpoints of the slices labelled with the service's name whose port has
+the same *name* and protocol, removes duplicates and sorts them as **strings** ``IP:port``
+(so ``10.1.1.11:11`` comes before ``10.1.1.1:11``).  Missing conditions default to
+ready=true, serving=true, terminating=false.
+
+From those it builds two lists.  The *cluster* list is every ready endpoint, or, if none is
+ready, every serving-and-terminating one (KEP-1669: a rollout's last pods keep serving while
+they shut down).  The *local* list does the same with only this node's endpoints
+(``nodeName``).  ``hasAnyEndpoints`` says whether anything at all can serve; when nothing
+can, kube-proxy REJECTs the traffic instead of black-holing it.
+
+kubelearn models IPv4 only: IPv6 EndpointSlices are ignored (a single-stack kind cluster).
+Topology hints (``trafficDistribution``) are not modelled: every endpoint is a candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ..cluster import Cluster
+from .names import endpoint_string, service_port_name
+
+__all__ = ["Categorized", "Endpoint", "ServicePort", "categorize_endpoints", "service_ports"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One endpoint of one service port, as kube-proxy's endpoint cache holds it."""
+
+    ip: str
+    port: int
+    node_name: str = ""
+    ready: bool = True
+    serving: bool = True
+    terminating: bool = False
+
+    @property
+    def address(self) -> str:
+        """``IP:port`` (the string endpoints are sorted and hashed by)."""
+        return endpoint_string(self.ip, self.port)
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """Everything kube-proxy needs about one port of one Service (``ServicePortInfo``)."""
+
+    namespace: str
+    name: str
+    port_name: str
+    protocol: str  # "TCP", "UDP" or "SCTP"
+    port: int
+    cluster_ip: str
+    node_port: int = 0
+    external_ips: tuple[str, ...] = ()
+    lb_ips: tuple[str, ...] = ()
+    source_ranges: tuple[str, ...] = ()
+    external_local: bool = False  # eTP=Local in effect (externally reachable service)
+    internal_local: bool = False  # iTP=Local
+    affinity_timeout: int | None = None  # ClientIP affinity: timeoutSeconds
+    health_check_node_port: int = 0
+    endpoints: tuple[Endpoint, ...] = ()
+
+    @property
+    def spn(self) -> str:
+        """``ns/svc:port`` (``ns/svc`` for an unnamed port)."""
+        return service_port_name(self.namespace, self.name, self.port_name)
+
+    @property
+    def proto(self) -> str:
+        """Lower-case protocol as iptables and nft write it."""
+        return self.protocol.lower()
+
+    @property
+    def externally_accessible(self) -> bool:
+        """A nodePort, an externalIP or an LB ingress IP exists."""
+        return bool(self.node_port or self.external_ips or self.lb_ips)
+
+    @property
+    def uses_cluster_endpoints(self) -> bool:
+        """Cluster list needed: iTP is not Local, or the port is reachable from outside."""
+        return not self.internal_local or self.externally_accessible
+
+    @property
+    def uses_local_endpoints(self) -> bool:
+        """Local list needed: iTP=Local, or eTP=Local on an externally reachable port."""
+        return self.internal_local or (self.external_local and self.externally_accessible)
+
+
+@dataclass(frozen=True)
+class Categorized:
+    """Result of :func:`categorize_endpoints`."""
+
+    cluster: tuple[Endpoint, ...]
+    local: tuple[Endpoint, ...]
+    all_reachable: tuple[Endpoint, ...]  # union, sorted: the endpoints that get a chain
+    has_any_endpoints: bool
+
+
+def _usable(eps: Iterable[Endpoint]) -> tuple[Endpoint, ...]:
+    eps = tuple(eps)
+    ready = tuple(e for e in eps if e.ready)
+    if ready:
+        return ready
+    # KEP-1669: with nothing ready, serving-but-terminating endpoints still take traffic.
+    return tuple(e for e in eps if e.serving and e.terminating)
+
+
+def categorize_endpoints(sp: ServicePort, node: str) -> Categorized:
+    """kube-proxy's ``CategorizeEndpoints`` for one node.
+
+    Args:
+        sp: the service port, with its sorted endpoints.
+        node: the node kube-proxy runs on (endpoints with this ``nodeName`` are local).
+
+    Returns:
+        The cluster list (empty when the port does not use Cluster endpoints), the local
+        list (empty when it does not use Local endpoints), their union and
+        ``hasAnyEndpoints``.
+    """
+    all_usable = _usable(sp.endpoints)
+    has_any = bool(all_usable)
+    cluster = all_usable if sp.uses_cluster_endpoints else ()
+    local: tuple[Endpoint, ...] = ()
+    if sp.uses_local_endpoints:
+        local = _usable(e for e in sp.endpoints if e.node_name == node)
+    union = {e.address: e for e in (*cluster, *local)}
+    return Categorized(cluster, local, tuple(union[k] for k in sorted(union)), has_any)
+
+
+def _slice_endpoints(slices: list[dict[str, Any]], port_name: str, protocol: str) -> tuple[Endpoint, ...]:
+    found: dict[str, Endpoint] = {}
+    for sl in slices:
+        if sl.get("addressType", "IPv4") != "IPv4":
+            continue
+        port = None
+        for p in sl.get("ports") or []:
+            if (p.get("name") or "") == port_name and (p.get("protocol") or "TCP") == protocol:
+                port = p.get("port")
+                break
+        if port is None:
+            continue
+        for ep in sl.get("endpoints") or []:
+            cond = ep.get("conditions") or {}
+            ready = cond.get("ready")
+            serving = cond.get("serving")
+            terminating = cond.get("terminating")
+            for ip in (ep.get("addresses") or [])[:1]:  # kube-proxy uses the first address
+                e = Endpoint(
+                    ip=ip,
+                    port=int(port),
+                    node_name=ep.get("nodeName") or "",
+                    ready=True if ready is None else bool(ready),
+                    serving=True if serving is None else bool(serving),
+                    terminating=False if terminating is None else bool(terminating),
+                )
+                found.setdefault(e.address, e)
+    return tuple(found[k] for k in sorted(found))
+
+
+def service_ports(cluster: Cluster) -> list[ServicePort]:
+    """Every IPv4 service port kube-proxy programs, sorted by namespace, name, port name.
+
+    Headless Services (``clusterIP: None``) and ``ExternalName`` Services are skipped, as
+    kube-proxy skips them.  The sort stands in for Go's random map order (the order of
+    services inside ``KUBE-SERVICES`` is not stable on a real node).
+    """
+    out: list[ServicePort] = []
+    # One pass over the slices (a per-service lookup would be O(services x slices)).
+    by_service: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for sl in cluster.list("EndpointSlice"):
+        svc_name = (sl["metadata"].get("labels") or {}).get("kubernetes.io/service-name")
+        if svc_name:
+            by_service.setdefault((sl["metadata"].get("namespace", "default"), svc_name), []).append(sl)
+    for svc in cluster.services():
+        spec = svc.get("spec") or {}
+        stype = spec.get("type", "ClusterIP")
+        cip = spec.get("clusterIP")
+        if stype == "ExternalName" or not cip or cip == "None" or ":" in cip:
+            continue
+        ext_ips = tuple(ip for ip in spec.get("externalIPs") or [] if ":" not in ip)
+        lb_ips: tuple[str, ...] = ()
+        if stype == "LoadBalancer":
+            lb_ips = tuple(
+                ing["ip"]
+                for ing in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+                if ing.get("ip") and ":" not in ing["ip"] and ing.get("ipMode", "VIP") != "Proxy"
+            )
+        ranges = tuple(r.strip() for r in spec.get("loadBalancerSourceRanges") or [] if ":" not in r)
+        external_policy_applies = stype in ("NodePort", "LoadBalancer") or bool(ext_ips)
+        etp_local = external_policy_applies and spec.get("externalTrafficPolicy") == "Local"
+        itp_local = spec.get("internalTrafficPolicy") == "Local"
+        timeout = None
+        if spec.get("sessionAffinity") == "ClientIP":
+            cfg = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {})
+            timeout = int(cfg.get("timeoutSeconds", 10800))
+        hc = int(spec.get("healthCheckNodePort") or 0) if stype == "LoadBalancer" and etp_local else 0
+        for p in spec.get("ports") or []:
+            pname = p.get("name") or ""
+            proto = p.get("protocol", "TCP")
+            sp = ServicePort(
+                namespace=svc["metadata"].get("namespace", "default"),
+                name=svc["metadata"]["name"],
+                port_name=pname,
+                protocol=proto,
+                port=int(p["port"]),
+                cluster_ip=cip,
+                node_port=int(p.get("nodePort") or 0) if stype in ("NodePort", "LoadBalancer") else 0,
+                external_ips=ext_ips,
+                lb_ips=lb_ips,
+                source_ranges=ranges,
+                external_local=etp_local,
+                internal_local=itp_local,
+                affinity_timeout=timeout,
+                health_check_node_port=hc,
+                endpoints=_slice_endpoints(
+                    by_service.get((svc["metadata"].get("namespace", "default"), svc["metadata"]["name"]), []),
+                    pname, proto),
+            )
+            out.append(sp)
+    out.sort(key=lambda s: (s.namespace, s.name, s.port_name, s.protocol))
+    return out

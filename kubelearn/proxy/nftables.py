@@ -1,0 +1,469 @@
+"""kube-proxy's nftables mode (GA in v1.33): one table, verdict maps, O(1) dispatch.
+
+Instead of a linear ``KUBE-SERVICES`` chain, kube-proxy keeps the table ``ip kube-proxy``
+with *verdict maps*: ``service-ips`` maps ``daddr . protocol . dport`` to ``goto
+service-…`` and ``service-nodeports`` maps ``protocol . port`` for packets to the node's
+NodePort addresses.  A packet is matched by one hash lookup however many Services exist.
+A service chain picks an endpoint with a single ``numgen random mod N vmap { 0 : goto
+endpoint-…, … }`` rule, so every endpoint gets exactly 1/N.  Chain names are readable:
+``service-<8 hash chars>-ns/svc/proto/port``.  Services without endpoints are entries in
+``no-endpoint-services`` / ``no-endpoint-nodeports`` (``goto reject-chain`` or ``drop``),
+``firewall-ips`` sends LoadBalancer IPs with source ranges to ``firewall-…`` chains, and
+``cluster-ips-check`` rejects unknown ports of ClusterIPs and drops unallocated ones.
+
+Differences from iptables mode that a real node shows too: NodePorts are served only on the
+node's primary IP by default (``nodePortAddresses: ["primary"]``), never on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+from typing import Any
+
+from ..cluster import Cluster
+from .endpoints import ServicePort, categorize_endpoints, service_ports
+from .iptables import nodeport_ips, proxy_settings
+from .names import nft_endpoint_base, nft_hashed_name, nft_service_base
+from .trace import Packet, Trace, Walker, finish, in_net, node_locals, parse_dst, parse_ip
+
+__all__ = ["NftablesRuleset", "NftRule", "build_nftables", "trace_nftables"]
+
+T = "ip kube-proxy"
+
+# name -> (kind, type, comment)
+SETS: dict[str, tuple[str, str, str]] = {
+    "cluster-ips": ("set", "ipv4_addr", "Active ClusterIPs"),
+    "nodeport-ips": ("set", "ipv4_addr", "IPs that accept NodePort traffic"),
+    "firewall-ips": ("map", "ipv4_addr . inet_proto . inet_service : verdict",
+                     "destinations that are subject to LoadBalancerSourceRanges"),
+    "no-endpoint-nodeports": ("map", "inet_proto . inet_service : verdict",
+                              "vmap to drop or reject packets to service nodeports with no endpoints"),
+    "no-endpoint-services": ("map", "ipv4_addr . inet_proto . inet_service : verdict",
+                             "vmap to drop or reject packets to services with no endpoints"),
+    "service-ips": ("map", "ipv4_addr . inet_proto . inet_service : verdict",
+                    "ClusterIP, ExternalIP and LoadBalancer IP traffic"),
+    "service-nodeports": ("map", "inet_proto . inet_service : verdict", "NodePort traffic"),
+}
+
+# base chain -> (type, hook, priority)
+BASE_CHAINS: dict[str, tuple[str, str, int]] = {
+    "filter-prerouting-pre-dnat": ("filter", "prerouting", -110),
+    "filter-output-pre-dnat": ("filter", "output", -110),
+    "filter-forward": ("filter", "forward", 0),
+    "filter-input": ("filter", "input", 0),
+    "filter-output": ("filter", "output", 0),
+    "nat-output": ("nat", "output", -100),
+    "nat-postrouting": ("nat", "postrouting", 100),
+    "nat-prerouting": ("nat", "prerouting", -100),
+}
+PLAIN_CHAINS = ("cluster-ips-check", "firewall-check", "mark-for-masquerade", "masquerading",
+                "nodeport-endpoints-check", "reject-chain", "services", "service-endpoints-check")
+# nft prints standard priorities by name where the hook allows it.
+_PRIO_NAMES = {("prerouting", -110): "dstnat - 10", ("prerouting", -100): "dstnat", ("postrouting", 100): "srcnat"}
+
+
+class NftRule:
+    """One nft rule: its text and the expressions the tracer evaluates."""
+
+    __slots__ = ("chain", "text", "exprs", "owner")
+
+    def __init__(self, chain: str, text: str, exprs: tuple[tuple[Any, ...], ...],
+                 owner: tuple[str, str] | None = None):
+        self.chain = chain
+        self.text = text
+        self.exprs = exprs
+        self.owner = owner
+
+    def __repr__(self) -> str:
+        return f"NftRule({self.chain!r}, {self.text!r})"
+
+
+def _timeout(seconds: int) -> str:
+    out = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            out += f"{seconds // size}{unit}"
+            seconds %= size
+    return out or "0s"
+
+
+class NftablesRuleset:
+    """The ``ip kube-proxy`` table: sets and maps with their elements, chains with rules."""
+
+    mode = "nftables"
+
+    def __init__(self, node: str, node_ip: str):
+        self.node = node
+        self.node_ip = node_ip
+        self.view = "list"
+        self.elements: dict[str, list[tuple[str, Any, Any]]] = {n: [] for n in SETS}  # (text, key, verdict)
+        self.affinity_sets: dict[str, int] = {}
+        self.chains: dict[str, list[NftRule]] = {}
+        self.chain_comments: dict[str, str] = {"reject-chain": "helper for @no-endpoint-services / @no-endpoint-nodeports"}
+        self._lookup: dict[str, dict[Any, Any]] = {}
+
+    def lookup(self, name: str) -> dict[Any, Any]:
+        """Map/set ``name`` as a dict key → verdict (built on first use)."""
+        d = self._lookup.get(name)
+        if d is None:
+            d = {k: v for _, k, v in self.elements[name]}
+            self._lookup[name] = d
+        return d
+
+    def add(self, chain: str, text: str, *exprs: tuple[Any, ...], owner: tuple[str, str] | None = None) -> None:
+        self.chains.setdefault(chain, []).append(NftRule(chain, text, exprs, owner))
+
+    # ------------------------------------------------------------------- views
+    def nft_input(self) -> str:
+        """The transaction kube-proxy sends with ``nft -f`` (knftables syntax)."""
+        lines = [f'add table {T} {{ comment "rules for kube-proxy" ; }}']
+        for name, (kind, typ, comment) in SETS.items():
+            lines.append(f'add {kind} {T} {name} {{ type {typ} ; comment "{comment}" ; }}')
+        for name, secs in self.affinity_sets.items():
+            lines.append(f"add set {T} {name} {{ type ipv4_addr ; flags dynamic,timeout ; timeout {secs}s ; }}")
+        for name in self.chains:
+            if name in BASE_CHAINS:
+                typ, hook, prio = BASE_CHAINS[name]
+                lines.append(f"add chain {T} {name} {{ type {typ} hook {hook} priority {prio} ; }}")
+            elif name in self.chain_comments:
+                lines.append(f'add chain {T} {name} {{ comment "{self.chain_comments[name]}" ; }}')
+            else:
+                lines.append(f"add chain {T} {name}")
+        for name, rules in self.chains.items():
+            lines.extend(f"add rule {T} {name} {r.text}" for r in rules)
+        for name in SETS:
+            for text, _, _ in self.elements[name]:
+                lines.append(f"add element {T} {name} {{ {text} }}")
+        return "\n".join(lines) + "\n"
+
+    def list_text(self) -> str:
+        """What ``nft list table ip kube-proxy`` prints on the node."""
+        out = [f"table {T} {{", '\tcomment "rules for kube-proxy"']
+        for name, (kind, typ, comment) in SETS.items():
+            out.append(f"\t{kind} {name} {{")
+            out.append(f"\t\ttype {typ}")
+            out.append(f'\t\tcomment "{comment}"')
+            els = self.elements[name]
+            if els:
+                out.append("\t\telements = { " + ",\n\t\t\t     ".join(t for t, _, _ in els) + " }")
+            out.append("\t}")
+            out.append("")
+        for name, secs in self.affinity_sets.items():
+            out += [f"\tset {name} {{", "\t\ttype ipv4_addr", "\t\tsize 65535", "\t\tflags dynamic,timeout",
+                    f"\t\ttimeout {_timeout(secs)}", "\t}", ""]
+        for name, rules in self.chains.items():
+            out.append(f"\tchain {name} {{")
+            if name in BASE_CHAINS:
+                typ, hook, prio = BASE_CHAINS[name]
+                out.append(f"\t\ttype {typ} hook {hook} priority {_PRIO_NAMES.get((hook, prio), prio if prio else 'filter')}; policy accept;")
+            if name in self.chain_comments:
+                out.append(f'\t\tcomment "{self.chain_comments[name]}"')
+            out.extend(f"\t\t{r.text}" for r in rules)
+            out.append("\t}")
+            out.append("")
+        if out[-1] == "":
+            out.pop()
+        out.append("}")
+        return "\n".join(out) + "\n"
+
+    def text(self, view: str | None = None) -> str:
+        """``list`` (default) or ``input``."""
+        return self.nft_input() if (view or self.view) == "input" else self.list_text()
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        n = sum(len(r) for r in self.chains.values())
+        e = sum(len(v) for v in self.elements.values())
+        return f"<NftablesRuleset node {self.node!r}: {len(self.chains)} chains, {n} rules, {e} map/set elements>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre>{html.escape(self.text())}</pre>"
+
+
+def build_nftables(cluster: Cluster, node: str, settings: dict[str, Any] | None = None) -> NftablesRuleset:
+    """Render the ``ip kube-proxy`` table kube-proxy on ``node`` programs."""
+    st = settings or proxy_settings(cluster, node)
+    rs = NftablesRuleset(node, st["node_ip"])
+    mark = st["mark"]
+    cidr = st["local_cidr"]
+    for name in sorted([*PLAIN_CHAINS, *BASE_CHAINS]):
+        rs.chains[name] = []
+    svc_cidr = cluster.topology.service_subnet
+    rs.add("cluster-ips-check", 'ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"',
+           ("daddr_in_set", "cluster-ips"), ("reject",))
+    rs.add("cluster-ips-check", f'ip daddr {{ {svc_cidr} }} drop comment "Drop traffic to unallocated ClusterIPs"',
+           ("daddr_in", (svc_cidr,)), ("drop",))
+    rs.add("filter-prerouting-pre-dnat", "ct state new jump firewall-check", ("jump", "firewall-check"))
+    rs.add("filter-output-pre-dnat", "ct state new jump firewall-check", ("jump", "firewall-check"))
+    rs.add("filter-forward", "ct state new jump service-endpoints-check", ("jump", "service-endpoints-check"))
+    rs.add("filter-forward", "ct state new jump cluster-ips-check", ("jump", "cluster-ips-check"))
+    rs.add("filter-input", "ct state new jump nodeport-endpoints-check", ("jump", "nodeport-endpoints-check"))
+    rs.add("filter-input", "ct state new jump service-endpoints-check", ("jump", "service-endpoints-check"))
+    rs.add("filter-output", "ct state new jump service-endpoints-check", ("jump", "service-endpoints-check"))
+    rs.add("filter-output", "ct state new jump cluster-ips-check", ("jump", "cluster-ips-check"))
+    rs.add("firewall-check", "ip daddr . meta l4proto . th dport vmap @firewall-ips", ("vmap3", "firewall-ips"))
+    rs.add("mark-for-masquerade", f"mark set mark or {mark}", ("mark_or",))
+    rs.add("masquerading", f"mark and {mark} == 0 return", ("mark_clear",), ("return",))
+    rs.add("masquerading", f"mark set mark xor {mark}", ("mark_xor",))
+    rs.add("masquerading", "masquerade fully-random", ("masquerade",))
+    rs.add("nat-output", "jump services", ("jump", "services"))
+    rs.add("nat-postrouting", "jump masquerading", ("jump", "masquerading"))
+    rs.add("nat-prerouting", "jump services", ("jump", "services"))
+    rs.add("nodeport-endpoints-check", "ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports",
+           ("daddr_in_set", "nodeport-ips"), ("vmap2", "no-endpoint-nodeports"))
+    rs.add("reject-chain", "reject", ("reject",))
+    rs.add("services", "ip daddr . meta l4proto . th dport vmap @service-ips", ("vmap3", "service-ips"))
+    rs.add("services", "ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports",
+           ("daddr_in_set", "nodeport-ips"), ("vmap2", "service-nodeports"))
+    rs.add("service-endpoints-check", "ip daddr . meta l4proto . th dport vmap @no-endpoint-services",
+           ("vmap3", "no-endpoint-services"))
+    st_np = dict(st)
+    if not st_np["nodeport_addresses"]:
+        st_np["nodeport_addresses"] = ["primary"]
+    for ip in nodeport_ips(st_np, default_all=False) or []:
+        if ip != "127.0.0.1":  # nftables mode never serves NodePorts on localhost
+            rs.elements["nodeport-ips"].append((ip, ip, True))
+    for sp in service_ports(cluster):
+        _service(rs, sp, node, cidr, st["masquerade_all"])
+    return rs
+
+
+def _service(rs: NftablesRuleset, sp: ServicePort, node: str, cidr: str, masq_all: bool) -> None:
+    owner = (f"{sp.namespace}/{sp.name}", sp.port_name)
+    base = nft_service_base(sp.namespace, sp.name, sp.protocol, sp.port_name)
+    svc_c = nft_hashed_name("service", base)
+    local_c = nft_hashed_name("local", base)
+    ext_c = nft_hashed_name("external", base)
+    fw_c = nft_hashed_name("firewall", base)
+    proto = sp.proto
+    cat = categorize_endpoints(sp, node)
+    has = cat.has_any_endpoints
+    internal_c, has_int = (local_c, has and bool(cat.local)) if sp.internal_local else (svc_c, has)
+    external_pol, has_ext = (local_c, has and bool(cat.local)) if sp.external_local else (svc_c, has)
+    uses_fw = has and bool(sp.lb_ips) and bool(sp.source_ranges)
+    no_int = ("reject-chain" if not has else "drop")
+    no_ext = no_int
+    spn = sp.spn
+
+    def elem(mapname: str, key: Any, keytext: str, verdict: str, comment: bool = False) -> None:
+        text = keytext + (f' comment "{spn}"' if comment else "") + f" : {verdict}"
+        v: tuple[Any, ...] = ("goto", verdict[5:], owner) if verdict.startswith("goto ") else ("drop", None, owner)
+        rs.elements[mapname].append((text, key, v))
+
+    def verdict_of(target: str) -> str:
+        return f"goto {target}" if target != "drop" else "drop"
+
+    rs.elements["cluster-ips"].append((sp.cluster_ip, sp.cluster_ip, True))
+    k3 = (sp.cluster_ip, proto, sp.port)
+    if has_int:
+        elem("service-ips", k3, f"{sp.cluster_ip} . {proto} . {sp.port}", f"goto {internal_c}")
+    else:
+        elem("no-endpoint-services", k3, f"{sp.cluster_ip} . {proto} . {sp.port}", verdict_of(no_int), True)
+    for ip in (*sp.external_ips, *sp.lb_ips):
+        key = (ip, proto, sp.port)
+        if has:
+            elem("service-ips", key, f"{ip} . {proto} . {sp.port}", f"goto {ext_c}")
+        if not has_ext:
+            elem("no-endpoint-services", key, f"{ip} . {proto} . {sp.port}", verdict_of(no_ext), True)
+    if uses_fw:
+        for ip in sp.lb_ips:
+            elem("firewall-ips", (ip, proto, sp.port), f"{ip} . {proto} . {sp.port}", f"goto {fw_c}")
+    if sp.node_port:
+        if has:
+            elem("service-nodeports", (proto, sp.node_port), f"{proto} . {sp.node_port}", f"goto {ext_c}")
+        if not has_ext:
+            elem("no-endpoint-nodeports", (proto, sp.node_port), f"{proto} . {sp.node_port}", verdict_of(no_ext), True)
+    if not has:
+        return
+
+    def add(chain: str, text: str, *exprs: tuple[Any, ...]) -> None:
+        rs.add(chain, text, *exprs, owner=owner)
+
+    ep_names = {e.address: nft_endpoint_base(base, e.ip, e.port) for e in cat.all_reachable}
+    ep_chain = {a: nft_hashed_name("endpoint", b) for a, b in ep_names.items()}
+    aff_set = {a: nft_hashed_name("affinity", b) for a, b in ep_names.items()}
+
+    def policy_chain(name: str, eps: tuple[Any, ...], internal: bool) -> None:
+        rs.chains.setdefault(name, [])
+        if internal:
+            if masq_all:
+                add(name, f"ip daddr {sp.cluster_ip} jump mark-for-masquerade",
+                    ("daddr", sp.cluster_ip), ("jump", "mark-for-masquerade"))
+            elif cidr:
+                add(name, f"ip daddr {sp.cluster_ip} ip saddr != {cidr} jump mark-for-masquerade",
+                    ("daddr", sp.cluster_ip), ("saddr_not", cidr), ("jump", "mark-for-masquerade"))
+        if sp.affinity_timeout is not None:
+            for e in eps:
+                add(name, f"ip saddr @{aff_set[e.address]} goto {ep_chain[e.address]}",
+                    ("saddr_in_set", aff_set[e.address]), ("goto", ep_chain[e.address]))
+        vm = " , ".join(f"{i} : goto {ep_chain[e.address]}" for i, e in enumerate(eps))
+        add(name, f"numgen random mod {len(eps)} vmap {{ {vm} }}",
+            ("numgen", tuple(ep_chain[e.address] for e in eps)))
+
+    if sp.uses_cluster_endpoints and cat.cluster:
+        policy_chain(svc_c, cat.cluster, internal_c == svc_c and has_int)
+    if sp.uses_local_endpoints and cat.local:
+        policy_chain(local_c, cat.local, internal_c == local_c and has_int)
+    if sp.externally_accessible:
+        rs.chains.setdefault(ext_c, [])
+        if not sp.external_local:
+            add(ext_c, "jump mark-for-masquerade", ("jump", "mark-for-masquerade"))
+        else:
+            if cidr:
+                add(ext_c, f'ip saddr {cidr} goto {svc_c} comment "short-circuit pod traffic"',
+                    ("saddr", cidr), ("goto", svc_c))
+            add(ext_c, 'fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"',
+                ("fib_saddr_local",), ("jump", "mark-for-masquerade"))
+            add(ext_c, f'fib saddr type local goto {svc_c} comment "short-circuit local traffic"',
+                ("fib_saddr_local",), ("goto", svc_c))
+        if has_ext:
+            add(ext_c, f"goto {external_pol}", ("goto", external_pol))
+    for e in cat.all_reachable:
+        c = ep_chain[e.address]
+        rs.chains.setdefault(c, [])
+        add(c, f"ip saddr {e.ip} jump mark-for-masquerade", ("saddr", e.ip), ("jump", "mark-for-masquerade"))
+        if sp.affinity_timeout is not None:
+            rs.affinity_sets[aff_set[e.address]] = sp.affinity_timeout
+            add(c, f"update @{aff_set[e.address]} {{ ip saddr }}", ("update", sp.affinity_timeout))
+        add(c, f"meta l4proto {proto} dnat to {e.address}", ("l4proto", proto), ("dnat", e.address))
+    if uses_fw:
+        rs.chains.setdefault(fw_c, [])
+        add(fw_c, f"ip saddr != {{ {', '.join(sp.source_ranges)} }} drop",
+            ("saddr_not_any", sp.source_ranges), ("drop",))
+
+
+class NftWalker(Walker):
+    """Interprets an :class:`NftablesRuleset`."""
+
+    def __init__(self, rs: NftablesRuleset, local: frozenset[Any]):
+        super().__init__(local)
+        self.rs = rs
+
+    def walk(self, chain: str, idx: int, pk: Packet) -> list[tuple[Packet, str | None]]:
+        rules = self.rs.chains.get(chain, [])
+        for i in range(idx, len(rules)):
+            r = rules[i]
+            if r.owner and pk.owner is None:
+                pk = replace(pk, owner=r.owner)
+            res, pk = self.rule(r, i, pk)
+            if res is not None:
+                return res
+        return [(pk, None)]
+
+    def verdict(self, v: tuple[Any, ...], chain: str, i: int, pk: Packet) -> list[tuple[Packet, str | None]]:
+        k = v[0]
+        if k == "jump":
+            out: list[tuple[Packet, str | None]] = []
+            for sub, verdict in self.walk(v[1], 0, pk):
+                out.extend(self.walk(chain, i + 1, sub) if verdict is None else [(sub, verdict)])
+            return out
+        if k == "goto":
+            return self.walk(v[1], 0, pk)
+        if k == "drop":
+            return [(pk, "DROP")]
+        if k == "reject":
+            return [(pk, "REJECT")]
+        return [(pk, None)]  # return
+
+    def rule(self, r: NftRule, i: int, pk: Packet) -> tuple[list[tuple[Packet, str | None]] | None, Packet]:
+        """Evaluate one rule: (outcomes, None-if-it-falls-through) and the packet after it."""
+        start = pk
+        for e in r.exprs:
+            k = e[0]
+            if k == "daddr":
+                ok = in_net(pk.dst, e[1])
+            elif k == "saddr":
+                ok = in_net(pk.src, e[1])
+            elif k == "saddr_not":
+                ok = not in_net(pk.src, e[1])
+            elif k == "saddr_not_any":
+                ok = not any(in_net(pk.src, c) for c in e[1])
+            elif k == "daddr_in":
+                ok = any(in_net(pk.dst, c) for c in e[1])
+            elif k == "daddr_in_set":
+                ok = str(pk.dst) in self.rs.lookup(e[1])
+            elif k == "saddr_in_set":
+                ok = False  # affinity: a first connection has no entry yet
+            elif k == "fib_saddr_local":
+                ok = self.is_local(pk.src)
+            elif k == "mark_clear":
+                ok = not pk.mark
+            elif k == "l4proto":
+                ok = pk.proto == e[1]
+            elif k in ("vmap3", "vmap2"):
+                key = (str(pk.dst), pk.proto, pk.dport) if k == "vmap3" else (pk.proto, pk.dport)
+                v = self.rs.lookup(e[1]).get(key)
+                self.record("nat" if e[1] == "service-ips" or e[1] == "service-nodeports" else "filter",
+                            r.chain, r.text, v is not None, pk)
+                if v is None:
+                    return None, pk
+                if len(v) > 2 and pk.owner is None:
+                    pk = replace(pk, owner=v[2])
+                return self.verdict(v, r.chain, i, pk), pk
+            elif k == "numgen":
+                n = len(e[1])
+                p = Fraction(1, n)
+                self.record("nat", r.chain, r.text, True, pk, p)
+                out: list[tuple[Packet, str | None]] = []
+                for c in e[1]:
+                    out.extend(self.walk(c, 0, replace(pk, prob=pk.prob * p)))
+                return out, pk
+            elif k == "mark_or":
+                pk = replace(pk, mark=True)
+                ok = True
+            elif k == "mark_xor":
+                pk = replace(pk, mark=not pk.mark)
+                ok = True
+            elif k == "update":
+                pk = replace(pk, affinity=int(e[1]))
+                ok = True
+            elif k == "dnat":
+                self.record("nat", r.chain, r.text, True, pk)
+                return [(pk.dnatted(e[1], r.chain), "ACCEPT")], pk
+            elif k == "masquerade":
+                self.record("nat", r.chain, r.text, True, pk)
+                return [(replace(pk, masq=True), "ACCEPT")], pk
+            else:  # jump/goto/drop/reject/return: the verdict of a matching rule
+                self.record("nft", r.chain, r.text, True, pk)
+                return self.verdict(e, r.chain, i, pk), pk
+            if not ok:
+                self.record("nft", r.chain, r.text, False, start)
+                return None, start
+        self.record("nft", r.chain, r.text, True, pk)
+        return None, pk
+
+
+def trace_nftables(rs: NftablesRuleset, src: str, dst: str, protocol: str = "TCP") -> Trace:
+    """Trace a new connection through the nftables ruleset."""
+    src_ip = parse_ip(src, "source address")
+    dst_ip, dport = parse_dst(dst)
+    w = NftWalker(rs, node_locals([rs.node_ip]))
+    pk = Packet(src_ip, dst_ip, dport, protocol.lower())
+    out = w.is_local(src_ip)
+    hook = "OUTPUT" if out else "PREROUTING"
+    results: list[tuple[Packet, str]] = []
+
+    def base(chain: str, packets: list[Packet]) -> list[Packet]:
+        passed = []
+        for p in packets:
+            for p2, v in w.walk(chain, 0, p):
+                if v in (None, "ACCEPT"):
+                    passed.append(p2)
+                else:
+                    results.append((p2, v))
+        return passed
+
+    stage = base("filter-output-pre-dnat" if out else "filter-prerouting-pre-dnat", [pk])
+    stage = base("nat-output" if out else "nat-prerouting", stage)
+    final: list[Packet] = []
+    for p in stage:
+        chain = "filter-output" if out else ("filter-input" if w.is_local(p.dst) else "filter-forward")
+        final.extend(base(chain, [p]))
+    for p in base("nat-postrouting", final):
+        results.append((p, "ACCEPT"))
+    return finish(w, results, mode="nftables", hook=hook, src=src, dst=dst, protocol=protocol)

@@ -1,0 +1,76 @@
+"""Traffic: who talks to a Service, where each connection lands, and what the logs show.
+
+A Service balances *connections*, and only on the node where each one enters.  This package
+turns a :mod:`workload <kubelearn.traffic.workload>` (clients, a target, an arrival process,
+events) into a pandas request log by routing every connection through kube-proxy's rules
+(:func:`kubelearn.proxy.trace`), then helps read that log:
+
+- :func:`simulate` — the fast, seeded simulator (one row per request, :data:`LOG_COLUMNS`);
+- :func:`predicted_shares` — what the rules' probabilities predict per pod;
+- :mod:`analysis <kubelearn.traffic.analysis>` — shares, chi-square, Jain's index,
+  stickiness, errors over time;
+- :func:`read_log` / :func:`write_log` — CSV and Parquet with dtypes intact.
+
+The workload builders (``pods``, ``nodes``, ``external``, ``dns``, ``cluster_ip``,
+``node_port``, ``external_ip``, ``load_balancer``, ``workload``) and the ``Workload`` YAML
+kind are documented in :mod:`kubelearn.traffic.workload`.
+"""
+
+from .analysis import (
+    chi_square,
+    errors_over_time,
+    jain_index,
+    max_mean_ratio,
+    node_shares,
+    pod_shares,
+    stickiness,
+    summary,
+)
+from .log import LOG_COLUMNS, empty_log, read_log, write_log
+from .simulate import default_workload, predicted_shares, simulate
+from .workload import (
+    Event,
+    Workload,
+    cluster_ip,
+    dns,
+    external,
+    external_ip,
+    from_object,
+    load_balancer,
+    node_port,
+    nodes,
+    pods,
+    validate_workload,
+    workload,
+)
+
+__all__ = [
+    "LOG_COLUMNS",
+    "Event",
+    "Workload",
+    "chi_square",
+    "cluster_ip",
+    "default_workload",
+    "dns",
+    "empty_log",
+    "errors_over_time",
+    "external",
+    "external_ip",
+    "from_object",
+    "jain_index",
+    "load_balancer",
+    "max_mean_ratio",
+    "node_port",
+    "node_shares",
+    "nodes",
+    "pod_shares",
+    "pods",
+    "predicted_shares",
+    "read_log",
+    "simulate",
+    "stickiness",
+    "summary",
+    "validate_workload",
+    "workload",
+    "write_log",
+]

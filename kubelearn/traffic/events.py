@@ -1,0 +1,198 @@
+"""Events over time: the cluster changes, and every node learns about it a little later.
+
+When a pod is deleted, scaled away or fails its readiness probe, nothing on the nodes changes
+at that instant.  The EndpointSlice controller first updates the Service's EndpointSlices;
+then kube-proxy on *each node* notices and rewrites its rules at its next sync, which is
+rate-limited by ``minSyncPeriod`` (1 s by default; ``syncPeriod``, 30 s, is only the
+periodic full resync).  In that window a node still sends new connections to the old
+endpoint, and they fail: exactly what learners should see before they reach for
+``preStop`` hooks and readiness gates.
+
+kubelearn models this with two clocks:
+
+- the **truth**: the sequence of cluster snapshots, one per event, which says which pods
+  exist, listen and are reachable at any instant;
+- each **node's view**: the snapshot its kube-proxy last synced, which decides where its
+  rules send a new connection.  A node adopts snapshot *k* at ``T_k + endpointSliceSeconds
+  + U_k,n`` with ``U_k,n`` uniform in ``[0, minSyncPeriod)`` from the run's seed (the phase
+  of that node's rate limiter), never before it adopted snapshot *k - 1*.
+
+Event semantics (simplifications said here): ``deletePod`` with ``grace`` leaves the pod
+Terminating and serving until its ``terminationGracePeriodSeconds`` (default 30) ends, then
+it is removed; without ``grace`` it is gone at once.  ``crashPod`` stops the process at once
+(new connections are refused, open ones reset) and readiness flips after the probe's
+``periodSeconds × failureThreshold`` (10 × 3 s by default; at once without a probe); the
+container is not restarted.  ``failNode`` makes the node and its pods unreachable at once
+(connections through or to it time out); its pods are replaced as the controllers decide.
+``rollout`` applies the controller's rolling-update steps ``stepSeconds`` apart (default 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..cluster import Cluster
+from ..errors import KubelearnError
+from .workload import Event
+
+__all__ = ["Snapshot", "Timeline", "build_timeline", "parse_duration"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The truth from ``time`` on: the cluster, crashed pods (``ns/name``) and lost nodes."""
+
+    time: float
+    cluster: Cluster
+    crashed: frozenset[str] = frozenset()
+    failed_nodes: frozenset[str] = frozenset()
+    label: str = "start"
+
+
+@dataclass
+class Timeline:
+    """Every snapshot and, per node, when its kube-proxy adopted each one."""
+
+    snapshots: list[Snapshot]
+    nodes: list[str]
+    adopt: np.ndarray  # shape (len(snapshots), len(nodes)): time node n adopts snapshot k
+    times: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.times = np.array([s.time for s in self.snapshots], dtype=np.float64)
+
+    def truth_index(self, t: np.ndarray) -> np.ndarray:
+        """Index of the true snapshot at each time."""
+        return np.searchsorted(self.times, t, side="right") - 1
+
+    def view_index(self, node: int, t: np.ndarray) -> np.ndarray:
+        """Index of the snapshot node ``node``'s kube-proxy uses at each time."""
+        return np.searchsorted(self.adopt[:, node], t, side="right") - 1
+
+
+def parse_duration(value: Any, default: float) -> float:
+    """A Go duration string (``1s``, ``500ms``, ``1m30s``) or a number, in seconds."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value)
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    total, num = 0.0, ""
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch.isdigit() or ch == ".":
+            num += ch
+            i += 1
+            continue
+        unit = text[i:i + 2] if text[i:i + 2] in units else ch
+        if unit not in units or not num:
+            raise KubelearnError(f'error: invalid duration "{text}"')
+        total += float(num) * units[unit]
+        num = ""
+        i += len(unit)
+    if num:
+        raise KubelearnError(f'error: invalid duration "{text}": missing unit')
+    return total
+
+
+def _pod(cluster: Cluster, name: str, ns: str) -> dict[str, Any]:
+    return cluster.get("Pod", name, ns)
+
+
+def _readiness_delay(pod: dict[str, Any]) -> float:
+    probes = [c.get("readinessProbe") for c in pod.get("spec", {}).get("containers", []) if c.get("readinessProbe")]
+    if not probes:
+        return 0.0
+    p = probes[0]
+    return float(p.get("periodSeconds", 10)) * float(p.get("failureThreshold", 3))
+
+
+def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *, seed: int,
+                   endpoint_slice_seconds: float = 0.1, min_sync_seconds: float | None = None) -> Timeline:
+    """Apply the events in order and work out when each node sees each snapshot.
+
+    Args:
+        cluster: the cluster at time 0.
+        events: the workload's events (any order; applied by time).
+        seed: mixed with ``"traffic/sync"`` for the nodes' sync phases.
+        endpoint_slice_seconds: delay before the EndpointSlices reflect a change.
+        min_sync_seconds: kube-proxy's ``minSyncPeriod`` (default: from the cluster's
+            KubeProxyConfiguration, else 1 s).
+
+    Raises:
+        KubelearnError: for an event naming a missing object (kubectl's NotFound wording).
+    """
+    if min_sync_seconds is None:
+        min_sync_seconds = parse_duration(cluster.proxy_config.get("minSyncPeriod"), 1.0)
+    pending: list[tuple[float, int, str, dict[str, Any]]] = [
+        (float(e.at), i, e.action, dict(e.args)) for i, e in enumerate(events)]
+    snaps = [Snapshot(0.0, cluster)]
+    seq = len(pending)
+    while pending:
+        pending.sort(key=lambda p: (p[0], p[1]))
+        at, _, action, args = pending.pop(0)
+        cur = snaps[-1]
+        c = cur.cluster.at(at)
+        crashed, failed = set(cur.crashed), set(cur.failed_nodes)
+        ns = str(args.get("namespace", "default"))
+        label = action
+        if action == "scale":
+            c = c.scale(args["deployment"], int(args["replicas"]), namespace=ns)
+        elif action == "deletePod":
+            if args.get("grace"):
+                pod = _pod(c, args["name"], ns)
+                grace = float(pod.get("spec", {}).get("terminationGracePeriodSeconds", 30))
+                c = c.delete_pod(args["name"], namespace=ns, grace=True)
+                seq += 1
+                pending.append((at + grace, seq, "_removePod", {"name": args["name"], "namespace": ns}))
+            else:
+                c = c.delete_pod(args["name"], namespace=ns, grace=False)
+        elif action == "_removePod":
+            label = "grace period over"
+            if c.has("Pod", args["name"], ns):
+                c = c.delete_pod(args["name"], namespace=ns, grace=False)
+        elif action == "setReady":
+            c = c.set_ready(args["pod"], bool(args["ready"]), namespace=ns)
+        elif action == "crashPod":
+            pod = _pod(c, args["name"], ns)
+            crashed.add(f"{ns}/{args['name']}")
+            seq += 1
+            pending.append((at + _readiness_delay(pod), seq, "setReady",
+                            {"pod": args["name"], "ready": False, "namespace": ns}))
+        elif action == "rollout":
+            from ..controllers import rollout_steps  # lazy: controllers build on the cluster model
+
+            steps = rollout_steps(c, args["deployment"], args["template"], ns)
+            step = float(args.get("stepSeconds", 5))
+            for j, sc in enumerate(steps):
+                t = at + j * step
+                snaps.append(Snapshot(t, sc.at(t), frozenset(crashed), frozenset(failed), f"rollout step {j + 1}"))
+            continue
+        elif action == "cordon":
+            c = c.cordon(args["node"])
+        elif action == "failNode":
+            failed.add(str(args["node"]))
+            c = c.fail_node(args["node"])
+        else:
+            raise KubelearnError(f'error: unknown event "{action}"')
+        snaps.append(Snapshot(at, c, frozenset(crashed), frozenset(failed), label))
+    nodes = [n["metadata"]["name"] for n in cluster.nodes()]
+    rng = np.random.default_rng([cluster.seed & 0xFFFFFFFF, seed & 0xFFFFFFFF, _stable("traffic/sync")])
+    adopt = np.empty((len(snaps), len(nodes)), dtype=np.float64)
+    adopt[0, :] = -np.inf
+    for k in range(1, len(snaps)):
+        phase = rng.uniform(0.0, min_sync_seconds, size=len(nodes)) if min_sync_seconds > 0 else np.zeros(len(nodes))
+        adopt[k] = np.maximum(adopt[k - 1], snaps[k].time + endpoint_slice_seconds + phase)
+    return Timeline(snaps, nodes, adopt)
+
+
+def _stable(text: str) -> int:
+    """A stable 32-bit integer for a string (Python's hash() is salted per process)."""
+    import zlib
+
+    return zlib.crc32(text.encode())

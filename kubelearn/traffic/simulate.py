@@ -1,0 +1,941 @@
+"""The traffic simulator: connections through kube-proxy's rules, as a pandas request log.
+
+A Service has no process of its own.  A new connection to a ClusterIP is rewritten (DNAT) by
+the rules kube-proxy wrote on the node where the connection *enters*: the client pod's node
+for ClusterIP traffic, the node that was dialled for a NodePort, the node the external load
+balancer chose for a LoadBalancer IP.  iptables and nftables pick an endpoint uniformly at
+random per new connection; ``ClientIP`` session affinity remembers each client in a
+per-endpoint list; IPVS runs a scheduler per node.  Every request on that connection then
+goes to the same pod.
+
+The simulator is faithful *by construction*: it asks the kube-proxy model
+(:func:`kubelearn.proxy.trace`) once for every distinct (node's view of the cluster, entry
+node, kind of source, address dialled) and samples endpoints from that trace's destinations
+with numpy, so every connection lands where the rules would send it, a million connections
+in well under a second.  Only the state machines that cannot be vectorised (the affinity
+lists, least-connection counts, persistence, DNS caches) run connection by connection.
+
+Simplifications (the rest is as a cluster does it): when masqueraded, the pod sees the entry
+node's InternalIP (a local endpoint may really see the node's address on the pod bridge);
+latencies are an illustrative model (0.05 ms on a node, 0.25 ms across nodes, +2 µs per
+rule walked, exponential service time of mean 1 ms, 127 s for a dropped SYN: Linux's
+``tcp_syn_retries=6``), not measurements; every request of a failed connection is logged
+with the connection's outcome; nobody retries.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Final, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..cluster import Cluster
+from ..errors import KubelearnError, NotFoundError
+from . import lb as lbmod
+from .events import Timeline, _stable, build_timeline
+from .ipvs_schedulers import Scheduler, hash_bucket, ip_to_int, make_scheduler
+from .log import CLIENT_KINDS, LOG_COLUMNS, OUTCOMES, VIAS, conform
+from .workload import Workload, WorkloadError, from_object
+
+__all__ = ["simulate", "predicted_shares", "resolve_clients", "Client", "XT_RECENT_IP_LIST_TOT",
+           "default_workload"]
+
+#: ``xt_recent``'s ``ip_list_tot`` module parameter default: addresses kept per recent list.
+XT_RECENT_IP_LIST_TOT: Final = 100
+#: Linux's ``tcp_syn_retries`` default (6) gives up connecting after 1+2+4+8+16+32+64 s.
+SYN_TIMEOUT_MS: Final = 127_000.0
+
+TraceFn = Callable[..., Any]
+ResolveFn = Callable[..., Any]
+
+# client classes relative to the entry node: what the rules can tell apart about a source
+_POD_LOCAL, _POD_REMOTE, _NODE_LOCAL, _NODE_REMOTE, _EXTERNAL = range(5)
+
+
+@dataclass(frozen=True)
+class Client:
+    """One traffic source: ``kind`` pod/node/external, its IP, its node (``""`` for external)."""
+
+    name: str
+    kind: str
+    ip: str
+    node: str
+    namespace: str = "default"
+    via_node: str = ""  # external clients: the node their ClusterIP/externalIP traffic is routed to
+
+
+def _default_trace() -> TraceFn:
+    try:
+        from ..proxy import trace
+    except ImportError as exc:  # pragma: no cover - the proxy package ships with kubelearn
+        raise KubelearnError(f"error: the kube-proxy model is not available ({exc})") from exc
+    return trace  # type: ignore[no-any-return]
+
+
+def _default_resolve() -> ResolveFn:
+    try:
+        from ..dns import resolve
+    except ImportError as exc:  # pragma: no cover
+        raise KubelearnError(f"error: the DNS model is not available ({exc})") from exc
+    return resolve  # type: ignore[no-any-return]
+
+
+def _labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def _pod_ready_ip(pod: dict[str, Any]) -> str:
+    return str((pod.get("status") or {}).get("podIP") or "")
+
+
+def resolve_clients(cluster: Cluster, wl: Workload) -> list[Client]:
+    """The concrete clients a workload names, in order.
+
+    Raises:
+        WorkloadError: when a selector matches nothing or a named pod/node does not exist.
+    """
+    out: list[Client] = []
+    node_names = [n["metadata"]["name"] for n in cluster.nodes()]
+    workers = [n["metadata"]["name"] for n in cluster.nodes()
+               if "node-role.kubernetes.io/control-plane" not in (n["metadata"].get("labels") or {})]
+    for i, src in enumerate(wl.clients):
+        kind, spec = next(iter(src.items()))
+        if kind == "pods":
+            ns = spec.get("namespace", "default")
+            if "names" in spec:
+                chosen = [cluster.get("Pod", n, ns) for n in spec["names"]]
+            else:
+                chosen = [p for p in cluster.pods(ns)
+                          if _labels_match(spec.get("selector") or {}, p["metadata"].get("labels") or {})
+                          and "deletionTimestamp" not in p["metadata"]]
+            chosen = [p for p in chosen if _pod_ready_ip(p) and (p.get("spec") or {}).get("nodeName")]
+            if not chosen:
+                raise WorkloadError(f"error: spec.clients[{i}].pods: no running pods match in namespace {ns}")
+            for p in chosen:
+                out.append(Client(p["metadata"]["name"], "pod", _pod_ready_ip(p), p["spec"]["nodeName"], ns))
+        elif kind == "nodes":
+            names = list(spec) or node_names
+            for n in names:
+                out.append(Client(n, "node", cluster.node_ip(n), n))
+        else:
+            net = ipaddress.ip_network(str(spec["cidr"]), strict=False)
+            via = spec.get("node") or (workers[0] if workers else (node_names[0] if node_names else ""))
+            if spec.get("node"):
+                cluster.get("Node", spec["node"])
+            first = int(net.network_address) + (1 if net.num_addresses > 2 else 0)
+            for j in range(int(spec.get("count", 1))):
+                ip = str(ipaddress.ip_address(first + j))
+                out.append(Client(ip, "external", ip, "", via_node=via))
+    return out
+
+
+def _service_port(svc: dict[str, Any], port: int | str | None) -> dict[str, Any]:
+    ports = svc["spec"].get("ports") or []
+    if not ports:
+        raise WorkloadError(f'error: service "{svc["metadata"]["name"]}" has no ports')
+    if port is None:
+        return dict(ports[0])
+    for p in ports:
+        if p.get("name") == port or p.get("port") == port:
+            return dict(p)
+    raise WorkloadError(f'error: service "{svc["metadata"]["name"]}" has no port {port!r}')
+
+
+@dataclass
+class _Static:
+    """A client's route when it does not change per connection: entry node, dialled IP:port."""
+
+    entry: str
+    dst: str
+
+
+def _static_route(cluster: Cluster, wl: Workload, client: Client) -> _Static | None:
+    """Entry node and destination for ClusterIP / NodePort / externalIP targets (None: per connection)."""
+    t = wl.target
+    if "dns" in t:
+        if client.kind == "external":
+            raise WorkloadError("error: external clients cannot use the cluster's DNS; "
+                                "target a nodePort, externalIP or loadBalancer instead")
+        return None
+    kind = next(k for k in ("clusterIP", "nodePort", "externalIP", "loadBalancer") if k in t)
+    spec = t[kind]
+    svc = cluster.get("Service", spec["service"], spec.get("namespace", "default"))
+    port = _service_port(svc, spec.get("port"))
+    own = client.node or client.via_node
+    if kind == "clusterIP":
+        ip = svc["spec"].get("clusterIP")
+        if not ip or ip == "None":
+            raise WorkloadError(f'error: service "{spec["service"]}" is headless (clusterIP: None); '
+                                "target it by DNS name")
+        return _Static(own, f"{ip}:{port['port']}")
+    if kind == "nodePort":
+        if "nodePort" not in port:
+            raise WorkloadError(f'error: service "{spec["service"]}" of type {svc["spec"].get("type")} '
+                                "has no nodePort")
+        node = spec["node"]
+        # A node's own IP is local only on that node: other nodes route the packet there.
+        return _Static(node, f"{cluster.node_ip(node)}:{port['nodePort']}")
+    if kind == "externalIP":
+        ips = svc["spec"].get("externalIPs") or []
+        ip = spec.get("ip") or (ips[0] if ips else None)
+        if not ip:
+            raise WorkloadError(f'error: service "{spec["service"]}" has no spec.externalIPs')
+        # In-cluster clients are captured by their own node's rules; outside traffic is routed to a node.
+        entry = client.node if client.kind != "external" else (spec.get("node") or client.via_node)
+        return _Static(entry, f"{ip}:{port['port']}")
+    # loadBalancer: in-cluster clients are captured by their own node's rules (no trip outside)
+    ip = _lb_ip(svc, spec)
+    if client.kind != "external":
+        return _Static(client.node, f"{ip}:{port['port']}")
+    return None
+
+
+def _lb_ip(svc: dict[str, Any], spec: dict[str, Any]) -> str:
+    ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    ip = spec.get("ip") or next((i.get("ip") for i in ingress if i.get("ip")), None)
+    if not ip:
+        raise WorkloadError(f'error: service "{svc["metadata"]["name"]}" has no load-balancer IP yet '
+                            "(EXTERNAL-IP <pending>); give one with target.loadBalancer.ip")
+    return str(ip)
+
+
+def default_workload(cluster: Cluster, connections: int = 1000, requests_per_connection: int = 1) -> Workload:
+    """The CLI's workload: pods spread over the nodes dial the first Service by name.
+
+    Client pods are the pods the Service does not select, or its own backends when there are
+    no others (a pod reaching its own Service through the ClusterIP is hairpinned).
+
+    Raises:
+        WorkloadError: when the cluster has no Service or no running pod.
+    """
+    stored = cluster.list("Workload")
+    if stored:
+        return from_object(stored[0]).with_(connections=connections, requests_per_connection=requests_per_connection)
+    # the learner's own Services: not the API server's `kubernetes` nor the kube-system add-ons
+    svcs = [s for s in cluster.services() if s["metadata"]["name"] != "kubernetes"
+            and s["metadata"].get("namespace", "default") != "kube-system"
+            and s["spec"].get("type") != "ExternalName" and s["spec"].get("ports")]
+    if not svcs:
+        raise WorkloadError("error: no Service to send traffic to")
+    svc = svcs[0]
+    ns = svc["metadata"].get("namespace", "default")
+    selector = svc["spec"].get("selector") or {}
+    pods = [p for p in cluster.pods(ns) if _pod_ready_ip(p)]
+    others = [p for p in pods if not (selector and _labels_match(selector, p["metadata"].get("labels") or {}))]
+    chosen = others or pods
+    if not chosen:
+        raise WorkloadError(f"error: no running pods in namespace {ns} to act as clients")
+    from .workload import dns, pods as pods_builder, workload
+
+    return workload(pods_builder(names=[p["metadata"]["name"] for p in chosen], namespace=ns),
+                    dns(svc["metadata"]["name"], int(svc["spec"]["ports"][0]["port"])),
+                    connections=connections, requests_per_connection=requests_per_connection, name="default")
+
+
+# ----------------------------------------------------------------------- affinity state
+class _RecentLists:
+    """Per-endpoint lists of (client → last time) on one node, as ``xt_recent`` or nft sets keep them.
+
+    iptables (``xt_recent``): at most ``cap`` addresses per list, the least recently set one
+    evicted; an ``--rcheck --reap`` that finds the client also removes the list's least
+    recently set entry when it has expired.  nftables: sets with a timeout and no size limit.
+    """
+
+    def __init__(self, timeout: float, cap: int | None, reap: bool):
+        self.timeout = timeout
+        self.cap = cap
+        self.reap = reap
+        self.lists: dict[str, OrderedDict[int, float]] = {}
+
+    def choose(self, t: float, ip: int, dests: Sequence[str], fallback: int) -> int:
+        horizon = t - self.timeout
+        chosen = -1
+        lists = self.lists
+        for k, ep in enumerate(dests):
+            lst = lists.get(ep)
+            if lst is None:
+                continue
+            ts = lst.get(ip)
+            if ts is None:
+                continue
+            fresh = ts >= horizon
+            if self.reap:
+                head = next(iter(lst))
+                if lst[head] < horizon:
+                    del lst[head]
+            if fresh:
+                chosen = k
+                break
+        if chosen < 0:
+            chosen = fallback
+        ep = dests[chosen]
+        lst = lists.get(ep)
+        if lst is None:
+            lst = lists[ep] = OrderedDict()
+        if ip in lst:
+            lst[ip] = t
+            lst.move_to_end(ip)
+        else:
+            if self.cap is not None and len(lst) >= self.cap:
+                lst.popitem(last=False)
+            lst[ip] = t
+        return chosen
+
+
+class _Persistence:
+    """IPVS persistence templates: client → server until ``timeout`` after its last connection."""
+
+    def __init__(self, timeout: float, sched: Scheduler):
+        self.timeout = timeout
+        self.sched = sched
+        self.templates: dict[int, tuple[str, float]] = {}
+
+    def choose(self, t: float, ip: int, dests: Sequence[str], end: float) -> int:
+        tpl = self.templates.get(ip)
+        if tpl is not None and tpl[1] >= t and tpl[0] in dests:
+            i = list(dests).index(tpl[0])
+        else:
+            i = self.sched.pick(t, ip, dests, end)
+        self.templates[ip] = (dests[i], max(end, t) + self.timeout)
+        return i
+
+
+# ----------------------------------------------------------------------- the simulator
+def _rng(cluster: Cluster, seed: int, what: str) -> np.random.Generator:
+    return np.random.default_rng([cluster.seed & 0xFFFFFFFF, seed & 0xFFFFFFFF, _stable(what)])
+
+
+def _arrivals(wl: Workload, rng: np.random.Generator) -> np.ndarray:
+    n = wl.connections
+    if wl.arrival == "poisson":
+        gaps = rng.exponential(1.0 / wl.rate, size=n)
+        return np.concatenate([[0.0], np.cumsum(gaps[:-1])]) if n else np.zeros(0)
+    return np.arange(n, dtype=np.float64) / wl.rate
+
+
+class _Codes:
+    """Strings ↔ small integer codes, so per-connection columns stay numpy arrays."""
+
+    def __init__(self, first: Sequence[str] = ("",)):
+        self.values: list[str] = []
+        self.index: dict[str, int] = {}
+        for v in first:
+            self.code(v)
+
+    def code(self, v: str) -> int:
+        c = self.index.get(v)
+        if c is None:
+            c = self.index[v] = len(self.values)
+            self.values.append(v)
+        return c
+
+
+def _pod_table(cluster: Cluster, crashed: frozenset[str], failed: frozenset[str]) -> dict[str, tuple[str, str, bool]]:
+    """podIP → (pod name, node, listening) in one true snapshot."""
+    out: dict[str, tuple[str, str, bool]] = {}
+    for p in cluster.pods(None):
+        ip = _pod_ready_ip(p)
+        node = (p.get("spec") or {}).get("nodeName") or ""
+        if not ip or node in failed:
+            continue
+        if (p.get("spec") or {}).get("hostNetwork"):
+            continue
+        key = f"{p['metadata'].get('namespace', 'default')}/{p['metadata']['name']}"
+        out[ip] = (p["metadata"]["name"], node, key not in crashed)
+    return out
+
+
+def simulate(cluster: Cluster, workload: Workload | dict[str, Any] | None = None, *, seed: int = 0,
+             mode: str | None = None, progress: bool | None = None, trace: TraceFn | None = None,
+             resolve: ResolveFn | None = None) -> pd.DataFrame:
+    """Run a workload against a cluster and return the request log (see :data:`LOG_COLUMNS`).
+
+    Args:
+        cluster: the cluster at time 0.
+        workload: a :class:`Workload`, its YAML dict, or ``None`` for the cluster's stored
+            Workload (else :func:`default_workload`).
+        seed: mixed with ``cluster.seed``; the same inputs and seed give the same log.
+        mode: kube-proxy mode to simulate (default: the cluster's).
+        progress: show a progress bar (``None``: only when the run takes over 2 s).
+        trace: the kube-proxy tracer (default :func:`kubelearn.proxy.trace`).
+        resolve: the DNS resolver (default :func:`kubelearn.dns.resolve`).
+
+    Returns:
+        one row per request, with the run's parameters in ``.attrs``.
+
+    Raises:
+        WorkloadError: for clients or targets that do not exist on this cluster.
+        InvalidError: for a workload document with invalid fields.
+    """
+    if workload is None:
+        wl = default_workload(cluster)
+    elif isinstance(workload, Workload):
+        wl = workload
+    else:
+        wl = from_object(workload)
+    tracer = trace or _default_trace()
+    clients = resolve_clients(cluster, wl)
+    tl = build_timeline(cluster, wl.events, seed=seed, endpoint_slice_seconds=wl.endpoint_slice_seconds)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=4, desc="simulate", delay=2.0, disable=progress is False, leave=False)
+    try:
+        df = _Run(cluster, wl, clients, tl, seed, mode, tracer, resolve).run(bar)
+    finally:
+        bar.close()
+    df.attrs = {
+        "kubelearn_version": __version__,
+        "seed": seed,
+        "cluster_seed": cluster.seed,
+        "mode": mode or cluster.proxy_mode,
+        "cluster": {"name": cluster.topology.name, "resourceVersion": str(cluster.clock),
+                    "nodes": tl.nodes, "objects": cluster.summary()},
+        "workload": wl.to_object(),
+        "connections": wl.connections,
+        "requests_per_connection": wl.requests_per_connection,
+        "events": [s.label + f"@{s.time:g}" for s in tl.snapshots[1:]],
+    }
+    return df
+
+
+class _Run:
+    """One simulation: builds per-connection numpy columns, then expands them to requests."""
+
+    def __init__(self, cluster: Cluster, wl: Workload, clients: list[Client], tl: Timeline, seed: int,
+                 mode: str | None, tracer: TraceFn, resolver: ResolveFn | None):
+        self.cluster, self.wl, self.clients, self.tl, self.seed = cluster, wl, clients, tl, seed
+        self.mode, self.tracer, self.resolver = mode, tracer, resolver
+        self.node_index = {n: i for i, n in enumerate(tl.nodes)}
+        self.node_ips = {n: cluster.node_ip(n) for n in tl.nodes}
+        self.str = _Codes()
+        self.traces: dict[tuple[int, str, int, str], Any] = {}
+
+    # -- per-connection routes -------------------------------------------------------
+    def _routes(self, start: np.ndarray, client_of: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """entry node code, dst code, client class for every connection (-1 entry: none/unreachable)."""
+        n = len(start)
+        entry = np.full(n, -1, dtype=np.int64)
+        dst = np.zeros(n, dtype=np.int64)
+        statics = [_static_route(self.cluster, self.wl, c) for c in self.clients]
+        t = self.wl.target
+        if "dns" in t:
+            self.nxdomain = np.zeros(n, dtype=bool)
+            self._dns_routes(start, client_of, entry, dst)
+        elif "loadBalancer" in t and any(s is None for s in statics):
+            self._lb_routes(start, client_of, entry, dst, statics)
+        else:
+            ent = np.array([self.node_index.get(s.entry, -1) if s else -1 for s in statics], dtype=np.int64)
+            dcode = np.array([self.str.code(s.dst) if s else 0 for s in statics], dtype=np.int64)
+            entry[:] = ent[client_of]
+            dst[:] = dcode[client_of]
+        return entry, dst, self._classes(entry, client_of)
+
+    def _classes(self, entry: np.ndarray, client_of: np.ndarray) -> np.ndarray:
+        kinds = np.array([CLIENT_KINDS.index(c.kind) for c in self.clients], dtype=np.int64)
+        own = np.array([self.node_index.get(c.node, -2) for c in self.clients], dtype=np.int64)
+        k = kinds[client_of]
+        local = own[client_of] == entry
+        cls = np.full(len(entry), _EXTERNAL, dtype=np.int64)
+        cls[(k == 0) & local] = _POD_LOCAL
+        cls[(k == 0) & ~local] = _POD_REMOTE
+        cls[(k == 1) & local] = _NODE_LOCAL
+        cls[(k == 1) & ~local] = _NODE_REMOTE
+        return cls
+
+    def _lb_routes(self, start: np.ndarray, client_of: np.ndarray, entry: np.ndarray, dst: np.ndarray,
+                   statics: list[_Static | None]) -> None:
+        spec = self.wl.target["loadBalancer"]
+        ns = spec.get("namespace", "default")
+        svc = self.cluster.get("Service", spec["service"], ns)
+        port = _service_port(svc, spec.get("port"))
+        ip = _lb_ip(svc, spec)
+        dcode = self.str.code(f"{ip}:{port['port']}")
+        rng = _rng(self.cluster, self.seed, "traffic/lb")
+        truth = self.tl.truth_index(start)
+        for c, s in enumerate(statics):
+            if s is not None:
+                m = client_of == c
+                entry[m] = self.node_index.get(s.entry, -1)
+                dst[m] = self.str.code(s.dst)
+        ext = np.array([s is None for s in statics])[client_of]
+        for k in np.unique(truth[ext]):
+            snap = self.tl.snapshots[int(k)]
+            sv = snap.cluster.get("Service", spec["service"], ns)
+            nodes = [n for n in lbmod.balancer_nodes(snap.cluster, sv, spec.get("kind", "cloud"), ip)
+                     if n not in snap.failed_nodes]
+            m = ext & (truth == k)
+            dst[m] = dcode
+            if nodes:
+                codes = np.array([self.node_index[n] for n in nodes], dtype=np.int64)
+                entry[m] = codes[rng.integers(0, len(codes), size=int(m.sum()))]
+            else:
+                entry[m] = -1  # no healthy node: the balancer has nowhere to send it
+
+    def _dns_routes(self, start: np.ndarray, client_of: np.ndarray, entry: np.ndarray, dst: np.ndarray) -> None:
+        resolver = self.resolver or _default_resolve()
+        name, port = str(self.wl.target["dns"]), int(self.wl.target["port"])
+        rng = _rng(self.cluster, self.seed, "traffic/dns")
+        truth = self.tl.truth_index(start)
+        answers: dict[tuple[int, str, str], tuple[list[str], float]] = {}
+        strategy = self.wl.dns_strategy
+        order = np.argsort(start, kind="stable")
+        caches: dict[int, tuple[list[str], float, int]] = {}
+        for i in order.tolist():
+            c = int(client_of[i])
+            cl = self.clients[c]
+            entry[i] = self.node_index[cl.node]
+            t = float(start[i])
+            cache = caches.get(c)
+            if cache is None or t >= cache[1]:
+                k = int(truth[i])
+                key = (k, cl.namespace, cl.name if cl.kind == "pod" else "")
+                if key not in answers:
+                    answers[key] = self._query(resolver, k, cl, name)
+                recs, ttl = answers[key]
+                recs = list(recs)
+                # CoreDNS's `loadbalance` plugin (in kubeadm's default Corefile) shuffles A records per answer.
+                if len(recs) > 1:
+                    perm = rng.permutation(len(recs))
+                    recs = [recs[j] for j in perm]
+                ttl = self.wl.dns_ttl if self.wl.dns_ttl is not None else ttl
+                cache = (recs, t + ttl, 0)
+            recs, expiry, counter = cache
+            if not recs:
+                self.nxdomain[i] = True
+                dst[i] = self.str.code("")
+                caches[c] = cache
+                continue
+            if strategy == "first":
+                ip = recs[0]
+            elif strategy == "random":
+                ip = recs[int(rng.integers(0, len(recs)))]
+            else:
+                ip = recs[counter % len(recs)]
+            caches[c] = (recs, expiry, counter + 1)
+            dst[i] = self.str.code(f"{ip}:{port}")
+
+    def _query(self, resolver: ResolveFn, k: int, cl: Client, name: str) -> tuple[list[str], float]:
+        snap = self.tl.snapshots[k].cluster
+        kw: dict[str, Any] = {"namespace": cl.namespace}
+        if cl.kind == "pod":
+            kw["from_pod"] = cl.name
+        res = resolver(snap, name, "A", **kw)
+        recs = [r for r in (getattr(res, "answer", None) or []) if _rec(r, "type") == "A"]
+        if str(getattr(res, "rcode", "NOERROR")).upper() != "NOERROR" or not recs:
+            return [], 5.0  # negative answers are cached briefly (CoreDNS's cache denial TTL is 5 s)
+        return [str(_rec(r, "data")) for r in recs], float(min(_rec(r, "ttl") or 30 for r in recs))
+
+    # -- endpoint choice ----------------------------------------------------------------
+    def _trace(self, view: int, entry: int, cls: int, dst: int, src_ip: str, refresh: bool = False) -> Any:
+        key = (view, self.tl.nodes[entry], cls, self.str.values[dst])
+        tr = self.traces.get(key)
+        if tr is None or refresh:
+            node = self.tl.nodes[entry]
+            snap = self.tl.snapshots[view].cluster
+            tr = self.tracer(snap, node, src_ip, self.str.values[dst], self.wl.protocol, mode=self.mode)
+            self.traces[key] = tr
+        return tr
+
+    def run(self, bar: Any) -> pd.DataFrame:
+        wl = self.wl
+        n = wl.connections
+        rng = _rng(self.cluster, self.seed, "traffic/arrivals")
+        start = _arrivals(wl, rng)
+        nclients = len(self.clients)
+        client_of = (np.arange(n, dtype=np.int64) % nclients) if nclients else np.zeros(n, dtype=np.int64)
+        self.nxdomain = np.zeros(n, dtype=bool)
+        entry, dst, cls = self._routes(start, client_of)
+        bar.update(1)
+        client_ips = [c.ip for c in self.clients]
+        client_ip_int = np.array([ip_to_int(ip) if ":" not in ip else 0 for ip in client_ips], dtype=np.int64)
+        # view index per connection (per entry node)
+        view = np.zeros(n, dtype=np.int64)
+        if len(self.tl.snapshots) > 1:
+            for e in np.unique(entry[entry >= 0]):
+                m = entry == e
+                view[m] = self.tl.view_index(int(e), start[m])
+        truth = self.tl.truth_index(start)
+        # entry node lost: nothing answers
+        failed_entry = np.zeros(n, dtype=bool)
+        for k, snap in enumerate(self.tl.snapshots):
+            for fn in snap.failed_nodes:
+                if fn in self.node_index:
+                    failed_entry |= (truth == k) & (entry == self.node_index[fn])
+        # group by (view, entry, class, dst)
+        valid = (entry >= 0) & ~self.nxdomain & ~failed_entry
+        ep_code = np.zeros(n, dtype=np.int64)  # endpoint string code ("" = none)
+        verdict = np.full(n, 2, dtype=np.int8)  # 0 ok-DNAT, 1 refused, 2 dropped, 3 direct
+        masq = np.zeros(n, dtype=bool)
+        rules = np.zeros(n, dtype=np.int32)
+        svc_code = np.zeros(n, dtype=np.int64)
+        portname_code = np.zeros(n, dtype=np.int64)
+        D = max(len(self.str.values), 1)
+        C = 5
+        E = max(len(self.tl.nodes), 1)
+        key = ((view * E + np.maximum(entry, 0)) * C + cls) * D + dst
+        vidx = np.flatnonzero(valid)
+        ukeys, first, inv = np.unique(key[vidx], return_index=True, return_inverse=True)
+        groups: list[Any] = []
+        members = np.split(vidx[np.argsort(inv, kind="stable")], np.cumsum(np.bincount(inv))[:-1]) if len(vidx) else []
+        masq_of: list[tuple[np.ndarray, np.ndarray]] = []
+        for g, fi in enumerate(first.tolist()):
+            i = int(vidx[fi])
+            rep = client_ips[int(client_of[i])]
+            tr = self._trace(int(view[i]), int(entry[i]), int(cls[i]), int(dst[i]), rep)
+            dest_ips = {d.endpoint.rsplit(":", 1)[0] for d in tr.destinations}
+            if rep in dest_ips:
+                # The tracer masquerades a pod reaching itself (hairpin); trace again from a member that
+                # is not an endpoint so the group's flags say only what applies to every member.
+                alt = next((client_ips[c] for c in np.unique(client_of[members[g]]).tolist()
+                            if client_ips[c] not in dest_ips), None)
+                if alt is not None:
+                    rep = alt
+                    tr = self._trace(int(view[i]), int(entry[i]), int(cls[i]), int(dst[i]), rep, refresh=True)
+            groups.append(tr)
+            # per-destination masquerade, without the representative's own hairpin (added per connection below)
+            others = [bool(d.masquerade) for d in tr.destinations
+                      if d.endpoint.rsplit(":", 1)[0] != rep and hasattr(d, "masquerade")]
+            flags = []
+            for d in tr.destinations:
+                if not hasattr(d, "masquerade"):
+                    flags.append(bool(getattr(tr, "masquerade", False)))
+                elif d.endpoint.rsplit(":", 1)[0] == rep and others:
+                    flags.append(any(others))
+                else:
+                    flags.append(bool(d.masquerade))
+            codes = np.array([self.str.code(d.endpoint) for d in tr.destinations], dtype=np.int64)
+            masq_of.append((codes, np.array(flags, dtype=bool)))
+        bar.update(1)
+        group_of = np.full(n, -1, dtype=np.int64)
+        group_of[vidx] = inv
+        rng_pick = _rng(self.cluster, self.seed, "traffic/endpoints")
+        u = rng_pick.random(n)
+        end = start + wl.connection_seconds
+        # stateful machines are keyed per (entry node, dst): that is one SVC chain / virtual server
+        stateful: dict[tuple[int, int], list[int]] = {}
+        for g, tr in enumerate(groups):
+            m = vidx[inv == g]
+            v = str(getattr(tr, "verdict", "NONE"))
+            svc_code[m] = self.str.code(str(getattr(tr, "service", "") or ""))
+            portname_code[m] = self.str.code(str(getattr(tr, "port_name", "") or ""))
+            rules[m] = int(getattr(tr, "rules_walked", 0) or 0)
+            if not tr.destinations:
+                masq[m] = bool(getattr(tr, "masquerade", False))
+            if v == "REJECT":
+                verdict[m] = 1
+            elif v == "DROP":
+                verdict[m] = 2
+            elif v == "NONE":
+                verdict[m] = 3  # no rule: the packet is routed to the dialled address itself
+                ip = self.str.values[int(dst[m[0]])].rsplit(":", 1)[0]
+                ep_code[m] = self.str.code(self.str.values[int(dst[m[0]])])
+                _ = ip
+            else:
+                dests = [d.endpoint for d in tr.destinations]
+                if not dests:
+                    verdict[m] = 2
+                    continue
+                verdict[m] = 0
+                sched = getattr(tr, "scheduler", None)
+                aff = getattr(tr, "affinity_timeout", None)
+                if sched is not None or aff:
+                    stateful.setdefault((int(entry[m[0]]), int(dst[m[0]])), []).append(g)
+                    continue
+                p = np.array([d.probability for d in tr.destinations], dtype=np.float64)
+                cum = np.cumsum(p / p.sum())
+                cum[-1] = 1.0
+                pick = np.searchsorted(cum, u[m], side="right")
+                codes = np.array([self.str.code(d) for d in dests], dtype=np.int64)
+                ep_code[m] = codes[pick]
+        for (e, d), gs in stateful.items():
+            self._stateful(gs, groups, group_of, start, end, u, client_of, client_ip_int, ep_code,
+                           self.tl.nodes[e], self.str.values[d])
+        for g, (codes, flags) in enumerate(masq_of):
+            if flags.any():
+                m = members[g]
+                masq[m] = np.isin(ep_code[m], codes[flags])
+        bar.update(1)
+        df = self._finish(start, end, client_of, entry, dst, ep_code, verdict, masq, rules, svc_code,
+                          portname_code, truth, failed_entry)
+        bar.update(1)
+        return df
+
+    def _stateful(self, gs: list[int], groups: list[Any], group_of: np.ndarray, start: np.ndarray,
+                  end: np.ndarray, u: np.ndarray, client_of: np.ndarray, client_ip_int: np.ndarray,
+                  ep_code: np.ndarray, node: str, dst: str) -> None:
+        gset = np.array(gs, dtype=np.int64)
+        idx = np.flatnonzero(np.isin(group_of, gset))
+        idx = idx[np.argsort(start[idx], kind="stable")]
+        tr0 = groups[gs[0]]
+        sched_name = getattr(tr0, "scheduler", None)
+        aff = getattr(tr0, "affinity_timeout", None)
+        dests_of = {g: [d.endpoint for d in groups[g].destinations] for g in gs}
+        codes_of = {g: np.array([self.str.code(x) for x in dests_of[g]], dtype=np.int64) for g in gs}
+        gi = group_of[idx]
+        ips = client_ip_int[client_of[idx]]
+        chosen = np.empty(len(idx), dtype=np.int64)
+        if sched_name is not None:
+            vip = dst.rsplit(":", 1)[0]
+            sched = make_scheduler(str(sched_name), vip)
+            if not aff and len(gs) == 1 and sched.name in ("rr", "wrr", "sh", "dh"):
+                dl = dests_of[gs[0]]
+                if sched.name in ("rr", "wrr"):
+                    chosen = sched.rotation(dl, len(idx))
+                elif sched.name == "sh":
+                    chosen = hash_bucket(ips) % len(dl)
+                else:
+                    chosen = np.full(len(idx), int(hash_bucket(ip_to_int(vip))) % len(dl), dtype=np.int64)
+            else:
+                pers = _Persistence(float(aff), sched) if aff else None
+                t_l, ip_l, g_l, e_l = start[idx].tolist(), ips.tolist(), gi.tolist(), end[idx].tolist()
+                for j in range(len(idx)):
+                    dl = dests_of[g_l[j]]
+                    if pers is not None:
+                        chosen[j] = pers.choose(t_l[j], ip_l[j], dl, e_l[j])
+                    else:
+                        chosen[j] = sched.pick(t_l[j], ip_l[j], dl, e_l[j])
+        else:
+            mode = (self.mode or self.cluster.proxy_mode)
+            nft = mode == "nftables"
+            lists = _RecentLists(float(aff or 0), None if nft else XT_RECENT_IP_LIST_TOT, reap=not nft)
+            # the statistic/numgen choice for a client with no fresh entry, drawn up front (vectorised)
+            fb = np.empty(len(idx), dtype=np.int64)
+            for g in gs:
+                m = gi == g
+                p = np.array([d.probability for d in groups[g].destinations], dtype=np.float64)
+                cum = np.cumsum(p / p.sum())
+                cum[-1] = 1.0
+                fb[m] = np.searchsorted(cum, u[idx[m]], side="right")
+            t_l, ip_l, g_l, fb_l = start[idx].tolist(), ips.tolist(), gi.tolist(), fb.tolist()
+            choose = lists.choose
+            out = [0] * len(idx)
+            for j in range(len(idx)):
+                out[j] = choose(t_l[j], ip_l[j], dests_of[g_l[j]], fb_l[j])
+            chosen = np.array(out, dtype=np.int64)
+        for g in gs:
+            m = gi == g
+            ep_code[idx[m]] = codes_of[g][chosen[m]]
+        _ = node
+
+    # -- outcomes and the request rows -----------------------------------------------------
+    def _finish(self, start: np.ndarray, end: np.ndarray, client_of: np.ndarray, entry: np.ndarray,
+                dst: np.ndarray, ep_code: np.ndarray, verdict: np.ndarray, masq: np.ndarray, rules: np.ndarray,
+                svc_code: np.ndarray, portname_code: np.ndarray, truth: np.ndarray,
+                failed_entry: np.ndarray) -> pd.DataFrame:
+        wl = self.wl
+        n = len(start)
+        S = self.str
+        outcome = np.full(n, OUTCOMES.index("dropped"), dtype=np.int8)
+        pod_code = np.zeros(n, dtype=np.int64)
+        podnode_code = np.zeros(n, dtype=np.int64)
+        death = np.full(n, np.inf)
+        tables = [_pod_table(s.cluster, s.crashed, s.failed_nodes) for s in self.tl.snapshots]
+        reaches = (verdict == 0) | (verdict == 3)
+        # endpoint status in the true snapshot at connection start, by unique (snapshot, endpoint)
+        E = len(S.values)
+        pair = truth * E + ep_code
+        ri = np.flatnonzero(reaches)
+        up, pinv = np.unique(pair[ri], return_inverse=True)
+        times = self.tl.times
+        for j, pv in enumerate(up.tolist()):
+            k, ec = divmod(int(pv), E)
+            ep = S.values[ec]
+            ip = ep.rsplit(":", 1)[0]
+            m = ri[pinv == j]
+            info = tables[k].get(ip)
+            direct = verdict[m] == 3
+            if info is None:
+                # nobody has this address any more (pod deleted, its node lost): the SYN goes unanswered;
+                # a node's own address with no rule for the port answers with a RST
+                refused = direct.all() and ip in self.node_ips.values()
+                outcome[m] = OUTCOMES.index("refused") if refused else OUTCOMES.index("dropped")
+                continue
+            name, pnode, listening = info
+            pod_code[m] = S.code(name)
+            podnode_code[m] = S.code(pnode)
+            outcome[m] = OUTCOMES.index("ok") if listening else OUTCOMES.index("refused")
+            # when does this pod stop answering (deleted, crashed, node lost)?
+            for kk in range(k + 1, len(tables)):
+                later = tables[kk].get(ip)
+                if later is None or later[0] != name or not later[2]:
+                    death[m] = times[kk]
+                    break
+        outcome[verdict == 1] = OUTCOMES.index("refused")
+        outcome[verdict == 2] = OUTCOMES.index("dropped")
+        outcome[self.nxdomain] = OUTCOMES.index("nxdomain")
+        lost = failed_entry | ((entry < 0) & ~self.nxdomain)
+        outcome[lost] = OUTCOMES.index("dropped")
+        # endpoint: where the rules sent it (even if nobody answered); pod: who is behind it
+        no_dnat = ~reaches | lost
+        ep_code[no_dnat] = 0
+        pod_code[no_dnat] = 0
+        podnode_code[no_dnat] = 0
+        # the source address the pod sees
+        src_codes = np.array([S.code(c.ip) for c in self.clients], dtype=np.int64)
+        node_ip_codes = np.array([S.code(self.node_ips[nm]) for nm in self.tl.nodes] + [0], dtype=np.int64)
+        src = src_codes[client_of]
+        # hairpin: a pod reaching itself through the Service is masqueraded by its KUBE-SEP chain
+        ep_ip = np.array([v.rsplit(":", 1)[0] for v in S.values], dtype=object)
+        hair = np.zeros(n, dtype=bool)
+        ok_like = ep_code > 0
+        if ok_like.any():
+            src_str = np.array([c.ip for c in self.clients], dtype=object)[client_of[ok_like]]
+            hair[ok_like] = ep_ip[ep_code[ok_like]] == src_str
+        masq_all = (masq | hair) & (verdict == 0)
+        seen = np.where(masq_all, node_ip_codes[np.where(entry >= 0, entry, len(self.tl.nodes))], src)
+        seen = np.where(pod_code > 0, seen, 0)
+        # expand connections into requests
+        K = wl.requests_per_connection
+        rows = n * K
+        conn = np.repeat(np.arange(n, dtype=np.int64), K)
+        j = np.tile(np.arange(K, dtype=np.float64), n)
+        t = start[conn] + j * (wl.connection_seconds / K)
+        out_rows = outcome[conn].copy()
+        reset = (out_rows == OUTCOMES.index("ok")) & (t >= death[conn])
+        out_rows[reset] = OUTCOMES.index("reset")
+        # latency (illustrative): RTT by path, per-rule cost, service time
+        rng = _rng(self.cluster, self.seed, "traffic/latency")
+        entry_c = entry[conn]
+        podnode_name_codes = podnode_code[conn]
+        own_node_code = np.array([S.code(c.node) for c in self.clients], dtype=np.int64)[client_of][conn]
+        cross = podnode_name_codes != own_node_code
+        rtt = np.where(cross, 0.25, 0.05)
+        lat = rtt + 0.002 * rules[conn] + rng.exponential(1.0, size=rows)
+        lat = np.where(j == 0, lat + rtt, lat)  # the first request pays for the handshake
+        lat = np.where(out_rows == OUTCOMES.index("refused"), rtt, lat)
+        lat = np.where(out_rows == OUTCOMES.index("reset"), rtt, lat)
+        lat = np.where(out_rows == OUTCOMES.index("dropped"), SYN_TIMEOUT_MS, lat)
+        lat = np.where(out_rows == OUTCOMES.index("nxdomain"), 0.5, lat)
+        cats = S.values
+        kinds = np.array([CLIENT_KINDS.index(c.kind) for c in self.clients], dtype=np.int8)
+        via = VIAS.index(_via(wl))
+        entry_codes = np.array([S.code(nm) for nm in self.tl.nodes] + [0], dtype=np.int64)
+        name_codes = np.array([S.code(c.name) for c in self.clients], dtype=np.int64)
+
+        def cat(codes: np.ndarray) -> pd.Categorical:
+            used, inv = np.unique(codes, return_inverse=True)
+            return pd.Categorical.from_codes(inv.astype(np.int32), [cats[int(c)] for c in used])
+
+        data = {
+            "time": t,
+            "connection": conn,
+            "client": cat(name_codes[client_of][conn]),
+            "client_kind": pd.Categorical.from_codes(kinds[client_of][conn], list(CLIENT_KINDS)),
+            "src_ip": cat(src[conn]),
+            "dst": cat(dst[conn]),
+            "via": pd.Categorical.from_codes(np.full(rows, via, dtype=np.int8), list(VIAS)),
+            "entry_node": cat(entry_codes[np.where(entry_c >= 0, entry_c, len(self.tl.nodes))]),
+            "service": cat(svc_code[conn]),
+            "port_name": cat(portname_code[conn]),
+            "endpoint": cat(ep_code[conn]),
+            "pod": cat(pod_code[conn]),
+            "pod_node": cat(podnode_code[conn]),
+            "seen_src_ip": cat(seen[conn]),
+            "outcome": pd.Categorical.from_codes(out_rows, list(OUTCOMES)),
+            "latency_ms": lat.astype(np.float32),
+            "rules_walked": rules[conn].astype(np.int32),
+        }
+        df = pd.DataFrame(data, columns=list(LOG_COLUMNS))
+        _ = entry_c
+        return df
+
+
+def _via(wl: Workload) -> str:
+    t = wl.target
+    return {"dns": "dns", "clusterIP": "clusterip", "nodePort": "nodeport", "externalIP": "externalip",
+            "loadBalancer": "loadbalancer"}[next(k for k in ("dns", "clusterIP", "nodePort", "externalIP",
+                                                               "loadBalancer") if k in t)]
+
+
+def _rec(r: Any, field: str) -> Any:
+    return r.get(field) if isinstance(r, dict) else getattr(r, field, None)
+
+
+def predicted_shares(cluster: Cluster, workload: Workload | dict[str, Any] | None = None, *,
+                     mode: str | None = None, trace: TraceFn | None = None,
+                     resolve: ResolveFn | None = None) -> pd.DataFrame:
+    """The share of connections each pod should get, from the rules' probabilities × the client mix.
+
+    This is the model's prediction at time 0 (events are ignored): each client's share of the
+    connections, times the probability its entry node's trace gives each endpoint (and, for
+    an external load balancer, each healthy node equally likely; for a headless name, each
+    record equally likely).  ``sh``/``dh`` IPVS schedulers are deterministic per client.
+
+    Returns:
+        a frame indexed by pod with columns ``node`` and ``predicted`` (shares summing to the
+        fraction of connections that reach a pod), plus a ``""`` row for connections that reach none.
+    """
+    if workload is None:
+        wl = default_workload(cluster)
+    elif isinstance(workload, Workload):
+        wl = workload
+    else:
+        wl = from_object(workload)
+    tracer = trace or _default_trace()
+    clients = resolve_clients(cluster, wl)
+    pods = _pod_table(cluster, frozenset(), frozenset())
+    shares: dict[str, float] = {}
+    weight = 1.0 / len(clients)
+
+    def add(ep: str, w: float) -> None:
+        info = pods.get(ep.rsplit(":", 1)[0]) if ep else None
+        key = info[0] if info else ""
+        shares[key] = shares.get(key, 0.0) + w
+
+    def via_trace(node: str, c: Client, dst: str, w: float) -> None:
+        tr = tracer(cluster, node, c.ip, dst, wl.protocol, mode=mode)
+        v = str(getattr(tr, "verdict", "NONE"))
+        if v == "NONE":
+            add(dst, w)
+            return
+        if v != "DNAT" or not tr.destinations:
+            add("", w)
+            return
+        dests = list(tr.destinations)
+        sched = getattr(tr, "scheduler", None)
+        if sched in ("sh", "dh"):
+            vip = dst.rsplit(":", 1)[0]
+            b = int(hash_bucket(ip_to_int(c.ip if sched == "sh" else vip)))
+            add(dests[b % len(dests)].endpoint, w)
+            return
+        total = sum(d.probability for d in dests)
+        for d in dests:
+            add(d.endpoint, w * d.probability / total)
+
+    resolver = None
+    for c in clients:
+        s = _static_route(cluster, wl, c)
+        if s is not None:
+            via_trace(s.entry, c, s.dst, weight)
+        elif "dns" in wl.target:
+            resolver = resolver or resolve or _default_resolve()
+            run = _Run.__new__(_Run)
+            run.tl = build_timeline(cluster, (), seed=0)
+            recs, _ = run._query(resolver, 0, c, str(wl.target["dns"]))
+            if not recs:
+                add("", weight)
+            for ip in recs:
+                via_trace(c.node, c, f"{ip}:{wl.target['port']}", weight / len(recs))
+        else:
+            spec = wl.target["loadBalancer"]
+            svc = cluster.get("Service", spec["service"], spec.get("namespace", "default"))
+            ip = _lb_ip(svc, spec)
+            port = _service_port(svc, spec.get("port"))
+            nodes = lbmod.balancer_nodes(cluster, svc, spec.get("kind", "cloud"), ip)
+            if not nodes:
+                add("", weight)
+            for nd in nodes:
+                via_trace(nd, c, f"{ip}:{port['port']}", weight / len(nodes))
+    node_of = {v[0]: v[1] for v in pods.values()}
+    df = pd.DataFrame({"node": [node_of.get(p, "") for p in shares], "predicted": list(shares.values())},
+                      index=pd.Index(list(shares), name="pod"))
+    return df.sort_index()
+
+
+# keep the names used only for typing/export
+_ = (NotFoundError, conform)

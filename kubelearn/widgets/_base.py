@@ -1,0 +1,135 @@
+"""What every kubelearn widget shares: the lazy ipywidgets import and a flicker-free output.
+
+Widgets are optional: ``ipywidgets`` is imported only when a widget is built, so the rest
+of kubelearn works (and installs) without it.  Every widget draws with the same pure
+functions as :mod:`kubelearn.plots` and puts the picture into an ``Output`` widget of fixed
+height, so the page never jumps while the learner plays.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from typing import Any
+
+from ..errors import KubelearnError
+from ..plots._common import ERROR_COLOR, KubelearnFigure
+
+__all__ = ["MISSING_IPYWIDGETS", "MissingExtraError", "View", "ipywidgets"]
+
+MISSING_IPYWIDGETS = "kubelearn.widgets needs ipywidgets: pip install kubelearn[notebooks]"
+
+
+class MissingExtraError(KubelearnError, ImportError):
+    """An optional dependency (an *extra*) is not installed."""
+
+
+def ipywidgets() -> Any:
+    """The ipywidgets module, imported on first use.
+
+    Raises:
+        MissingExtraError: naming the extra to install when ipywidgets is absent.
+    """
+    try:
+        import ipywidgets as w
+    except ImportError as exc:
+        raise MissingExtraError(MISSING_IPYWIDGETS) from exc
+    return w
+
+
+def png_output(png: bytes, alt: str) -> dict[str, Any]:
+    """An nbformat ``display_data`` output holding a PNG (what an Output widget stores)."""
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": alt}}
+
+
+def error_output(message: str) -> dict[str, Any]:
+    """An output showing an error message as the API server worded it, without a traceback."""
+    body = html.escape(message)
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"text/html": f'<pre style="color:{ERROR_COLOR};white-space:pre-wrap;margin:0">{body}</pre>',
+                     "text/plain": message}}
+
+
+class View:
+    """Base of the widgets: controls, a one-line explanation and a fixed-height picture.
+
+    Subclasses build ``self.controls`` (a list of widgets), implement :meth:`figure` and
+    :meth:`explain`, and call :meth:`refresh` whenever a control changes.
+
+    Why the picture is written into the Output widget's ``outputs`` rather than shown with
+    ``plt.show()`` inside ``with out:``: with matplotlib 3.11 and IPython 9 the inline
+    backend no longer flushes pyplot figures into an ``interact``/``Output`` area, and nbval
+    cannot see through Output capture (notebook-ecosystem.md §0).  Rendering the figure to PNG
+    ourselves and replacing the outputs in one assignment works in JupyterLab, Voilà,
+    nbclient and plain Python alike, has the effect of ``clear_output(wait=True)`` (the old
+    picture stays until the new one is ready, so nothing flickers), and never opens a
+    pyplot figure.
+    """
+
+    #: Height of the picture area; fixed so the notebook does not jump on every change.
+    height = "640px"
+    dpi = 80
+
+    def __init__(self) -> None:
+        w = ipywidgets()
+        self._w = w
+        self.output = w.Output(layout=w.Layout(height=self.height, overflow="auto", border="1px solid #ddd"))
+        self.message = w.HTML(value="")
+        self.error: str | None = None
+        self.renders = 0
+        self.controls: list[Any] = []
+        self._widget: Any = None
+
+    # -- to implement
+    def figure(self) -> KubelearnFigure:
+        """The current picture as a static figure (for GitHub, nbviewer, exported HTML)."""
+        raise NotImplementedError
+
+    def explain(self) -> str:
+        """One line saying what the picture shows and what the last change did."""
+        return ""
+
+    # -- shared
+    @property
+    def widget(self) -> Any:
+        """The whole widget (controls, explanation, picture) as one ipywidgets box."""
+        if self._widget is None:
+            w = self._w
+            self._widget = w.VBox([w.HBox(self.controls[:4], layout=w.Layout(flex_flow="row wrap")),
+                                   w.HBox(self.controls[4:], layout=w.Layout(flex_flow="row wrap")),
+                                   self.message, self.output])
+        return self._widget
+
+    def refresh(self) -> None:
+        """Recompute and redraw; a refused combination shows the API server's message instead."""
+        try:
+            fig = self.figure()
+            png = fig.to_png(dpi=self.dpi)
+            self.error = None
+            self.output.outputs = (png_output(png, self.explain() or "kubelearn figure"),)
+            self.message.value = f"<b>{html.escape(self.explain())}</b>"
+        except KubelearnError as exc:
+            self.error = str(exc)
+            self.output.outputs = (error_output(self.error),)
+            self.message.value = (f'<b style="color:{ERROR_COLOR}">Kubernetes refuses this combination '
+                                  "(the API server's answer is below).</b>")
+        self.renders += 1
+
+    def picture(self) -> bytes | None:
+        """The PNG currently shown, or None when an error is shown."""
+        outs = self.output.outputs
+        if outs and "image/png" in outs[0]["data"]:
+            return base64.b64decode(outs[0]["data"]["image/png"])
+        return None
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        # The live widget for JupyterLab, plus the current picture as a PNG for places that
+        # cannot run widgets (GitHub, nbviewer, exported HTML): a static fallback.
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
+        png = self.picture()
+        if png is not None:
+            bundle["image/png"] = base64.b64encode(png).decode("ascii")
+        elif self.error:
+            bundle["text/plain"] = self.error
+        return bundle

@@ -1,0 +1,264 @@
+"""Controllers as pure functions of state, and the learner's edits (kubelearn.controllers)."""
+
+from __future__ import annotations
+
+import pytest
+from _workloads_fixtures import bare_pod, base_cluster, cluster_with, deployment, service, statefulset
+
+from kubelearn import controllers
+from kubelearn.cluster import Cluster
+from kubelearn.errors import KubelearnError, NotFoundError
+from kubelearn.workloads import parse_time
+
+
+def active(c: Cluster) -> list[dict]:
+    return [p for p in c.pods() if not p["metadata"].get("deletionTimestamp")]
+
+
+def names(c: Cluster) -> list[str]:
+    return [p["metadata"]["name"] for p in c.pods()]
+
+
+def test_reconcile_is_idempotent() -> None:
+    c = cluster_with(deployment("my-app"), statefulset("web"), service(selector={"app": "MyApp"}),
+                     bare_pod("lonely", {"x": "y"}, nodeSelector={"nope": "1"}))
+    again = controllers.reconcile(c)
+    assert again.objects == c.objects and again.clock == c.clock
+
+
+def test_reconcile_does_not_mutate_its_input() -> None:
+    base = base_cluster().with_objects([deployment("my-app")])
+    snapshot = {k: repr(v) for k, v in base.objects.items()}
+    controllers.reconcile(base)
+    assert {k: repr(v) for k, v in base.objects.items()} == snapshot
+
+
+def test_delete_pod_replaces_with_new_name_statefulset_with_same_name() -> None:
+    c = cluster_with(deployment("my-app", replicas=2), statefulset("web", replicas=2))
+    victim = names(c)[0]
+    after = controllers.delete_pod(c, victim)
+    assert victim not in names(after)
+    assert len([n for n in names(after) if n.startswith("my-app-")]) == 2
+    sts = controllers.delete_pod(c, "web-1")
+    assert sorted(n for n in names(sts) if n.startswith("web-")) == ["web-0", "web-1"]
+    assert sts.get("Pod", "web-1")["metadata"]["uid"] != c.get("Pod", "web-1")["metadata"]["uid"]
+
+
+def test_graceful_delete_then_advance_past_deadline() -> None:
+    c = cluster_with(deployment("my-app", replicas=2), service(selector={"app": "MyApp"})).at(5)
+    victim = names(c)[0]
+    c = controllers.delete_pod(c, victim, grace=True)
+    pod = c.get("Pod", victim)
+    # deletionTimestamp is the deadline: now + terminationGracePeriodSeconds.
+    assert parse_time(pod["metadata"]["deletionTimestamp"]) == 35
+    assert pod["metadata"]["deletionGracePeriodSeconds"] == 30
+    assert len(active(c)) == 2 and len(c.pods()) == 3  # replacement created at once
+    assert len(controllers.advance(c, 34).pods()) == 3
+    later = controllers.advance(c, 35)
+    assert victim not in names(later) and len(later.pods()) == 2
+    assert victim not in {e["targetRef"]["name"] for s in later.endpoint_slices() for e in s["endpoints"]}
+
+
+def test_statefulset_waits_for_terminating_pod_before_recreating() -> None:
+    c = cluster_with(statefulset("web", replicas=2))
+    c = controllers.delete_pod(c, "web-0", grace=True)
+    assert names(c) == ["web-0", "web-1"] and c.get("Pod", "web-0")["metadata"].get("deletionTimestamp")
+    later = controllers.advance(c, 30)
+    assert sorted(names(later)) == ["web-0", "web-1"]
+    assert not later.get("Pod", "web-0")["metadata"].get("deletionTimestamp")
+
+
+def test_scale_errors_in_kubectl_words() -> None:
+    c = cluster_with(deployment("my-app", replicas=1))
+    with pytest.raises(KubelearnError) as neg:
+        controllers.scale(c, "my-app", -1)
+    assert str(neg.value) == ("error: The --replicas=COUNT flag is required, and COUNT must be greater than "
+                              "or equal to 0")
+    with pytest.raises(NotFoundError) as nf:
+        controllers.scale(c, "nope", 2)
+    assert str(nf.value) == 'Error from server (NotFound): deployments.apps "nope" not found'
+    with pytest.raises(KubelearnError, match="could not find the requested resource"):
+        controllers.scale(c, "my-app", 2, kind="Service")
+    with pytest.raises(NotFoundError, match='pods "nope" not found'):
+        controllers.delete_pod(c, "nope")
+    with pytest.raises(NotFoundError, match='nodes "nope" not found'):
+        controllers.cordon(c, "nope")
+
+
+def test_scaling_a_deployments_replicaset_is_undone() -> None:
+    c = cluster_with(deployment("my-app", replicas=2))
+    rs = c.list("ReplicaSet")[0]["metadata"]["name"]
+    after = controllers.scale(c, rs, 5, kind="ReplicaSet")
+    assert after.get("ReplicaSet", rs)["spec"]["replicas"] == 2 and len(after.pods()) == 2
+
+
+def test_cordon_keeps_pods_and_sends_new_ones_elsewhere() -> None:
+    c = cluster_with(deployment("my-app", replicas=2))
+    c = controllers.cordon(c, "kind-worker")
+    nd = c.get("Node", "kind-worker")
+    assert nd["spec"]["unschedulable"] is True
+    assert {"effect": "NoSchedule", "key": "node.kubernetes.io/unschedulable"}.items() <= nd["spec"]["taints"][0].items()
+    assert sorted(p["spec"]["nodeName"] for p in c.pods()) == ["kind-worker", "kind-worker2"]
+    up = controllers.scale(c, "my-app", 4)
+    assert sorted(p["spec"]["nodeName"] for p in up.pods()) == ["kind-worker", "kind-worker2", "kind-worker2",
+                                                                "kind-worker2"]
+    back = controllers.uncordon(up, "kind-worker")
+    assert "taints" not in back.get("Node", "kind-worker")["spec"]
+
+
+def test_drain_evicts_and_replaces_elsewhere() -> None:
+    c = cluster_with(deployment("my-app", replicas=2), service(selector={"app": "MyApp"}))
+    on_worker = [p["metadata"]["name"] for p in c.pods() if p["spec"]["nodeName"] == "kind-worker"]
+    d = controllers.drain(c, "kind-worker")
+    assert d.get("Node", "kind-worker")["spec"]["unschedulable"] is True
+    for name in on_worker:
+        assert d.get("Pod", name)["metadata"]["deletionTimestamp"]
+    assert sorted(p["spec"]["nodeName"] for p in active(d)) == ["kind-worker2", "kind-worker2"]
+    # Evicted pods still serve while terminating.
+    conds = {e["targetRef"]["name"]: e["conditions"] for s in d.endpoint_slices() for e in s["endpoints"]}
+    assert all(conds[n] == {"ready": False, "serving": True, "terminating": True} for n in on_worker)
+
+
+def test_drain_refuses_bare_pods_without_force() -> None:
+    c = controllers.reconcile(base_cluster().with_objects([bare_pod("bare", {"a": "b"},
+                                                                     nodeSelector={"kubernetes.io/hostname": "kind-worker"})]))
+    with pytest.raises(KubelearnError) as err:
+        controllers.drain(c, "kind-worker")
+    assert str(err.value).splitlines()[0] == (
+        'error: unable to drain node "kind-worker" due to error: cannot delete cannot delete Pods that declare no '
+        "controller (use --force to override): default/bare, continuing command...")
+    forced = controllers.drain(c, "kind-worker", force=True)
+    assert forced.get("Pod", "bare")["metadata"]["deletionTimestamp"]
+    assert len(forced.pods()) == 1  # nobody replaces a bare pod
+
+
+def test_fail_node() -> None:
+    c = cluster_with(deployment("my-app", replicas=2), statefulset("web", replicas=2),
+                     service(selector={"app": "MyApp"}))
+    lost = [p["metadata"]["name"] for p in c.pods() if p["spec"]["nodeName"] == "kind-worker"]
+    f = controllers.fail_node(c, "kind-worker")
+    nd = f.get("Node", "kind-worker")
+    ready = next(x for x in nd["status"]["conditions"] if x["type"] == "Ready")
+    assert (ready["status"], ready["reason"], ready["message"]) == ("Unknown", "NodeStatusUnknown",
+                                                                    "Kubelet stopped posting node status.")
+    assert [(t["key"], t["effect"]) for t in nd["spec"]["taints"]] == [
+        ("node.kubernetes.io/unreachable", "NoSchedule"), ("node.kubernetes.io/unreachable", "NoExecute")]
+    for name in lost:
+        pod = f.get("Pod", name)
+        assert pod["metadata"]["deletionTimestamp"]
+        assert next(x for x in pod["status"]["conditions"] if x["type"] == "Ready")["status"] == "False"
+    # Deployment pods are replaced on the other worker; the StatefulSet pod is not (it is
+    # still Terminating: nobody can confirm it stopped), and stays so however long we wait.
+    deploy_active = [p for p in active(f) if p["metadata"]["name"].startswith("my-app-")]
+    assert [p["spec"]["nodeName"] for p in deploy_active] == ["kind-worker2", "kind-worker2"]
+    lost_sts = [n for n in lost if n.startswith("web-")]
+    assert lost_sts and all(f.get("Pod", n)["metadata"].get("deletionTimestamp") for n in lost_sts)
+    assert set(lost) <= set(names(controllers.advance(f, 10_000)))
+    conds = {e["targetRef"]["name"]: e["conditions"] for s in f.endpoint_slices() for e in s["endpoints"]}
+    assert all(conds[n] == {"ready": False, "serving": False, "terminating": True}
+               for n in lost if n.startswith("my-app-"))
+    # The node comes back: the evicted pods finish terminating, the StatefulSet pod returns.
+    back = controllers.advance(controllers.recover_node(f, "kind-worker"), 100)
+    assert not set(lost) & {p["metadata"]["name"] for p in back.pods() if p["metadata"].get("deletionTimestamp")}
+    assert sorted(n for n in names(back) if n.startswith("web-")) == ["web-0", "web-1"]
+
+
+def test_rollout_steps_honour_surge_and_unavailable() -> None:
+    c = cluster_with(deployment("my-app", replicas=10), service(selector={"app": "MyApp"}))
+    old_rs = c.list("ReplicaSet")[0]["metadata"]["name"]
+    steps = controllers.rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}})
+    assert len(steps) >= 2
+    totals, availables = [], []
+    for s in steps:
+        live = active(s)
+        totals.append(len(live))
+        availables.append(sum(1 for p in live if any(x["type"] == "Ready" and x["status"] == "True"
+                                                     for x in p["status"]["conditions"])))
+    # 25% of 10: surge rounds up to 3, unavailable rounds down to 2.
+    assert max(totals) == 13 and min(availables) == 8
+    last = steps[-1]
+    rss = {r["metadata"]["name"]: r["spec"]["replicas"] for r in last.list("ReplicaSet")}
+    assert rss.pop(old_rs) == 0 and list(rss.values()) == [10]
+    assert {p["spec"]["containers"][0]["image"] for p in active(last)} == {"nginx:1.28"}
+    # Old pods are Terminating, still serving, until time passes.
+    assert sum(1 for p in last.pods() if p["metadata"].get("deletionTimestamp")) == 10
+    assert len(controllers.advance(last, 30).pods()) == 10
+    # Finishing the rollout in one go gives the same desired state.
+    done = controllers.set_image(c, "my-app", "nginx:1.28")
+    assert {r["metadata"]["name"]: r["spec"]["replicas"] for r in done.list("ReplicaSet")} == \
+        {r["metadata"]["name"]: r["spec"]["replicas"] for r in last.list("ReplicaSet")}
+    assert controllers.rollout_steps(c, "my-app", lambda t: t) == []
+
+
+def test_rollout_steps_three_replicas_sequence() -> None:
+    c = cluster_with(deployment("my-app", replicas=3))
+    old = c.list("ReplicaSet")[0]["metadata"]["name"]
+    steps = controllers.rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}})
+    seq = []
+    for s in steps:
+        rs = {r["metadata"]["name"]: r["spec"]["replicas"] for r in s.list("ReplicaSet")}
+        seq.append((rs.pop(old), *rs.values()))
+    # maxSurge 1 (25% of 3, rounded up), maxUnavailable 0 (rounded down): one in, one out.
+    assert seq == [(3, 1), (2, 1), (2, 2), (1, 2), (1, 3), (0, 3)]
+
+
+def test_recreate_rollout_steps() -> None:
+    dep = deployment("my-app", replicas=2)
+    dep["spec"]["strategy"] = {"type": "Recreate"}
+    c = cluster_with(dep)
+    steps = controllers.rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}})
+    assert [(len(active(s)), len(s.pods())) for s in steps] == [(0, 2), (0, 0), (2, 2)]
+
+
+def test_set_image_unknown_container() -> None:
+    c = cluster_with(deployment("my-app", replicas=1))
+    with pytest.raises(KubelearnError, match='error: unable to find container named "nope"'):
+        controllers.set_image(c, "my-app", "x", container="nope")
+
+
+def test_set_ready_survives_reconcile_and_refuses_pending_pod() -> None:
+    c = cluster_with(deployment("my-app", replicas=1), bare_pod("stuck", {"a": "b"}, nodeSelector={"no": "where"}))
+    name = next(n for n in names(c) if n.startswith("my-app"))
+    c = controllers.set_ready(c, name, False)
+    c = controllers.scale(c, "my-app", 2)
+    assert c.get("Pod", name)["status"]["conditions"][2] | {"lastTransitionTime": ""} == {
+        "lastProbeTime": None, "lastTransitionTime": "", "message": "containers with unready status: [web]",
+        "reason": "ContainersNotReady", "status": "False", "type": "Ready"}
+    with pytest.raises(KubelearnError, match='pod "stuck" is not running'):
+        controllers.set_ready(c, "stuck", True)
+
+
+def test_cluster_methods_delegate_here() -> None:
+    c = cluster_with(deployment("my-app", replicas=1))
+    assert len(c.scale("my-app", 3).pods()) == 3
+    assert c.cordon("kind-worker").get("Node", "kind-worker")["spec"]["unschedulable"] is True
+
+
+def test_integration_with_default_scenario() -> None:
+    scenarios = pytest.importorskip("kubelearn.scenarios")
+    c = scenarios.default_scenario(seed=0)
+    assert controllers.reconcile(c).objects == c.objects
+    dns = [p for p in c.pods("kube-system") if p["metadata"]["name"].startswith("coredns-")]
+    assert len(dns) == 2 and all(p["status"]["phase"] == "Running" for p in dns)
+    assert "kind-control-plane" in {p["spec"]["nodeName"] for p in dns}  # CoreDNS tolerates the taint
+    app = [p for p in c.pods("default")]
+    assert app and all(p["spec"]["nodeName"] != "kind-control-plane" for p in app)
+    (sl,) = [s for s in c.endpoint_slices("kube-system", "kube-dns")]
+    assert [p["port"] for p in sl["ports"]] == [53, 53, 9153]
+
+
+def test_pods_of_a_deleted_node_are_collected_and_replaced() -> None:
+    c = cluster_with(deployment("my-app", replicas=2))
+    gone = controllers.reconcile(c.without("Node", "kind-worker"))
+    assert [p["spec"]["nodeName"] for p in gone.pods()] == ["kind-worker2", "kind-worker2"]
+
+
+def test_advance_does_not_finish_a_rollout() -> None:
+    c = cluster_with(deployment("my-app", replicas=3))
+    steps = controllers.rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}})
+    mid = steps[1]
+    later = controllers.advance(mid, 60)
+    reps = sorted(r["spec"]["replicas"] for r in later.list("ReplicaSet"))
+    assert reps == sorted(r["spec"]["replicas"] for r in mid.list("ReplicaSet")) == [1, 2]
+    assert len(later.pods()) == 3  # the terminating pod is gone, nothing new was created
+    assert sorted(r["spec"]["replicas"] for r in controllers.reconcile(later).list("ReplicaSet")) == [0, 3]

@@ -1,0 +1,158 @@
+"""kube-proxy iptables rules: chain names, probabilities, rule counts, the upstream overall test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kubelearn.cluster import Cluster, Topology
+from kubelearn.errors import NotFoundError
+from kubelearn.proxy import rules, sep_chain, svc_chain
+from kubelearn.proxy.ruleset import save_probability
+
+DATA = Path(__file__).parent / "data" / "proxy"
+
+
+def overall(mode: str = "iptables", **cfg: object) -> Cluster:
+    pc = {"mode": mode, "clusterCIDR": "10.0.0.0/8", **cfg}
+    objs = list(yaml.safe_load_all((DATA / "overall.yaml").read_text()))
+    return Cluster(topology=Topology(service_subnet="172.30.0.0/16"), proxy_config=pc).with_objects(objs)
+
+
+def node(name: str, ip: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "spec": {"podCIDR": "10.0.1.0/24"},
+            "status": {"addresses": [{"type": "InternalIP", "address": ip}]}}
+
+
+def service(name: str, ip: str | None, n_ports: int = 1, **spec: object) -> dict:
+    s = {"type": "ClusterIP", "clusterIP": ip, "sessionAffinity": "None", "internalTrafficPolicy": "Cluster",
+         "ports": [{"name": f"p{80 + i}", "port": 80 + i, "protocol": "TCP", "targetPort": 80 + i}
+                   for i in range(n_ports)]}
+    s.update(spec)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "ns"}, "spec": s}
+
+
+def slice_(svc: str, ips: list[str], port: int = 80, name: str = "p80", **cond: bool) -> dict:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+            "metadata": {"name": f"{svc}-x", "namespace": "ns", "labels": {"kubernetes.io/service-name": svc}},
+            "endpoints": [{"addresses": [ip], "conditions": dict(cond), "nodeName": "other"} for ip in ips],
+            "ports": [{"name": name, "port": port, "protocol": "TCP"}]}
+
+
+def small(*objs: dict, **cfg: object) -> Cluster:
+    pc = {"mode": "iptables", "clusterCIDR": "10.0.0.0/8", **cfg}
+    return Cluster(proxy_config=pc).with_objects([node("n1", "192.168.0.2"), *objs])
+
+
+@pytest.mark.parametrize(("spn", "chain"), [
+    ("ns1/svc1:p80", "KUBE-SVC-XPGD46QRK7WJZT7O"), ("ns2/svc2:p80", "KUBE-SVC-GNZBNJ2PO5MGZ6GT"),
+    ("ns3/svc3:p80", "KUBE-SVC-X27LE4BHSL4DOUIK"), ("ns4/svc4:p80", "KUBE-SVC-4SW47YFZTEDKD3PK"),
+    ("ns5/svc5:p80", "KUBE-SVC-NUKIZ6OKUXPJNT4C"), ("ns2/svc2:p8080", "KUBE-SVC-2VJB64SDSIJUP5T6"),
+    ("default/kubernetes:https", "KUBE-SVC-NPX46M4PTMTKRN6Y"), ("default/nginx", "KUBE-SVC-2CMXP7HKUVJN7L6M"),
+])
+def test_service_chain_names(spn: str, chain: str) -> None:
+    assert svc_chain(spn, "TCP") == chain
+
+
+def test_dns_udp_chain_name() -> None:
+    assert svc_chain("kube-system/kube-dns:dns", "UDP") == "KUBE-SVC-TCOU7JCQXEZGVUNU"
+
+
+@pytest.mark.parametrize(("spn", "ep", "chain"), [
+    ("ns1/svc1:p80", "10.180.0.1:80", "KUBE-SEP-SXIVWICOYRO3J4NJ"),
+    ("ns4/svc4:p80", "10.180.0.4:80", "KUBE-SEP-UKSFD7AGPMPPLUHC"),
+    ("ns4/svc4:p80", "10.180.0.5:80", "KUBE-SEP-C6EBXVWJJZMIWKLZ"),
+    ("ns3/svc3:p80", "10.180.0.3:80", "KUBE-SEP-OYPFS5VJICHGATKP"),
+    ("ns5/svc5:p80", "10.180.0.3:80", "KUBE-SEP-I77PXRDZVX7PMWMN"),
+    ("ns3/svc3:p8081", "203.0.113.4:8081", "KUBE-SEP-RUVVH7YV3PHQBDOS"),
+])
+def test_endpoint_chain_names(spn: str, ep: str, chain: str) -> None:
+    assert sep_chain(spn, "tcp", ep) == chain
+
+
+def test_overall_rules_match_upstream_expected_text() -> None:
+    # TestOverallIPTablesRules' expected output, without nfacct, with --random-fully.
+    assert str(rules(overall(), "test-node")) == (DATA / "overall_restore.txt").read_text()
+
+
+@pytest.mark.parametrize(("p", "shown"), [("0.3333333333", "0.33333333349"), ("0.2000000000", "0.20000000019"),
+                                          ("0.1666666667", "0.16666666651"), ("0.5000000000", "0.50000000000")])
+def test_save_probability_quantised(p: str, shown: str) -> None:
+    assert save_probability(p) == shown
+
+
+def test_probability_table_and_string_sort() -> None:
+    ips = ["10.1.1.1", "10.1.1.11", "10.1.1.2"]
+    c = small(service("web", "10.96.0.5"), slice_("web", ips))
+    chain = svc_chain("ns/web:p80", "tcp")
+    lb = [r.text for r in rules(c, "n1").tables["nat"][chain] if "->" in r.text]
+    # string order: "10.1.1.11:80" < "10.1.1.1:80"? no: '1' (0x31) > ':' is false -> ':' (0x3a) sorts after '1'
+    assert [t.split("-> ")[1].split('"')[0] for t in lb] == ["10.1.1.11:80", "10.1.1.1:80", "10.1.1.2:80"]
+    assert "--probability 0.3333333333" in lb[0]
+    assert "--probability 0.5000000000" in lb[1]
+    assert "statistic" not in lb[2]
+
+
+def test_rule_count_formula() -> None:
+    for n in (1, 2, 5):
+        c = small(service("web", "10.96.0.5"), slice_("web", [f"10.0.0.{i}" for i in range(1, n + 1)]))
+        assert rules(c, "n1").rule_count("nat") == 5 + 2 + 3 * n
+        c2 = small(service("web", "10.96.0.5", sessionAffinity="ClientIP",
+                           sessionAffinityConfig={"clientIP": {"timeoutSeconds": 60}}),
+                   slice_("web", [f"10.0.0.{i}" for i in range(1, n + 1)]))
+        assert rules(c2, "n1").rule_count("nat") == 5 + 2 + 4 * n
+
+
+def test_no_detector_drops_masquerade_rule() -> None:
+    c = small(service("web", "10.96.0.5"), slice_("web", ["10.0.0.1"]), clusterCIDR="")
+    assert rules(c, "n1").rule_count("nat") == 5 + 1 + 3
+
+
+def test_affinity_layout_three_endpoints() -> None:
+    c = small(service("web", "10.96.0.5", sessionAffinity="ClientIP",
+                      sessionAffinityConfig={"clientIP": {"timeoutSeconds": 10800}}),
+              slice_("web", ["10.0.0.1", "10.0.0.2", "10.0.0.3"]))
+    chain = svc_chain("ns/web:p80", "tcp")
+    texts = [r.text for r in rules(c, "n1").tables["nat"][chain]][1:]
+    assert all("--rcheck --seconds 10800 --reap" in t for t in texts[:3])
+    assert "0.3333333333" in texts[3] and "0.5000000000" in texts[4] and "statistic" not in texts[5]
+    sep = sep_chain("ns/web:p80", "tcp", "10.0.0.1:80")
+    dnat = rules(c, "n1").tables["nat"][sep][1].text
+    assert f"-m recent --name {sep} --set" in dnat
+    save = rules(c, "n1", view="save").text()
+    assert f"--rcheck --seconds 10800 --reap --name {sep} --mask 255.255.255.255 --rsource" in save
+
+
+def test_large_cluster_mode_drops_endpoint_comments() -> None:
+    ips = [f"10.1.{i // 250}.{i % 250 + 1}" for i in range(1001)]
+    text = str(rules(small(service("web", "10.96.0.5"), slice_("web", ips)), "n1"))
+    assert "-> 10.1." not in text and "-m comment --comment ns/web:p80 -s" not in text
+    text_small = str(rules(small(service("web", "10.96.0.5"), slice_("web", ips[:1000])), "n1"))
+    assert "-> 10.1.0.1:80" in text_small
+
+
+def test_headless_and_external_name_produce_nothing() -> None:
+    base = str(rules(small(), "n1"))
+    c = small(service("h", "None"), slice_("h", ["10.0.0.1"]),
+              {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x", "namespace": "ns"},
+               "spec": {"type": "ExternalName", "externalName": "example.com"}})
+    assert str(rules(c, "n1")) == base
+
+
+def test_terminating_fallback() -> None:
+    c = small(service("web", "10.96.0.5"),
+              slice_("web", ["10.0.0.1", "10.0.0.2"], ready=False, serving=True, terminating=True))
+    assert "DNAT --to-destination 10.0.0.2:80" in str(rules(c, "n1"))
+    c2 = small(service("web", "10.96.0.5"),
+               slice_("web", ["10.0.0.1"], ready=False, serving=False, terminating=True))
+    assert '"ns/web:p80 has no endpoints"' in str(rules(c2, "n1"))
+
+
+def test_localhost_nodeports_off_and_unknown_node() -> None:
+    c = small(iptables={"localhostNodePorts": False})
+    assert "--dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS" in str(rules(c, "n1"))
+    with pytest.raises(NotFoundError, match='nodes "nope" not found'):
+        rules(c, "nope")

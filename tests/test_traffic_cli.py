@@ -1,0 +1,62 @@
+"""``kubelearn simulate``: the per-pod table, -o files, and user errors without tracebacks."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "data" / "traffic"))
+import standin as s  # noqa: E402
+
+from kubelearn import cli  # noqa: E402
+from kubelearn.traffic import read_log  # noqa: E402
+
+
+@pytest.fixture
+def cluster(monkeypatch):
+    """A hand-built cluster in place of the embedded scenario (kept out of this fast test)."""
+    c = s.make_cluster(clients=1)
+    try:
+        from kubelearn.topology import default_proxy_config
+
+        c = replace(c, proxy_config=default_proxy_config(c.topology))
+    except ImportError:  # pragma: no cover - topology ships with kubelearn
+        pass
+    monkeypatch.setattr(cli, "cluster_from_args", lambda args: c)
+    return c
+
+
+def test_simulate_prints_per_pod_table(cluster, capsys):
+    assert cli.main(["simulate", "--connections", "300", "--requests-per-connection", "2", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("300 connections x 2 requests, mode iptables, target dns")
+    for pod in ("web-0", "web-1", "web-2"):
+        assert pod in out
+    assert "predicted" in out and "33.3%" in out
+    # the counts in the table add up to the connections
+    rows = [line.split() for line in out.splitlines() if line.startswith("web-")]
+    assert sum(int(r[2]) for r in rows) == 300
+    assert sum(int(r[3]) for r in rows) == 600
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_simulate_writes_the_log(cluster, capsys, tmp_path, suffix):
+    out_file = tmp_path / f"log{suffix}"
+    assert cli.main(["simulate", "--connections", "50", "-o", str(out_file)]) == 0
+    assert f"request log written to {out_file}" in capsys.readouterr().out
+    log = read_log(out_file)
+    assert len(log) == 50 and log.attrs["connections"] == 50
+
+
+def test_bad_output_name_is_an_error_not_a_traceback(cluster, capsys):
+    assert cli.main(["simulate", "--connections", "5", "-o", "log.xlsx"]) == 1
+    err = capsys.readouterr().err
+    assert 'unsupported log file "log.xlsx"' in err and "Traceback" not in err
+
+
+def test_usage_errors_exit_2(capsys):
+    assert cli.main(["simulate", "--connections", "0"]) == 2
+    assert "must be at least 1" in capsys.readouterr().err

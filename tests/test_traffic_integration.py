@@ -1,0 +1,95 @@
+"""The simulator through the real kube-proxy model (kubelearn.proxy) and DNS model (kubelearn.dns)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "data" / "traffic"))
+import standin as s  # noqa: E402
+
+proxy = pytest.importorskip("kubelearn.proxy")
+dnsmod = pytest.importorskip("kubelearn.dns")
+topology = pytest.importorskip("kubelearn.topology")
+
+from kubelearn.traffic import (  # noqa: E402
+    chi_square,
+    cluster_ip,
+    dns,
+    external,
+    node_port,
+    pods,
+    predicted_shares,
+    simulate,
+    stickiness,
+    workload,
+)
+
+TEN = [(1 + i % 2, 10 + i) for i in range(10)]
+
+
+def real(c, mode="iptables", scheduler=""):
+    cfg = topology.default_proxy_config(c.topology)
+    cfg["mode"] = mode
+    cfg["ipvs"]["scheduler"] = scheduler
+    return replace(c, proxy_config=cfg)
+
+
+def test_clusterip_by_name_through_real_dns_and_rules():
+    c = real(s.make_cluster(backends=TEN))
+    wl = workload(pods(selector={"app": "client"}), dns("my-service", 80), connections=3000)
+    df = simulate(c, wl, seed=2)
+    assert set(df["dst"].astype(str)) == {"10.96.0.100:80"}
+    assert (df["outcome"] == "ok").all()
+    pred = predicted_shares(c, wl)
+    assert pred["predicted"].sum() == pytest.approx(1.0)
+    assert chi_square(df, pred).pvalue > 0.001
+    # the tracer's own count of rules walked is carried into the log
+    tr = proxy.trace(c, "kind-worker", "10.244.1.100", "10.96.0.100:80")
+    assert set(df.loc[df["entry_node"] == "kind-worker", "rules_walked"]) == {tr.rules_walked}
+
+
+def test_fast_simulator_matches_per_connection_oracle_on_real_rules():
+    c = real(s.make_cluster(backends=TEN))
+    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=2000)
+    df = simulate(c, wl, seed=4)
+    clients = [(p["metadata"]["name"], p["status"]["podIP"]) for p in c.pods("default")
+               if p["metadata"]["labels"]["app"] == "client"]
+    entry = [p["spec"]["nodeName"] for p in c.pods("default") if p["metadata"]["labels"]["app"] == "client"]
+    ref = s.reference(c, clients, entry, "10.96.0.100:80", 2000, seed=4, tracer=proxy.trace)
+    from scipy import stats
+    import numpy as np
+    import pandas as pd
+
+    a = df.drop_duplicates("connection")["endpoint"].astype(str).to_numpy()
+    table = pd.crosstab(np.r_[np.zeros(len(a)), np.ones(len(ref))], np.r_[a, np.asarray(ref, dtype=object)])
+    assert stats.chi2_contingency(table.to_numpy())[1] > 0.001
+
+
+def test_hairpin_and_local_policy_with_real_rules():
+    c = real(s.make_cluster(backends=[(1, 10)]))
+    df = simulate(c, workload(pods(names=["web-0", "client-1-0"]), cluster_ip("my-service"), connections=10))
+    seen = df.groupby(df["client"].astype(str))["seen_src_ip"].agg(lambda x: set(x.astype(str)))
+    assert seen["web-0"] == {"172.18.0.3"}  # hairpin: masqueraded to the node
+    assert seen["client-1-0"] == {"10.244.1.100"}  # another pod: its own IP
+    c2 = real(s.make_cluster(service=s.service_obj(type="NodePort", etp="Local")))
+    df2 = simulate(c2, workload(external("203.0.113.0/24", 20), node_port("my-service", "kind-worker2"),
+                                connections=200))
+    assert set(df2["pod_node"].astype(str)) == {"kind-worker2"}
+    assert (df2["seen_src_ip"].astype(str) == df2["src_ip"].astype(str)).all()
+
+
+def test_ipvs_and_nftables_through_real_rules():
+    sh = real(s.make_cluster(backends=TEN), "ipvs", "sh")
+    df = simulate(sh, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200))
+    assert (stickiness(df)["stickiness"] == 1.0).all()
+    rr = real(s.make_cluster(backends=TEN), "ipvs", "rr")
+    df = simulate(rr, workload(pods(names=["client-1-0"]), cluster_ip("my-service"), connections=30))
+    seq = df["endpoint"].astype(str).tolist()
+    assert len(set(seq[:10])) == 10 and seq[:10] == seq[10:20] == seq[20:30]
+    nft = real(s.make_cluster(backends=TEN, service=s.service_obj(affinity=300)), "nftables")
+    df = simulate(nft, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200))
+    assert (stickiness(df)["stickiness"] == 1.0).all()
