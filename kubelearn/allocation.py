@@ -26,13 +26,13 @@ from __future__ import annotations
 import copy
 import ipaddress
 import random
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, cast
 
 from .cluster import Cluster
 from .errors import FieldError
 
-__all__ = ["allocate", "clusterip_band", "nodeport_band", "used_cluster_ips", "used_node_ports"]
+__all__ = ["AllocationIndex", "allocate", "clusterip_band", "nodeport_band", "used_cluster_ips", "used_node_ports"]
 
 _INVALID = "Invalid value"
 _SERVICE_KEY = "Service"
@@ -107,6 +107,49 @@ def used_node_ports(cluster: Cluster, exclude: tuple[str, str] | None = None) ->
     return used
 
 
+class AllocationIndex:
+    """Who holds which ClusterIP and node port, kept up to date during one apply.
+
+    Scanning every Service for each new one is quadratic; ``apply`` builds this once and
+    records each stored Service, so loading a thousand Services stays fast.
+    """
+
+    def __init__(self, cluster: Cluster):
+        self.ip_owner: dict[str, tuple[str, str]] = {}
+        self.port_owner: dict[int, tuple[str, str]] = {}
+        self.held: dict[tuple[str, str], tuple[list[str], list[int]]] = {}
+        for svc in _services(cluster):
+            self.record(svc)
+
+    def record(self, svc: Mapping[str, Any]) -> None:
+        """Note the addresses a stored Service holds (replacing what it held before)."""
+        key = _key(svc)
+        ips, ports = self.held.pop(key, ([], []))
+        for ip in ips:
+            self.ip_owner.pop(ip, None)
+        for port in ports:
+            self.port_owner.pop(port, None)
+        spec = svc.get("spec") or {}
+        ips = [str(ip) for ip in spec.get("clusterIPs") or [] if ip and ip != "None"]
+        ports = [p["nodePort"] for p in spec.get("ports") or [] if isinstance(p, Mapping)
+                 and isinstance(p.get("nodePort"), int) and p["nodePort"]]
+        if isinstance(spec.get("healthCheckNodePort"), int) and spec["healthCheckNodePort"]:
+            ports.append(spec["healthCheckNodePort"])
+        self.held[key] = (ips, ports)
+        for ip in ips:
+            self.ip_owner[ip] = key
+        for port in ports:
+            self.port_owner[port] = key
+
+    def ip_taken(self, ip: str, key: tuple[str, str]) -> bool:
+        """Whether another Service than ``key`` holds ``ip``."""
+        return self.ip_owner.get(ip, key) != key
+
+    def port_taken(self, port: int, key: tuple[str, str]) -> bool:
+        """Whether another Service than ``key`` holds node port ``port``."""
+        return self.port_owner.get(port, key) != key
+
+
 def _rng(cluster: Cluster, what: str, key: tuple[str, str]) -> random.Random:
     # random.Random seeds a str through SHA-512: stable across processes, unlike hash().
     return random.Random(f"kubelearn:{cluster.seed}:{what}:{key[0]}/{key[1]}")
@@ -121,24 +164,24 @@ def _scan(rng: random.Random, lo: int, hi: int) -> Iterator[int]:
     yield from range(lo, start)
 
 
-def _next_ip(cluster: Cluster, key: tuple[str, str], used: set[str]) -> str | None:
+def _next_ip(cluster: Cluster, key: tuple[str, str], taken: Callable[[str], bool]) -> str | None:
     first, upper, last = clusterip_band(cluster.topology.service_subnet)
     rng = _rng(cluster, "clusterip", key)
     for lo, hi in ((int(upper), int(last)), (int(first), int(upper) - 1)):
         for n in _scan(rng, lo, hi):
             ip = str(ipaddress.IPv4Address(n))
-            if ip not in used:
+            if not taken(ip):
                 return ip
     return None
 
 
-def _next_port(cluster: Cluster, key: tuple[str, str], used: set[int], what: str) -> int | None:
+def _next_port(cluster: Cluster, key: tuple[str, str], taken: Callable[[int], bool], what: str) -> int | None:
     low, high = cluster.topology.node_port_range
     upper = nodeport_band(low, high)
     rng = _rng(cluster, what, key)
     for lo, hi in ((upper, high), (low, upper - 1)):
         for p in _scan(rng, lo, hi):
-            if p not in used:
+            if not taken(p):
                 return p
     return None
 
@@ -160,8 +203,8 @@ def _needs_node_ports(spec: Mapping[str, Any]) -> bool:
     return t == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts", True) is not False
 
 
-def allocate(obj: Mapping[str, Any], cluster: Cluster, old: Mapping[str, Any] | None = None
-             ) -> tuple[dict[str, Any], list[FieldError]]:
+def allocate(obj: Mapping[str, Any], cluster: Cluster, old: Mapping[str, Any] | None = None, *,
+             index: AllocationIndex | None = None) -> tuple[dict[str, Any], list[FieldError]]:
     """The API server's ``BeginCreate``/``BeginUpdate`` hook for Services.
 
     Args:
@@ -169,6 +212,8 @@ def allocate(obj: Mapping[str, Any], cluster: Cluster, old: Mapping[str, Any] | 
         cluster: the cluster as it is, including objects stored earlier in the same apply,
             whose ClusterIPs and node ports are taken.
         old: the stored object when this is an update.
+        index: an :class:`AllocationIndex` of ``cluster`` kept by the caller (``apply``);
+            built from ``cluster`` when not given.
 
     Returns:
         ``(new_object, errors)``; ``errors`` holds at most one error (allocation stops at the
@@ -187,14 +232,15 @@ def allocate(obj: Mapping[str, Any], cluster: Cluster, old: Mapping[str, Any] | 
         # No ClusterIP, no families, no node ports; validation forbids setting them (#28).
         return new, []
 
-    err = _cluster_ips(new, spec, old_spec, cluster, key)
+    idx = index if index is not None else AllocationIndex(cluster)
+    err = _cluster_ips(spec, old_spec, cluster, key, idx)
     if err is None:
-        err = _node_ports(spec, old_spec, cluster, key)
+        err = _node_ports(spec, old_spec, cluster, key, idx)
     return new, [err] if err is not None else []
 
 
-def _cluster_ips(new: dict[str, Any], spec: dict[str, Any], old_spec: Mapping[str, Any], cluster: Cluster,
-                 key: tuple[str, str]) -> FieldError | None:
+def _cluster_ips(spec: dict[str, Any], old_spec: Mapping[str, Any], cluster: Cluster,
+                 key: tuple[str, str], idx: AllocationIndex) -> FieldError | None:
     ip = spec.get("clusterIP") or ""
     ips = spec.get("clusterIPs") or []
     if not isinstance(ips, list):
@@ -246,17 +292,16 @@ def _cluster_ips(new: dict[str, Any], spec: dict[str, Any], old_spec: Mapping[st
         spec["clusterIPs"] = ["None"]
         return None
     net = ipaddress.IPv4Network(cluster.topology.service_subnet)
-    used = used_cluster_ips(cluster, exclude=key)
     if ip:
         addr = ipaddress.ip_address(ip)
         if addr not in net or addr in (net.network_address, net.broadcast_address):
             return FieldError("spec.clusterIPs", _INVALID, tuple(ips),
                               f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. "
                               f"The range of valid IPs is {net}")
-        if ip in used:
+        if idx.ip_taken(ip, key):
             return FieldError("spec.clusterIPs", _INVALID, tuple(ips), f"failed to allocate IP {ip}: provided IP is already allocated")
         return None
-    chosen = _next_ip(cluster, key, used)
+    chosen = _next_ip(cluster, key, lambda candidate: idx.ip_taken(candidate, key))
     if chosen is None:
         return FieldError("spec.clusterIPs", "Internal error", detail=f"range is full: no IP left in {net}")
     spec["clusterIP"], spec["clusterIPs"] = chosen, [chosen]
@@ -295,12 +340,11 @@ def _families(spec: dict[str, Any], headless: bool, ips: list[Any]) -> FieldErro
 
 
 def _node_ports(spec: dict[str, Any], old_spec: Mapping[str, Any], cluster: Cluster,
-                key: tuple[str, str]) -> FieldError | None:
+                key: tuple[str, str], idx: AllocationIndex) -> FieldError | None:
     ports = spec.get("ports") or []
     if not isinstance(ports, list):
         return None
     low, high = cluster.topology.node_port_range
-    used = used_node_ports(cluster, exclude=key)
     allocate_new = _needs_node_ports(spec)
     svc_type = spec.get("type") or "ClusterIP"
     externally = svc_type in ("NodePort", "LoadBalancer")
@@ -328,7 +372,7 @@ def _node_ports(spec: dict[str, Any], old_spec: Mapping[str, Any], cluster: Clus
         if not low <= np <= high:
             return FieldError(f"spec.ports[{i}].nodePort", _INVALID, np,
                               f"provided port is not in the valid range. The range of valid ports is {low}-{high}")
-        if np in used:
+        if idx.port_taken(np, key):
             return FieldError(f"spec.ports[{i}].nodePort", _INVALID, np, "provided port is already allocated")
         taken.add(np)
         mine.setdefault(port.get("port"), np)
@@ -338,7 +382,7 @@ def _node_ports(spec: dict[str, Any], old_spec: Mapping[str, Any], cluster: Clus
                 continue
             np = mine.get(port.get("port"))
             if np is None:
-                np = _next_port(cluster, key, used | taken, "nodeport")
+                np = _next_port(cluster, key, lambda p: p in taken or idx.port_taken(p, key), "nodeport")
                 if np is None:
                     return FieldError("spec.ports", "Internal error", detail=f"range is full: no port left in {low}-{high}")
                 taken.add(np)
@@ -352,11 +396,11 @@ def _node_ports(spec: dict[str, Any], old_spec: Mapping[str, Any], cluster: Clus
                 if not low <= hc <= high:
                     return FieldError("spec.healthCheckNodePort", _INVALID, hc,
                                       f"provided port is not in the valid range. The range of valid ports is {low}-{high}")
-                if hc in used or hc in taken:
+                if hc in taken or idx.port_taken(hc, key):
                     return FieldError("spec.healthCheckNodePort", _INVALID, hc, "provided port is already allocated")
                 spec["healthCheckNodePort"] = hc
         else:
-            hc = _next_port(cluster, key, used | taken, "healthchecknodeport")
+            hc = _next_port(cluster, key, lambda p: p in taken or idx.port_taken(p, key), "healthchecknodeport")
             if hc is None:
                 return FieldError("spec.healthCheckNodePort", "Internal error",
                                   detail=f"range is full: no port left in {low}-{high}")

@@ -29,7 +29,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .allocation import allocate
+from .allocation import AllocationIndex, allocate
 from .cluster import KINDS, Cluster
 from .errors import ApplyError, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
 from .manifest import Document, read_documents
@@ -202,6 +202,7 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
     validate_workload = _optional("kubelearn.traffic.workload", "validate_workload")
     errors: list[KubelearnError] = []
     work = cluster
+    index = AllocationIndex(cluster)
     for doc in docs:
         obj = copy.deepcopy(doc.obj)
         api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
@@ -239,7 +240,7 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
             obj = defaults(obj)
         if old is not None:
             obj = _merge_update(obj, old)
-        obj, alloc_errors = allocate(obj, work, old)
+        obj, alloc_errors = allocate(obj, work, old, index=index)
         if alloc_errors:
             errors.append(InvalidError(kind, name, alloc_errors[:1]))
             continue
@@ -253,6 +254,8 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
             errors.append(InvalidError(kind, name, field_errors))
             continue
         work = work.with_object(obj)
+        if kind == "Service":
+            index.record(obj)
     if errors:
         raise ApplyError(errors)
     if not reconcile:

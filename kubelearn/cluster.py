@@ -23,6 +23,7 @@ use the edit methods (or :meth:`Cluster.with_object`) to change anything.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import uuid
 from dataclasses import dataclass, field, replace
@@ -188,19 +189,19 @@ class Cluster:
             if k == info.kind and (namespace is None or not info.namespaced or ns == namespace)
         ]
 
-    def services(self, namespace: str | None = None) -> list[dict[str, Any]]:
+    def services(self, namespace: str | None = None) -> builtins.list[dict[str, Any]]:
         """All Services (with defaults and allocated IPs filled in)."""
         return self.list("Service", namespace)
 
-    def pods(self, namespace: str | None = None) -> list[dict[str, Any]]:
+    def pods(self, namespace: str | None = None) -> builtins.list[dict[str, Any]]:
         """All Pods, scheduled (``spec.nodeName``) and addressed (``status.podIP``)."""
         return self.list("Pod", namespace)
 
-    def nodes(self) -> list[dict[str, Any]]:
+    def nodes(self) -> builtins.list[dict[str, Any]]:
         """All Nodes."""
         return self.list("Node")
 
-    def endpoint_slices(self, namespace: str | None = None, service: str | None = None) -> list[dict[str, Any]]:
+    def endpoint_slices(self, namespace: str | None = None, service: str | None = None) -> builtins.list[dict[str, Any]]:
         """EndpointSlices, optionally only those labelled ``kubernetes.io/service-name: <service>``."""
         slices = self.list("EndpointSlice", namespace)
         if service is None:
@@ -333,6 +334,39 @@ class Cluster:
         from .controllers import fail_node
 
         return fail_node(self, node)
+
+    def uncordon(self, node: str) -> Cluster:
+        """``kubectl uncordon``: the node takes new pods again."""
+        from .controllers import uncordon
+
+        return uncordon(self, node)
+
+    def recover_node(self, node: str) -> Cluster:
+        """A failed node answers again: Ready, schedulable, its kubelet confirms deletions."""
+        from .controllers import recover_node
+
+        return recover_node(self, node)
+
+    def set_image(self, name: str, image: str, container: str | None = None, namespace: str = "default") -> Cluster:
+        """``kubectl set image deployment/NAME CONTAINER=IMAGE``: a new rollout, finished at once."""
+        from .controllers import set_image
+
+        return set_image(self, name, image, container=container, namespace=namespace)
+
+    def rollout(self, name: str, template_change: Any, namespace: str = "default") -> Cluster:
+        """Change a Deployment's pod template (a mapping merged in, or a function); finished at once.
+
+        Use :func:`kubelearn.controllers.rollout_steps` to see the intermediate states.
+        """
+        from .controllers import rollout
+
+        return rollout(self, name, template_change, namespace=namespace)
+
+    def advance(self, now: float) -> Cluster:
+        """Move the clock to ``now`` seconds; pods whose grace period ended are gone."""
+        from .controllers import advance
+
+        return advance(self, now)
 
     # ------------------------------------------------------------------ display
     def summary(self) -> dict[str, int]:

@@ -3,19 +3,14 @@
 Kubernetes has no central program that "runs the cluster".  Each controller watches the
 objects it cares about, compares what is *desired* (a Deployment's ``replicas``, a Service's
 ``selector``) with what *is* (the pods that exist), and writes API objects to close the gap.
-kubelearn runs the same controllers, in the same roles, as functions from one
-:class:`~kubelearn.cluster.Cluster` to the next, until nothing changes:
-
-1. the garbage collector removes objects whose owner is gone, and pods whose graceful
-   deletion deadline (``metadata.deletionTimestamp``) has passed on a live node;
-2. the Deployment, ReplicaSet and StatefulSet controllers create and delete pods
-   (:mod:`kubelearn.workloads`);
-3. the scheduler binds pods to nodes and the kubelet gives them IPs (:mod:`kubelearn.scheduler`);
-4. the EndpointSlice controller publishes who backs each Service (:mod:`kubelearn.endpointslices`).
-
-The learner's edits (``scale``, ``delete_pod``, ``set_ready``, ``cordon``, ``drain``,
-``fail_node`` …) change the desired state or the world, then reconcile.  Time only moves
-when you say so: :func:`advance` moves the clock and lets graceful deletions finish.
+kubelearn runs the same controllers as functions from one :class:`~kubelearn.cluster.Cluster`
+to the next until nothing changes: the garbage collector (owners gone, graceful deletions
+due), the Deployment/ReplicaSet/StatefulSet controllers (:mod:`kubelearn.workloads`), the
+scheduler and kubelet (:mod:`kubelearn.scheduler`), then the EndpointSlice controller
+(:mod:`kubelearn.endpointslices`).  The learner's edits (``scale``, ``delete_pod``,
+``set_ready``, ``cordon``, ``drain``, ``fail_node`` …) change the desired state or the world,
+then reconcile.  Time moves only when you say so: :func:`advance` moves the clock and lets
+graceful deletions finish; :func:`rollout_steps` shows a rolling update step by step.
 """
 
 from __future__ import annotations
@@ -49,6 +44,7 @@ from .workloads import (
 __all__ = [
     "DEFAULT_TOLERATION_SECONDS",
     "NODE_MONITOR_GRACE_PERIOD",
+    "RolloutSteps",
     "advance",
     "cordon",
     "delete_pod",
@@ -73,9 +69,10 @@ NODE_MONITOR_GRACE_PERIOD = 50
 #: :func:`fail_node` evicts at once.
 DEFAULT_TOLERATION_SECONDS = 300
 
-# Each round makes progress (a StatefulSet with OrderedReady needs one per pod); a cluster that
-# still changes after this many rounds means two controllers fight: a kubelearn bug.
-_MAX_ROUNDS = 2_000
+# Each round makes progress (an OrderedReady StatefulSet needs one per pod); a cluster that
+# still changes after this many rounds (plus one per StatefulSet replica) means two
+# controllers fight: a kubelearn bug.
+_MAX_ROUNDS = 100
 _SCALABLE = ("Deployment", "ReplicaSet", "StatefulSet")
 
 
@@ -83,9 +80,13 @@ _SCALABLE = ("Deployment", "ReplicaSet", "StatefulSet")
 class _NotConverging(KubelearnError, RuntimeError):
     """Controllers that keep rewriting each other's objects (a kubelearn bug, not yours)."""
 
-    def __init__(self) -> None:
-        super().__init__(f"kubelearn: the controllers did not settle after {_MAX_ROUNDS} rounds "
+    def __init__(self, rounds: int) -> None:
+        super().__init__(f"kubelearn: the controllers did not settle after {rounds} rounds "
                          "(a bug in kubelearn; please report it with the manifests)")
+
+
+def _round_limit(cluster: Cluster) -> int:
+    return _MAX_ROUNDS + sum(int(s.get("spec", {}).get("replicas", 1)) for s in cluster.list("StatefulSet"))
 
 
 def _purge_expired(cluster: Cluster) -> Cluster:
@@ -136,7 +137,8 @@ def reconcile(cluster: Cluster) -> Cluster:
     ``resourceVersion``) as ``reconcile(c)``.  A rollout in progress is completed at once
     (see :func:`rollout_steps` for its steps).
     """
-    for _ in range(_MAX_ROUNDS):
+    limit = _round_limit(cluster)
+    for _ in range(limit):
         before = cluster.objects
         cluster = _purge_expired(cluster)
         cluster = _collect_garbage(cluster)
@@ -147,14 +149,15 @@ def reconcile(cluster: Cluster) -> Cluster:
         if cluster.objects is before:
             break
     else:
-        raise _NotConverging()
+        raise _NotConverging(limit)
     cluster = update_workload_statuses(cluster)
     return sync_endpoints(cluster)
 
 
 def _settle(cluster: Cluster, graceful: bool = True) -> Cluster:
     """Everything but the Deployment controller (used between rollout steps)."""
-    for _ in range(_MAX_ROUNDS):
+    limit = _round_limit(cluster)
+    for _ in range(limit):
         before = cluster.objects
         cluster = _collect_garbage(cluster)
         cluster = sync_replicasets(cluster, graceful=graceful)
@@ -163,7 +166,7 @@ def _settle(cluster: Cluster, graceful: bool = True) -> Cluster:
         if cluster.objects is before:
             break
     else:
-        raise _NotConverging()
+        raise _NotConverging(limit)
     cluster = update_workload_statuses(cluster)
     return sync_endpoints(cluster)
 
@@ -479,6 +482,60 @@ def set_image(cluster: Cluster, name: str, image: str, container: str | None = N
     return rollout(cluster, name, change, namespace)
 
 
+class RolloutSteps(list[Cluster]):
+    """The states of a rollout (a plain ``list`` of clusters) that prints as a table:
+    each step's ReplicaSet sizes and how many pods are ready, or terminating."""
+
+    def __init__(self, states: list[Cluster], deployment: str, namespace: str):
+        super().__init__(states)
+        self.deployment = deployment
+        self.namespace = namespace
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per step: ``step``, ``time``, each ReplicaSet's replicas, ``ready``, ``terminating``."""
+        out = []
+        for i, c in enumerate(self, 1):
+            dep = c.get("Deployment", self.deployment, self.namespace)
+            uids = {r["metadata"]["uid"]: r["metadata"]["name"] for r in owned_replicasets(c, dep)}
+            row: dict[str, Any] = {"step": i, "time": c.now}
+            row.update({name: 0 for name in uids.values()})
+            ready = terminating = 0
+            for pod in c.pods(self.namespace):
+                rs = uids.get((controller_of(pod) or {}).get("uid", ""))
+                if rs is None:
+                    continue
+                if is_terminating(pod):
+                    terminating += 1
+                elif is_pod_ready(pod):
+                    ready += 1
+            for r in owned_replicasets(c, dep):
+                row[r["metadata"]["name"]] = int(r["spec"].get("replicas", 0))
+            row["ready"], row["terminating"] = ready, terminating
+            out.append(row)
+        return out
+
+    def __repr__(self) -> str:
+        rows = self.rows()
+        if not rows:
+            return f"<rollout of {self.deployment}: no change>"
+        cols = list(dict.fromkeys(k for r in rows for k in r))
+        widths = {c: max(len(str(c)), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
+        fixed = {"step", "time", "ready", "terminating"}
+        lines = ["   ".join((c.upper() if c in fixed else c).ljust(widths[c]) for c in cols)]
+        lines += ["   ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols) for r in rows]
+        return "\n".join(line.rstrip() for line in lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = self.rows()
+        cols = list(dict.fromkeys(k for r in rows for k in r))
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols) + "</tr>"
+                       for r in rows)
+        return f"<table><caption>rollout of {html.escape(self.deployment)}</caption><tr>{head}</tr>{body}</table>"
+
+
 def _available_by_rs(cluster: Cluster) -> dict[str, int]:
     out: dict[str, int] = {}
     for pod in cluster.pods():
@@ -489,7 +546,7 @@ def _available_by_rs(cluster: Cluster) -> dict[str, int]:
 
 
 def rollout_steps(cluster: Cluster, deployment: str, new_template: TemplateChange,
-                  namespace: str = "default") -> list[Cluster]:
+                  namespace: str = "default", step_seconds: float = 0.0) -> RolloutSteps:
     """The successive states of a rollout, one per Deployment-controller action.
 
     With ``strategy: RollingUpdate`` the new ReplicaSet is scaled up by at most
@@ -507,21 +564,27 @@ def rollout_steps(cluster: Cluster, deployment: str, new_template: TemplateChang
         deployment: the Deployment's name.
         new_template: a callable or a mapping merged into the template (see :func:`rollout`).
         namespace: the Deployment's namespace.
+        step_seconds: time between two steps.  Step ``j`` (from 0) then happens at
+            ``cluster.now + j * step_seconds``: its pods get that time in their timestamps
+            (so a Terminating pod's deadline is its own step's time + grace), and pods whose
+            deadline has passed by then are gone.  With 0 (the default) every step happens
+            at ``cluster.now``.
 
     Returns:
-        The states after each step, the last one being the finished rollout; ``[]`` when the
-        template does not change.
+        The states after each step (a list that prints as a table), the last one being the
+        finished rollout; empty when the template does not change.
     """
+    start = cluster.now
     cluster, changed = _with_template(cluster, deployment, new_template, namespace)
     if not changed:
-        return []
+        return RolloutSteps([], deployment, namespace)
     dep = cluster.get("Deployment", deployment, namespace)
     cluster, new_rs = ensure_new_replicaset(cluster, dep, replicas=0)
     dep = cluster.get("Deployment", deployment, namespace)
     replicas = int(dep["spec"].get("replicas", 1))
     surge, max_unavailable = deployment_strategy_limits(dep)
     new_uid = new_rs["metadata"]["uid"]
-    states: list[Cluster] = []
+    states = RolloutSteps([], deployment, namespace)
 
     def current() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         rss = owned_replicasets(cluster, dep)
@@ -531,24 +594,34 @@ def rollout_steps(cluster: Cluster, deployment: str, new_template: TemplateChang
     def reps(rs: Mapping[str, Any]) -> int:
         return int(rs["spec"].get("replicas", 1))
 
+    def tick() -> Cluster:
+        """The cluster at the time of the next step, with expired pods gone."""
+        if not step_seconds:
+            return cluster
+        return _purge_expired(cluster.at(start + len(states) * step_seconds))
+
     if (dep["spec"].get("strategy") or {}).get("type") == "Recreate":
         _, olds = current()
+        cluster = tick()
         for rs in olds:
             cluster = set_rs_replicas(cluster, rs, 0)
         cluster = _settle(cluster)
         states.append(cluster)
         old_uids = {r["metadata"]["uid"] for r in olds}
+        cluster = tick()
         for pod in cluster.pods(namespace):
             if (controller_of(pod) or {}).get("uid") in old_uids:
                 cluster = cluster.without("Pod", pod["metadata"]["name"], namespace)
         cluster = _settle(cluster)
         states.append(cluster)
         new, _ = current()
+        cluster = tick()
         cluster = _settle(set_rs_replicas(cluster, new, replicas, dep))
         states.append(cluster)
         return states
 
     for _ in range(4 * replicas + 4):
+        cluster = tick()
         new, olds = current()
         total = reps(new) + sum(reps(r) for r in olds)
         # Scale up the new ReplicaSet (reconcileNewReplicaSet).

@@ -1,24 +1,16 @@
 """The EndpointSlice controller: which pods stand behind a Service.
 
-A Service with a ``selector`` does not route anything itself.  The EndpointSlice controller
-watches Services and Pods and writes ``discovery.k8s.io/v1`` **EndpointSlices** labelled
-``kubernetes.io/service-name: <service>``: one endpoint per matching pod of the Service's
-namespace that has an IP and has not finished, with three conditions:
-
-- ``ready``: the pod is Ready and not terminating (always true with
-  ``publishNotReadyAddresses``);
-- ``serving``: the pod is Ready, terminating or not;
-- ``terminating``: the pod has a ``deletionTimestamp``.
-
-kube-proxy reads only these slices.  A named ``targetPort`` is looked up in *each* pod (the
-first container port with that name and protocol), so a "blue" pod serving ``http`` on 8080
-and a "green" one on 9090 end up in two slices with different ``ports``; a pod without the
-name is left out of that port.  A slice holds at most 100 endpoints.  Services without a
-selector (and ExternalName Services) get nothing from this controller: you write their
-endpoints yourself.
-
-The controller also keeps the legacy ``v1`` **Endpoints** object (``kubectl get endpoints``):
-ready addresses under ``addresses``, the others under ``notReadyAddresses``.
+A Service with a ``selector`` routes nothing itself.  The EndpointSlice controller writes
+``discovery.k8s.io/v1`` **EndpointSlices** labelled ``kubernetes.io/service-name``: one endpoint
+per matching pod of the Service's namespace that has an IP and has not finished, with
+``ready`` (Ready and not terminating; always true with ``publishNotReadyAddresses``),
+``serving`` (Ready, terminating or not) and ``terminating`` (``deletionTimestamp`` set).
+kube-proxy reads only these.  A named ``targetPort`` is looked up in *each* pod (first
+container port with that name and protocol), so a blue pod serving ``http`` on 8080 and a
+green one on 9090 land in two slices; a pod lacking the name is left out of that port.  A
+slice holds at most 100 endpoints.  Services without a selector (and ExternalName ones) get
+nothing: you write their endpoints yourself.  The legacy ``v1`` **Endpoints** object
+(``kubectl get endpoints``) is kept too: ready ``addresses`` and ``notReadyAddresses``.
 """
 
 from __future__ import annotations

@@ -117,8 +117,15 @@ class InvalidError(KubelearnError, ValueError):
     def __init__(self, kind: str, name: str, causes: list[FieldError] | tuple[FieldError, ...]):
         self.kind = kind
         self.name = name
-        # The API server removes exact duplicates but keeps the order.
-        self.causes: tuple[FieldError, ...] = tuple(dict.fromkeys(causes))
+        # The API server removes exact duplicates but keeps the order.  Compare by text, so a
+        # cause whose value is a list or dict (unhashable) is fine too.
+        seen: set[str] = set()
+        unique = []
+        for cause in causes:
+            if str(cause) not in seen:
+                seen.add(str(cause))
+                unique.append(cause)
+        self.causes: tuple[FieldError, ...] = tuple(unique)
         super().__init__(str(self))
 
     def __str__(self) -> str:

@@ -647,7 +647,7 @@ def _format_endpoint_slices(slices: Sequence[Mapping[str, Any]], port_name: str 
     return f"{text} + {count - 3} more..." if more else text
 
 
-def describe_service(cluster: Cluster, name: str, namespace: str = "default") -> str:
+def describe_service(cluster: Cluster, name: str, namespace: str = "default") -> KubectlOutput:
     """``kubectl describe service NAME -n NAMESPACE``, field for field.
 
     Raises:
@@ -703,10 +703,10 @@ def describe_service(cluster: Cluster, name: str, namespace: str = "default") ->
     if spec.get("trafficDistribution"):
         lines.append(["Traffic Distribution:", spec["trafficDistribution"]])
     lines.append(["Events:", "<none>"])  # kubelearn records no events
-    return _describe_write(lines)
+    return KubectlOutput(_describe_write(lines))
 
 
-def describe_pod(cluster: Cluster, name: str, namespace: str = "default") -> str:
+def describe_pod(cluster: Cluster, name: str, namespace: str = "default") -> KubectlOutput:
     """A short ``kubectl describe pod``: identity, placement, IPs, readiness, containers.
 
     Simplification: the container state, probes, volumes, QoS, tolerations and events that
@@ -745,4 +745,4 @@ def describe_pod(cluster: Cluster, name: str, namespace: str = "default") -> str
     for cond in status.get("conditions") or []:
         lines.append([f"  {cond['type']}", str(cond.get("status"))])
     lines.append(["Events:", "<none>"])
-    return _describe_write(lines)
+    return KubectlOutput(_describe_write(lines))

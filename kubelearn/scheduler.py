@@ -1,27 +1,20 @@
 """The scheduler and the kubelet: where a pod runs and which IP it gets.
 
-A new pod has no ``spec.nodeName``.  The **scheduler** filters the nodes it may run on, then
-scores the survivors and binds the pod to the best one.  A node is filtered out when it is
-cordoned (``spec.unschedulable``), has a taint the pod does not tolerate (the control plane
-carries ``node-role.kubernetes.io/control-plane:NoSchedule``, so ordinary pods land on
-workers while CoreDNS, which tolerates it, may run there; a NotReady node carries
-``node.kubernetes.io/not-ready`` or ``…/unreachable``), does not match the pod's
-``nodeSelector``/required node affinity, or already runs its kubelet's ``maxPods`` (110).  If no node is left the pod stays ``Pending`` with a
-``PodScheduled: False`` condition, reason ``Unschedulable``, and the scheduler's message,
-e.g. ``0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/
-control-plane: }, 2 node(s) were unschedulable. preemption: …``.
+A new pod has no ``spec.nodeName``.  The **scheduler** drops the nodes it may not use: cordoned
+(``spec.unschedulable``), tainted without a matching toleration (the control plane's
+``node-role.kubernetes.io/control-plane:NoSchedule`` keeps ordinary pods on the workers;
+CoreDNS tolerates it), not matching ``nodeSelector``/node affinity, or full (``maxPods``).
+If none is left the pod stays ``Pending`` with ``PodScheduled: False``, reason
+``Unschedulable`` and the scheduler's ``0/3 nodes are available: …`` message.  Otherwise the
+node with the fewest pods wins, ties by name (a simplification of the default scorers, which
+spread pods evenly on a small cluster too).
 
-Scoring is simplified: the node with the fewest pods wins, ties broken by node name (the real
-default scheduler scores requested resources and spreads pods of one Service across nodes;
-the effect on a small cluster is the same even spread).
-
-The **kubelet** of that node then starts the pod.  Its IP comes from the CNI's IPAM: kind's
-kindnet uses ``host-local`` over the node's ``spec.podCIDR``.  host-local skips the network
-address and the gateway (``.1``), so on ``kind-worker`` (``10.244.1.0/24``) the first pod gets
-``10.244.1.2``.  It hands addresses out round-robin, starting after the last one it reserved,
-so a freed IP is only reused once the range wraps around.  host-local keeps "the last
-reserved IP" in a file on the node; kubelearn keeps it in the node annotation
-:data:`LAST_RESERVED_IP_ANNOTATION` (a kubelearn addition, not on real nodes).
+The node's **kubelet** then starts the pod with an IP from kindnet's ``host-local`` IPAM over
+the node's ``spec.podCIDR``: it skips the network address and the gateway ``.1``, so on
+``kind-worker`` (``10.244.1.0/24``) the first pod gets ``10.244.1.2``; it hands addresses out
+round-robin after the last one reserved (kept in the node annotation
+:data:`LAST_RESERVED_IP_ANNOTATION`, a kubelearn addition), so a freed IP comes back only
+after the range wraps.
 """
 
 from __future__ import annotations

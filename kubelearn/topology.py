@@ -254,7 +254,9 @@ def default_proxy_config(topology: Topology, doc: Mapping[str, Any] | None = Non
     (``clusterCIDR`` = the pod subnet, ``iptables.minSyncPeriod: 1s``, ``conntrack.maxPerCore: 0``
     so kube-proxy leaves the host's conntrack table size alone, ``tcpBeLiberal`` for nftables),
     then ``doc``.  ``mode: ""`` becomes ``iptables`` and ``detectLocalMode: ""`` becomes
-    ``ClusterCIDR``, as kube-proxy decides at start-up.
+    ``ClusterCIDR``, as kube-proxy decides at start-up.  ``nodePortAddresses`` stays ``null``
+    as in the real file: iptables and ipvs then accept NodePorts on every local address,
+    nftables only on the node's primary IP (its ``["primary"]`` default).
 
     Args:
         topology: the cluster's topology (its ``kube_proxy_mode`` is kind's ``kubeProxyMode``).

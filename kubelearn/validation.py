@@ -17,8 +17,10 @@ allocation (:mod:`kubelearn.allocation`), which hides every error found here.
 
 Modelled: Kubernetes v1.33 with default feature gates (Service names are DNS-1035 labels,
 ``trafficDistribution`` accepts only ``PreferClose``, IPs are parsed leniently); messages of
-discovery-api-facts §C.3/§C.4.  Pod validation covers names, containers, ports and the policies
-a learner writes, not volumes, probes or security contexts.
+discovery-api-facts §C.3/§C.4.  Updates (``old``) add the rules a learner meets when re-applying:
+a Service's ClusterIP and ``loadBalancerClass``, a Deployment's or ReplicaSet's selector, a
+StatefulSet's fixed spec fields.  Pod validation covers names, containers, ports and the
+policies a learner writes, not volumes, probes, security contexts or pod-update immutability.
 """
 
 from __future__ import annotations
@@ -686,14 +688,43 @@ def _deployment(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[F
         if pds <= _i(spec.get("minReadySeconds")):
             errs.append(FieldError("spec.progressDeadlineSeconds", INVALID, pds,
                                    "must be greater than minReadySeconds"))
-    return errs
+    return errs + _immutable_selector(spec, old)
 
 
 def _replica_set(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[FieldError]:
     errs = validate_object_meta(obj.get("metadata"), is_dns1123_subdomain)
     spec = _m(obj.get("spec"))
     errs += _selector_and_template(spec, "replicaset")
-    return errs + _nonnegative("spec.minReadySeconds", _i(spec.get("minReadySeconds")))
+    errs += _nonnegative("spec.minReadySeconds", _i(spec.get("minReadySeconds")))
+    return errs + _immutable_selector(spec, old)
+
+
+def _semantic(value: Any) -> Any:
+    """``apiequality.Semantic.DeepEqual``'s view: empty, null and omitted are the same (Go zero values)."""
+    if isinstance(value, Mapping):
+        out = {k: _semantic(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        return [_semantic(v) for v in value]
+    return value
+
+
+def _immutable_selector(spec: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[FieldError]:
+    """apps/v1: a Deployment's or ReplicaSet's selector cannot change once created."""
+    if old is None:
+        return []
+    new_sel = spec.get("selector")
+    if _semantic(new_sel) != _semantic(_m(old.get("spec")).get("selector")):
+        return [FieldError("spec.selector", INVALID, hashable(new_sel), "field is immutable")]
+    return []
+
+
+# The StatefulSet spec fields an update may touch (ValidateStatefulSetUpdate, v1.33).
+_STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+                "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+_STS_FORBIDDEN = ("updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+                  "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and "
+                  "'minReadySeconds' are forbidden")
 
 
 def _stateful_set(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[FieldError]:
@@ -713,6 +744,11 @@ def _stateful_set(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> list
         errs.append(FieldError("spec.updateStrategy", INVALID, hashable(strategy),
                                "must be 'RollingUpdate' or 'OnDelete'"))
     errs += _selector_and_template(spec, "statefulset")
+    if old is not None:
+        old_spec = _m(old.get("spec"))
+        if (_semantic({k: v for k, v in spec.items() if k not in _STS_MUTABLE})
+                != _semantic({k: v for k, v in old_spec.items() if k not in _STS_MUTABLE})):
+            errs.append(FieldError("spec", FORBIDDEN, detail=_STS_FORBIDDEN))
     return errs
 
 
@@ -787,11 +823,14 @@ def _endpoints(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[Fi
                     errs.append(FieldError(p, INVALID, ip, _IP_MESSAGE))
                 else:
                     errs += _special_ip(p, ip)
-        for j, port in enumerate(_l(subset.get("ports"))):
+        subset_ports = _l(subset.get("ports"))
+        for j, port in enumerate(subset_ports):
             port = _m(port)
             p = f"subsets[{i}].ports[{j}]"
             name = _s(port.get("name"))
-            if name:
+            if len(subset_ports) > 1 and not name:
+                errs.append(FieldError(f"{p}.name", REQUIRED))
+            elif name:
                 errs += _invalid_each(f"{p}.name", name, is_dns1123_label(name))
             errs += _port_num(f"{p}.port", _i(port.get("port")))
             proto = _s(port.get("protocol"))

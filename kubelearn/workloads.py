@@ -1,21 +1,16 @@
 """Workloads: Deployment → ReplicaSet → Pods, and StatefulSet → Pods.
 
-You rarely create Pods yourself.  A **Deployment** describes the pods you want (a pod
-*template*) and how many (``replicas``).  Its controller creates one **ReplicaSet** per
-version of the template, named ``<deployment>-<pod-template-hash>`` (``web-7c5ddbdf54``), and
-the ReplicaSet controller creates the pods, named ``<replicaset>-<5 random characters>``
-(``web-7c5ddbdf54-x8kqz``).  Every pod carries the template's labels plus
-``pod-template-hash`` and an ``ownerReference`` to its ReplicaSet, which is how ``kubectl``
-and the garbage collector know who owns it.  Changing the template creates a new ReplicaSet
-and shifts replicas from the old one to the new one: a *rolling update*.
-
-A **StatefulSet** gives its pods stable identities instead: ``web-0``, ``web-1``, … with
-``spec.hostname`` = the pod name and ``spec.subdomain`` = the governing headless Service, so
-``web-0.<service>`` resolves in DNS.  It scales up from the lowest ordinal and down from the
-highest.
-
-Every "random" name here comes from a generator seeded with ``cluster.seed`` and a stable
-string (never Python's salted ``hash()``), so the same manifests and seed give the same names.
+You rarely create Pods yourself.  A **Deployment** holds a pod *template* and a replica count.
+Its controller makes one **ReplicaSet** per version of the template, named
+``<deployment>-<pod-template-hash>`` (``web-7c5ddbdf54``), whose controller makes the pods,
+named ``<replicaset>-<5 random characters>`` (``web-7c5ddbdf54-x8kqz``), labelled with the
+template's labels plus ``pod-template-hash`` and owned (``ownerReferences``) by the
+ReplicaSet.  Changing the template creates a new ReplicaSet and moves the replicas over: a
+*rolling update*.  A **StatefulSet** gives its pods stable identities instead: ``web-0``,
+``web-1`` … with ``spec.hostname`` = the pod name and ``spec.subdomain`` = its headless
+Service, so ``web-0.<service>`` resolves in DNS; it scales up from the lowest ordinal and down
+from the highest.  Every "random" name comes from a generator seeded with ``cluster.seed`` and
+a stable string (never Python's salted ``hash()``): same manifests and seed, same names.
 """
 
 from __future__ import annotations

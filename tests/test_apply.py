@@ -262,3 +262,39 @@ def test_malformed_manifests_only_raise_kubelearn_errors(thing):
                 assert isinstance(cause, FieldError) and cause.path  # every field error names its field
     except KubelearnError:
         pass
+
+
+# ------------------------------------------------------ integration with the other modules
+def test_validation_errors_come_all_at_once_through_the_real_validator(base):
+    pytest.importorskip("kubelearn.validation")
+    text = """apiVersion: v1
+kind: Service
+metadata: {name: Bad_Name}
+spec:
+  type: Nodeport
+  selector: {app: x}
+  ports: [{port: 0}, {port: 80, name: b}]
+"""
+    with pytest.raises(ApplyError) as info:
+        apply(base, text, svc("fine"))
+    (err,) = info.value.errors
+    assert isinstance(err, InvalidError) and err.name == "Bad_Name"
+    paths = [c.path for c in err.causes]
+    assert {"metadata.name", "spec.ports[0].port", "spec.type"} <= set(paths)
+    assert str(err).startswith('The Service "Bad_Name" is invalid: \n* ')
+
+
+def test_allocation_error_hides_validation_errors(base):
+    pytest.importorskip("kubelearn.validation")
+    obj = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"},
+           "spec": {"type": "NodePort", "sessionAffinity": "ClientIp",
+                    "ports": [{"port": 80, "nodePort": 80}]}}
+    (err,) = dry_run(base, obj)
+    assert isinstance(err, InvalidError) and [c.path for c in err.causes] == ["spec.ports[0].nodePort"]
+
+
+def test_workload_kind_is_validated_by_the_traffic_module(base):
+    pytest.importorskip("kubelearn.traffic.workload")
+    (err,) = dry_run(base, "apiVersion: kubelearn.dev/v1alpha1\nkind: Workload\nmetadata: {name: w}\nspec: {bogus: 1}\n")
+    assert isinstance(err, InvalidError) and err.kind == "Workload"
+    assert all(c.path.startswith("spec.") for c in err.causes)

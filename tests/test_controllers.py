@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from _workloads_fixtures import bare_pod, base_cluster, cluster_with, deployment, service, statefulset
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kubelearn import controllers
 from kubelearn.cluster import Cluster
@@ -262,3 +264,145 @@ def test_advance_does_not_finish_a_rollout() -> None:
     assert reps == sorted(r["spec"]["replicas"] for r in mid.list("ReplicaSet")) == [1, 2]
     assert len(later.pods()) == 3  # the terminating pod is gone, nothing new was created
     assert sorted(r["spec"]["replicas"] for r in controllers.reconcile(later).list("ReplicaSet")) == [0, 3]
+
+
+def test_rollout_steps_with_step_seconds_time_each_step() -> None:
+    c = cluster_with(deployment("my-app", replicas=3)).at(100)
+    steps = controllers.rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}},
+                                      step_seconds=20)
+    assert [s.now for s in steps] == [100, 120, 140, 160, 180, 200]
+    # The pod scaled down at step 2 (t=120) has the deadline 150 and is gone by step 4 (t=160).
+    first_victim = next(p for p in steps[1].pods() if p["metadata"].get("deletionTimestamp"))
+    assert parse_time(first_victim["metadata"]["deletionTimestamp"]) == 150
+    assert first_victim["metadata"]["name"] in names(steps[2])
+    assert first_victim["metadata"]["name"] not in names(steps[3])
+    last_deadlines = sorted(parse_time(p["metadata"]["deletionTimestamp"]) for p in steps[-1].pods()
+                            if p["metadata"].get("deletionTimestamp"))
+    # Step 4 (t=160) terminated one with deadline 190, gone by step 6 (t=200): only t=200's is left.
+    assert last_deadlines == [230]
+
+
+# ------------------------------------------------------------------ properties
+_EDITS = st.lists(st.one_of(
+    st.tuples(st.just("scale"), st.integers(0, 6)),
+    st.tuples(st.just("delete"), st.integers(0, 20), st.booleans()),
+    st.tuples(st.just("ready"), st.integers(0, 20), st.booleans()),
+    st.tuples(st.just("cordon"), st.sampled_from(["kind-worker", "kind-worker2"])),
+    st.tuples(st.just("uncordon"), st.sampled_from(["kind-worker", "kind-worker2"])),
+    st.tuples(st.just("fail"), st.sampled_from(["kind-worker", "kind-worker2"])),
+    st.tuples(st.just("recover"), st.sampled_from(["kind-worker", "kind-worker2"])),
+    st.tuples(st.just("advance"), st.integers(1, 40)),
+), max_size=6)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=_EDITS)
+def test_edits_keep_the_cluster_consistent(edits: list[tuple]) -> None:
+    import ipaddress
+
+    c = cluster_with(deployment("my-app", replicas=3), service(selector={"app": "MyApp"}))
+    for edit in edits:
+        pods = names(c)
+        op = edit[0]
+        if op == "scale":
+            c = controllers.scale(c, "my-app", edit[1])
+        elif op == "delete" and pods:
+            c = controllers.delete_pod(c, pods[edit[1] % len(pods)], grace=edit[2])
+        elif op == "ready":
+            running = [p["metadata"]["name"] for p in c.pods() if p["status"].get("phase") == "Running"]
+            if running:
+                c = controllers.set_ready(c, running[edit[1] % len(running)], edit[2])
+        elif op == "cordon":
+            c = controllers.cordon(c, edit[1])
+        elif op == "uncordon":
+            c = controllers.uncordon(c, edit[1])
+        elif op == "fail":
+            c = controllers.fail_node(c, edit[1])
+        elif op == "recover":
+            c = controllers.recover_node(c, edit[1])
+        elif op == "advance":
+            c = controllers.advance(c, c.now + edit[1])
+        assert controllers.reconcile(c).objects == c.objects
+        dep = c.get("Deployment", "my-app")
+        live = active(c)
+        assert len(live) == dep["spec"]["replicas"]
+        ips = [p["status"]["podIP"] for p in c.pods() if p["status"].get("podIP")]
+        assert len(ips) == len(set(ips))
+        for p in c.pods():
+            if p["status"].get("podIP"):
+                cidr = c.get("Node", p["spec"]["nodeName"])["spec"]["podCIDR"]
+                assert ipaddress.ip_address(p["status"]["podIP"]) in ipaddress.ip_network(cidr)
+        in_slices = {e["targetRef"]["name"]: e for s in c.endpoint_slices("default", "my-service") for e in s["endpoints"]}
+        assert set(in_slices) == {p["metadata"]["name"] for p in c.pods() if p["status"].get("podIP")}
+        for name, e in in_slices.items():
+            pod = c.get("Pod", name)
+            ready = any(x["type"] == "Ready" and x["status"] == "True" for x in pod["status"]["conditions"])
+            terminating = bool(pod["metadata"].get("deletionTimestamp"))
+            assert e["conditions"] == {"ready": ready and not terminating, "serving": ready, "terminating": terminating}
+
+
+_STS_EDITS = st.lists(st.one_of(
+    st.tuples(st.just("scale"), st.integers(0, 5)),
+    st.tuples(st.just("delete"), st.integers(0, 5), st.booleans()),
+    st.tuples(st.just("ready"), st.integers(0, 5), st.booleans()),
+    st.tuples(st.just("fail"), st.sampled_from(["kind-worker", "kind-worker2"])),
+    st.tuples(st.just("recover"), st.sampled_from(["kind-worker", "kind-worker2"])),
+    st.tuples(st.just("advance"), st.integers(1, 40)),
+), max_size=6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=_STS_EDITS, parallel=st.booleans())
+def test_statefulset_identities_survive_any_edits(edits: list[tuple], parallel: bool) -> None:
+    c = cluster_with(statefulset("web", replicas=3, parallel=parallel))
+    for edit in edits:
+        op = edit[0]
+        if op == "scale":
+            c = controllers.scale(c, "web", edit[1], kind="StatefulSet")
+        elif op == "delete" and c.has("Pod", f"web-{edit[1]}"):
+            c = controllers.delete_pod(c, f"web-{edit[1]}", grace=edit[2])
+        elif op == "ready" and c.has("Pod", f"web-{edit[1]}") and \
+                c.get("Pod", f"web-{edit[1]}")["status"].get("phase") == "Running":
+            c = controllers.set_ready(c, f"web-{edit[1]}", edit[2])
+        elif op == "fail":
+            c = controllers.fail_node(c, edit[1])
+        elif op == "recover":
+            c = controllers.recover_node(c, edit[1])
+        elif op == "advance":
+            c = controllers.advance(c, c.now + edit[1])
+        assert controllers.reconcile(c).objects == c.objects
+        replicas = c.get("StatefulSet", "web")["spec"]["replicas"]
+        for p in active(c):
+            assert p["metadata"]["name"] in {f"web-{i}" for i in range(replicas)}
+            assert p["spec"]["hostname"] == p["metadata"]["name"]
+        healthy_nodes = all(x["status"] == "True" for n in c.nodes() for x in n["status"]["conditions"]
+                            if x["type"] == "Ready")
+        settled = not any(p["metadata"].get("deletionTimestamp") for p in c.pods())
+        all_ready = all(any(x["type"] == "Ready" and x["status"] == "True" for x in p["status"].get("conditions", []))
+                        for p in c.pods())
+        if healthy_nodes and settled and all_ready:
+            assert sorted(names(c)) == sorted(f"web-{i}" for i in range(replicas))
+
+
+def test_fighting_controllers_raise_instead_of_spinning(monkeypatch: pytest.MonkeyPatch) -> None:
+    def flapping(c: Cluster) -> Cluster:  # a "scheduler" that rewrites an object every round
+        return c.with_object({"apiVersion": "v1", "kind": "Namespace",
+                              "metadata": {"name": "flap", "labels": {"n": str(c.clock)}}})
+
+    monkeypatch.setattr(controllers, "schedule", flapping)
+    with pytest.raises(KubelearnError, match=r"the controllers did not settle after 100 rounds"):
+        controllers.reconcile(base_cluster())
+
+
+def test_rollout_steps_print_as_a_table() -> None:
+    c = cluster_with(deployment("my-app", replicas=3))
+    old = c.list("ReplicaSet")[0]["metadata"]["name"]
+    steps = controllers.rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}},
+                                      step_seconds=5)
+    new = next(r["metadata"]["name"] for r in steps[-1].list("ReplicaSet") if r["metadata"]["name"] != old)
+    lines = repr(steps).splitlines()
+    assert lines[0].split() == ["STEP", "TIME", old, new, "READY", "TERMINATING"]
+    assert [line.split() for line in lines[1:]] == [
+        ["1", "0.0", "3", "1", "4", "0"], ["2", "5.0", "2", "1", "3", "1"], ["3", "10.0", "2", "2", "4", "1"],
+        ["4", "15.0", "1", "2", "3", "2"], ["5", "20.0", "1", "3", "4", "2"], ["6", "25.0", "0", "3", "3", "3"]]
+    assert f"<th>{new}</th>" in steps._repr_html_()

@@ -201,3 +201,20 @@ def test_slice_names_depend_on_seed_only() -> None:
 
     assert slice_names(3) == slice_names(3)
     assert slice_names(3) != slice_names(4)
+
+
+def test_endpoints_truncated_over_1000_addresses_slices_are_not() -> None:
+    from kubelearn.scheduler import running_status
+
+    pods = []
+    for i in range(1001):
+        p = bare_pod(f"p{i}", {"app": "big"}, nodeName="kind-worker")
+        p["status"] = running_status(p, f"10.244.{1 + i // 250}.{2 + i % 250}", "172.18.0.2", "2026-01-01T00:00:00Z")
+        pods.append(p)
+    c = base_cluster().with_objects([*pods, service("big", selector={"app": "big"})])
+    ep = endpoints_for(c, "big", "default")
+    assert ep is not None
+    assert ep["metadata"]["annotations"] == {"endpoints.kubernetes.io/over-capacity": "truncated"}
+    assert sum(len(s.get("addresses", [])) for s in ep["subsets"]) == 1000
+    slices = endpoint_slices_for(c, "big", "default")
+    assert [len(s["endpoints"]) for s in slices] == [100] * 10 + [1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from discovery_builders import cluster, kube_dns_service, kubernetes_service, pod, service
 
+from kubelearn.cluster import Cluster
 from kubelearn.envvars import EnvVarSourceError, container_env, expand, service_env, service_variables
 from kubelearn.errors import KubelearnError, NotFoundError
 
@@ -116,7 +117,7 @@ def test_redis_master_example() -> None:
     }
 
 
-def _kubelet_test_cluster(links: bool = True) -> object:
+def _kubelet_test_cluster(links: bool = True) -> Cluster:
     # The services of the kubelet's TestMakeEnvironmentVariables.
     return cluster(
         service("kubernetes", "1.2.3.1", [(8081, "TCP", "")]),
@@ -137,7 +138,7 @@ def _kubelet_test_cluster(links: bool = True) -> object:
 
 def test_other_namespaces_services_are_not_injected() -> None:
     """A pod in test1 sees test1's Services and default/kubernetes, nothing from test2."""
-    env = service_env(_kubelet_test_cluster(), "p1", "test1")  # type: ignore[arg-type]
+    env = service_env(_kubelet_test_cluster(), "p1", "test1")
     assert env["TEST_SERVICE_HOST"] == "1.2.3.3"
     assert env["KUBERNETES_SERVICE_HOST"] == "1.2.3.1"
     assert "1.2.3.5" not in env.values() and "1.2.3.4" not in env.values()
@@ -145,7 +146,7 @@ def test_other_namespaces_services_are_not_injected() -> None:
 
 def test_master_service_in_pod_namespace_wins() -> None:
     """Upstream 'master service in pod ns': test2/kubernetes beats default/kubernetes."""
-    env = service_env(_kubelet_test_cluster(), "p2", "test2")  # type: ignore[arg-type]
+    env = service_env(_kubelet_test_cluster(), "p2", "test2")
     assert env["KUBERNETES_SERVICE_HOST"] == "1.2.3.4"
     assert env["KUBERNETES_PORT"] == "tcp://1.2.3.4:8084"
     assert env["TEST_SERVICE_HOST"] == "1.2.3.5"
@@ -153,7 +154,7 @@ def test_master_service_in_pod_namespace_wins() -> None:
 
 def test_links_disabled_keeps_only_default_kubernetes() -> None:
     """enableServiceLinks: false: only default/kubernetes, whatever the pod's namespace holds."""
-    env = service_env(_kubelet_test_cluster(links=False), "p2", "test2")  # type: ignore[arg-type]
+    env = service_env(_kubelet_test_cluster(links=False), "p2", "test2")
     assert env["KUBERNETES_SERVICE_HOST"] == "1.2.3.1"
     assert not any(k.startswith("TEST_") for k in env)
     assert len(env) == 7
@@ -161,7 +162,7 @@ def test_links_disabled_keeps_only_default_kubernetes() -> None:
 
 def test_container_env_user_values_win_and_expand() -> None:
     """env entries beat Service variables; $(VAR) expands, undefined/out-of-order refs stay literal."""
-    env = container_env(_kubelet_test_cluster(), "p1", "test1")  # type: ignore[arg-type]
+    env = container_env(_kubelet_test_cluster(), "p1", "test1")
     assert env["FOO"] == "BAR"
     assert env["COMPOSITE"] == "1.2.3.3:8083"
     assert env["LATER"] == "$(OUT_OF_ORDER)"
@@ -223,3 +224,29 @@ def test_unknown_pod_and_container() -> None:
 def test_expand_escapes() -> None:
     """$$ escapes; a lone $ and an unterminated $( stay."""
     assert expand("$$(A) $(A) $A $(A", {"A": "1"}) == "$(A) 1 $A $(A"
+
+
+def test_integration_late_service_through_apply_and_replacement_pod() -> None:
+    """Through load/apply/controllers: running pods miss a new Service; their replacement sees it."""
+    scenarios = pytest.importorskip("kubelearn.scenarios", reason="kubelearn.scenarios is not built yet")
+    from pathlib import Path
+
+    c = scenarios.default_scenario().at(60).apply(str(Path(__file__).parent / "data/discovery/good-service.yaml"))
+    old = [p["metadata"]["name"] for p in c.list("Pod", "default")]
+    assert old and all(not any(k.startswith("REDIS_MASTER_") for k in service_env(c, n)) for n in old)
+    assert service_env(c, old[0])["MY_SERVICE_SERVICE_PORT"] == "80"
+    c = c.at(120).delete_pod(old[0])
+    new = [p["metadata"]["name"] for p in c.list("Pod", "default") if p["metadata"]["name"] not in old]
+    assert len(new) == 1
+    env = service_env(c, new[0])
+    assert env["REDIS_MASTER_SERVICE_HOST"] == c.get("Service", "redis-master")["spec"]["clusterIP"]
+    assert env["REDIS_MASTER_PORT_6379_TCP_PORT"] == "6379"
+
+
+def test_dual_stack_uses_primary_ip_only() -> None:
+    """Only spec.clusterIP appears; the secondary clusterIPs entry never does."""
+    svc = service("dual", "10.96.9.9", [(80, "TCP", "")])
+    svc["spec"]["clusterIPs"] = ["10.96.9.9", "fd00::9"]
+    got = service_variables(svc)
+    assert got["DUAL_SERVICE_HOST"] == "10.96.9.9"
+    assert not any("fd00" in v for v in got.values())

@@ -82,3 +82,11 @@ def test_apply_error_lists_everything_and_pickles() -> None:
         assert str(again) == str(e)
     with pytest.raises(ValueError):
         raise agg
+
+
+def test_invalid_error_accepts_unhashable_values() -> None:
+    """A cause whose bad value is a list still de-duplicates by its text."""
+    c = FieldError("spec.clusterIPs", "Invalid value", ["10.0.0.5"], "failed to allocate IP 10.0.0.5")
+    err = InvalidError("Service", "x", [c, c])
+    assert len(err.causes) == 1
+    assert 'spec.clusterIPs: Invalid value: ["10.0.0.5"]' in str(err)

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from discovery_builders import cluster, endpoint_slice, kube_dns_service, kubernetes_service, node, pod, service
 
+from kubelearn.cluster import Cluster
 from kubelearn.errors import NotFoundError
 from kubelearn.kubectl import (
     ENDPOINTS_WARNING,
@@ -22,7 +23,7 @@ from kubelearn.kubectl import (
 APP = {"app.kubernetes.io/name": "MyApp"}
 
 
-def _cluster(now: float = 300.0) -> object:
+def _cluster(now: float = 300.0) -> Cluster:
     return cluster(
         node("kind-control-plane", "172.18.0.2", control_plane=True),
         node("kind-worker", "172.18.0.3"),
@@ -57,7 +58,7 @@ def test_tabwriter_min_width_and_padding() -> None:
 
 def test_get_services_table() -> None:
     """NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE, sorted by name; LB <pending>; ExternalName."""
-    assert get(_cluster(), "svc") == (  # type: ignore[arg-type]
+    assert get(_cluster(), "svc") == (
         "NAME         TYPE           CLUSTER-IP    EXTERNAL-IP      PORT(S)        AGE\n"
         "ext          ExternalName   <none>        db.example.com   <none>         5m\n"
         "kubernetes   ClusterIP      10.96.0.1     <none>           443/TCP        5m\n"
@@ -68,7 +69,7 @@ def test_get_services_table() -> None:
 
 def test_get_services_all_namespaces_wide() -> None:
     """-A puts NAMESPACE first; -o wide adds SELECTOR."""
-    out = get(_cluster(), "services", all_namespaces=True, output="wide")  # type: ignore[arg-type]
+    out = get(_cluster(), "services", all_namespaces=True, output="wide")
     lines = out.splitlines()
     assert lines[0].split() == ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE",
                                 "SELECTOR"]
@@ -80,12 +81,12 @@ def test_get_services_all_namespaces_wide() -> None:
 def test_get_pods_table_and_wide() -> None:
     """READY from the Ready condition; -o wide adds IP, NODE, NOMINATED NODE, READINESS GATES."""
     c = _cluster()
-    assert get(c, "po") == (  # type: ignore[arg-type]
+    assert get(c, "po") == (
         "NAME    READY   STATUS    RESTARTS   AGE\n"
         "web-1   1/1     Running   0          5m\n"
         "web-2   0/1     Running   0          5m\n"
     )
-    assert get(c, "pods", output="wide").splitlines()[1] == (  # type: ignore[arg-type]
+    assert get(c, "pods", output="wide").splitlines()[1] == (
         "web-1   1/1     Running   0          5m    10.244.1.5   kind-worker   <none>           <none>")
 
 
@@ -99,7 +100,7 @@ def test_terminating_pod_status() -> None:
 
 def test_get_endpoints_warns_and_lists_ready_only() -> None:
     """v1.33 deprecation warning on stderr; only the ready address is listed."""
-    out = get(_cluster(), "endpoints", "my-service")  # type: ignore[arg-type]
+    out = get(_cluster(), "endpoints", "my-service")
     assert out.stderr == ENDPOINTS_WARNING + "\n"
     assert out.stdout == "NAME         ENDPOINTS         AGE\nmy-service   10.244.1.5:9376   5m\n"
     assert str(out).startswith("Warning: v1 Endpoints is deprecated in v1.33+")
@@ -117,7 +118,7 @@ def test_endpoints_more_and_none() -> None:
 
 def test_get_endpointslices() -> None:
     """NAME ADDRESSTYPE PORTS ENDPOINTS AGE: every address, ready or not."""
-    assert get(_cluster(), "endpointslices").stdout == (  # type: ignore[arg-type]
+    assert get(_cluster(), "endpointslices").stdout == (
         "NAME               ADDRESSTYPE   PORTS   ENDPOINTS               AGE\n"
         "my-service-x7k2p   IPv4          9376    10.244.1.5,10.244.2.7   5m\n"
     )
@@ -126,12 +127,12 @@ def test_get_endpointslices() -> None:
 def test_get_nodes() -> None:
     """ROLES from node-role labels; VERSION as kind's node image; wide adds addresses and OS."""
     c = _cluster(now=3 * 86400)
-    assert get(c, "no") == (  # type: ignore[arg-type]
+    assert get(c, "no") == (
         "NAME                 STATUS   ROLES           AGE   VERSION\n"
         "kind-control-plane   Ready    control-plane   3d    v1.33.1\n"
         "kind-worker          Ready    <none>          3d    v1.33.1\n"
     )
-    wide = get(c, "nodes", output="wide").splitlines()  # type: ignore[arg-type]
+    wide = get(c, "nodes", output="wide").splitlines()
     assert wide[0].split()[5:7] == ["INTERNAL-IP", "EXTERNAL-IP"]
     assert "172.18.0.3" in wide[2] and "containerd://" in wide[2]
 
@@ -146,40 +147,40 @@ def test_cordoned_not_ready_node() -> None:
 def test_empty_and_not_found() -> None:
     """No resources found on stderr; NotFound in kubectl's words; unknown type and -o."""
     c = _cluster()
-    out = get(c, "deployments")  # type: ignore[arg-type]
+    out = get(c, "deployments")
     assert out.stdout == "" and out.stderr == "No resources found in default namespace.\n"
-    assert get(c, "statefulsets", all_namespaces=True).stderr == "No resources found\n"  # type: ignore[arg-type]
+    assert get(c, "statefulsets", all_namespaces=True).stderr == "No resources found\n"
     with pytest.raises(NotFoundError, match=r'^Error from server \(NotFound\): services "nope" not found$'):
-        get(c, "svc", "nope")  # type: ignore[arg-type]
+        get(c, "svc", "nope")
     with pytest.raises(NotFoundError, match='deployments.apps "web" not found'):
-        get(c, "deploy", "web")  # type: ignore[arg-type]
+        get(c, "deploy", "web")
     with pytest.raises(NotFoundError, match="doesn't have a resource type \"widgets\""):
-        get(c, "widgets")  # type: ignore[arg-type]
+        get(c, "widgets")
     with pytest.raises(UnsupportedOutputError, match='output format "xml"'):
-        get(c, "svc", output="xml")  # type: ignore[arg-type]
+        get(c, "svc", output="xml")
 
 
 def test_output_json_yaml_name() -> None:
     """-o json: 4-space sorted JSON; a List without NAME; -o yaml sorted keys; -o name kind/name."""
     c = _cluster()
-    one = json.loads(get(c, "svc", "my-service", output="json"))  # type: ignore[arg-type]
+    one = json.loads(get(c, "svc", "my-service", output="json"))
     assert one["spec"]["clusterIP"] == "10.96.45.12" and one["kind"] == "Service"
-    text = get(c, "svc/my-service", output="json")  # type: ignore[arg-type]
+    text = get(c, "svc/my-service", output="json")
     assert text.startswith('{\n    "apiVersion": "v1",\n    "kind": "Service",')
-    lst = json.loads(get(c, "svc", output="json"))  # type: ignore[arg-type]
+    lst = json.loads(get(c, "svc", output="json"))
     assert lst["kind"] == "List" and [i["metadata"]["name"] for i in lst["items"]] == [
         "ext", "kubernetes", "lb", "my-service"]
-    y = get(c, "svc", "my-service", output="yaml")  # type: ignore[arg-type]
+    y = get(c, "svc", "my-service", output="yaml")
     assert y.startswith("apiVersion: v1\nkind: Service\nmetadata:\n  creationTimestamp: \"2026-01-01T00:00:00Z\"")
     assert "  - 10.96.45.12\n" in y and yaml.safe_load(y)["metadata"]["name"] == "my-service"
     assert get(c, "svc", output="name").stdout.splitlines() == [
         "service/ext", "service/kubernetes", "service/lb", "service/my-service"]
-    assert get(c, "endpointslices", output="name").stdout == "endpointslice.discovery.k8s.io/my-service-x7k2p\n"  # type: ignore[arg-type]
+    assert get(c, "endpointslices", output="name").stdout == "endpointslice.discovery.k8s.io/my-service-x7k2p\n"
 
 
 def test_describe_service_exact() -> None:
     """§G.3, field for field: tabwriter padding 2, <unset> port name, ready endpoints only."""
-    assert describe_service(_cluster(), "my-service", "default") == (  # type: ignore[arg-type]
+    assert describe_service(_cluster(), "my-service", "default") == (
         "Name:                     my-service\n"
         "Namespace:                default\n"
         "Labels:                   <none>\n"
@@ -217,12 +218,25 @@ def test_describe_service_node_port_labels_and_more() -> None:
 def test_describe_service_not_found() -> None:
     """kubectl's NotFound."""
     with pytest.raises(NotFoundError, match='services "nope" not found'):
-        describe_service(_cluster(), "nope")  # type: ignore[arg-type]
+        describe_service(_cluster(), "nope")
 
 
 def test_describe_pod_brief() -> None:
     """Node with host IP, IPs block, readiness condition."""
-    text = describe_pod(_cluster(), "web-2")  # type: ignore[arg-type]
+    text = describe_pod(_cluster(), "web-2")
     assert "Node:       kind-worker/172.18.0.3\n" in text
     assert "IPs:\n  IP:  10.244.2.7\n" in text
     assert "  Ready  False\n" in text
+
+
+def test_load_balancer_external_ip_truncation_and_ipv6_endpoints() -> None:
+    """LB ingress longer than 16 characters is cut to 13 + '...' (not with -o wide); IPv6 ip:port bracketed."""
+    lb = service("lb", "10.96.4.4", [(80, "TCP", "")], type="LoadBalancer", node_ports=[30500])
+    lb["status"]["loadBalancer"] = {"ingress": [{"ip": "203.0.113.10", "ipMode": "VIP"},
+                                                {"ip": "203.0.113.11", "ipMode": "VIP"}]}
+    v6 = service("v6", "fd00::5", [(80, "TCP", "")], selector={"a": "b"})
+    c = cluster(lb, v6, endpoint_slice("v6", [("fd00:10:244::5", True, "")]))
+    assert get(c, "svc").splitlines()[1].split()[3] == "203.0.113.10,..."
+    assert get(c, "svc", output="wide").splitlines()[1].split()[3] == "203.0.113.10,203.0.113.11"
+    assert get(c, "ep", "v6").stdout.splitlines()[1].split()[1] == "[fd00:10:244::5]:80"
+    assert "LoadBalancer Ingress:     203.0.113.10 (VIP), 203.0.113.11 (VIP)\n" in describe_service(c, "lb")

@@ -199,3 +199,92 @@ def test_nftables_mode_clusterip() -> None:
     assert "table ip kube-proxy" in listed
     assert (kernel["outcome"] == "ok").all()
     assert compare(simulate(cluster, wl, seed=1, mode="nftables"), kernel, alpha=ALPHA).consistent
+
+
+def test_cli_runs_a_scenario_and_writes_the_kernel_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import kubelearn
+    from kubelearn.cli import main
+    from kubelearn.traffic import LOG_COLUMNS, read_log
+
+    out = tmp_path / "log.csv"
+    path = Path(kubelearn.__file__).parent / "data" / "scenarios" / "nodeport-local.yaml"
+    assert main(["netlab", "run", "-f", str(path), "--connections", "60", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "kernel and simulator agree" in captured.out
+    assert "up in" in captured.err
+    log = read_log(out)
+    assert list(log.columns) == list(LOG_COLUMNS) and len(log) == 60
+    assert log.attrs["source"] == "kernel"
+
+
+def test_real_scenario_with_no_endpoints_is_refused() -> None:
+    from kubelearn.scenarios import scenario
+
+    cluster = scenario("no-endpoints")
+    with NetLab(cluster) as lab:
+        kernel = lab.run(connections=10)
+    assert (kernel["outcome"] == "refused").all()
+
+
+def test_workload_events_rerender_the_rules_midway() -> None:
+    from kubelearn.scenarios import scenario
+
+    cluster = scenario("my-service")
+    before = {p["metadata"]["name"] for p in cluster.pods() if p["metadata"]["name"].startswith("my-app-")}
+    wl = workload(nodes("kind-worker"), cluster_ip("my-service"), connections=120,
+                  events=[{"at": 0.6, "scale": {"deployment": "my-app", "replicas": 1}}])
+    with NetLab(cluster) as lab:
+        kernel = lab.run(wl)
+        after = {p.name for p in lab.plan.pods if p.name.startswith("my-app-")} if lab.plan else set()
+    assert len(after) == 1 and after < before
+    early = kernel[kernel["time"] < 0.6]
+    late = kernel[kernel["time"] >= 0.6]
+    assert len(set(early["pod"].astype(str))) == 3
+    assert set(late["pod"].astype(str)) == after
+    assert (kernel["outcome"] == "ok").all()
+
+
+def test_keep_alive_requests_share_their_connections_pod() -> None:
+    cluster = make_cluster(3)
+    wl = workload(pods(names=["client"]), cluster_ip("web"), connections=40, requests_per_connection=3)
+    sim = simulate(cluster, wl, seed=2)
+    with NetLab(cluster) as lab:
+        kernel = lab.replay(sim)
+    assert len(kernel) == len(sim) == 120
+    assert (kernel["time"].to_numpy() == sim["time"].to_numpy()).all()
+    assert kernel.groupby("connection", observed=True)["pod"].nunique().max() == 1
+    assert kernel["connection"].nunique() == 40
+
+
+def test_names_that_do_not_resolve_stay_nxdomain_without_touching_the_kernel() -> None:
+    import pandas as pd
+
+    from kubelearn.traffic import dns
+
+    cluster = make_cluster(3)
+    sim = pd.concat([simulate(cluster, workload(pods(names=["client"]), dns("nosuch", 80), connections=3)),
+                     simulate(cluster, workload(pods(names=["client"]), cluster_ip("web"), connections=3))],
+                    ignore_index=True)
+    sim["connection"] = range(6)
+    with NetLab(cluster) as lab:
+        kernel = lab.replay(sim)
+    assert list(kernel["outcome"].astype(str)) == ["nxdomain"] * 3 + ["ok"] * 3
+    assert list(kernel["connection"]) == list(range(6))
+
+
+def test_nftables_affinity_sets_keep_every_client() -> None:
+    from test_netlab_support import lab_skip_reason
+
+    if lab_skip_reason("nftables"):
+        pytest.skip(lab_skip_reason("nftables") or "")
+    cap = _recent_cap()
+    cluster = make_cluster(2, type_="NodePort", affinity="ClientIP", mode="nftables")
+    # The same many-clients workload that overflows xt_recent in iptables mode.
+    wl = workload(external("198.18.0.0/20", 3 * cap), node_port("web", "kind-worker"), connections=9 * cap)
+    with NetLab(cluster, mode="nftables") as lab:
+        kernel = lab.run(wl)
+        listed = str(lab.kernel_rules("kind-worker"))
+    assert "flags dynamic,timeout" in listed and "timeout 3h" in listed
+    assert (kernel["outcome"] == "ok").all()
+    assert (stickiness(kernel)["stickiness"] == 1.0).all()
+    assert (stickiness(simulate(cluster, wl, seed=1, mode="nftables"))["stickiness"] == 1.0).all()

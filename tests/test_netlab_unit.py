@@ -161,3 +161,54 @@ def test_cli_refuses_in_one_line_without_root(monkeypatch: pytest.MonkeyPatch, c
 def test_cli_rejects_bad_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["netlab", "run", "--connections", "0"]) == 2
     assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_compare_counts_clients_when_every_client_sticks() -> None:
+    # Three sticky clients, 50 connections each: 150 connections but only 3 free choices.
+    sim = _log(["a"] * 50 + ["b"] * 50 + ["c"] * 50)
+    ker = _log(["a"] * 100 + ["b"] * 50)
+    for log in (sim, ker):
+        log["client"] = pd.Categorical([f"c{i // 50}" for i in range(150)])
+    auto = compare(sim, ker)
+    assert auto.extra["unit"] == "client" and auto.table["kernel"].sum() == 3
+    assert auto.consistent and "counting clients" in auto.verdict
+    assert not compare(sim, ker, unit="connection").consistent
+    with pytest.raises(KubelearnError, match='unknown unit "request"'):
+        compare(sim, ker, unit="request")
+
+
+def test_ipvs_is_refused_when_the_kernel_lacks_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(host, "missing", lambda mode="iptables": [])
+    monkeypatch.setattr(host, "ipvs_available", lambda: False)
+    from kubelearn.netlab import NetLab
+
+    lab = NetLab(make_cluster(1), mode="ipvs")
+    with pytest.raises(host.PreflightError, match=r"no ip_vs module loaded .* never loads kernel modules"):
+        lab.open()
+    assert repr(lab).endswith("closed: 0 nodes, 0 pods, mode ipvs>")
+
+
+def test_a_closed_lab_says_how_to_open_it() -> None:
+    from kubelearn.netlab import NetLab
+
+    lab = NetLab(make_cluster(1))
+    with pytest.raises(KubelearnError, match="use `with NetLab"):
+        lab.run(connections=1)
+
+
+def test_the_stored_kernel_result_for_the_lesson_is_a_valid_log() -> None:
+    # Recorded with: NetLab(scenario("my-service")).run(default_workload(c, 600)) as root;
+    # the lesson shows it where the lab cannot run.
+    from pathlib import Path
+
+    from scipy.stats import chisquare
+
+    from kubelearn.traffic import LOG_COLUMNS, read_log
+
+    log = read_log(Path(__file__).parent / "data" / "netlab" / "my-service-kernel.csv")
+    assert list(log.columns) == list(LOG_COLUMNS) and len(log) == 600
+    assert log.attrs["source"] == "kernel" and log.attrs["mode"] == "iptables"
+    assert (log["outcome"] == "ok").all()
+    counts = log["pod"].astype(str).value_counts()
+    assert len(counts) == 3
+    assert chisquare(counts.to_numpy()).pvalue > 1e-4  # random balancing, as the kernel did it

@@ -156,3 +156,67 @@ def test_localhost_nodeports_off_and_unknown_node() -> None:
     assert "--dst-type LOCAL ! -d 127.0.0.0/8 -j KUBE-NODEPORTS" in str(rules(c, "n1"))
     with pytest.raises(NotFoundError, match='nodes "nope" not found'):
         rules(c, "nope")
+
+
+def test_fast_hash_equals_base64() -> None:
+    import base64
+    import hashlib
+
+    from kubelearn.proxy.names import _b32_16
+
+    for text in ("ns1/svc1:p80tcp", "a", "kube-system/kube-dns:dns-tcptcp10.244.0.3:53", "x" * 300):
+        assert _b32_16(text) == base64.b32encode(hashlib.sha256(text.encode()).digest())[:16].decode()
+
+
+def test_prebuilt_text_equals_rendered_rule() -> None:
+    from kubelearn.proxy.ruleset import render_restore
+
+    c = overall()
+    aff = small(service("web", "10.96.0.5", sessionAffinity="ClientIP",
+                        sessionAffinityConfig={"clientIP": {"timeoutSeconds": 60}}),
+                slice_("web", ["10.0.0.1", "10.0.0.2"]))
+    for cl, n in ((c, "test-node"), (aff, "n1")):
+        for table in rules(cl, n).tables.values():
+            for chain_rules in table.values():
+                for r in chain_rules:
+                    assert r.text == render_restore(r)
+
+
+def test_masquerade_all() -> None:
+    c = small(service("web", "10.96.0.5"), slice_("web", ["10.0.0.1"]), iptables={"masqueradeAll": True})
+    text = str(rules(c, "n1"))
+    assert '"ns/web:p80 cluster IP" -m tcp -p tcp -d 10.96.0.5 --dport 80 -j KUBE-MARK-MASQ' in text
+    from kubelearn.proxy import trace
+
+    assert trace(c, "n1", "10.0.5.5", "10.96.0.5:80").masquerade is True
+
+
+def test_nodeport_addresses_and_masquerade_bit() -> None:
+    c = small(nodePortAddresses=["192.168.0.0/24"], iptables={"masqueradeBit": 15})
+    text = str(rules(c, "n1"))
+    assert "-d 192.168.0.2 -j KUBE-NODEPORTS" in text and "--dst-type LOCAL -j KUBE-NODEPORTS" not in text
+    assert "-j MARK --or-mark 0x8000" in text
+
+
+def test_save_view_statistic_and_marks() -> None:
+    ips = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    save = rules(small(service("web", "10.96.0.5"), slice_("web", ips)), "n1", view="save").text()
+    assert "-m statistic --mode random --probability 0.33333333349 -j KUBE-SEP-" in save
+    assert "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000" in save
+    assert "-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0" in save
+    assert "-A KUBE-SERVICES -d 10.96.0.5/32 -p tcp -m comment" in save
+
+
+def test_source_ranges_containing_the_node_allow_the_lb_ip() -> None:
+    svc = service("lb", "10.96.0.9", type="LoadBalancer", externalTrafficPolicy="Cluster",
+                  loadBalancerSourceRanges=["192.168.0.0/16"])
+    svc["spec"]["ports"][0]["nodePort"] = 30080
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "5.6.7.8", "ipMode": "VIP"}]}}
+    rs = rules(small(svc, slice_("lb", ["10.0.0.1"])), "n1")
+    fw = [r.text for r in rs.tables["nat"]["KUBE-FW-" + svc_chain("ns/lb:p80", "tcp")[9:]]]
+    assert fw[0].endswith("-s 192.168.0.0/16 -j KUBE-EXT-" + svc_chain("ns/lb:p80", "tcp")[9:])
+    assert "-s 5.6.7.8 -j KUBE-EXT-" in fw[1]
+    assert fw[2].endswith('"other traffic to ns/lb:p80 will be dropped by KUBE-PROXY-FIREWALL"')
+    from kubelearn.proxy import trace
+
+    assert trace(small(svc, slice_("lb", ["10.0.0.1"])), "n1", "192.168.0.2", "192.168.0.2:30080").verdict == "DNAT"

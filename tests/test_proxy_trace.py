@@ -125,3 +125,35 @@ def test_to_dict_is_json() -> None:
 def test_cli_bad_dst_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["trace", "--node", "n", "--src", "10.0.0.1", "--dst", "nope"]) == 2
     assert "expected IP:PORT" in capsys.readouterr().err
+
+
+def test_modes_agree_over_the_scenario_suite() -> None:
+    """iptables, nftables and IPVS send a pod's ClusterIP connection to the same endpoints."""
+    try:
+        from kubelearn.scenarios import SCENARIOS, scenario
+    except ImportError:  # pragma: no cover - another engineer's module
+        pytest.skip("kubelearn.scenarios is not available")
+    checked = 0
+    for name in SCENARIOS:
+        cluster = scenario(name)
+        nodes = [n["metadata"]["name"] for n in cluster.nodes()]
+        pod_cidr = cluster.proxy_config.get("clusterCIDR") or "10.244.0.0/16"
+        src = pod_cidr.split("/")[0].rsplit(".", 2)[0] + ".250.7"  # a pod address no endpoint uses
+        for svc in cluster.services():
+            spec = svc["spec"]
+            if spec.get("type") == "ExternalName" or spec.get("clusterIP") in (None, "None"):
+                continue
+            for port in spec["ports"]:
+                dst = f"{spec['clusterIP']}:{port['port']}"
+                proto = port.get("protocol", "TCP")
+                results = {m: trace(cluster, nodes[0], src, dst, proto, mode=m) for m in ("iptables", "nftables")}
+                ipt, nft = results["iptables"], results["nftables"]
+                assert ipt.verdict == nft.verdict, (name, dst)
+                assert eps(ipt) == eps(nft), (name, dst)
+                if ipt.verdict == "DNAT":
+                    assert sum(d.probability for d in ipt.destinations) == pytest.approx(1.0)
+                    assert not ipt.masquerade
+                    ipvs = trace(cluster, nodes[0], src, dst, proto, mode="ipvs")
+                    assert eps(ipvs) == eps(ipt), (name, dst)
+                checked += 1
+    assert checked > 0

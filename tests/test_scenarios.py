@@ -78,3 +78,14 @@ def test_scenarios_with_controllers():
     assert len(dns_pods) == 2
     term = scenario("terminating").get("Pod", "web-0")
     assert term["metadata"].get("deletionTimestamp")
+
+
+def test_named_targetport_and_terminating_endpoints():
+    c = scenario("named-targetport")
+    slices = c.endpoint_slices("default", "web")
+    if not slices or not any(s.get("endpoints") for s in slices):
+        pytest.skip("controllers module does not build EndpointSlices yet")
+    ports = sorted(s["ports"][0]["port"] for s in slices if s.get("endpoints"))
+    assert ports == [8080, 9090]  # one slice per resolved port number
+    (term,) = scenario("terminating").endpoint_slices("default", "web")
+    assert term["endpoints"][0]["conditions"] == {"ready": False, "serving": True, "terminating": True}

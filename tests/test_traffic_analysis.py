@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 
 from kubelearn.errors import KubelearnError
-from kubelearn.traffic import chi_square, errors_over_time, jain_index, max_mean_ratio, node_shares, pod_shares, stickiness
+from kubelearn.traffic import (
+    chi_square,
+    errors_over_time,
+    jain_index,
+    max_mean_ratio,
+    node_shares,
+    pod_shares,
+    stickiness,
+)
 from kubelearn.traffic.analysis import summary
 from kubelearn.traffic.log import LOG_COLUMNS, conform
 

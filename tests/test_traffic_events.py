@@ -136,3 +136,16 @@ def test_parse_duration():
     assert parse_duration(None, 2.5) == 2.5
     with pytest.raises(KubelearnError, match="invalid duration"):
         parse_duration("10", 0)
+
+
+def test_grace_period_end_resets_long_connections():
+    c = s.make_cluster()
+    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200, rate=100,
+                  connection_seconds=40.0, requests_per_connection=40,
+                  events=[Event(1.0, "deletePod", {"name": "web-1", "grace": True})])
+    df = run(c, wl)
+    reset = df[df["outcome"] == "reset"]
+    assert set(reset["pod"].astype(str)) == {"web-1"}
+    assert reset["time"].min() >= 31.0  # deletionTimestamp = 1 s + 30 s grace
+    assert (df.loc[(df["pod"] == "web-1") & (df["time"] < 31.0), "outcome"] == "ok").all()
+    assert df.attrs["events"] == ["deletePod@1", "grace period over@31"]

@@ -6,6 +6,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "traffic"))
@@ -54,15 +55,15 @@ def test_clusterip_by_name_through_real_dns_and_rules():
 
 def test_fast_simulator_matches_per_connection_oracle_on_real_rules():
     c = real(s.make_cluster(backends=TEN))
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=2000)
+    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=600)
     df = simulate(c, wl, seed=4)
     clients = [(p["metadata"]["name"], p["status"]["podIP"]) for p in c.pods("default")
                if p["metadata"]["labels"]["app"] == "client"]
     entry = [p["spec"]["nodeName"] for p in c.pods("default") if p["metadata"]["labels"]["app"] == "client"]
-    ref = s.reference(c, clients, entry, "10.96.0.100:80", 2000, seed=4, tracer=proxy.trace)
-    from scipy import stats
+    ref = s.reference(c, clients, entry, "10.96.0.100:80", 600, seed=4, tracer=proxy.trace)
     import numpy as np
     import pandas as pd
+    from scipy import stats
 
     a = df.drop_duplicates("connection")["endpoint"].astype(str).to_numpy()
     table = pd.crosstab(np.r_[np.zeros(len(a)), np.ones(len(ref))], np.r_[a, np.asarray(ref, dtype=object)])
@@ -93,3 +94,70 @@ def test_ipvs_and_nftables_through_real_rules():
     nft = real(s.make_cluster(backends=TEN, service=s.service_obj(affinity=300)), "nftables")
     df = simulate(nft, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200))
     assert (stickiness(df)["stickiness"] == 1.0).all()
+
+
+ROLLOUT = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: GRACE
+      containers: [{name: web, image: "nginx:1.27", ports: [{containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: client}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: client}}
+  template:
+    metadata: {labels: {app: client}}
+    spec:
+      containers: [{name: c, image: busybox}]
+---
+apiVersion: kubelearn.dev/v1alpha1
+kind: Workload
+metadata: {name: rollout}
+spec:
+  clients: [{pods: {selector: {app: client}}}]
+  target: {dns: web, port: 80}
+  connections: 3000
+  arrival: {type: fixed, rate: 100}
+  events:
+  - at: 5
+    rollout:
+      deployment: web
+      stepSeconds: 4
+      template: {spec: {containers: [{name: web, image: "nginx:1.28", ports: [{containerPort: 8080}]}]}}
+"""
+
+
+def test_rolling_update_through_apply_and_controllers():
+    apply = pytest.importorskip("kubelearn.apply")
+    graceful = apply.load(ROLLOUT.replace("GRACE", "10"))
+    df = simulate(graceful)  # the Workload document loaded with -f is the one that runs
+    assert df.attrs["workload"]["metadata"]["name"] == "rollout"
+    assert len(df) == 3000 and (df["outcome"] == "ok").all()  # old pods serve out their grace period
+    old = {p["metadata"]["name"] for p in graceful.pods("default") if p["metadata"]["labels"]["app"] == "web"}
+    assert set(df.loc[df["time"] < 5, "pod"].astype(str)) == old
+    assert not (set(df.loc[df["time"] >= 29, "pod"].astype(str)) & old)  # all new pods at the end
+    abrupt = apply.load(ROLLOUT.replace("GRACE", "0"))
+    df0 = simulate(abrupt)
+    bad = df0[df0["outcome"] != "ok"]
+    assert len(bad) > 0 and set(bad["outcome"].astype(str)) == {"dropped"}
+    # failures only inside a propagation window (< 0.1 s + minSyncPeriod 1 s) after some rollout step
+    steps = np.array([float(e.split("@")[1]) for e in df0.attrs["events"]])
+    since = bad["time"].to_numpy()[:, None] - steps[None, :]
+    assert (((since >= 0) & (since < 1.1)).any(axis=1)).all()

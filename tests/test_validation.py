@@ -595,3 +595,38 @@ def test_through_apply_pipeline() -> None:
     spec = cluster.get("Service", "web")["spec"]
     assert spec["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80}]
     assert (spec["type"], spec["sessionAffinity"], spec["internalTrafficPolicy"]) == ("ClusterIP", "None", "Cluster")
+
+
+def test_update_rules_for_workloads() -> None:
+    old = deployment()
+    new = deployment(selector={"matchLabels": {"app": "web2"}},
+                     template={"metadata": {"labels": {"app": "web2"}},
+                               "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}})
+    assert errors(new, old) == ['spec.selector: Invalid value: {"matchLabels":{"app":"web2"}}: field is immutable']
+    assert errors(deployment(replicas=5), old) == []  # scaling is an update too, and fine
+    # Semantic equality: an empty matchExpressions list is no change; a new expression is.
+    rs_old = deployment("ReplicaSet")
+    same = deployment("ReplicaSet", selector={"matchLabels": {"app": "web"}, "matchExpressions": []})
+    assert errors(same, rs_old) == []
+    expr = [{"key": "tier", "operator": "DoesNotExist"}]
+    changed = deployment("ReplicaSet", selector={"matchLabels": {"app": "web"}, "matchExpressions": expr})
+    assert errors(changed, rs_old) == [
+        'spec.selector: Invalid value: {"matchLabels":{"app":"web"},"matchExpressions":[{"key":"tier",'
+        '"operator":"DoesNotExist"}]}: field is immutable']
+    sts_old = deployment("StatefulSet", serviceName="db")
+    assert errors(deployment("StatefulSet", serviceName="db", replicas=3), sts_old) == []
+    assert errors(deployment("StatefulSet", serviceName="db2"), sts_old) == [
+        "spec: Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+        "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
+        "are forbidden"]
+
+
+def test_endpoints_ports_need_names_when_several() -> None:
+    ep = apply_defaults({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"},
+                         "subsets": [{"addresses": [{"ip": "10.244.1.5"}, {"ip": "127.0.0.1"}],
+                                      "ports": [{"port": 80}, {"name": "https", "port": 443}]}]})
+    assert errors(ep) == [
+        'subsets[0].addresses[1].ip: Invalid value: "127.0.0.1": may not be in the loopback range '
+        "(127.0.0.0/8, ::1/128)",
+        "subsets[0].ports[0].name: Required value",
+    ]

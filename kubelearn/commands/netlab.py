@@ -46,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"# ---- {name}: read back from the kernel")
                 print(lab.kernel_rules(name))
         if workload is None:
-            workload = lab._default_workload(args.connections or 100)
+            workload = lab.default_workload(args.connections or 100)
         log = lab.run(workload, seed=args.seed)
     from ..traffic import simulate
 

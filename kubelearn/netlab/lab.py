@@ -364,7 +364,7 @@ class NetLab:
             return self._log(drive(list(connections), timeout=self.timeout, concurrency=concurrency))
         count = connections if isinstance(connections, int) else None
         if workload is None:
-            workload = self._default_workload(count or 100)
+            workload = self.default_workload(count or 100)
         elif count:
             workload = workload.with_(connections=count)
         from ..traffic import simulate
@@ -375,7 +375,8 @@ class NetLab:
             return self._run_with_events(workload, sim, events, concurrency)
         return self.replay(sim, concurrency=concurrency)
 
-    def _default_workload(self, n: int) -> Any:
+    def default_workload(self, n: int) -> Any:
+        """The CLI's workload (:func:`kubelearn.traffic.default_workload`) with ``n`` connections."""
         from ..traffic import default_workload
 
         return default_workload(self.cluster, connections=n)
@@ -406,14 +407,23 @@ class NetLab:
         self._require()
         first = sim_log.drop_duplicates("connection", keep="first")
         conns = []
+        unresolved = []
         for row in first.astype({"connection": "int64", "time": "float64"}).to_dict("records"):
             kind = str(row["client_kind"])
+            if not str(row["dst"]):
+                # Nothing was dialled (the name did not resolve): the kernel never sees it.
+                unresolved.append({**row, "endpoint": "", "pod": "", "pod_node": "", "seen_src_ip": "",
+                                   "latency_ms": 0.0, "rules_walked": -1})
+                continue
             conns.append(self.connection(
                 str(row["client"]), str(row["dst"]), client_kind=kind, src_ip=str(row["src_ip"]),
                 entry_node=str(row["entry_node"]) if kind == "external" else "",
                 via=str(row["via"]), service=str(row["service"]), port_name=str(row["port_name"]),
                 connection_id=row["connection"], time=row["time"]))
         log = self._log(drive(conns, timeout=self.timeout, concurrency=concurrency), keep_time=True)
+        if unresolved:
+            both = pd.concat([log.astype(object), pd.DataFrame(unresolved)], ignore_index=True)
+            log = self._conform(both.sort_values("connection", kind="stable").reset_index(drop=True), log.attrs)
         if len(first) != len(sim_log):
             # Keep-alive requests ride the connection: every request row gets its connection's pod.
             per_conn = log.set_index("connection")
@@ -452,7 +462,9 @@ class NetLab:
             })
         attrs = {"source": "kernel", "netlab_prefix": self.prefix, "mode": self.mode,
                  "kernel": os.uname().release, "timeout_s": self.timeout}
-        return self._conform(pd.DataFrame(rows), attrs)
+        from ..traffic.log import LOG_COLUMNS
+
+        return self._conform(pd.DataFrame(rows, columns=list(LOG_COLUMNS)), attrs)
 
     @staticmethod
     def _conform(df: pd.DataFrame, attrs: Mapping[Any, Any]) -> pd.DataFrame:

@@ -137,8 +137,9 @@ def first_packet_cost(service_counts: Iterable[int] = (1, 10, 100, 1000), modes:
     list, with :func:`kubelearn.proxy.trace` in each mode.
 
     Returns:
-        One row per (mode, services): ``mode``, ``services``, ``rules_walked`` (mean over the
-        sampled Services), ``max_rules_walked``.
+        One row per (mode, services): ``mode``, ``services`` (every Service in the cluster,
+        ``kubernetes`` and ``kube-dns`` included), ``rules_walked`` (mean over the sampled
+        Services), ``max_rules_walked``.
 
     Raises:
         KubelearnError: when the tracer or the scenarios are not available in this build.
@@ -180,7 +181,7 @@ def first_packet_cost(service_counts: Iterable[int] = (1, 10, 100, 1000), modes:
             walked = [trace(built, client["spec"]["nodeName"], client["status"]["podIP"],
                             f"{s['spec']['clusterIP']}:{s['spec']['ports'][0]['port']}", mode=mode).rules_walked
                       for s in picks]
-            rows.append({"mode": mode, "services": len(svcs), "rules_walked": sum(walked) / len(walked),
+            rows.append({"mode": mode, "services": len(objects(built.services())), "rules_walked": sum(walked) / len(walked),
                          "max_rules_walked": max(walked)})
     return pd.DataFrame(rows)
 

@@ -66,11 +66,16 @@ def chance_band(n: int, p: float, level: float = 0.95) -> tuple[float, float]:
     return (float(binom.ppf(tail, n, p)), float(binom.ppf(1 - tail, n, p)))
 
 
-def _filter_service(log: pd.DataFrame, service: str | None) -> pd.DataFrame:
+def filter_service(log: pd.DataFrame, service: str | None) -> pd.DataFrame:
     if service is None:
         return log
     require_columns(log, ["service"], "this plot")
-    return log[text_column(log, "service") == service]
+    keep = text_column(log, "service") == service
+    if "via" in log.columns:
+        # A headless Service's clients dial pod IPs from DNS: no Service rule is involved, and
+        # the log leaves ``service`` empty for them; they still belong to this picture.
+        keep |= (text_column(log, "service") == "") & (text_column(log, "via") == "dns")
+    return log[keep]
 
 
 def _pods_by_node(log: pd.DataFrame, extra_pods: Iterable[str] = ()) -> list[tuple[str, list[str]]]:
@@ -118,7 +123,7 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | None = None
         The new figure, or ``ax`` when it was given.
     """
     require_columns(log, ["pod", "pod_node", "outcome"], "plot_load")
-    log = _filter_service(log, service)
+    log = filter_service(log, service)
     outcome = text_column(log, "outcome")
     pods = text_column(log, "pod")
     answered = log[(outcome == "ok") & (pods != "")]
@@ -334,7 +339,7 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
         The new figure, or ``ax`` when it was given.
     """
     require_columns(log, ["time", "pod", "outcome"], "plot_traffic")
-    log = _filter_service(log, service)
+    log = filter_service(log, service)
     evs = events_of(events, log)
     times = log["time"].to_numpy(dtype=float)
     end = max([float(times.max()) if len(times) else 0.0, *(e.end or e.time for e in evs), 0.0])
@@ -362,7 +367,15 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
             ax.bar(edges[:-1], frate, width=bw, align="edge", color="white", edgecolor=ERROR_COLOR, hatch="///",
                    label="failed (no pod answered)", gid="failed")
         ymax = ax.get_ylim()[1]
+        # Events at the same moment share one caption, so their labels do not overprint.
+        merged: dict[tuple[float, float | None], Event] = {}
         for ev in evs:
+            key = (ev.time, ev.end)
+            if key in merged:
+                merged[key] = Event(ev.time, f"{merged[key].label}, {ev.label}", merged[key].kind, ev.end)
+            else:
+                merged[key] = ev
+        for ev in merged.values():
             if ev.end is not None:
                 ax.axvspan(ev.time, ev.end, color=NEUTRAL_COLOR, alpha=0.18, lw=0, gid=f"window:{ev.label}")
             else:
@@ -437,7 +450,7 @@ def plot_affinity(log: pd.DataFrame, *, timeout: float | None = None, max_client
         The new figure, or ``ax`` when it was given.
     """
     require_columns(log, ["time", "client", "pod", "outcome"], "plot_affinity")
-    log = _filter_service(log, service)
+    log = filter_service(log, service)
     if timeout is None:
         t_attr = log.attrs.get("affinity_timeout")
         timeout = float(t_attr) if t_attr is not None else None

@@ -28,6 +28,7 @@ from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch, Patch
 from ..cluster import Cluster
 from ._common import ERROR_COLOR, NEUTRAL_COLOR, PlotDataError, new_axes, objects, result, style, text_column
 from ._common import node_colors as node_color_map
+from .load import filter_service
 
 __all__ = ["plot_topology"]
 
@@ -40,7 +41,8 @@ CLIENT_LABELS = {"pod": "client pods", "node": "clients on nodes", "external": "
 def _pick_service(cluster: Cluster, log: pd.DataFrame | None, service: str | None) -> dict[str, Any] | None:
     if service is None and log is not None and "service" in log.columns and len(log):
         counts = text_column(log, "service").value_counts()
-        service = str(counts.index[0]) if len(counts) and counts.index[0] else None
+        counts = counts[(counts.index != "") & (counts > 0)]
+        service = str(counts.index[0]) if len(counts) else None
     if service is not None:
         ns, _, name = service.rpartition("/")
         return cluster.get("Service", name, ns or "default")
@@ -119,7 +121,7 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
         require_columns(log, ["client_kind", "via", "entry_node", "pod", "src_ip", "seen_src_ip", "outcome"],
                         "plot_topology")
         if "service" in log.columns and svc_key:
-            log = log[text_column(log, "service") == svc_key]
+            log = filter_service(log, svc_key)
     endpoints = _endpoint_pods(cluster, svc) if svc else set()
     node_names = [n["metadata"]["name"] for n in nodes]
     node_colors = node_color_map(node_names)
@@ -204,8 +206,12 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
         ax.set_aspect("auto")
         ax.axis("off")
         n_conn = len(log) if log is not None else 0
+        mode = str((log.attrs.get("mode") if log is not None else None) or cluster.proxy_mode)
+        walked = ""
+        if n_conn and log is not None and "rules_walked" in log.columns:
+            walked = f"; a first packet met {float(log['rules_walked'].mean()):.0f} rules on average"
         ax.set_title(f"Cluster topology{': ' + svc_key if svc_key else ''}"
-                     + (f", {n_conn:,} connections" if n_conn else ""))
+                     + (f", {n_conn:,} connections" if n_conn else "") + f" (kube-proxy mode {mode}{walked})")
     return result(ax, created)
 
 

@@ -15,6 +15,7 @@ probability, and whether its source is masqueraded.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from ..cluster import Cluster
@@ -31,6 +32,7 @@ from .names import (
     svc_chain,
     svl_chain,
 )
+from .ruleset import gc_paused
 from .trace import Destination, Step, Trace, TraceError
 
 __all__ = [
@@ -91,6 +93,12 @@ def rules(cluster: Cluster, node: str, mode: str | None = None, view: str = "res
     """
     m = _mode(cluster, mode)
     settings = proxy_settings(cluster, node)
+    with gc_paused():
+        rs = _build(cluster, node, m, view, settings)
+    return rs
+
+
+def _build(cluster: Cluster, node: str, m: str, view: str, settings: dict[str, Any]) -> Ruleset:
     if m == "iptables":
         if view not in VIEWS["iptables"]:
             raise ProxyConfigError(f'unknown view "{view}" for iptables mode: use restore or save')
@@ -110,6 +118,20 @@ def rules(cluster: Cluster, node: str, mode: str | None = None, view: str = "res
             raise ProxyConfigError(f'unknown view "{view}" for ipvs mode: use ipvsadm')
         rs = build_ipvs(cluster, node, settings)
     rs.view = view
+    return rs
+
+
+# The traffic simulator traces many (source, destination) pairs on one cluster value: render
+# each node's rules once per cluster.  Clusters are immutable and compared by identity, so a
+# weak-keyed cache is exact and goes away with the cluster.
+_RULES_CACHE: weakref.WeakKeyDictionary[Cluster, dict[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
+
+
+def _cached_rules(cluster: Cluster, node: str, mode: str) -> Any:
+    per = _RULES_CACHE.setdefault(cluster, {})
+    rs = per.get((node, mode))
+    if rs is None:
+        rs = per[(node, mode)] = rules(cluster, node, mode=mode)
     return rs
 
 
@@ -137,7 +159,7 @@ def trace(cluster: Cluster, node: str, src: str, dst: str, protocol: str = "TCP"
     if protocol not in ("TCP", "UDP", "SCTP"):
         raise TraceError(f'unsupported protocol "{protocol}": must be TCP, UDP or SCTP')
     m = _mode(cluster, mode)
-    rs = rules(cluster, node, mode=m)
+    rs = _cached_rules(cluster, node, m)
     if m == "iptables":
         from .trace import trace_iptables
 

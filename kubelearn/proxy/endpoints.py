@@ -28,9 +28,13 @@ from .names import endpoint_string, service_port_name
 __all__ = ["Categorized", "Endpoint", "ServicePort", "categorize_endpoints", "service_ports"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Endpoint:
-    """One endpoint of one service port, as kube-proxy's endpoint cache holds it."""
+    """One endpoint of one service port, as kube-proxy's endpoint cache holds it.
+
+    ``address`` is ``IP:port`` (``[IP]:port`` for IPv6), the string endpoints are sorted
+    and hashed by; it is derived from ``ip`` and ``port`` when not given.
+    """
 
     ip: str
     port: int
@@ -38,11 +42,11 @@ class Endpoint:
     ready: bool = True
     serving: bool = True
     terminating: bool = False
+    address: str = ""
 
-    @property
-    def address(self) -> str:
-        """``IP:port`` (the string endpoints are sorted and hashed by)."""
-        return endpoint_string(self.ip, self.port)
+    def __post_init__(self) -> None:
+        if not self.address:
+            object.__setattr__(self, "address", endpoint_string(self.ip, self.port))
 
 
 @dataclass(frozen=True)
@@ -150,15 +154,18 @@ def _slice_endpoints(slices: list[dict[str, Any]], port_name: str, protocol: str
             serving = cond.get("serving")
             terminating = cond.get("terminating")
             for ip in (ep.get("addresses") or [])[:1]:  # kube-proxy uses the first address
-                e = Endpoint(
-                    ip=ip,
-                    port=int(port),
-                    node_name=ep.get("nodeName") or "",
-                    ready=True if ready is None else bool(ready),
-                    serving=True if serving is None else bool(serving),
-                    terminating=False if terminating is None else bool(terminating),
+                address = f"{ip}:{port}"
+                if address in found:
+                    continue
+                found[address] = Endpoint(
+                    ip,
+                    int(port),
+                    ep.get("nodeName") or "",
+                    True if ready is None else bool(ready),
+                    True if serving is None else bool(serving),
+                    False if terminating is None else bool(terminating),
+                    address,
                 )
-                found.setdefault(e.address, e)
     return tuple(found[k] for k in sorted(found))
 
 
@@ -172,11 +179,15 @@ def service_ports(cluster: Cluster) -> list[ServicePort]:
     out: list[ServicePort] = []
     # One pass over the slices (a per-service lookup would be O(services x slices)).
     by_service: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for sl in cluster.list("EndpointSlice"):
+    for (kind, _, _), sl in cluster.objects.items():
+        if kind != "EndpointSlice":
+            continue
         svc_name = (sl["metadata"].get("labels") or {}).get("kubernetes.io/service-name")
         if svc_name:
             by_service.setdefault((sl["metadata"].get("namespace", "default"), svc_name), []).append(sl)
-    for svc in cluster.services():
+    for (kind, _, _), svc in cluster.objects.items():
+        if kind != "Service":
+            continue
         spec = svc.get("spec") or {}
         stype = spec.get("type", "ClusterIP")
         cip = spec.get("clusterIP")

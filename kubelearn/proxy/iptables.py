@@ -150,7 +150,8 @@ class IptablesRuleset:
             chains = self.kube_chains[table]
             lines.extend(chain_lines(table, chains))
             for c in chains:
-                lines.extend(r.text for r in self.tables[table][c])
+                # Most rules carry their text already (built with the rule); render the rest.
+                lines.extend([r._text or r.text for r in self.tables[table][c]])
             lines.append("COMMIT")
         return "\n".join(lines) + "\n"
 
@@ -414,15 +415,23 @@ def _service_port_rules(sp: ServicePort, node: str, st: dict[str, Any], large: b
         _lb_rules(chain(svc_c), svc_c, spn, sp, cat.cluster, seps, large, prob_cache)
     if uses_local:
         _lb_rules(chain(svl_c), svl_c, spn, sp, cat.local, seps, large, prob_cache)
+    # The per-endpoint rules dominate big rulesets: build their text directly (it is what
+    # render_restore would print; test_proxy_iptables checks the two agree).
     sep_comment: tuple[Match, ...] = () if large else (("comment", spn),)
+    ctext = "" if large else f" -m comment --comment {spn}"
+    masq_t = ("jump", "KUBE-MARK-MASQ")
     for e in cat.all_reachable:
         sep = seps[e.address]
         dnat_m: tuple[Match, ...] = sep_comment
+        rset = ""
         if sp.affinity_timeout is not None:
             dnat_m = (*dnat_m, ("rset", sep))
+            rset = f" -m recent --name {sep} --set"
         nat[sep] = [
-            Rule(sep, (*sep_comment, ("s", e.ip, False)), ("jump", "KUBE-MARK-MASQ")),
-            Rule(sep, (*dnat_m, pm), ("DNAT", e.address)),
+            _Rule(sep, (*sep_comment, ("s", e.ip, False)), masq_t, owner,
+                  f"-A {sep}{ctext} -s {e.ip} -j KUBE-MARK-MASQ"),
+            _Rule(sep, (*dnat_m, pm), ("DNAT", e.address), owner,
+                  f"-A {sep}{ctext}{rset} -m {proto} -p {proto} -j DNAT --to-destination {e.address}"),
         ]
 
 
@@ -440,7 +449,14 @@ def _lb_rules(rules: list[_Rule], chain: str, spn: str, sp: ServicePort, eps: tu
                               ("jump", seps[e.address])))
     n = len(eps)
     for i, e in enumerate(eps):
-        c = () if large else (("comment", f"{spn} -> {e.address}"),)
+        sep = seps[e.address]
+        if large:
+            c, ctext = (), ""
+        else:
+            c, ctext = (("comment", f"{spn} -> {e.address}"),), f' -m comment --comment "{spn} -> {e.address}"'
         if i < n - 1:
-            c = (*c, probability_match(n - i, prob_cache))
-        rules.append(Rule(chain, c, ("jump", seps[e.address])))
+            pm = probability_match(n - i, prob_cache)
+            rules.append(_Rule(chain, (*c, pm), ("jump", sep), owner,
+                               f"-A {chain}{ctext} -m statistic --mode random --probability {pm[1]} -j {sep}"))
+        else:
+            rules.append(_Rule(chain, c, ("jump", sep), owner, f"-A {chain}{ctext} -j {sep}"))

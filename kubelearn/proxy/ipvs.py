@@ -77,10 +77,30 @@ class IpvsRuleset(IptablesRuleset):
         """The ipset entries (``ipset list`` members, one ``add`` line each)."""
         out = []
         for name in sorted(self.ipsets):
-            out.append(f"create {name} hash:{_SET_TYPES[name]}")
+            out.append(f"create {name} {_SET_TYPES[name]}")
             for entry in sorted(self.ipsets[name]):
                 out.append(f"add {name} {_entry(name, entry)}")
         return "\n".join(out) + "\n"
+
+    def restore_text(self) -> str:
+        """The nat rules kube-proxy writes in IPVS mode (``iptables-restore`` input)."""
+        lines = chain_lines("nat", self.kube_chains["nat"])
+        for c in self.kube_chains["nat"]:
+            lines.extend(r.text for r in self.tables["nat"][c])
+        return "\n".join([*lines, "COMMIT"]) + "\n"
+
+    def iptables_restore_input(self) -> str:
+        """``iptables-restore --noflush`` input including the built-in chain jumps (needs the ipsets)."""
+        lines = chain_lines("nat", self.kube_chains["nat"])
+        for c in self.kube_chains["nat"]:
+            lines.extend(r.text for r in self.tables["nat"][c])
+        for b in ("PREROUTING", "OUTPUT", "POSTROUTING"):
+            lines.extend("-I " + r.text[3:].replace(f"{b} ", f"{b} 1 ", 1) for r in self.tables["nat"][b])
+        return "\n".join([*lines, "COMMIT"]) + "\n"
+
+    def ipset_restore_input(self) -> str:
+        """``ipset restore`` input creating the sets kube-proxy uses."""
+        return self.ipset_text()
 
     def text(self, view: str | None = None) -> str:
         """``ipvsadm -Ln``, then the ipsets, then the iptables rules (restore form)."""
@@ -91,9 +111,13 @@ class IpvsRuleset(IptablesRuleset):
         return f"<IpvsRuleset node {self.node!r}: {len(self.virtual_servers)} virtual servers>"
 
 
-_SET_TYPES = {"KUBE-CLUSTER-IP": "ip,port", "KUBE-EXTERNAL-IP": "ip,port", "KUBE-LOAD-BALANCER": "ip,port",
-              "KUBE-LOOP-BACK": "ip,port,ip", "KUBE-NODE-PORT-TCP": "bitmap:port", "KUBE-NODE-PORT-UDP": "bitmap:port",
-              "KUBE-NODE-PORT-SCTP": "ip,port"}
+_SET_TYPES = {"KUBE-CLUSTER-IP": "hash:ip,port", "KUBE-EXTERNAL-IP": "hash:ip,port",
+              "KUBE-LOAD-BALANCER": "hash:ip,port", "KUBE-LOOP-BACK": "hash:ip,port,ip",
+              "KUBE-NODE-PORT-TCP": "bitmap:port range 0-65535", "KUBE-NODE-PORT-UDP": "bitmap:port range 0-65535",
+              "KUBE-NODE-PORT-SCTP": "bitmap:port range 0-65535", "KUBE-EXTERNAL-IP-LOCAL": "hash:ip,port",
+              "KUBE-LOAD-BALANCER-LOCAL": "hash:ip,port", "KUBE-NODE-PORT-LOCAL-TCP": "bitmap:port range 0-65535",
+              "KUBE-NODE-PORT-LOCAL-UDP": "bitmap:port range 0-65535",
+              "KUBE-NODE-PORT-LOCAL-SCTP": "bitmap:port range 0-65535"}
 
 
 def _entry(name: str, entry: tuple[Any, ...] | str) -> str:
@@ -130,13 +154,18 @@ def build_ipvs(cluster: Cluster, node: str, settings: dict[str, Any] | None = No
         sets["KUBE-CLUSTER-IP"].add((sp.cluster_ip, f"{proto}:{sp.port}"))
         for ip in sp.external_ips:
             vs(ip, sp.port, external)
-            sets["KUBE-EXTERNAL-IP"].add((ip, f"{proto}:{sp.port}"))
+            # eTP=Local keeps the client address: those go to the -LOCAL set, never masqueraded.
+            sets["KUBE-EXTERNAL-IP-LOCAL" if sp.external_local else "KUBE-EXTERNAL-IP"].add((ip, f"{proto}:{sp.port}"))
         for ip in sp.lb_ips:
             vs(ip, sp.port, external)
             sets["KUBE-LOAD-BALANCER"].add((ip, f"{proto}:{sp.port}"))
+            if sp.external_local:
+                sets["KUBE-LOAD-BALANCER-LOCAL"].add((ip, f"{proto}:{sp.port}"))
         if sp.node_port:
             vs(st["node_ip"], sp.node_port, external)
             sets[f"KUBE-NODE-PORT-{P}"].add(str(sp.node_port))
+            if sp.external_local:
+                sets[f"KUBE-NODE-PORT-LOCAL-{P}"].add(str(sp.node_port))
         for e in cat.all_reachable:
             sets["KUBE-LOOP-BACK"].add((e.ip, f"{proto}:{e.port}", e.ip))
     rs.ipsets = {k: v for k, v in sets.items() if v}
@@ -156,10 +185,18 @@ def build_ipvs(cluster: Cluster, node: str, settings: dict[str, Any] | None = No
     if "KUBE-LOAD-BALANCER" in rs.ipsets:
         ks.append(Rule("KUBE-SERVICES", (("comment", "Kubernetes service lb portal"),
                                          ("set", "KUBE-LOAD-BALANCER", "dst,dst", False)), ("jump", "KUBE-LOAD-BALANCER")))
+        if "KUBE-LOAD-BALANCER-LOCAL" in rs.ipsets:
+            nat["KUBE-LOAD-BALANCER"].append(Rule("KUBE-LOAD-BALANCER", (
+                ("comment", "Kubernetes service load balancer ip + port with externalTrafficPolicy=local"),
+                ("set", "KUBE-LOAD-BALANCER-LOCAL", "dst,dst", False)), ("RETURN",)))
         nat["KUBE-LOAD-BALANCER"].append(Rule("KUBE-LOAD-BALANCER", (), ("jump", "KUBE-MARK-MASQ")))
     ks.append(Rule("KUBE-SERVICES", (("addrtype", "dst", "LOCAL"),), ("jump", "KUBE-NODE-PORT")))
     ks.append(Rule("KUBE-SERVICES", (("set", "KUBE-CLUSTER-IP", "dst,dst", False),), ("ACCEPT",)))
     for P in ("TCP", "UDP", "SCTP"):
+        if f"KUBE-NODE-PORT-LOCAL-{P}" in rs.ipsets:
+            nat["KUBE-NODE-PORT"].append(Rule("KUBE-NODE-PORT", (
+                ("p", P.lower()), ("comment", f"Kubernetes nodeport {P} port with externalTrafficPolicy=local"),
+                ("set", f"KUBE-NODE-PORT-LOCAL-{P}", "dst", False)), ("RETURN",)))
         if f"KUBE-NODE-PORT-{P}" in rs.ipsets:
             nat["KUBE-NODE-PORT"].append(Rule("KUBE-NODE-PORT", (
                 ("p", P.lower()), ("comment", f"Kubernetes nodeport {P} port for masquerade purpose"),
@@ -183,14 +220,6 @@ def build_ipvs(cluster: Cluster, node: str, settings: dict[str, Any] | None = No
     return rs
 
 
-def _restore_nat_only(rs: IpvsRuleset) -> str:
-    lines = chain_lines("nat", rs.kube_chains["nat"])
-    for c in rs.kube_chains["nat"]:
-        lines.extend(r.text for r in rs.tables["nat"][c])
-    return "\n".join([*lines, "COMMIT"]) + "\n"
-
-
-IpvsRuleset.restore_text = _restore_nat_only  # type: ignore[method-assign,assignment]
 
 
 def trace_ipvs(rs: IpvsRuleset, src: str, dst: str, protocol: str = "TCP") -> Trace:

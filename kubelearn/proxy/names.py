@@ -15,7 +15,6 @@ then ``-`` and the name itself, e.g. ``service-ULMVA6XW-ns1/svc1/tcp/p80``.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
 
 __all__ = [
     "endpoint_string",
@@ -42,15 +41,18 @@ def endpoint_string(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 alphabet
+_PAIRS = tuple(_B32[i >> 5] + _B32[i & 31] for i in range(1024))  # 10 bits -> 2 characters
 
 
-@lru_cache(maxsize=200_000)
 def _b32_16(text: str) -> str:
     # 16 base32 characters are exactly the first 80 bits (10 bytes) of the digest, so
-    # encoding those is the same as base64.b32encode(digest)[:16], only faster.
+    # encoding those is the same as base64.b32encode(digest)[:16], only faster (this runs
+    # once per endpoint; test_proxy_iptables checks it against base64).
     n = int.from_bytes(hashlib.sha256(text.encode()).digest()[:10], "big")
-    return "".join(_B32[(n >> (75 - 5 * i)) & 31] for i in range(16))
+    p = _PAIRS
+    return (p[n >> 70] + p[(n >> 60) & 1023] + p[(n >> 50) & 1023] + p[(n >> 40) & 1023]
+            + p[(n >> 30) & 1023] + p[(n >> 20) & 1023] + p[(n >> 10) & 1023] + p[n & 1023])
 
 
 def port_hash(spn: str, protocol: str) -> str:

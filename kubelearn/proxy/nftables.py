@@ -30,6 +30,7 @@ from .trace import Packet, Trace, Walker, finish, in_net, node_locals, parse_dst
 __all__ = ["NftablesRuleset", "NftRule", "build_nftables", "trace_nftables"]
 
 T = "ip kube-proxy"
+TABLE = T  # the table name steps report
 
 # name -> (kind, type, comment)
 SETS: dict[str, tuple[str, str, str]] = {
@@ -398,7 +399,7 @@ class NftWalker(Walker):
             elif k in ("vmap3", "vmap2"):
                 key = (str(pk.dst), pk.proto, pk.dport) if k == "vmap3" else (pk.proto, pk.dport)
                 v = self.rs.lookup(e[1]).get(key)
-                self.record("nat" if e[1] == "service-ips" or e[1] == "service-nodeports" else "filter",
+                self.record(TABLE,
                             r.chain, r.text, v is not None, pk)
                 if v is None:
                     return None, pk
@@ -408,7 +409,7 @@ class NftWalker(Walker):
             elif k == "numgen":
                 n = len(e[1])
                 p = Fraction(1, n)
-                self.record("nat", r.chain, r.text, True, pk, p)
+                self.record(TABLE, r.chain, r.text, True, pk, p)
                 out: list[tuple[Packet, str | None]] = []
                 for c in e[1]:
                     out.extend(self.walk(c, 0, replace(pk, prob=pk.prob * p)))
@@ -423,18 +424,18 @@ class NftWalker(Walker):
                 pk = replace(pk, affinity=int(e[1]))
                 ok = True
             elif k == "dnat":
-                self.record("nat", r.chain, r.text, True, pk)
+                self.record(TABLE, r.chain, r.text, True, pk)
                 return [(pk.dnatted(e[1], r.chain), "ACCEPT")], pk
             elif k == "masquerade":
-                self.record("nat", r.chain, r.text, True, pk)
+                self.record(TABLE, r.chain, r.text, True, pk)
                 return [(replace(pk, masq=True), "ACCEPT")], pk
             else:  # jump/goto/drop/reject/return: the verdict of a matching rule
-                self.record("nft", r.chain, r.text, True, pk)
+                self.record(TABLE, r.chain, r.text, True, pk)
                 return self.verdict(e, r.chain, i, pk), pk
             if not ok:
-                self.record("nft", r.chain, r.text, False, start)
+                self.record(TABLE, r.chain, r.text, False, start)
                 return None, start
-        self.record("nft", r.chain, r.text, True, pk)
+        self.record(TABLE, r.chain, r.text, True, pk)
         return None, pk
 
 

@@ -26,7 +26,7 @@ node's InternalIP, which is the usual answer on a single-NIC node such as a kind
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -79,7 +79,6 @@ class Trace:
     src: str = ""
     dst: str = ""
     protocol: str = "TCP"
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the CLI's ``-o json``)."""

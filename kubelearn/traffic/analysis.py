@@ -22,6 +22,7 @@ Statistics come from :mod:`scipy.stats`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -186,7 +187,7 @@ def summary(log: pd.DataFrame, predicted: pd.DataFrame | pd.Series | None = None
     for outcome, count in failed.items():
         if outcome == "ok":
             continue
-        row = {c: "" for c in out.columns}
+        row: dict[str, Any] = {str(c): "" for c in out.columns}
         row.update({"connections": int(count), "requests": int((log["outcome"] == outcome).sum()),
                     "share": count / len(conns)})
         out.loc[f"({outcome})"] = row

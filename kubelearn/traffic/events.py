@@ -18,8 +18,9 @@ kubelearn models this with two clocks:
   of that node's rate limiter), never before it adopted snapshot *k - 1*.
 
 Event semantics (simplifications said here): ``deletePod`` with ``grace`` leaves the pod
-Terminating and serving until its ``terminationGracePeriodSeconds`` (default 30) ends, then
-it is removed; without ``grace`` it is gone at once.  ``crashPod`` stops the process at once
+Terminating and serving until its ``deletionTimestamp`` (now + ``terminationGracePeriodSeconds``,
+30 by default), then it is killed and removed; without ``grace`` it is gone at once.  The same
+holds for the old pods a rollout or a scale-down leaves Terminating.  ``crashPod`` stops the process at once
 (new connections are refused, open ones reset) and readiness flips after the probe's
 ``periodSeconds × failureThreshold`` (10 × 3 s by default; at once without a probe); the
 container is not restarted.  ``failNode`` makes the node and its pods unreachable at once
@@ -30,11 +31,12 @@ container is not restarted.  ``failNode`` makes the node and its pods unreachabl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from ..cluster import Cluster
+from ..cluster import EPOCH, Cluster
 from ..errors import KubelearnError
 from .workload import Event
 
@@ -133,8 +135,13 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
         (float(e.at), i, e.action, dict(e.args)) for i, e in enumerate(events)]
     snaps = [Snapshot(0.0, cluster)]
     seq = len(pending)
+    removals: set[tuple[str, str]] = set()
+    gone: set[tuple[str, str]] = set()
+    seq = _schedule_removals(cluster, 0.0, pending, removals, seq)
     while pending:
         pending.sort(key=lambda p: (p[0], p[1]))
+        if pending[0][0] < snaps[-1].time:  # pragma: no cover - events are queued in time order
+            raise KubelearnError("error: internal: events out of time order")
         at, _, action, args = pending.pop(0)
         cur = snaps[-1]
         c = cur.cluster.at(at)
@@ -144,18 +151,12 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
         if action == "scale":
             c = c.scale(args["deployment"], int(args["replicas"]), namespace=ns)
         elif action == "deletePod":
-            if args.get("grace"):
-                pod = _pod(c, args["name"], ns)
-                grace = float(pod.get("spec", {}).get("terminationGracePeriodSeconds", 30))
-                c = c.delete_pod(args["name"], namespace=ns, grace=True)
-                seq += 1
-                pending.append((at + grace, seq, "_removePod", {"name": args["name"], "namespace": ns}))
-            else:
-                c = c.delete_pod(args["name"], namespace=ns, grace=False)
+            c = c.delete_pod(args["name"], namespace=ns, grace=bool(args.get("grace", False)))
         elif action == "_removePod":
             label = "grace period over"
-            if c.has("Pod", args["name"], ns):
-                c = c.delete_pod(args["name"], namespace=ns, grace=False)
+            c = _advance(c, at)
+            if c.has("Pod", args["name"], ns) and c.get("Pod", args["name"], ns)["metadata"].get("deletionTimestamp"):
+                c = c.without("Pod", args["name"], ns)  # the stand-in-free fallback: the kubelet confirmed it
         elif action == "setReady":
             c = c.set_ready(args["pod"], bool(args["ready"]), namespace=ns)
         elif action == "crashPod":
@@ -169,10 +170,18 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
 
             steps = rollout_steps(c, args["deployment"], args["template"], ns)
             step = float(args.get("stepSeconds", 5))
-            for j, sc in enumerate(steps):
-                t = at + j * step
-                snaps.append(Snapshot(t, sc.at(t), frozenset(crashed), frozenset(failed), f"rollout step {j + 1}"))
-            continue
+            if not steps:
+                continue
+            c = steps[0].at(at)
+            label = "rollout step 1"
+            # later steps happen in time order with everything else (a grace period may end between them)
+            for j, sc in enumerate(steps[1:], start=2):
+                seq += 1
+                pending.append((at + (j - 1) * step, seq, "_rolloutStep", {"cluster": sc, "label": f"rollout step {j}"}))
+        elif action == "_rolloutStep":
+            # the step was planned at the rollout's start: pods whose grace period has ended since are gone
+            c = _advance(_restamp(args["cluster"].at(at), snaps[-1].cluster, at, gone), at)
+            label = args["label"]
         elif action == "cordon":
             c = c.cordon(args["node"])
         elif action == "failNode":
@@ -180,7 +189,10 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
             c = c.fail_node(args["node"])
         else:
             raise KubelearnError(f'error: unknown event "{action}"')
+        prev_pods = {(p["metadata"].get("namespace", "default"), p["metadata"]["name"]) for p in cur.cluster.pods(None)}
+        gone |= prev_pods - {(p["metadata"].get("namespace", "default"), p["metadata"]["name"]) for p in c.pods(None)}
         snaps.append(Snapshot(at, c, frozenset(crashed), frozenset(failed), label))
+        seq = _schedule_removals(c, at, pending, removals, seq)
     nodes = [n["metadata"]["name"] for n in cluster.nodes()]
     rng = np.random.default_rng([cluster.seed & 0xFFFFFFFF, seed & 0xFFFFFFFF, _stable("traffic/sync")])
     adopt = np.empty((len(snaps), len(nodes)), dtype=np.float64)
@@ -189,6 +201,57 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
         phase = rng.uniform(0.0, min_sync_seconds, size=len(nodes)) if min_sync_seconds > 0 else np.zeros(len(nodes))
         adopt[k] = np.maximum(adopt[k - 1], snaps[k].time + endpoint_slice_seconds + phase)
     return Timeline(snaps, nodes, adopt)
+
+
+def _restamp(step: Cluster, before: Cluster, now: float, gone: set[tuple[str, str]]) -> Cluster:
+    """Fit a rollout step planned at the rollout's start to the step's real time.
+
+    Pods it starts terminating get their deadline from now; pods already terminating keep
+    theirs; pods whose grace period ended since the plan was made stay gone.
+    """
+    changed = []
+    for pod in step.pods(None):
+        meta = pod["metadata"]
+        ns = meta.get("namespace", "default")
+        if (ns, meta["name"]) in gone:
+            step = step.without("Pod", meta["name"], ns)
+            continue
+        if not meta.get("deletionTimestamp"):
+            continue
+        prev = before.get("Pod", meta["name"], ns) if before.has("Pod", meta["name"], ns) else None
+        if prev is not None and prev["metadata"].get("deletionTimestamp"):
+            # already terminating: keep the deadline it got when it started (an earlier step's real time)
+            if prev["metadata"]["deletionTimestamp"] != meta["deletionTimestamp"]:
+                changed.append(dict(pod, metadata=dict(meta, deletionTimestamp=prev["metadata"]["deletionTimestamp"])))
+            continue
+        grace = float(meta.get("deletionGracePeriodSeconds",
+                               pod.get("spec", {}).get("terminationGracePeriodSeconds", 30)))
+        changed.append(dict(pod, metadata=dict(meta, deletionTimestamp=step.timestamp(now + grace))))
+    return step.with_objects(changed) if changed else step
+
+
+def _advance(cluster: Cluster, now: float) -> Cluster:
+    """The controllers at ``now``: due graceful deletions finish, without finishing a rollout."""
+    from ..controllers import advance  # lazy: controllers build on the cluster model
+
+    return advance(cluster, now)
+
+
+def _schedule_removals(cluster: Cluster, now: float, pending: list[tuple[float, int, str, dict[str, Any]]],
+                       done: set[tuple[str, str]], seq: int) -> int:
+    """Queue the end of every Terminating pod's grace period (its ``deletionTimestamp``): the kubelet
+    kills it then, and the API server removes it."""
+    for pod in cluster.pods(None):
+        meta = pod["metadata"]
+        stamp = meta.get("deletionTimestamp")
+        key = (meta.get("namespace", "default"), meta["name"])
+        if not stamp or key in done:
+            continue
+        done.add(key)
+        deadline = (datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) - EPOCH).total_seconds()
+        seq += 1
+        pending.append((max(deadline, now), seq, "_removePod", {"name": meta["name"], "namespace": key[0]}))
+    return seq
 
 
 def _stable(text: str) -> int:

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
-from typing import Final, Sequence
+from collections.abc import Sequence
+from typing import Final
 
 import numpy as np
 

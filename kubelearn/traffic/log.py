@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from os import PathLike, fspath
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 import pandas as pd
 
@@ -92,7 +92,7 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
             else:
                 out[name] = pd.Categorical(values)
         else:
-            out[name] = s.astype(col.dtype)
+            out[name] = s.astype(cast(Any, col.dtype))
     result = pd.DataFrame(out, index=pd.RangeIndex(len(df)))
     result.attrs = dict(df.attrs)
     return result
@@ -118,12 +118,12 @@ def write_log(df: pd.DataFrame, path: str | PathLike[str]) -> Path:
     suffix = p.suffix.lower()
     if suffix == ".csv":
         df.to_csv(p, index=False)
-        Path(str(p) + ".attrs.json").write_text(_attrs_json(df.attrs) + "\n")
+        Path(str(p) + ".attrs.json").write_text(_attrs_json(cast(dict[str, Any], df.attrs)) + "\n")
     elif suffix in (".parquet", ".pq"):
         pa, pq = _pyarrow()
         table = pa.Table.from_pandas(df, preserve_index=False)
         meta = dict(table.schema.metadata or {})
-        meta[b"kubelearn.attrs"] = _attrs_json(df.attrs).encode()
+        meta[b"kubelearn.attrs"] = _attrs_json(cast(dict[str, Any], df.attrs)).encode()
         pq.write_table(table.replace_schema_metadata(meta), p)
     else:
         raise LogFormatError(f'error: unsupported log file "{p}": use a .csv or .parquet file name')
@@ -156,7 +156,7 @@ def read_log(path: str | PathLike[str]) -> pd.DataFrame:
         df = table.to_pandas()
     else:
         raise LogFormatError(f'error: unsupported log file "{p}": use a .csv or .parquet file name')
-    df.attrs = attrs
+    df.attrs = cast(Any, attrs)
     return conform(df)
 
 

@@ -26,9 +26,11 @@ with the connection's outcome; nobody retries.
 from __future__ import annotations
 
 import ipaddress
+import sys
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Final, Sequence
+from typing import Any, Final, cast
 
 import numpy as np
 import pandas as pd
@@ -204,8 +206,9 @@ def _lb_ip(svc: dict[str, Any], spec: dict[str, Any]) -> str:
     return str(ip)
 
 
-def default_workload(cluster: Cluster, connections: int = 1000, requests_per_connection: int = 1) -> Workload:
-    """The CLI's workload: pods spread over the nodes dial the first Service by name.
+def default_workload(cluster: Cluster, connections: int | None = None,
+                     requests_per_connection: int | None = None) -> Workload:
+    """The cluster's stored ``Workload`` (loaded with ``-f``), else: pods spread over the nodes dial the first Service by name.
 
     Client pods are the pods the Service does not select, or its own backends when there are
     no others (a pod reaching its own Service through the ClusterIP is hairpinned).
@@ -215,7 +218,13 @@ def default_workload(cluster: Cluster, connections: int = 1000, requests_per_con
     """
     stored = cluster.list("Workload")
     if stored:
-        return from_object(stored[0]).with_(connections=connections, requests_per_connection=requests_per_connection)
+        wl = from_object(stored[0])
+        changes: dict[str, Any] = {}
+        if connections is not None:
+            changes["connections"] = connections
+        if requests_per_connection is not None:
+            changes["requests_per_connection"] = requests_per_connection
+        return wl.with_(**changes) if changes else wl
     # the learner's own Services: not the API server's `kubernetes` nor the kube-system add-ons
     svcs = [s for s in cluster.services() if s["metadata"]["name"] != "kubernetes"
             and s["metadata"].get("namespace", "default") != "kube-system"
@@ -230,11 +239,14 @@ def default_workload(cluster: Cluster, connections: int = 1000, requests_per_con
     chosen = others or pods
     if not chosen:
         raise WorkloadError(f"error: no running pods in namespace {ns} to act as clients")
-    from .workload import dns, pods as pods_builder, workload
+    from .workload import dns, workload
+    from .workload import pods as pods_builder
 
     return workload(pods_builder(names=[p["metadata"]["name"] for p in chosen], namespace=ns),
                     dns(svc["metadata"]["name"], int(svc["spec"]["ports"][0]["port"])),
-                    connections=connections, requests_per_connection=requests_per_connection, name="default")
+                    connections=1000 if connections is None else connections,
+                    requests_per_connection=1 if requests_per_connection is None else requests_per_connection,
+                    name="default")
 
 
 # ----------------------------------------------------------------------- affinity state
@@ -244,6 +256,10 @@ class _RecentLists:
     iptables (``xt_recent``): at most ``cap`` addresses per list, the least recently set one
     evicted; an ``--rcheck --reap`` that finds the client also removes the list's least
     recently set entry when it has expired.  nftables: sets with a timeout and no size limit.
+
+    ``member`` indexes which lists hold each client, so a connection only looks at the lists
+    that can match (the rules check every list in order; the others cannot match and a
+    ``--rcheck`` that finds nothing reaps nothing, so the result is the same).
     """
 
     def __init__(self, timeout: float, cap: int | None, reap: bool):
@@ -251,40 +267,97 @@ class _RecentLists:
         self.cap = cap
         self.reap = reap
         self.lists: dict[str, OrderedDict[int, float]] = {}
+        self.member: dict[int, set[str]] = {}
 
-    def choose(self, t: float, ip: int, dests: Sequence[str], fallback: int) -> int:
+    def choose(self, t: float, ip: int, dests: Sequence[str], pos: dict[str, int], fallback: int) -> int:
         horizon = t - self.timeout
         chosen = -1
-        lists = self.lists
-        for k, ep in enumerate(dests):
-            lst = lists.get(ep)
-            if lst is None:
-                continue
-            ts = lst.get(ip)
-            if ts is None:
-                continue
-            fresh = ts >= horizon
-            if self.reap:
-                head = next(iter(lst))
-                if lst[head] < horizon:
-                    del lst[head]
-            if fresh:
-                chosen = k
-                break
+        lists, member = self.lists, self.member
+        mem = member.get(ip)
+        if mem:
+            cands = sorted((pos[ep], ep) for ep in mem if ep in pos) if len(mem) > 1 else \
+                [(pos[ep], ep) for ep in mem if ep in pos]
+            for k, ep in cands:
+                lst = lists[ep]
+                fresh = lst[ip] >= horizon
+                if self.reap:
+                    head = next(iter(lst))
+                    if lst[head] < horizon:
+                        del lst[head]
+                        member[head].discard(ep)
+                if fresh:
+                    chosen = k
+                    break
         if chosen < 0:
             chosen = fallback
         ep = dests[chosen]
-        lst = lists.get(ep)
-        if lst is None:
-            lst = lists[ep] = OrderedDict()
+        if ep not in lists:
+            lists[ep] = OrderedDict()
+        lst = lists[ep]
         if ip in lst:
             lst[ip] = t
             lst.move_to_end(ip)
         else:
             if self.cap is not None and len(lst) >= self.cap:
-                lst.popitem(last=False)
+                old, _ = lst.popitem(last=False)
+                member[old].discard(ep)
             lst[ip] = t
+            if mem is None:
+                member[ip] = {ep}
+            else:
+                mem.add(ep)
         return chosen
+
+    def run(self, times: list[float], ips: list[int], dests: Any, pos: Any, fallback: list[int]) -> list[int]:
+        """:meth:`choose` for many connections in time order (the same steps, inlined for speed).
+
+        ``dests``/``pos`` are one list and its index for every connection, or per-connection lists.
+        """
+        if isinstance(pos, list):
+            return [self.choose(t, ip, d, p, f) for t, ip, d, p, f in zip(times, ips, dests, pos, fallback, strict=True)]
+        # One destination list for the whole run: lists by index, membership as endpoint indices.
+        timeout, reap = self.timeout, self.reap
+        cap = self.cap if self.cap is not None else sys.maxsize
+        for ep in dests:
+            if ep not in self.lists:
+                self.lists[ep] = OrderedDict()
+        lst_of = [self.lists[ep] for ep in dests]
+        member: dict[int, set[int]] = {}
+        out = [0] * len(times)
+        for j in range(len(times)):
+            t = times[j]
+            ip = ips[j]
+            chosen = -1
+            mem = member.get(ip)
+            if mem:
+                horizon = t - timeout
+                for k in (sorted(mem) if len(mem) > 1 else tuple(mem)):
+                    lst = lst_of[k]
+                    fresh = lst[ip] >= horizon
+                    if reap:
+                        head = next(iter(lst))
+                        if lst[head] < horizon:
+                            del lst[head]
+                            member[head].discard(k)
+                    if fresh:
+                        chosen = k
+                        break
+            if chosen < 0:
+                chosen = fallback[j]
+            lst = lst_of[chosen]
+            if ip in lst:
+                lst[ip] = t
+                lst.move_to_end(ip)
+            else:
+                if len(lst) >= cap:
+                    member[lst.popitem(last=False)[0]].discard(chosen)
+                lst[ip] = t
+                if mem is None:
+                    member[ip] = {chosen}
+                else:
+                    mem.add(chosen)
+            out[j] = chosen
+        return out
 
 
 class _Persistence:
@@ -520,15 +593,7 @@ class _Run:
             dst[i] = self.str.code(f"{ip}:{port}")
 
     def _query(self, resolver: ResolveFn, k: int, cl: Client, name: str) -> tuple[list[str], float]:
-        snap = self.tl.snapshots[k].cluster
-        kw: dict[str, Any] = {"namespace": cl.namespace}
-        if cl.kind == "pod":
-            kw["from_pod"] = cl.name
-        res = resolver(snap, name, "A", **kw)
-        recs = [r for r in (getattr(res, "answer", None) or []) if _rec(r, "type") == "A"]
-        if str(getattr(res, "rcode", "NOERROR")).upper() != "NOERROR" or not recs:
-            return [], 5.0  # negative answers are cached briefly (CoreDNS's cache denial TTL is 5 s)
-        return [str(_rec(r, "data")) for r in recs], float(min(_rec(r, "ttl") or 30 for r in recs))
+        return _dns_query(resolver, self.tl.snapshots[k].cluster, cl, name)
 
     # -- endpoint choice ----------------------------------------------------------------
     def _trace(self, view: int, entry: int, cls: int, dst: int, src_ip: str, refresh: bool = False) -> Any:
@@ -655,10 +720,10 @@ class _Run:
         for (e, d), gs in stateful.items():
             self._stateful(gs, groups, group_of, start, end, u, client_of, client_ip_int, ep_code,
                            self.tl.nodes[e], self.str.values[d])
-        for g, (codes, flags) in enumerate(masq_of):
-            if flags.any():
+        for g, (mcodes, mflags) in enumerate(masq_of):
+            if mflags.any():
                 m = members[g]
-                masq[m] = np.isin(ep_code[m], codes[flags])
+                masq[m] = np.isin(ep_code[m], mcodes[mflags])
         bar.update(1)
         df = self._finish(start, end, client_of, entry, dst, ep_code, verdict, masq, rules, svc_code,
                           portname_code, truth, failed_entry)
@@ -670,7 +735,8 @@ class _Run:
                   ep_code: np.ndarray, node: str, dst: str) -> None:
         gset = np.array(gs, dtype=np.int64)
         idx = np.flatnonzero(np.isin(group_of, gset))
-        idx = idx[np.argsort(start[idx], kind="stable")]
+        if len(idx) > 1 and not bool(np.all(np.diff(start[idx]) >= 0)):
+            idx = idx[np.argsort(start[idx], kind="stable")]
         tr0 = groups[gs[0]]
         sched_name = getattr(tr0, "scheduler", None)
         aff = getattr(tr0, "affinity_timeout", None)
@@ -712,10 +778,9 @@ class _Run:
                 cum[-1] = 1.0
                 fb[m] = np.searchsorted(cum, u[idx[m]], side="right")
             t_l, ip_l, g_l, fb_l = start[idx].tolist(), ips.tolist(), gi.tolist(), fb.tolist()
-            choose = lists.choose
-            out = [0] * len(idx)
-            for j in range(len(idx)):
-                out[j] = choose(t_l[j], ip_l[j], dests_of[g_l[j]], fb_l[j])
+            pos_of = {g: {ep: k for k, ep in enumerate(dests_of[g])} for g in gs}
+            out = lists.run(t_l, ip_l, [dests_of[g] for g in g_l] if len(gs) > 1 else dests_of[gs[0]],
+                            [pos_of[g] for g in g_l] if len(gs) > 1 else pos_of[gs[0]], fb_l)
             chosen = np.array(out, dtype=np.int64)
         for g in gs:
             m = gi == g
@@ -791,10 +856,10 @@ class _Run:
         seen = np.where(pod_code > 0, seen, 0)
         # expand connections into requests
         K = wl.requests_per_connection
-        rows = n * K
+        nrows = n * K
         conn = np.repeat(np.arange(n, dtype=np.int64), K)
-        j = np.tile(np.arange(K, dtype=np.float64), n)
-        t = start[conn] + j * (wl.connection_seconds / K)
+        jr = np.tile(np.arange(K, dtype=np.float64), n)
+        t = start[conn] + jr * (wl.connection_seconds / K)
         out_rows = outcome[conn].copy()
         reset = (out_rows == OUTCOMES.index("ok")) & (t >= death[conn])
         out_rows[reset] = OUTCOMES.index("reset")
@@ -805,8 +870,8 @@ class _Run:
         own_node_code = np.array([S.code(c.node) for c in self.clients], dtype=np.int64)[client_of][conn]
         cross = podnode_name_codes != own_node_code
         rtt = np.where(cross, 0.25, 0.05)
-        lat = rtt + 0.002 * rules[conn] + rng.exponential(1.0, size=rows)
-        lat = np.where(j == 0, lat + rtt, lat)  # the first request pays for the handshake
+        lat = rtt + 0.002 * rules[conn] + rng.exponential(1.0, size=nrows)
+        lat = np.where(jr == 0, lat + rtt, lat)  # the first request pays for the handshake
         lat = np.where(out_rows == OUTCOMES.index("refused"), rtt, lat)
         lat = np.where(out_rows == OUTCOMES.index("reset"), rtt, lat)
         lat = np.where(out_rows == OUTCOMES.index("dropped"), SYN_TIMEOUT_MS, lat)
@@ -818,17 +883,20 @@ class _Run:
         name_codes = np.array([S.code(c.name) for c in self.clients], dtype=np.int64)
 
         def cat(codes: np.ndarray) -> pd.Categorical:
-            used, inv = np.unique(codes, return_inverse=True)
-            return pd.Categorical.from_codes(inv.astype(np.int32), [cats[int(c)] for c in used])
+            # only the strings this column uses become its categories (O(n): no sort of the rows)
+            used = np.flatnonzero(np.bincount(codes, minlength=len(cats)))
+            remap = np.zeros(len(cats), dtype=np.int32)
+            remap[used] = np.arange(len(used), dtype=np.int32)
+            return _from_codes(remap[codes], [cats[int(c)] for c in used])
 
         data = {
             "time": t,
             "connection": conn,
             "client": cat(name_codes[client_of][conn]),
-            "client_kind": pd.Categorical.from_codes(kinds[client_of][conn], list(CLIENT_KINDS)),
+            "client_kind": _from_codes(kinds[client_of][conn], list(CLIENT_KINDS)),
             "src_ip": cat(src[conn]),
             "dst": cat(dst[conn]),
-            "via": pd.Categorical.from_codes(np.full(rows, via, dtype=np.int8), list(VIAS)),
+            "via": _from_codes(np.full(nrows, via, dtype=np.int8), list(VIAS)),
             "entry_node": cat(entry_codes[np.where(entry_c >= 0, entry_c, len(self.tl.nodes))]),
             "service": cat(svc_code[conn]),
             "port_name": cat(portname_code[conn]),
@@ -836,7 +904,7 @@ class _Run:
             "pod": cat(pod_code[conn]),
             "pod_node": cat(podnode_code[conn]),
             "seen_src_ip": cat(seen[conn]),
-            "outcome": pd.Categorical.from_codes(out_rows, list(OUTCOMES)),
+            "outcome": _from_codes(out_rows, list(OUTCOMES)),
             "latency_ms": lat.astype(np.float32),
             "rules_walked": rules[conn].astype(np.int32),
         }
@@ -845,11 +913,27 @@ class _Run:
         return df
 
 
+def _from_codes(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
+    return cast(Any, pd.Categorical).from_codes(codes, categories)  # the stubs want an Index; a list is fine
+
+
 def _via(wl: Workload) -> str:
     t = wl.target
     return {"dns": "dns", "clusterIP": "clusterip", "nodePort": "nodeport", "externalIP": "externalip",
             "loadBalancer": "loadbalancer"}[next(k for k in ("dns", "clusterIP", "nodePort", "externalIP",
                                                                "loadBalancer") if k in t)]
+
+
+def _dns_query(resolver: ResolveFn, cluster: Cluster, cl: Client, name: str) -> tuple[list[str], float]:
+    """The A records a client pod gets for ``name`` and their TTL (none: NXDOMAIN/NODATA/SERVFAIL)."""
+    kw: dict[str, Any] = {"namespace": cl.namespace}
+    if cl.kind == "pod":
+        kw["from_pod"] = cl.name
+    res = resolver(cluster, name, "A", **kw)
+    recs = [r for r in (getattr(res, "answer", None) or []) if _rec(r, "type") == "A"]
+    if str(getattr(res, "rcode", "NOERROR")).upper() != "NOERROR" or not recs:
+        return [], 5.0  # simplification: a failed lookup is retried after 5 s
+    return [str(_rec(r, "data")) for r in recs], float(min(_rec(r, "ttl") or 30 for r in recs))
 
 
 def _rec(r: Any, field: str) -> Any:
@@ -914,9 +998,7 @@ def predicted_shares(cluster: Cluster, workload: Workload | dict[str, Any] | Non
             via_trace(s.entry, c, s.dst, weight)
         elif "dns" in wl.target:
             resolver = resolver or resolve or _default_resolve()
-            run = _Run.__new__(_Run)
-            run.tl = build_timeline(cluster, (), seed=0)
-            recs, _ = run._query(resolver, 0, c, str(wl.target["dns"]))
+            recs, _ = _dns_query(resolver, cluster, c, str(wl.target["dns"]))
             if not recs:
                 add("", weight)
             for ip in recs:

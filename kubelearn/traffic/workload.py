@@ -48,8 +48,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Mapping, Sequence
+from typing import Any, Final
 
 from ..errors import NO_VALUE, FieldError, InvalidError, KubelearnError
 

@@ -69,7 +69,7 @@ class View:
 
     #: Height of the picture area; fixed so the notebook does not jump on every change.
     height = "640px"
-    dpi = 80
+    dpi = 72
 
     def __init__(self) -> None:
         w = ipywidgets()

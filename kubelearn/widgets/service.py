@@ -12,6 +12,7 @@ traffic policy on a Service nothing external can reach) shows the API server's o
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -23,7 +24,7 @@ from ..cluster import Cluster
 from ..errors import KubelearnError
 from ..plots import plot_load, plot_topology
 from ..plots._common import KubelearnFigure, objects, style
-from ._base import View
+from ._base import View, png_output
 
 __all__ = ["CLIENT_APP", "Exploration", "ServiceExplorer", "ServiceSettings", "explain_change", "explore_service",
            "service_manifest"]
@@ -40,6 +41,8 @@ EXTERNAL_CIDR = "203.0.113.0/24"  # TEST-NET-3: documentation addresses, never a
 #: Simulated run length: arrivals are spread over this many seconds, so short affinity
 #: timeouts are visibly reached.
 RUN_SECONDS = 600.0
+#: Pictures kept for settings already drawn (flipping a control back is instant).
+CACHE_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -226,48 +229,48 @@ def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
         return "Nothing changed."
     f = changed[0]
     a, b = getattr(old, f), getattr(new, f)
-    texts: dict[str, str] = {
-        "replicas": f"replicas {a} → {b}: each ready pod should now get about {_share(b)} of the connections "
+    texts: dict[str, Callable[[], str]] = {  # lazily: only the changed field's values fit
+        "replicas": lambda: f"replicas {a} → {b}: each ready pod should now get about {_share(b)} of the connections "
                     f"(was {_share(a)}).",
-        "type": {"ClusterIP": "type ClusterIP: only reachable inside the cluster, through its virtual IP.",
+        "type": lambda: {"ClusterIP": "type ClusterIP: only reachable inside the cluster, through its virtual IP.",
                  "NodePort": "type NodePort: every node now also listens on the node port; external clients dial "
                              "a node's IP.",
                  "LoadBalancer": "type LoadBalancer: a cloud load balancer spreads clients over the nodes' node "
                                  "ports."}.get(str(b), f"type {a} → {b}."),
-        "headless": ("headless (clusterIP: None): no virtual IP and no kube-proxy rules; DNS returns every pod's IP "
+        "headless": lambda: ("headless (clusterIP: None): no virtual IP and no kube-proxy rules; DNS returns every pod's IP "
                      "and the client picks one." if b else "not headless: the Service gets a virtual IP again "
                      "and kube-proxy picks a pod per connection."),
-        "session_affinity": ("sessionAffinity ClientIP: a client's later connections return to its first pod "
+        "session_affinity": lambda: ("sessionAffinity ClientIP: a client's later connections return to its first pod "
                              f"until it is silent for {new.affinity_timeout:,} s." if b == "ClientIP" else
                              "sessionAffinity None: every connection picks a pod afresh."),
-        "affinity_timeout": f"affinity timeout {a:,} s → {b:,} s: a client silent for longer is sent to a pod "
+        "affinity_timeout": lambda: f"affinity timeout {a:,} s → {b:,} s: a client silent for longer is sent to a pod "
                             "chosen afresh.",
-        "proxy_mode": f"kube-proxy mode {a} → {b}: the same Service, programmed into "
+        "proxy_mode": lambda: f"kube-proxy mode {a} → {b}: the same Service, programmed into "
                       + {"iptables": "iptables chains (one rule per Service port, tried in order).",
                          "nftables": "nftables verdict maps (one lookup per packet).",
                          "ipvs": "the kernel's IPVS load balancer (a scheduler picks the pod)."}.get(str(b), f"{b}."),
-        "ipvs_scheduler": f"IPVS scheduler {a} → {b}: "
+        "ipvs_scheduler": lambda: f"IPVS scheduler {a} → {b}: "
                           + {"rr": "pods in turn.", "lc": "the pod with the fewest active connections.",
                              "sh": "a hash of the client's address: each client always reaches the same pod.",
                              "dh": "a hash of the destination address: all clients reach the same pod.",
                              "wrr": "pods in turn, by weight (all weights are 1).",
                              "mh": "Maglev hashing of the client's address."}.get(str(b), "another way to pick."),
-        "external_traffic_policy": ("externalTrafficPolicy Local: a node only sends outside traffic to its own pods "
+        "external_traffic_policy": lambda: ("externalTrafficPolicy Local: a node only sends outside traffic to its own pods "
                                     "and keeps the client's address (no SNAT); a node without one drops it."
                                     if b == "Local" else "externalTrafficPolicy Cluster: any node forwards to any "
                                     "pod, rewriting the source address (SNAT) when it crosses nodes."
                                     if b == "Cluster" else "externalTrafficPolicy not set: the API server "
                                     "defaults it to Cluster for NodePort and LoadBalancer Services."),
-        "internal_traffic_policy": ("internalTrafficPolicy Local: pods only reach endpoints on their own node; a "
+        "internal_traffic_policy": lambda: ("internalTrafficPolicy Local: pods only reach endpoints on their own node; a "
                                     "node without one drops the traffic." if b == "Local" else
                                     "internalTrafficPolicy Cluster: pods reach endpoints on any node."),
-        "clients": f"clients {a} → {b}: more clients means more, smaller per-client streams.",
-        "connections": f"connections {a:,} → {b:,}: a bigger sample; the counts hug the prediction more "
+        "clients": lambda: f"clients {a} → {b}: more clients means more, smaller per-client streams.",
+        "connections": lambda: f"connections {a:,} → {b:,}: a bigger sample; the counts hug the prediction more "
                        f"(the band's relative width shrinks by about {math.sqrt(b / a) if a else 1:.1f}×).",
-        "seed": f"seed {a} → {b}: the same settings with different luck; the counts move within the grey band.",
+        "seed": lambda: f"seed {a} → {b}: the same settings with different luck; the counts move within the grey band.",
     }
     more = f" (and {len(changed) - 1} more change{'s' if len(changed) > 2 else ''})" if len(changed) > 1 else ""
-    return texts.get(f, f"{f}: {a} → {b}.") + more
+    return (texts[f]() if f in texts else f"{f}: {a} → {b}.") + more
 
 
 # --------------------------------------------------------------------------- the widget
@@ -327,6 +330,7 @@ class ServiceExplorer(View):
             control.tooltip = control.tooltip or key
         self.controls = list(self.inputs.values())
         self.result = Exploration(self.settings)
+        self._cache: dict[ServiceSettings, tuple[Exploration, bytes]] = {}
         self._sync_enabled()
         self.refresh()
 
@@ -364,8 +368,23 @@ class ServiceExplorer(View):
         self.refresh()
 
     def refresh(self) -> None:
+        # Learners flip a control back and forth; a settings value already drawn is shown again
+        # at once (the pipeline is deterministic, so the picture would be identical).
+        hit = self._cache.get(self.settings)
+        if hit is not None:
+            self.result, png = hit
+            self.error = None
+            self.output.outputs = (png_output(png, self.explain()),)
+            self.message.value = f"<b>{html.escape(self.explain())}</b>"
+            self.renders += 1
+            return
         self.result = self._run(self.settings, self.base)
         super().refresh()
+        png = self.picture()
+        if png is not None:
+            self._cache[self.settings] = (self.result, png)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
 
     def explain(self) -> str:
         line = explain_change(self._previous, self.settings)
@@ -385,8 +404,11 @@ class ServiceExplorer(View):
             raise _Refused(self.result.error)
         assert self.result.cluster is not None and self.result.log is not None
         with style():
-            fig = KubelearnFigure(figsize=(12, 9.5), layout="constrained")
+            # Fixed margins instead of constrained layout: a widget redraws on every change and
+            # the layout engine costs as much as the drawing; the legends sit in the right margin.
+            fig = KubelearnFigure(figsize=(12, 9.5))
             top, bottom = fig.subplots(2, 1, height_ratios=[1.3, 1])
+            fig.subplots_adjust(left=0.06, right=0.8, top=0.96, bottom=0.13, hspace=0.22)
         plot_topology(self.result.cluster, self.result.log, service=self.result.service, ax=top)
         plot_load(self.result.log, predicted=self.result.predicted or None, service=self.result.service, ax=bottom)
         return fig

@@ -130,8 +130,9 @@ class TimelinePlayer(View):
     def figure(self) -> KubelearnFigure:
         """Traffic over the whole run with a "now" line, and the load per pod up to now."""
         with style():
-            fig = KubelearnFigure(figsize=(11, 7.5), layout="constrained")
+            fig = KubelearnFigure(figsize=(11, 7.5))  # fixed margins: see ServiceExplorer.figure
             top, bottom = fig.subplots(2, 1, height_ratios=[1, 1])
+            fig.subplots_adjust(left=0.07, right=0.75, top=0.95, bottom=0.16, hspace=0.35)
         plot_traffic(self.log, events=self.events, now=self.now, ax=top)
         so_far = self.log[self.log["time"] <= self.now]
         so_far.attrs = {k: v for k, v in self.log.attrs.items() if k != "predicted_shares"}

@@ -242,7 +242,9 @@ def delete_pod(self: Cluster, name: str, namespace: str = "default", grace: bool
     """controllers.delete_pod stand-in: terminating with grace, else removed (no replacement)."""
     if grace:
         pod = dict(self.get("Pod", name, namespace))
-        pod["metadata"] = dict(pod["metadata"], deletionTimestamp=self.timestamp(), deletionGracePeriodSeconds=30)
+        grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        pod["metadata"] = dict(pod["metadata"], deletionTimestamp=self.timestamp(self.now + grace),
+                               deletionGracePeriodSeconds=grace)
         return reslice(self.with_object(pod))
     return reslice(self.without("Pod", name, namespace))
 

@@ -1,0 +1,129 @@
+"""End to end: the Service explorer in a real JupyterLab, in headless Chromium (Debian's).
+
+JupyterLab runs on a throwaway port bound to 127.0.0.1 with a temporary notebook; Playwright
+drives the system Chromium (never a downloaded browser), runs all cells, moves the replicas
+slider with the keyboard as a learner would, and checks that the rendered figure changed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+REPO = Path(__file__).resolve().parents[1]
+
+NOTEBOOK = {
+    "cells": [
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+         "source": ["%matplotlib inline\n",
+                    "from kubelearn.widgets import ServiceExplorer, ServiceSettings\n",
+                    "explorer = ServiceExplorer(settings=ServiceSettings(connections=1000))\n",
+                    "explorer"]},
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+         "source": ["print('replicas', explorer.settings.replicas)"]},
+    ],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[str]:
+    pytest.importorskip("playwright.sync_api", reason="the e2e test needs playwright (pip install playwright)")
+    pytest.importorskip("jupyterlab", reason="the e2e test needs jupyterlab")
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install -y chromium); this test never downloads a browser")
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    (root / "explorer.ipynb").write_text(json.dumps(NOTEBOOK))
+    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--ServerApp.root_dir={root}", "--IdentityProvider.token=", "--ServerApp.password=",
+         "--ServerApp.disable_check_xsrf=True", "--LabApp.expose_app_in_browser=True", "--allow-root",
+         f"--LabApp.user_settings_dir={tmp_path / 'settings'}", f"--LabApp.workspaces_dir={tmp_path / 'ws'}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "w"))  # noqa: SIM115
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
+
+
+def test_service_explorer_redraws_in_a_real_browser(lab: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--disable-gpu", "--disable-background-networking",
+                                          "--disable-component-update", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.set_default_timeout(90_000)
+            page.goto(f"{lab}/lab/tree/explorer.ipynb?reset")
+            page.wait_for_function("window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
+                                   "?.status === 'idle'")
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            page.wait_for_function("""() => { const p = window.jupyterapp.shell.currentWidget;
+                return p.content.widgets.filter(c => c.model.type === 'code')
+                         .every(c => c.model.executionCount !== null)
+                       && p.sessionContext.session.kernel.status === 'idle'; }""")
+            image = page.locator(".jp-Notebook .widget-output img").first
+            image.wait_for(state="visible")
+            before_src = image.get_attribute("src")
+            before_png = image.screenshot()
+            assert before_src and before_src.startswith("data:image/png")
+            assert "replicas 3" in page.locator(".jp-OutputArea-output pre").last.inner_text()
+
+            handle = page.locator(".jp-Notebook .widget-slider .noUi-handle").first  # the replicas slider
+            handle.focus()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function("""(before) => { const img = document.querySelector(
+                '.jp-Notebook .widget-output img'); return img && img.src && img.src !== before; }""",
+                                   arg=before_src)
+            after = page.locator(".jp-Notebook .widget-output img").first
+            after.wait_for(state="visible")
+            assert after.screenshot() != before_png
+            assert "replicas 3 → 4" in page.locator(".jp-Notebook .widget-html").first.inner_text()
+            # No traceback anywhere on the page.
+            assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
+        finally:
+            browser.close()
