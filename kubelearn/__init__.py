@@ -1,8 +1,142 @@
 """kubelearn: learn how Kubernetes Services really work.
 
 A small, faithful model of a Kubernetes cluster (the API objects, the controllers, DNS and
-environment-variable discovery) and of kube-proxy (iptables, nftables and IPVS rules), a
-traffic simulator producing pandas request logs, and plots and widgets for notebooks.
+environment-variable discovery), of kube-proxy (iptables, nftables and IPVS rules, and a tracer
+that walks them), a traffic simulator producing pandas request logs, and plots and widgets for
+notebooks.  The pipeline, one public function per arrow::
+
+    manifests --load--> Cluster --rules/trace--> kube-proxy's view --simulate--> request log --plots--> pictures
+
+The names below are the whole public API the lessons use; everything else is reachable through
+its module (``kubelearn.dns``, ``kubelearn.proxy``, ...).  Heavy modules (pandas, matplotlib,
+scipy) are imported only when first used, so ``import kubelearn`` stays quick.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # the cluster as a value, manifests in and out
+    "Cluster": "kubelearn.cluster",
+    "load": "kubelearn.apply",
+    "apply": "kubelearn.apply",
+    "dry_run": "kubelearn.apply",
+    "dump": "kubelearn.manifest",
+    "default_cluster": "kubelearn.topology",
+    "SCENARIOS": "kubelearn.scenarios",
+    "scenario": "kubelearn.scenarios",
+    "scenario_path": "kubelearn.scenarios",
+    "default_scenario": "kubelearn.scenarios",
+    "rollout_steps": "kubelearn.controllers",
+    # errors, in the API server's words
+    "KubelearnError": "kubelearn.errors",
+    "ApplyError": "kubelearn.errors",
+    "InvalidError": "kubelearn.errors",
+    "FieldError": "kubelearn.errors",
+    "ManifestError": "kubelearn.errors",
+    "NotFoundError": "kubelearn.errors",
+    # discovery and kubectl
+    "service_env": "kubelearn.envvars",
+    "container_env": "kubelearn.envvars",
+    "resolve": "kubelearn.dns",
+    "resolv_conf": "kubelearn.dns",
+    "get": "kubelearn.kubectl",
+    "describe_service": "kubelearn.kubectl",
+    # kube-proxy
+    "rules": "kubelearn.proxy",
+    "trace": "kubelearn.proxy",
+    "categorize_endpoints": "kubelearn.proxy",
+    # traffic
+    "simulate": "kubelearn.traffic",
+    "LOG_COLUMNS": "kubelearn.traffic",
+    "Workload": "kubelearn.traffic",
+    "workload": "kubelearn.traffic",
+    "pods": "kubelearn.traffic",
+    "nodes": "kubelearn.traffic",
+    "external": "kubelearn.traffic",
+    "cluster_ip": "kubelearn.traffic",
+    "node_port": "kubelearn.traffic",
+    "load_balancer": "kubelearn.traffic",
+    "external_ip": "kubelearn.traffic",
+    "dns": "kubelearn.traffic",
+    "Event": "kubelearn.traffic",
+    "predicted_shares": "kubelearn.traffic",
+    "pod_shares": "kubelearn.traffic",
+    "node_shares": "kubelearn.traffic",
+    "chi_square": "kubelearn.traffic",
+    "jain_index": "kubelearn.traffic",
+    "stickiness": "kubelearn.traffic",
+    "summary": "kubelearn.traffic",
+    "errors_over_time": "kubelearn.traffic",
+    "read_log": "kubelearn.traffic",
+    "write_log": "kubelearn.traffic",
+    # the real kernel
+    "NetLab": "kubelearn.netlab",
+    "compare": "kubelearn.netlab",
+}
+
+# Submodules a lesson uses as namespaces: kl.plots.plot_load(...), kl.widgets.service_explorer(...)
+_SUBMODULES = ("plots", "widgets", "netlab", "proxy", "traffic")
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # cache: the next access is a plain attribute
+        return value
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"kubelearn.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'kubelearn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from . import netlab, plots, proxy, traffic, widgets
+    from .apply import apply, dry_run, load
+    from .cluster import Cluster
+    from .controllers import rollout_steps
+    from .dns import resolv_conf, resolve
+    from .envvars import container_env, service_env
+    from .errors import ApplyError, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
+    from .kubectl import describe_service, get
+    from .manifest import dump
+    from .netlab import NetLab, compare
+    from .proxy import categorize_endpoints, rules, trace
+    from .scenarios import SCENARIOS, default_scenario, scenario, scenario_path
+    from .topology import default_cluster
+    from .traffic import (
+        LOG_COLUMNS,
+        Event,
+        Workload,
+        chi_square,
+        cluster_ip,
+        dns,
+        errors_over_time,
+        external,
+        external_ip,
+        jain_index,
+        load_balancer,
+        node_port,
+        node_shares,
+        nodes,
+        pod_shares,
+        predicted_shares,
+        read_log,
+        simulate,
+        stickiness,
+        summary,
+        workload,
+        write_log,
+    )

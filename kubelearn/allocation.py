@@ -260,7 +260,7 @@ def _cluster_ips(spec: dict[str, Any], old_spec: Mapping[str, Any], cluster: Clu
     elif ips and not ip:
         ip = ips[0]
     elif ip and ips and ip != ips[0]:
-        return FieldError("spec.clusterIPs", _INVALID, tuple(ips), "element [0] must match clusterIP")
+        return FieldError("spec.clusterIPs", _INVALID, tuple(ips), "first value must match `clusterIP`")
     spec["clusterIP"], spec["clusterIPs"] = ip, list(ips) if ips else []
     if old_ips and not old_external and ips != old_ips:
         return FieldError("spec.clusterIPs[0]", _INVALID, tuple(ips), "may not change once set")
@@ -268,11 +268,11 @@ def _cluster_ips(spec: dict[str, Any], old_spec: Mapping[str, Any], cluster: Clu
     svc_type = spec.get("type") or "ClusterIP"
     if len(ips) > 2:
         return FieldError("spec.clusterIPs", _INVALID, tuple(ips), "may only hold up to 2 values")
+    if len(ips) > 1 and ips[0] == "None":
+        return FieldError("spec.clusterIPs", _INVALID, tuple(ips), "'None' must be the first and only value")
     if len(ips) == 2 and _is_ip(ips[0]) and _is_ip(ips[1]) and \
             ipaddress.ip_address(ips[0]).version == ipaddress.ip_address(ips[1]).version:
-        # kubelearn's wording: a second ClusterIP is for the other IP family only.
-        return FieldError("spec.clusterIPs[1]", _INVALID, ips[1],
-                          "must be of a different IP family than spec.clusterIPs[0]")
+        return FieldError("spec.clusterIPs", _INVALID, tuple(ips), "may specify no more than one IP for each IP family")
     for i, value in enumerate(ips):
         if value == "None":
             if i == 0 and svc_type in ("NodePort", "LoadBalancer"):

@@ -38,6 +38,7 @@ from .topology import (
     PROXY_API_VERSION,
     default_cluster,
     default_proxy_config,
+    default_topology,
     topology_from_kind_config,
 )
 
@@ -116,8 +117,6 @@ def load(*sources: Source, seed: int = 0) -> Cluster:
     if kind_docs:
         d = kind_docs[0]
         topo = _located(lambda: topology_from_kind_config(d.obj), d)
-    from .topology import default_topology
-
     topo = topo or default_topology()
     proxy = _located(lambda: default_proxy_config(topo, proxy_docs[0].obj), proxy_docs[0]) if proxy_docs else None
     cluster = default_cluster(seed=seed, topology=topo, proxy_config=proxy)

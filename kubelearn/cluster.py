@@ -26,10 +26,11 @@ from __future__ import annotations
 import builtins
 import copy
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Cluster", "EPOCH", "KINDS", "Kind", "NodeSpec", "ObjectKey", "Topology", "kind_info"]
 
 #: Time zero of every kubelearn cluster; ``creationTimestamp`` = EPOCH + seconds.
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 ObjectKey = tuple[str, str, str]  # (kind, namespace, name)
 
@@ -122,13 +123,14 @@ class Topology:
 
     The defaults are those of a learner's kind cluster with one control-plane node and two
     workers: nodes on 172.18.0.0/16, pods on 10.244.0.0/16 (one /24 per node), Services on
-    10.96.0.0/12, cluster domain ``cluster.local``.
+    10.96.0.0/16 (kind's default; kubeadm alone would use 10.96.0.0/12), cluster domain
+    ``cluster.local``.
     """
 
     name: str = "kind"
     nodes: tuple[NodeSpec, ...] = ()
     pod_subnet: str = "10.244.0.0/16"
-    service_subnet: str = "10.96.0.0/12"
+    service_subnet: str = "10.96.0.0/16"
     node_subnet: str = "172.18.0.0/16"
     domain: str = "cluster.local"
     node_port_range: tuple[int, int] = (30000, 32767)

@@ -34,7 +34,7 @@ from .errors import ManifestError
 if TYPE_CHECKING:  # pragma: no cover
     from .cluster import Cluster
 
-__all__ = ["Document", "SUFFIXES", "dump", "read_documents", "strip_server_fields"]
+__all__ = ["Document", "SUFFIXES", "SYSTEM_OBJECTS", "dump", "kind_config", "read_documents", "strip_server_fields", "to_json"]
 
 #: File suffixes ``kubectl apply -f DIR`` reads from a directory.
 SUFFIXES = (".yaml", ".yml", ".json")

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .cluster import Cluster, NodeSpec, Topology
+from .controllers import reconcile
 from .errors import ManifestError
 
 __all__ = [
@@ -442,15 +443,12 @@ def default_cluster(seed: int = 0, topology: Topology | None = None,
     """
     topo = topology or default_topology()
     cfg = dict(proxy_config) if proxy_config is not None else default_proxy_config(topo)
-    cluster = Cluster(topology=topo, proxy_config=cfg, seed=seed).with_objects(system_objects(topo))
-    return _reconcile(cluster)
-
-
-def _reconcile(cluster: Cluster) -> Cluster:
-    try:
-        from .controllers import reconcile
-    except ImportError as exc:  # the controllers module arrives with issue 2's other half
-        if exc.name not in ("kubelearn.controllers",) and "controllers" not in str(exc):
-            raise
-        return cluster
-    return reconcile(cluster)
+    objects = system_objects(topo)
+    control_planes = {n.name for n in topo.nodes if n.role == "control-plane"}
+    # kind starts the control plane first and CoreDNS is scheduled before the workers join, so
+    # on a fresh kind cluster both CoreDNS pods run on the control plane (10.244.0.2 and .3).
+    # Reproduce that order: reconcile with only the control-plane nodes, then add the workers.
+    first = [o for o in objects if o["kind"] != "Node" or o["metadata"]["name"] in control_planes]
+    rest = [o for o in objects if o["kind"] == "Node" and o["metadata"]["name"] not in control_planes]
+    cluster = reconcile(Cluster(topology=topo, proxy_config=cfg, seed=seed).with_objects(first))
+    return reconcile(cluster.with_objects(rest)) if rest else cluster

@@ -185,7 +185,12 @@ def test_static_band_is_used_when_the_upper_band_is_full():
 
 def test_two_clusterips_on_a_single_stack_cluster(base):
     _, errs = allocate(svc(clusterIPs=["10.96.0.50", "10.96.0.51"]), base)
-    assert errs[0].path == "spec.clusterIPs[1]"
+    assert str(errs[0]) == ('spec.clusterIPs: Invalid value: ["10.96.0.50","10.96.0.51"]: '
+                            "may specify no more than one IP for each IP family")
+    _, errs = allocate(svc(clusterIP="10.96.0.50", clusterIPs=["10.96.0.51"]), base)
+    assert str(errs[0]) == 'spec.clusterIPs: Invalid value: ["10.96.0.51"]: first value must match `clusterIP`'
+    _, errs = allocate(svc(clusterIPs=["None", "10.96.0.51"]), base)
+    assert str(errs[0]).endswith("'None' must be the first and only value")
     _, errs = allocate(svc(clusterIPs=["10.96.0.50", "fd00::5"]), base)
     assert str(errs[0]) == 'spec.ipFamilies[1]: Invalid value: "IPv6": not configured on this cluster'
     _, errs = allocate(svc(clusterIPs=["10.96.0.50", "fd00::5", "10.96.0.52"]), base)

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,8 +140,16 @@ def root_snapshot() -> str:
         # iptables-save stamps the time in its comment lines; everything else must be identical.
         text = "\n".join(ln for ln in res.stdout.splitlines() if not ln.startswith("#"))
         out.append(f"$ {' '.join(argv)}\n{text}")
-    sysctl = subprocess.run(["sysctl", "-a"], capture_output=True, text=True, check=False, timeout=30).stdout
-    keep = [ln for ln in sysctl.splitlines()
-            if ln.startswith(("net.ipv4.ip_forward", "net.ipv4.conf.", "net.ipv4.icmp_", "net.bridge."))]
-    out.append("$ sysctl (net.ipv4.conf, ip_forward, icmp, bridge)\n" + "\n".join(keep))
+    # The root namespace's sysctls the lab sets inside its own namespaces (read from /proc directly).
+    keep = []
+    for base in ("/proc/sys/net/ipv4", "/proc/sys/net/bridge"):
+        for f in sorted(Path(base).rglob("*")) if Path(base).exists() else []:
+            name = str(f.relative_to("/proc/sys"))
+            if f.is_file() and any(k in name for k in ("ip_forward", "route_localnet", "rp_filter", "icmp_rate",
+                                                       "bridge-nf-call")):
+                try:
+                    keep.append(f"{name} = {f.read_text().strip()}")
+                except OSError:
+                    pass
+    out.append("$ root sysctls (ip_forward, route_localnet, rp_filter, icmp_rate*, bridge-nf-call-*)\n" + "\n".join(keep))
     return "\n".join(out)

@@ -212,3 +212,9 @@ def test_the_stored_kernel_result_for_the_lesson_is_a_valid_log() -> None:
     counts = log["pod"].astype(str).value_counts()
     assert len(counts) == 3
     assert chisquare(counts.to_numpy()).pvalue > 1e-4  # random balancing, as the kernel did it
+
+
+@pytest.mark.parametrize("bad", ["kernel.panic=1", "net.ipv4.ip_forward=1; reboot", "net/../x=1", "net.ipv4.x=$(id)"])
+def test_sysctls_are_limited_to_plain_net_settings(bad: str) -> None:
+    with pytest.raises(host.HostError, match="refusing sysctl"):
+        host.set_sysctls(PREFIX + "n1", [bad])

@@ -179,6 +179,15 @@ def test_load_bars_are_grouped_and_coloured_by_node() -> None:
     assert [t.get_text() for t in ax.get_xticklabels()] == ENDPOINT_PODS
 
 
+def test_load_counts_connections_not_keep_alive_requests() -> None:
+    log = synthetic_log(n=300)
+    repeated = pd.concat([log, log, log]).sort_values(["connection", "time"], kind="stable")  # 3 requests each
+    ax = plot_load(repeated).axes[0]
+    ok = log[log["outcome"] == "ok"]
+    assert bar_heights(ax, "pod:") == {p: float((ok["pod"] == p).sum()) for p in ENDPOINT_PODS}
+    assert "300 connections" in ax.get_title()
+
+
 def test_load_draws_prediction_and_band_from_given_shares() -> None:
     log = synthetic_log(n=600)
     shares = {"web-7d4b9-aaaaa": 0.5, "web-7d4b9-bbbbb": 0.25, "web-7d4b9-ccccc": 0.25}

@@ -60,3 +60,28 @@ def test_bad_output_name_is_an_error_not_a_traceback(cluster, capsys):
 def test_usage_errors_exit_2(capsys):
     assert cli.main(["simulate", "--connections", "0"]) == 2
     assert "must be at least 1" in capsys.readouterr().err
+
+
+def test_simulate_with_a_workload_document(capsys, tmp_path):
+    pytest.importorskip("kubelearn.apply")
+    manifest = Path(__file__).parent / "data" / "traffic" / "nodeport-local.yaml"
+    out_file = tmp_path / "np.csv"
+    assert cli.main(["simulate", "-f", str(manifest), "-o", str(out_file)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("500 connections x 2 requests, mode iptables, target nodePort")
+    log = read_log(out_file)
+    # externalTrafficPolicy: Local: only kind-worker's own pods, and they see the client's address
+    assert set(log["pod_node"].astype(str)) <= {"kind-worker", ""}
+    reached = log[log["outcome"] == "ok"]
+    assert (reached["seen_src_ip"].astype(str) == reached["src_ip"].astype(str)).all()
+    assert len(log) == 1000
+
+
+def test_workload_errors_are_printed_without_traceback(capsys, tmp_path):
+    pytest.importorskip("kubelearn.apply")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: kubelearn.dev/v1alpha1\nkind: Workload\nmetadata: {name: w}\n"
+                   "spec: {clients: [], target: {dns: web, port: 80}}\n")
+    assert cli.main(["simulate", "-f", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "spec.clients: Required value" in err and "Traceback" not in err

@@ -119,6 +119,10 @@ def test_each_control_changes_the_model(explorer: ServiceExplorer, control: str,
     assert explorer.error is None, explorer.error
     assert check(explorer.result.log)
     assert explorer.picture() != before
+    log = explorer.result.log
+    bottom = explorer.figure().axes[1]  # the load plot counts every answered connection
+    answered = sum(p.get_height() for p in bottom.patches if (p.get_gid() or "").startswith("pod:"))
+    assert answered == int((log["outcome"] == "ok").sum()) > 0
 
 
 def test_affinity_and_scheduler_controls_enable_their_details(explorer: ServiceExplorer) -> None:

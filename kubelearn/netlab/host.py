@@ -178,6 +178,24 @@ def run_in(ns: str, argv: Sequence[str], *, input: str | None = None, check: boo
     return run(["ip", "netns", "exec", ns, *argv], input=input, check=check)
 
 
+def set_sysctls(ns: str, assignments: Sequence[str]) -> None:
+    """Set ``net.*`` sysctls (``name=value``) inside the lab namespace ``ns`` only.
+
+    ``/proc/sys/net`` shows the namespace of the process that opens it, so a shell started by
+    ``ip netns exec`` writes that namespace's values (and needs no ``sysctl`` binary).
+
+    Raises:
+        HostError: for a name outside ``net.`` or a value that is not a plain token.
+    """
+    script = []
+    for a in assignments:
+        name, _, value = a.partition("=")
+        if not re.fullmatch(r"net(\.[A-Za-z0-9_-]+)+", name) or not re.fullmatch(r"[0-9A-Za-z_-]+", value):
+            raise HostError(f"refusing sysctl {a!r}: only net.* names with plain values")
+        script.append(f"echo {value} > /proc/sys/{name.replace('.', '/')}")
+    run_in(ns, ["sh", "-e", "-c", "; ".join(script)])
+
+
 def ip_batch(ns: str, commands: Sequence[str]) -> None:
     """Run many ``ip`` commands in one process inside ``ns`` (``ip -n NS -batch -``)."""
     _check_ns(ns)

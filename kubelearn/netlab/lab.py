@@ -139,7 +139,7 @@ class NetLab:
             self.plan = topo.plan(self.cluster, self.prefix)
             topo.build(self.plan)
             for n in self.plan.nodes:
-                host.run_in(n.ns, ["sysctl", "-q", "-w", *_ICMP_SYSCTLS])
+                host.set_sysctls(n.ns, _ICMP_SYSCTLS)
             self._setup_marks()
             self.servers = PodServers()
             self._start_servers(self.plan.pods)

@@ -256,7 +256,7 @@ def build(p: Plan, owner_pid: int | None = None) -> None:
         # kindnet's routes: every other node's pod CIDR via that node.
         cmds += [f"route add {o.pod_cidr} via {o.ip} dev eth0" for o in p.nodes if o.name != node.name]
         host.ip_batch(node.ns, cmds)
-        host.run_in(node.ns, ["sysctl", "-q", "-w", *NODE_SYSCTLS])
+        host.set_sysctls(node.ns, NODE_SYSCTLS)
         sw_ports.append(node.switch_port)
 
     ext = p.external

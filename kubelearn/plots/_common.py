@@ -16,6 +16,7 @@ from typing import Any
 
 import matplotlib.rcsetup
 import matplotlib.style
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -184,7 +185,37 @@ def require_columns(log: pd.DataFrame, columns: Iterable[str], what: str) -> Non
                             f"this log has {', '.join(map(str, log.columns))}")
 
 
+def first_requests(log: pd.DataFrame) -> pd.DataFrame:
+    """One row per connection: its first request.
+
+    kube-proxy picks a pod once per *connection* (conntrack keeps the choice for every later
+    packet), so loads, shares and affinity are counted in connections; a log with keep-alive
+    requests has several rows per connection.
+    """
+    if "connection" not in log.columns or log.empty:
+        return log
+    keys = [c for c in ("service", "connection") if c in log.columns]
+    return log.drop_duplicates(keys, keep="first")
+
+
 def text_column(log: pd.DataFrame, name: str) -> pd.Series:
-    """A column as plain strings (categoricals decoded, missing values as "")."""
+    """A column as plain strings (categoricals decoded, missing values as ""), without ``attrs``."""
     col = log[name]
-    return col.astype(object).where(col.notna(), "").astype(str)
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        # Decode through the categories: one conversion per category, not per row.
+        cats = np.asarray(col.cat.categories.astype(str), dtype=object)
+        codes = col.cat.codes.to_numpy()
+        values = np.where(codes >= 0, cats[np.maximum(codes, 0)] if len(cats) else "", "")
+    else:
+        raw = col.to_numpy(dtype=object)
+        values = np.array(["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in raw],
+                          dtype=object)
+    return pd.Series(values, index=log.index, name=name, dtype=object)
+
+
+def without_attrs(log: pd.DataFrame) -> pd.DataFrame:
+    """The same rows without ``attrs``: pandas deep-copies attrs on every operation, and a log's
+    attrs (the workload, the cluster summary) make that the slowest part of a redraw."""
+    out = log.copy(deep=False)
+    out.attrs = {}
+    return out

@@ -31,11 +31,13 @@ from ._common import (
     NEUTRAL_COLOR,
     PlotDataError,
     colors_for,
+    first_requests,
     new_axes,
     require_columns,
     result,
     style,
     text_column,
+    without_attrs,
 )
 from ._common import (
     node_colors as node_color_map,
@@ -123,15 +125,15 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | None = None
         The new figure, or ``ax`` when it was given.
     """
     require_columns(log, ["pod", "pod_node", "outcome"], "plot_load")
-    log = filter_service(log, service)
+    if predicted is None:
+        predicted = log.attrs.get("predicted_shares")
+    log = first_requests(filter_service(without_attrs(log), service))
     outcome = text_column(log, "outcome")
     pods = text_column(log, "pod")
     answered = log[(outcome == "ok") & (pods != "")]
     counts = text_column(answered, "pod").value_counts()
     n = int(len(answered))
 
-    if predicted is None:
-        predicted = log.attrs.get("predicted_shares")
     assumed = predicted is None
     groups = _pods_by_node(log, extra_pods=(predicted or {}).keys())
     if assumed:
@@ -339,8 +341,8 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
         The new figure, or ``ax`` when it was given.
     """
     require_columns(log, ["time", "pod", "outcome"], "plot_traffic")
-    log = filter_service(log, service)
     evs = events_of(events, log)
+    log = first_requests(filter_service(without_attrs(log), service))
     times = log["time"].to_numpy(dtype=float)
     end = max([float(times.max()) if len(times) else 0.0, *(e.end or e.time for e in evs), 0.0])
     bw = float(bin_seconds) if bin_seconds else _nice_bin(end)
@@ -411,6 +413,7 @@ def _breaks(client_log: pd.DataFrame, timeout: float | None) -> list[tuple[float
 def stickiness(log: pd.DataFrame) -> float:
     """Share of a client's repeat connections that reached the same pod as its previous one."""
     require_columns(log, ["time", "client", "pod", "outcome"], "stickiness")
+    log = first_requests(log)
     ok = log[(text_column(log, "outcome") == "ok") & (text_column(log, "pod") != "")]
     frame = pd.DataFrame({"client": text_column(ok, "client"), "pod": text_column(ok, "pod"),
                           "time": ok["time"].to_numpy(dtype=float)}).sort_values(["client", "time"], kind="stable")
@@ -450,10 +453,10 @@ def plot_affinity(log: pd.DataFrame, *, timeout: float | None = None, max_client
         The new figure, or ``ax`` when it was given.
     """
     require_columns(log, ["time", "client", "pod", "outcome"], "plot_affinity")
-    log = filter_service(log, service)
     if timeout is None:
         t_attr = log.attrs.get("affinity_timeout")
         timeout = float(t_attr) if t_attr is not None else None
+    log = first_requests(filter_service(without_attrs(log), service))
     ok = log[(text_column(log, "outcome") == "ok") & (text_column(log, "pod") != "")]
     frame = pd.DataFrame({"client": text_column(ok, "client"), "pod": text_column(ok, "pod"),
                           "time": ok["time"].to_numpy(dtype=float)}).sort_values("time", kind="stable")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, overload
 
+import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -26,7 +27,18 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch, Patch
 
 from ..cluster import Cluster
-from ._common import ERROR_COLOR, NEUTRAL_COLOR, PlotDataError, new_axes, objects, result, style, text_column
+from ._common import (
+    ERROR_COLOR,
+    NEUTRAL_COLOR,
+    PlotDataError,
+    first_requests,
+    new_axes,
+    objects,
+    result,
+    style,
+    text_column,
+    without_attrs,
+)
 from ._common import node_colors as node_color_map
 from .load import filter_service
 
@@ -120,8 +132,13 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
 
         require_columns(log, ["client_kind", "via", "entry_node", "pod", "src_ip", "seen_src_ip", "outcome"],
                         "plot_topology")
+        mode_attr = log.attrs.get("mode")
+        log = without_attrs(log)
         if "service" in log.columns and svc_key:
             log = filter_service(log, svc_key)
+        log = first_requests(log)  # paths are chosen per connection
+    else:
+        mode_attr = None
     endpoints = _endpoint_pods(cluster, svc) if svc else set()
     node_names = [n["metadata"]["name"] for n in nodes]
     node_colors = node_color_map(node_names)
@@ -206,7 +223,7 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
         ax.set_aspect("auto")
         ax.axis("off")
         n_conn = len(log) if log is not None else 0
-        mode = str((log.attrs.get("mode") if log is not None else None) or cluster.proxy_mode)
+        mode = str((mode_attr if log is not None else None) or cluster.proxy_mode)
         walked = ""
         if n_conn and log is not None and "rules_walked" in log.columns:
             walked = f"; a first packet met {float(log['rules_walked'].mean()):.0f} rules on average"
@@ -237,30 +254,31 @@ def _draw_traffic(ax: Axes, log: pd.DataFrame, anchors: dict[str, tuple[float, f
     entry = text_column(log, "entry_node")
     pod = text_column(log, "pod")
     snat = (text_column(log, "seen_src_ip") != text_column(log, "src_ip")) & (pod != "")
-    # Where each connection entered the cluster's data path.
-    hop: list[str] = []
-    for v, e in zip(via, entry, strict=True):
-        if v == "dns":
-            hop.append("")  # headless: the client dials a pod IP from DNS, no virtual IP in between
-        elif v == "clusterip" or not e:
-            hop.append("vip")
-        else:
-            hop.append(f"node:{e}")
+    # Where each connection entered the cluster's data path (vectorised: a widget redraws this).
+    client = "client:" + kind
+    hop = np.where(via == "dns", "", np.where((via == "clusterip") | (entry == ""), "vip", "node:" + entry))
+    hop = np.where(hop == "", client, hop)  # headless: the client dials a pod IP from DNS directly
+    lb = (via == "loadbalancer").to_numpy() & ("lb" in anchors)
+    frame = pd.DataFrame({"client": client.to_numpy(), "hop": hop, "pod": ("pod:" + pod).to_numpy(),
+                          "has_pod": (pod != "").to_numpy(), "snat": snat.to_numpy(), "lb": lb})
     edges: Counter[tuple[str, str]] = Counter()
+    direct = frame[~frame["lb"] & (frame["client"] != frame["hop"])]
+    pairs = direct.groupby(["client", "hop"]).size()
+    for a, b, n in zip(pairs.index.get_level_values(0), pairs.index.get_level_values(1), pairs.to_numpy(),
+                       strict=True):
+        edges[(str(a), str(b))] += int(n)
+    via_lb = frame[frame["lb"]]
+    if len(via_lb):
+        for a, n in via_lb.groupby("client").size().items():
+            edges[(str(a), "lb")] += int(n)
+        for b, n in via_lb.groupby("hop").size().items():
+            edges[("lb", str(b))] += int(n)
+    served = frame[frame["has_pod"]]
     snat_edges: Counter[tuple[str, str]] = Counter()
-    for k, v, h, p, s in zip(kind, via, hop, pod, snat, strict=True):
-        client = f"client:{k}"
-        if not h:
-            h = client
-        elif v == "loadbalancer" and "lb" in anchors:
-            edges[(client, "lb")] += 1
-            edges[("lb", h)] += 1
-        else:
-            edges[(client, h)] += 1
-        if p:
-            edges[(h, f"pod:{p}")] += 1
-            if s:
-                snat_edges[(h, f"pod:{p}")] += 1
+    for (a, b), grp in served.groupby(["hop", "pod"]):
+        edges[(str(a), str(b))] += len(grp)
+        if grp["snat"].any():
+            snat_edges[(str(a), str(b))] += int(grp["snat"].sum())
     kinds = sorted(set(kind))
     for i, k in enumerate(kinds):
         x = 0.1 + i * 2.6

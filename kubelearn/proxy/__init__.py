@@ -19,8 +19,9 @@ import weakref
 from typing import Any
 
 from ..cluster import Cluster
+from .config import ProxyConfigError, proxy_settings
 from .endpoints import Categorized, Endpoint, ServicePort, categorize_endpoints, service_ports
-from .iptables import IptablesRuleset, ProxyConfigError, build_iptables, proxy_settings
+from .iptables import IptablesRuleset, build_iptables
 from .names import (
     endpoint_string,
     ext_chain,

@@ -23,8 +23,8 @@ import ipaddress
 from typing import Any
 
 from ..cluster import Cluster
-from ..errors import KubelearnError
 from . import names
+from .config import ProxyConfigError, nodeport_ips, proxy_settings
 from .endpoints import ServicePort, categorize_endpoints, service_ports
 from .ruleset import Match, Rule, chain_lines, probability_match, render_save
 from .ruleset import Rule as _Rule
@@ -37,7 +37,6 @@ LARGE_CLUSTER_THRESHOLD = 1000
 FILTER_CHAINS = ("KUBE-NODEPORTS", "KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-FIREWALL",
                  "KUBE-FORWARD", "KUBE-PROXY-FIREWALL")
 NAT_FIXED = ("KUBE-NODEPORTS", "KUBE-SERVICES")
-NAT_SORTED_FIXED = ("KUBE-MARK-MASQ", "KUBE-POSTROUTING")
 
 # (table, built-in chain, target, extra matches, comment) in kube-proxy's iptablesJumpChains
 # order; each is inserted at position 1, so a chain ends up holding them in reverse order.
@@ -62,65 +61,6 @@ BUILTINS = {
     "filter": ("INPUT", "FORWARD", "OUTPUT"),
     "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
 }
-
-
-class ProxyConfigError(KubelearnError, ValueError):
-    """A KubeProxyConfiguration setting kubelearn cannot model (or kube-proxy would refuse)."""
-
-
-def proxy_settings(cluster: Cluster, node: str) -> dict[str, Any]:
-    """The KubeProxyConfiguration values the rule builders need, with kube-proxy's defaults.
-
-    Raises:
-        NotFoundError: unknown node (kubectl's wording).
-        ProxyConfigError: a ``detectLocalMode`` kubelearn does not model.
-    """
-    pc = cluster.proxy_config or {}
-    node_obj = cluster.get("Node", node)
-    node_ip = cluster.node_ip(node)
-    ipt = pc.get("iptables") or {}
-    bit = ipt.get("masqueradeBit")
-    mark = hex(1 << (14 if bit is None else int(bit)))
-    mode = pc.get("detectLocalMode") or "ClusterCIDR"
-    local_cidr = ""
-    if mode == "ClusterCIDR":
-        cidrs = [c.strip() for c in str(pc.get("clusterCIDR") or "").split(",") if c.strip() and ":" not in c]
-        local_cidr = cidrs[0] if cidrs else ""
-    elif mode == "NodeCIDR":
-        local_cidr = str((node_obj.get("spec") or {}).get("podCIDR") or "")
-    else:
-        raise ProxyConfigError(
-            f'detectLocalMode "{mode}" is not modelled by kubelearn (supported: ClusterCIDR, NodeCIDR)')
-    ipvs = pc.get("ipvs") or {}
-    return {
-        "node": node,
-        "node_ip": node_ip,
-        "local_cidr": local_cidr,
-        "masquerade_all": bool(ipt.get("masqueradeAll", False)),
-        "mark": mark,
-        "localhost_nodeports": bool(ipt.get("localhostNodePorts", True)),
-        "nodeport_addresses": list(pc.get("nodePortAddresses") or []),
-        "scheduler": ipvs.get("scheduler") or "rr",
-    }
-
-
-def nodeport_ips(settings: dict[str, Any], default_all: bool) -> list[str] | None:
-    """The node IPs that accept NodePorts, or None for "every local address"."""
-    addrs = settings["nodeport_addresses"]
-    if not addrs:
-        return None if default_all else [settings["node_ip"]]
-    out: list[str] = []
-    node_ip = ipaddress.ip_address(settings["node_ip"])
-    for a in addrs:
-        if a == "primary":
-            out.append(settings["node_ip"])
-        elif ":" not in a:
-            net = ipaddress.ip_network(a, strict=False)
-            if node_ip in net:
-                out.append(settings["node_ip"])
-            if ipaddress.ip_address("127.0.0.1") in net:
-                out.append("127.0.0.1")
-    return sorted(set(out), key=out.index)
 
 
 class IptablesRuleset:

@@ -21,8 +21,9 @@ from fractions import Fraction
 from typing import Any
 
 from ..cluster import Cluster
+from .config import proxy_settings
 from .endpoints import categorize_endpoints, service_ports
-from .iptables import IptablesRuleset, proxy_settings
+from .iptables import IptablesRuleset
 from .ruleset import Rule, chain_lines
 from .trace import IptablesWalker, Packet, Trace, finish, node_locals, parse_dst, parse_ip
 
@@ -133,7 +134,7 @@ def build_ipvs(cluster: Cluster, node: str, settings: dict[str, Any] | None = No
     st = settings or proxy_settings(cluster, node)
     sched = st["scheduler"]
     if sched not in SCHEDULERS:
-        from .iptables import ProxyConfigError
+        from .config import ProxyConfigError
 
         raise ProxyConfigError(f'invalid IPVS scheduler "{sched}": must be one of {", ".join(SCHEDULERS)}')
     rs = IpvsRuleset(node, st["node_ip"], st)

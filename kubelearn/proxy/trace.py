@@ -120,7 +120,9 @@ class Trace:
         lines.append("matched rules:")
         for s in self.steps:
             if s.matched:
-                lines.append(f"  [{s.table}] {s.rule}")
+                # iptables rule text names its chain (-A CHAIN); nft and IPVS text does not.
+                where = s.table if s.rule.startswith("-A ") else f"{s.table}: {s.chain}"
+                lines.append(f"  [{where}] {s.rule}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -25,7 +25,9 @@ holds for the old pods a rollout or a scale-down leaves Terminating.  ``crashPod
 ``periodSeconds × failureThreshold`` (10 × 3 s by default; at once without a probe); the
 container is not restarted.  ``failNode`` makes the node and its pods unreachable at once
 (connections through or to it time out); its pods are replaced as the controllers decide.
-``rollout`` applies the controller's rolling-update steps ``stepSeconds`` apart (default 5).
+``rollout`` applies the controller's rolling-update steps ``stepSeconds`` apart (default 5);
+each step is fitted to its real time (old pods it starts terminating get their deadline from
+then; pods whose grace period ended in between stay gone).
 """
 
 from __future__ import annotations

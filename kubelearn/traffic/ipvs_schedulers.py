@@ -11,7 +11,10 @@ virtual server, so two nodes never coordinate: "least connections" is least on *
   node (first in list order on a tie; with equal weights the four agree, except that ``nq``
   takes any idle server first, which is the same choice here).
 - ``sh``: source hashing, a 256-bucket table filled with the servers in rotation, indexed by
-  ``(source IP × 2654435761) mod 256`` (``ip_vs_sh.c``): one client always lands on the same server.
+  a multiplicative hash of the source address, ``(source IP × 2654435761) mod 256`` (the
+  formula of ``ip_vs_sh.c``; kubelearn has not checked that every kernel version uses exactly
+  this bucket function, so the *which* server is illustrative, the *always the same one* is not):
+  one client always lands on the same server.
 - ``dh``: destination hashing on the virtual address: every client lands on one server.
 
 Session affinity (``ClientIP``) becomes IPVS *persistence*: a per-node template maps the

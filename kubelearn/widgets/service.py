@@ -380,9 +380,9 @@ class ServiceExplorer(View):
             return
         self.result = self._run(self.settings, self.base)
         super().refresh()
-        png = self.picture()
-        if png is not None:
-            self._cache[self.settings] = (self.result, png)
+        drawn = self.picture()
+        if drawn is not None:
+            self._cache[self.settings] = (self.result, drawn)
             while len(self._cache) > CACHE_SIZE:
                 self._cache.pop(next(iter(self._cache)))
 

@@ -1,0 +1,81 @@
+"""kube-proxy's configuration as the rule builders read it (``KubeProxyConfiguration``).
+
+Every node's kube-proxy reads one ``KubeProxyConfiguration``: the ``mode``; how it tells
+pod traffic from other traffic (``detectLocalMode``: ``ClusterCIDR`` with ``clusterCIDR``,
+or ``NodeCIDR`` with the node's ``spec.podCIDR``), which decides who is masqueraded;
+``iptables.masqueradeAll`` (masquerade everything sent to a ClusterIP);
+``iptables.masqueradeBit`` (the fwmark bit, 14 → ``0x4000``); ``iptables.localhostNodePorts``
+(NodePorts on 127.0.0.1, iptables mode only); ``nodePortAddresses`` (which node addresses
+accept NodePorts; empty means all local addresses in iptables mode and the node's primary IP
+in nftables mode); and ``ipvs.scheduler``.  :func:`proxy_settings` resolves them, with
+kube-proxy's defaults, for one node.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from ..cluster import Cluster
+from ..errors import KubelearnError
+
+__all__ = ["ProxyConfigError", "nodeport_ips", "proxy_settings"]
+
+
+class ProxyConfigError(KubelearnError, ValueError):
+    """A KubeProxyConfiguration setting kubelearn cannot model (or kube-proxy would refuse)."""
+
+
+def proxy_settings(cluster: Cluster, node: str) -> dict[str, Any]:
+    """The KubeProxyConfiguration values the rule builders need, with kube-proxy's defaults.
+
+    Raises:
+        NotFoundError: unknown node (kubectl's wording).
+        ProxyConfigError: a ``detectLocalMode`` kubelearn does not model.
+    """
+    pc = cluster.proxy_config or {}
+    node_obj = cluster.get("Node", node)
+    node_ip = cluster.node_ip(node)
+    ipt = pc.get("iptables") or {}
+    bit = ipt.get("masqueradeBit")
+    mark = hex(1 << (14 if bit is None else int(bit)))
+    mode = pc.get("detectLocalMode") or "ClusterCIDR"
+    local_cidr = ""
+    if mode == "ClusterCIDR":
+        cidrs = [c.strip() for c in str(pc.get("clusterCIDR") or "").split(",") if c.strip() and ":" not in c]
+        local_cidr = cidrs[0] if cidrs else ""
+    elif mode == "NodeCIDR":
+        local_cidr = str((node_obj.get("spec") or {}).get("podCIDR") or "")
+    else:
+        raise ProxyConfigError(
+            f'detectLocalMode "{mode}" is not modelled by kubelearn (supported: ClusterCIDR, NodeCIDR)')
+    ipvs = pc.get("ipvs") or {}
+    return {
+        "node": node,
+        "node_ip": node_ip,
+        "local_cidr": local_cidr,
+        "masquerade_all": bool(ipt.get("masqueradeAll", False)),
+        "mark": mark,
+        "localhost_nodeports": bool(ipt.get("localhostNodePorts", True)),
+        "nodeport_addresses": list(pc.get("nodePortAddresses") or []),
+        "scheduler": ipvs.get("scheduler") or "rr",
+    }
+
+
+def nodeport_ips(settings: dict[str, Any], default_all: bool) -> list[str] | None:
+    """The node IPs that accept NodePorts, or None for "every local address"."""
+    addrs = settings["nodeport_addresses"]
+    if not addrs:
+        return None if default_all else [settings["node_ip"]]
+    out: list[str] = []
+    node_ip = ipaddress.ip_address(settings["node_ip"])
+    for a in addrs:
+        if a == "primary":
+            out.append(settings["node_ip"])
+        elif ":" not in a:
+            net = ipaddress.ip_network(a, strict=False)
+            if node_ip in net:
+                out.append(settings["node_ip"])
+            if ipaddress.ip_address("127.0.0.1") in net:
+                out.append("127.0.0.1")
+    return sorted(set(out), key=out.index)
