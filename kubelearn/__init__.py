@@ -112,11 +112,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .errors import ApplyError, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
     from .kubectl import describe_service, get
     from .manifest import dump
-    from .netlab import NetLab, compare
+    from .netlab import NetLab, compare  # type: ignore[no-redef]  # also a submodule name
     from .proxy import categorize_endpoints, rules, trace
     from .scenarios import SCENARIOS, default_scenario, scenario, scenario_path
     from .topology import default_cluster
-    from .traffic import (
+    from .traffic import (  # type: ignore[no-redef]  # simulate, workload: also submodule names
         LOG_COLUMNS,
         Event,
         Workload,

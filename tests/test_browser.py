@@ -106,22 +106,24 @@ def test_service_explorer_redraws_in_a_real_browser(lab: str) -> None:
                 return p.content.widgets.filter(c => c.model.type === 'code')
                          .every(c => c.model.executionCount !== null)
                        && p.sessionContext.session.kernel.status === 'idle'; }""")
-            image = page.locator(".jp-Notebook .widget-output img").first
-            image.wait_for(state="visible")
-            before_src = image.get_attribute("src")
-            before_png = image.screenshot()
-            assert before_src and before_src.startswith("data:image/png")
+            picture = page.locator(".jp-Notebook .widget-output .jp-RenderedSVG, "
+                                   ".jp-Notebook .widget-output .jp-RenderedImage").first
+            picture.wait_for(state="visible")
+            before_html = picture.inner_html()
+            before_png = picture.screenshot()
+            assert "svg" in before_html
             assert "replicas 3" in page.locator(".jp-OutputArea-output pre").last.inner_text()
 
             handle = page.locator(".jp-Notebook .widget-slider .noUi-handle").first  # the replicas slider
             handle.focus()
             page.keyboard.press("ArrowRight")
-            page.wait_for_function("""(before) => { const img = document.querySelector(
-                '.jp-Notebook .widget-output img'); return img && img.src && img.src !== before; }""",
-                                   arg=before_src)
-            after = page.locator(".jp-Notebook .widget-output img").first
+            page.wait_for_function("""(before) => { const el = document.querySelector(
+                '.jp-Notebook .widget-output .jp-RenderedSVG, .jp-Notebook .widget-output .jp-RenderedImage');
+                return el && el.innerHTML !== before; }""", arg=before_html)
+            after = page.locator(".jp-Notebook .widget-output .jp-RenderedSVG, "
+                                 ".jp-Notebook .widget-output .jp-RenderedImage").first
             after.wait_for(state="visible")
-            assert after.screenshot() != before_png
+            assert after.screenshot() != before_png  # the rendered image itself changed
             assert "replicas 3 → 4" in page.locator(".jp-Notebook .widget-html").first.inner_text()
             # No traceback anywhere on the page.
             assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0

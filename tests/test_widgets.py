@@ -79,8 +79,8 @@ def test_explanations_say_what_changed() -> None:
 
 # ------------------------------------------------------------------ service explorer
 def test_explorer_starts_with_a_picture_and_fixed_height(explorer: ServiceExplorer) -> None:
-    png = explorer.picture()
-    assert png is not None and png[:4] == b"\x89PNG"
+    svg = explorer.picture()
+    assert svg is not None and b"<svg" in svg[:400] and b"Which pod answered" in svg
     assert explorer.output.layout.height == "760px"
     assert explorer.error is None and explorer.result.log is not None
     assert len(explorer.result.log) == 600
@@ -187,7 +187,8 @@ def test_static_fallback_and_notebook_bundle(explorer: ServiceExplorer) -> None:
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[0].startswith("Cluster topology: default/my-service") and titles[1].startswith("Which pod answered")
     bundle = explorer._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle and "image/png" in bundle
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["image/png"].startswith("iVBORw0KGgo")  # base64 of the PNG signature: the static fallback
 
 
 # --------------------------------------------------------------------- packet tracer

