@@ -113,7 +113,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .kubectl import describe_service, get
     from .manifest import dump
     from .netlab import NetLab, compare  # type: ignore[no-redef]  # also a submodule name
-    from .proxy import categorize_endpoints, rules, trace
+    from .proxy import categorize_endpoints, rules, trace  # type: ignore[no-redef]
     from .scenarios import SCENARIOS, default_scenario, scenario, scenario_path
     from .topology import default_cluster
     from .traffic import (  # type: ignore[no-redef]  # simulate, workload: also submodule names

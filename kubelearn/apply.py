@@ -24,11 +24,11 @@ nothing and lists every error, so a notebook cell is either fully done or explai
 from __future__ import annotations
 
 import copy
-import importlib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from . import controllers, defaults, schema, validation
 from .allocation import AllocationIndex, allocate
 from .cluster import KINDS, Cluster
 from .errors import ApplyError, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
@@ -63,18 +63,6 @@ class ResourceMappingError(KubelearnError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ResourceMappingError, (self.api_version, self.kind, self.name, self.namespace, self.source))
-
-
-def _optional(module: str, attr: str) -> Callable[..., Any] | None:
-    """A function from a sibling module that may not be written yet (built to its contract)."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise
-    fn = getattr(mod, attr, None)
-    return fn if callable(fn) else None
 
 
 def _is_topology(doc: Document) -> bool:
@@ -195,10 +183,6 @@ def _merge_update(new: dict[str, Any], old: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = True) -> Cluster:
-    check = _optional("kubelearn.schema", "check")
-    defaults = _optional("kubelearn.defaults", "apply_defaults")
-    validate = _optional("kubelearn.validation", "validate")
-    validate_workload = _optional("kubelearn.traffic.workload", "validate_workload")
     errors: list[KubelearnError] = []
     work = cluster
     index = AllocationIndex(cluster)
@@ -212,13 +196,10 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
         if info is None or info.api_version != api_version:
             errors.append(ResourceMappingError(api_version, kind, str(raw_name or ""), str(raw_ns or ""), doc.source))
             continue
-        if check is not None:
-            decode_errors = check(obj)
-            if decode_errors:
-                from .schema import BadRequestError
-
-                errors.append(BadRequestError(obj, decode_errors, doc.source))
-                continue
+        decode_errors = schema.check(obj)
+        if decode_errors:
+            errors.append(schema.BadRequestError(obj, decode_errors, doc.source))
+            continue
         if not isinstance(meta, dict) or not meta.get("name"):
             errors.append(InvalidError(kind, "", [FieldError("metadata.name", "Required value",
                                                               detail="name or generateName is required")]))
@@ -235,8 +216,7 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
             meta.pop("namespace", None)  # the API server ignores a namespace on cluster-scoped objects
         key = (kind, ns, name)
         old = work.objects.get(key)
-        if defaults is not None:
-            obj = defaults(obj)
+        obj = defaults.apply_defaults(obj)
         if old is not None:
             obj = _merge_update(obj, old)
         obj, alloc_errors = allocate(obj, work, old, index=index)
@@ -245,10 +225,13 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
             continue
         field_errors: list[FieldError] = []
         if kind == "Workload":
-            if validate_workload is not None:
-                field_errors = list(validate_workload(obj))
-        elif validate is not None:
-            field_errors = list(validate(obj, work, old))
+            # kubelearn's own kind belongs to the traffic package, imported only when needed
+            # (it pulls in pandas).
+            from .traffic.workload import validate_workload
+
+            field_errors = list(validate_workload(obj))
+        else:
+            field_errors = list(validation.validate(obj, work, old))
         if field_errors:
             errors.append(InvalidError(kind, name, field_errors))
             continue
@@ -263,8 +246,7 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
 
 
 def _reconcile(cluster: Cluster) -> Cluster:
-    fn = _optional("kubelearn.controllers", "reconcile")
-    return fn(cluster) if fn is not None else cluster
+    return controllers.reconcile(cluster)
 
 
 def delete(cluster: Cluster, kind: str, name: str, namespace: str = "default") -> Cluster:

@@ -152,6 +152,9 @@ REFUSED = [
     (dict(external_traffic_policy="Local"),
      'The Service "my-service" is invalid: spec.externalTrafficPolicy: Invalid value: "Local": '
      "may only be set for externally-accessible services"),
+    (dict(external_traffic_policy="Cluster"),
+     'The Service "my-service" is invalid: spec.externalTrafficPolicy: Invalid value: "Cluster": '
+     "may only be set for externally-accessible services"),
     (dict(external_traffic_policy="Cluster", headless=True),
      'The Service "my-service" is invalid: spec.externalTrafficPolicy: Invalid value: "Cluster": '
      "may only be set for externally-accessible services"),
@@ -179,6 +182,20 @@ def test_refused_combinations_show_the_api_servers_message(explorer: ServiceExpl
         assert explorer.inputs[key].value == value
     explorer.set(**{k: getattr(ServiceSettings(), k) for k in values})
     assert explorer.error is None and explorer.picture() is not None
+
+
+def test_load_balancer_with_local_policy_splits_per_node(explorer: ServiceExplorer) -> None:
+    explorer.set(type="LoadBalancer", external_traffic_policy="Local", replicas=3)
+    assert explorer.error is None, explorer.error
+    log = explorer.result.log
+    assert log is not None and set(log["via"][log["outcome"] == "ok"]) == {"loadbalancer"}
+    ok = log[log["outcome"] == "ok"]
+    assert (ok["pod_node"].astype(str) == ok["entry_node"].astype(str)).all()  # Local: never forwarded
+    assert (ok["seen_src_ip"].astype(str) == ok["src_ip"].astype(str)).all()  # so never masqueraded
+    svc = explorer.result.cluster.get("Service", "my-service")  # type: ignore[union-attr]
+    assert svc["status"]["loadBalancer"]["ingress"][0]["ip"] == "172.18.255.200"
+    fig = explorer.figure()
+    assert "loadbalancer" in {p.get_gid() for p in fig.axes[0].patches}
 
 
 def test_static_fallback_and_notebook_bundle(explorer: ServiceExplorer) -> None:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any
 
-__all__ = ["Rule", "gc_paused", "render_restore", "render_save", "save_probability"]
+__all__ = ["Rule", "gc_paused", "render_restore", "render_save", "save_probability", "save_string"]
 
 
 @contextmanager
@@ -45,8 +45,27 @@ Target = tuple[Any, ...]
 
 
 def _quote(text: str) -> str:
-    # kube-proxy quotes comments with spaces; iptables-save quotes only when needed.
+    # The restore view: kube-proxy writes the comments that contain spaces in quotes.
     return f'"{text}"' if (" " in text or not text) else text
+
+
+_SAVE_PLAIN = frozenset("_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def save_string(value: str) -> str:
+    """A string argument as ``iptables-save`` prints it (libxtables' ``xtables_save_string``).
+
+    Bare when it is non-empty and every character is a letter, digit, ``_`` or ``-``;
+    otherwise in double quotes, with ``"``, ``\\`` and ``'`` escaped by a backslash.
+    Checked against iptables-save v1.8.9, nft and legacy back ends alike.
+
+    >>> print(save_string("kube-dns"), save_string("default/my-service"), save_string('say "hi"'))
+    kube-dns "default/my-service" "say \\"hi\\""
+    """
+    if value and all(c in _SAVE_PLAIN for c in value):
+        return value
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("'", "\\'")
+    return f'"{escaped}"'
 
 
 def save_probability(p: str) -> str:
@@ -170,8 +189,8 @@ def render_save(rule: Rule) -> str:
         elif k == "dport":
             continue
         elif k == "comment":
-            # iptables-save always quotes comments (xtables_save_string).
-            body.append(f'-m comment --comment "{m[1]}"')
+            # xtables_save_string: quoted unless only [A-Za-z0-9_-] (every SPN has a "/").
+            body.append(f"-m comment --comment {save_string(m[1])}")
         elif k == "statistic":
             body.append(f"-m statistic --mode random --probability {save_probability(m[1])}")
         elif k == "rcheck":

@@ -12,6 +12,7 @@ traffic policy on a Service nothing external can reach) shows the API server's o
 
 from __future__ import annotations
 
+import copy
 import html
 import math
 from collections.abc import Callable, Mapping
@@ -37,6 +38,8 @@ IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed",
 TRAFFIC_POLICIES = ("Cluster", "Local")
 #: Label of the client pods the explorer adds for in-cluster traffic.
 CLIENT_APP = "kubelearn-client"
+#: The load balancer's address (what cloud-provider-kind would assign from the kind network).
+LB_IP = "172.18.255.200"
 EXTERNAL_CIDR = "203.0.113.0/24"  # TEST-NET-3: documentation addresses, never a real client
 #: Simulated run length: arrivals are spread over this many seconds, so short affinity
 #: timeouts are visibly reached.
@@ -135,6 +138,19 @@ def _target(cluster: Cluster) -> tuple[dict[str, Any], dict[str, Any] | None]:
     raise KubelearnError("the base cluster has no Service with a selector to explore")
 
 
+def _with_load_balancer_ip(cluster: Cluster, name: str, namespace: str) -> Cluster:
+    """Write the address a load-balancer controller would give the Service into its status.
+
+    kind has no cloud: a LoadBalancer Service stays ``EXTERNAL-IP <pending>`` until a controller
+    such as cloud-provider-kind or MetalLB assigns an address from the node network and writes
+    ``status.loadBalancer.ingress``.  The explorer plays that controller, with the address the
+    ``loadbalancer`` scenario uses (simplification: no real controller runs).
+    """
+    svc = copy.deepcopy(cluster.get("Service", name, namespace))
+    svc.setdefault("status", {})["loadBalancer"] = {"ingress": [{"ip": LB_IP, "ipMode": "VIP"}]}
+    return cluster.with_object(svc)
+
+
 def _with_proxy(cluster: Cluster, mode: str, scheduler: str) -> Cluster:
     config = dict(cluster.proxy_config)
     config["mode"] = mode
@@ -199,6 +215,8 @@ def explore_service(settings: ServiceSettings, base: Cluster | None = None) -> E
         if settings.headless or settings.type == "ClusterIP":
             cluster = cluster.apply(_client_deployment(settings.clients, ns))
         cluster = cluster.delete("Service", svc["metadata"]["name"], ns).apply(service_manifest(settings, svc))
+        if settings.type == "LoadBalancer":
+            cluster = _with_load_balancer_ip(cluster, svc["metadata"]["name"], ns)
         cluster = _with_proxy(cluster, settings.proxy_mode, settings.ipvs_scheduler)
         new_svc = cluster.get("Service", svc["metadata"]["name"], ns)
         wl = _workload(settings, new_svc, cluster)
@@ -235,8 +253,8 @@ def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
         "type": lambda: {"ClusterIP": "type ClusterIP: only reachable inside the cluster, through its virtual IP.",
                  "NodePort": "type NodePort: every node now also listens on the node port; external clients dial "
                              "a node's IP.",
-                 "LoadBalancer": "type LoadBalancer: a cloud load balancer spreads clients over the nodes' node "
-                                 "ports."}.get(str(b), f"type {a} → {b}."),
+                 "LoadBalancer": f"type LoadBalancer: a load balancer at {LB_IP} (the address cloud-provider-kind would "
+                                 "give) spreads clients over the nodes' node ports."}.get(str(b), f"type {a} → {b}."),
         "headless": lambda: ("headless (clusterIP: None): no virtual IP and no kube-proxy rules; DNS returns every pod's IP "
                      "and the client picks one." if b else "not headless: the Service gets a virtual IP again "
                      "and kube-proxy picks a pod per connection."),
