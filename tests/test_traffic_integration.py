@@ -74,7 +74,7 @@ def test_hairpin_and_local_policy_with_real_rules():
     c = real(s.make_cluster(backends=[(1, 10)]))
     df = simulate(c, workload(pods(names=["web-0", "client-1-0"]), cluster_ip("my-service"), connections=10))
     seen = df.groupby(df["client"].astype(str))["seen_src_ip"].agg(lambda x: set(x.astype(str)))
-    assert seen["web-0"] == {"172.18.0.3"}  # hairpin: masqueraded to the node
+    assert seen["web-0"] == {"10.244.1.1"}  # hairpin: masqueraded to the node's pod gateway
     assert seen["client-1-0"] == {"10.244.1.100"}  # another pod: its own IP
     c2 = real(s.make_cluster(service=s.service_obj(type="NodePort", etp="Local")))
     df2 = simulate(c2, workload(external("203.0.113.0/24", 20), node_port("my-service", "kind-worker2"),

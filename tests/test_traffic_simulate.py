@@ -104,9 +104,13 @@ def test_clusterip_random_matches_oracle_and_prediction():
 
 
 def test_node_client_is_masqueraded_to_its_own_ip():
+    """MASQUERADE writes the outgoing interface's address: InternalIP across nodes, the pod gateway locally."""
     c = s.make_cluster()
     df = run(c, workload(nodes("kind-worker"), cluster_ip("my-service"), connections=50))
-    assert set(df["seen_src_ip"].astype(str)) == {"172.18.0.3"}
+    local = df["pod_node"].astype(str) == "kind-worker"
+    assert local.any() and (~local).any()
+    assert set(df.loc[~local, "seen_src_ip"].astype(str)) == {"172.18.0.3"}
+    assert set(df.loc[local, "seen_src_ip"].astype(str)) == {"10.244.1.1"}
     assert set(df["client_kind"].astype(str)) == {"node"}
 
 
@@ -114,7 +118,8 @@ def test_hairpin_pod_reaching_itself_is_masqueraded():
     c = s.make_cluster(backends=[(1, 10)])
     df = run(c, workload(pods(names=["web-0"]), cluster_ip("my-service"), connections=10))
     assert set(df["pod"].astype(str)) == {"web-0"}
-    assert set(df["seen_src_ip"].astype(str)) == {"172.18.0.3"}
+    # the pod itself is on the entry node: it sees the node's end of its veth, the pod gateway
+    assert set(df["seen_src_ip"].astype(str)) == {"10.244.1.1"}
 
 
 def test_no_endpoints_refused_and_itp_local_dropped():

@@ -169,10 +169,10 @@ def node_colors(names: Iterable[str]) -> dict[str, str]:
 
 
 def objects(items: Any) -> list[dict[str, Any]]:
-    """A Cluster accessor's result, typed for mypy.
+    """A Cluster accessor's result as a plain, typed list of object dicts.
 
-    ``Cluster.list`` shadows the builtin ``list`` inside the class body, so mypy cannot read
-    the accessors' annotations (reported to the lead); this keeps our call sites checked.
+    (Written while ``Cluster.list`` shadowed the builtin in the accessors' annotations, which
+    mypy could not read; harmless now, and it keeps the call sites checked either way.)
     """
     return [dict_ for dict_ in items]
 

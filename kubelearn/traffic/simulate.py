@@ -15,9 +15,11 @@ with numpy, so every connection lands where the rules would send it, a million c
 in well under a second.  Only the state machines that cannot be vectorised (the affinity
 lists, least-connection counts, persistence, DNS caches) run connection by connection.
 
-Simplifications (the rest is as a cluster does it): when masqueraded, the pod sees the entry
-node's InternalIP (a local endpoint may really see the node's address on the pod bridge);
-latencies are an illustrative model (0.05 ms on a node, 0.25 ms across nodes, +2 µs per
+When a connection is masqueraded, the pod sees the entry node's InternalIP if it runs on
+another node, and the entry node's pod-network gateway (``.1`` of its podCIDR) if it runs on
+the entry node itself: the source MASQUERADE writes is that of the outgoing interface.
+
+Simplifications (the rest is as a cluster does it): latencies are an illustrative model (0.05 ms on a node, 0.25 ms across nodes, +2 µs per
 rule walked, exponential service time of mean 1 ms, 127 s for a dropped SYN: Linux's
 ``tcp_syn_retries=6``), not measurements; every request of a failed connection is logged
 with the connection's outcome; nobody retries.
@@ -485,6 +487,7 @@ class _Run:
         self.mode, self.tracer, self.resolver = mode, tracer, resolver
         self.node_index = {n: i for i, n in enumerate(tl.nodes)}
         self.node_ips = {n: cluster.node_ip(n) for n in tl.nodes}
+        self.pod_gateways = {n: _pod_gateway(cluster, n) for n in tl.nodes}
         self.str = _Codes()
         self.traces: dict[tuple[int, str, int, str], Any] = {}
 
@@ -852,7 +855,16 @@ class _Run:
             src_str = np.array([c.ip for c in self.clients], dtype=object)[client_of[ok_like]]
             hair[ok_like] = ep_ip[ep_code[ok_like]] == src_str
         masq_all = (masq | hair) & (verdict == 0)
-        seen = np.where(masq_all, node_ip_codes[np.where(entry >= 0, entry, len(self.tl.nodes))], src)
+        # MASQUERADE picks the address of the interface the packet leaves by: towards a pod on
+        # another node that is the node's InternalIP; towards a pod on the entry node itself it
+        # is the node's end of the pod's veth, the pod network's gateway (.1 of the node's
+        # podCIDR, as kindnet's ptp plugin sets it up).  The kernel lab confirms both.
+        entry_i = np.where(entry >= 0, entry, len(self.tl.nodes))
+        gw_codes = np.array([S.code(self.pod_gateways[nm]) for nm in self.tl.nodes] + [0], dtype=np.int64)
+        node_name_codes = np.array([S.code(nm) for nm in self.tl.nodes] + [-1], dtype=np.int64)
+        same_node = podnode_code == node_name_codes[entry_i]
+        snat = np.where(same_node, gw_codes[entry_i], node_ip_codes[entry_i])
+        seen = np.where(masq_all, snat, src)
         seen = np.where(pod_code > 0, seen, 0)
         # expand connections into requests
         K = wl.requests_per_connection
@@ -1021,3 +1033,12 @@ def predicted_shares(cluster: Cluster, workload: Workload | dict[str, Any] | Non
 
 # keep the names used only for typing/export
 _ = (NotFoundError, conform)
+
+
+def _pod_gateway(cluster: Cluster, node: str) -> str:
+    """The node's own address on its pod network: the first host of ``spec.podCIDR``."""
+    spec = cluster.get("Node", node).get("spec", {})
+    cidr = spec.get("podCIDR") or (spec.get("podCIDRs") or [None])[0]
+    if not cidr:
+        return cluster.node_ip(node)
+    return str(next(ipaddress.ip_network(cidr, strict=False).hosts()))
