@@ -24,7 +24,6 @@ _EXPORTS: dict[str, str] = {
     # the cluster as a value, manifests in and out
     "Cluster": "kubelearn.cluster",
     "load": "kubelearn.apply",
-    "apply": "kubelearn.apply",
     "dry_run": "kubelearn.apply",
     "dump": "kubelearn.manifest",
     "default_cluster": "kubelearn.topology",
@@ -63,7 +62,6 @@ _EXPORTS: dict[str, str] = {
     "node_port": "kubelearn.traffic",
     "load_balancer": "kubelearn.traffic",
     "external_ip": "kubelearn.traffic",
-    "dns": "kubelearn.traffic",
     "Event": "kubelearn.traffic",
     "predicted_shares": "kubelearn.traffic",
     "pod_shares": "kubelearn.traffic",
@@ -79,6 +77,9 @@ _EXPORTS: dict[str, str] = {
     "NetLab": "kubelearn.netlab",
     "compare": "kubelearn.netlab",
 }
+
+# Not exported here, because a submodule of the same name would shadow them once imported:
+# ``apply`` (use ``cluster.apply(...)``) and the traffic builder ``dns`` (use ``kl.traffic.dns``).
 
 # Submodules a lesson uses as namespaces: kl.plots.plot_load(...), kl.widgets.service_explorer(...)
 _SUBMODULES = ("plots", "widgets", "netlab", "proxy", "traffic")
@@ -104,7 +105,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import netlab, plots, proxy, traffic, widgets
-    from .apply import apply, dry_run, load
+    from .apply import dry_run, load
     from .cluster import Cluster
     from .controllers import rollout_steps
     from .dns import resolv_conf, resolve
@@ -122,7 +123,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Workload,
         chi_square,
         cluster_ip,
-        dns,
         errors_over_time,
         external,
         external_ip,

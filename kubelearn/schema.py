@@ -347,7 +347,10 @@ def check(obj: Mapping[str, Any], all_errors: bool = False) -> list[FieldError]:
 
     Returns:
         :class:`DecodeError` s (``FieldError`` subclass): either the first wrong type alone,
-        or every unknown field in document order; ``[]`` when the object decodes cleanly.
+        or every unknown field; ``[]`` when the object decodes cleanly.  The order is the
+        order the API server meets the fields in: kubectl converts YAML to JSON through a Go
+        map, which writes every object's keys sorted, so fields come in sorted key order at
+        each level, not in the order the YAML file lists them.
 
     Raises:
         UnknownKindError: for an apiVersion/kind pair the schema does not describe.
@@ -364,9 +367,18 @@ def check(obj: Mapping[str, Any], all_errors: bool = False) -> list[FieldError]:
     if def_name is None:
         raise UnknownKindError(str(api_version), str(kind))
     w = _Walk()
-    w.walk(obj, {"$ref": f"#/$defs/{def_name}"}, "", "", "")
+    w.walk(_sorted_keys(obj), {"$ref": f"#/$defs/{def_name}"}, "", "", "")
     errs: list[FieldError] = list(w.errors)
     wrong = [e for e in errs if e.type == WRONG_TYPE]
     if wrong and not all_errors:
         return [wrong[0]]
     return errs
+
+
+def _sorted_keys(value: Any) -> Any:
+    """The value as kubectl sends it: every mapping's keys in sorted order (Go's encoding/json)."""
+    if isinstance(value, Mapping):
+        return {k: _sorted_keys(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value

@@ -312,9 +312,11 @@ def _node(spec: NodeSpec, single: bool, cluster_name: str) -> dict[str, Any]:
                                 "providerID": f"kind://docker/{cluster_name}/{spec.name}"}
     if spec.role == "control-plane":
         labels["node-role.kubernetes.io/control-plane"] = ""
-        # kind removes the control-plane taint only when there are no workers.
+        # kubeadm taints the control plane and keeps it out of external load balancers; kind
+        # removes both only when there are no workers (so a one-node cluster still works).
         if not single:
             spec_obj["taints"] = [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}]
+            labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
     labels.update(spec.labels)
     return {
         "apiVersion": "v1",

@@ -56,3 +56,19 @@ def test_lessons_use_only_the_public_api(path: Path) -> None:
             assert name in kl.__all__, f"{path.name} uses kl.{name}, which is not public"
         for sub, name in re.findall(r"\bkl\.(plots|widgets|proxy|traffic|netlab)\.([A-Za-z_]\w*)", python):
             assert not name.startswith("_"), f"{path.name} uses private kl.{sub}.{name}"
+
+
+def test_no_public_name_is_shadowed_by_a_submodule() -> None:
+    """Importing every module must not turn a public function into a module (kl.apply, kl.dns)."""
+    import importlib
+    import pkgutil
+    from types import ModuleType
+
+    for info in pkgutil.walk_packages(kl.__path__, "kubelearn."):
+        if info.name.endswith("__main__"):
+            continue
+        importlib.import_module(info.name)
+    submodules = {"plots", "widgets", "netlab", "proxy", "traffic"}
+    for name in kl.__all__:
+        value = getattr(kl, name)
+        assert isinstance(value, ModuleType) == (name in submodules), name

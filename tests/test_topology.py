@@ -137,3 +137,16 @@ def test_default_cluster_objects():
     assert coredns["spec"]["replicas"] == 2
     tolerations = coredns["spec"]["template"]["spec"]["tolerations"]
     assert {"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"} in tolerations
+
+
+def test_control_plane_is_kept_out_of_external_load_balancers() -> None:
+    """kubeadm's label on the control plane, removed by kind on a one-node cluster."""
+    from kubelearn.topology import default_cluster, topology_from_kind_config
+
+    label = "node.kubernetes.io/exclude-from-external-load-balancers"
+    c = default_cluster()
+    assert c.get("Node", "kind-control-plane")["metadata"]["labels"][label] == ""
+    assert label not in c.get("Node", "kind-worker")["metadata"]["labels"]
+    single = default_cluster(topology=topology_from_kind_config(
+        {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "nodes": [{"role": "control-plane"}]}))
+    assert label not in single.get("Node", "kind-control-plane")["metadata"]["labels"]

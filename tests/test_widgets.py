@@ -198,6 +198,12 @@ def test_load_balancer_with_local_policy_splits_per_node(explorer: ServiceExplor
     assert "loadbalancer" in {p.get_gid() for p in fig.axes[0].patches}
 
 
+def test_unknown_setting_is_a_clear_error(explorer: ServiceExplorer) -> None:
+    with pytest.raises(KubelearnError, match="unknown setting\\(s\\) replica; the explorer's settings are type, "):
+        explorer.set(replica=5)
+    assert explorer.settings.replicas == 3
+
+
 def test_static_fallback_and_notebook_bundle(explorer: ServiceExplorer) -> None:
     fig = explorer.figure()
     assert isinstance(fig, KubelearnFigure) and len(fig.axes) == 2

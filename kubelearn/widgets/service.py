@@ -372,7 +372,15 @@ class ServiceExplorer(View):
         self.set(**{k: c.value for k, c in self.inputs.items()})
 
     def set(self, **values: Any) -> None:
-        """Change settings programmatically (as the controls do) and redraw."""
+        """Change settings programmatically (as the controls do) and redraw.
+
+        Raises:
+            KubelearnError: for a name that is not one of :class:`ServiceSettings`' fields.
+        """
+        unknown = sorted(set(values) - {f.name for f in fields(ServiceSettings)})
+        if unknown:
+            raise KubelearnError(f"unknown setting(s) {', '.join(unknown)}; the explorer's settings are "
+                                 + ", ".join(f.name for f in fields(ServiceSettings)))
         new = replace(self.settings, **values)
         if new == self.settings and self.renders:
             return
