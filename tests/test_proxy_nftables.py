@@ -60,3 +60,13 @@ def test_localhost_nodeport_not_served() -> None:
     t = trace(c, "test-node", "127.0.0.1", "127.0.0.1:3003", mode="nftables")
     assert t.verdict == "NONE"
     assert trace(c, "test-node", "127.0.0.1", "127.0.0.1:3003", mode="iptables").verdict == "DNAT"
+
+
+def test_cluster_ips_set_lists_each_address_once() -> None:
+    """kube-dns has three ports but one ClusterIP: `nft list` shows the element once."""
+    from kubelearn.scenarios import scenario
+
+    text = str(rules(scenario("my-service"), "kind-worker", mode="nftables"))
+    block = text[text.index("set cluster-ips"):]
+    block = block[: block.index("}\n") + 2]
+    assert block.count("10.96.0.10") == 1

@@ -102,6 +102,7 @@ class NftablesRuleset:
         self.chains: dict[str, list[NftRule]] = {}
         self.chain_comments: dict[str, str] = {"reject-chain": "helper for @no-endpoint-services / @no-endpoint-nodeports"}
         self._lookup: dict[str, dict[Any, Any]] = {}
+        self._cluster_ips: set[str] = set()
 
     def lookup(self, name: str) -> dict[Any, Any]:
         """Map/set ``name`` as a dict key → verdict (built on first use)."""
@@ -258,7 +259,10 @@ def _service(rs: NftablesRuleset, sp: ServicePort, node: str, cidr: str, masq_al
     def verdict_of(target: str) -> str:
         return f"goto {target}" if target != "drop" else "drop"
 
-    rs.elements["cluster-ips"].append((sp.cluster_ip, sp.cluster_ip, True))
+    # one element per IP: a Service with several ports adds its ClusterIP once (a set, as nft lists it)
+    if sp.cluster_ip not in rs._cluster_ips:
+        rs._cluster_ips.add(sp.cluster_ip)
+        rs.elements["cluster-ips"].append((sp.cluster_ip, sp.cluster_ip, True))
     k3 = (sp.cluster_ip, proto, sp.port)
     if has_int:
         elem("service-ips", k3, f"{sp.cluster_ip} . {proto} . {sp.port}", f"goto {internal_c}")
