@@ -60,3 +60,18 @@ def test_first_packet_cost_grows_only_in_iptables_mode() -> None:
         ipt["rules_walked"].iloc[0]
     assert nft["rules_walked"].nunique() == 1  # one verdict-map lookup, whatever the number of Services
     assert list(ipt["services"]) == [3, 14, 32]  # kubernetes and kube-dns count too
+
+
+def test_plot_load_takes_predicted_shares_as_returned() -> None:
+    """The DataFrame from kubelearn.predicted_shares draws the same reference as its dict form."""
+    import kubelearn as kl
+
+    cluster = kl.default_scenario()
+    log = kl.simulate(cluster, seed=0)
+    pred = kl.predicted_shares(cluster)
+    from_frame = kl.plots.plot_load(log, predicted=pred)
+    from_dict = kl.plots.plot_load(log, predicted=pred["predicted"].to_dict())
+    legend = [t.get_text() for t in from_frame.axes[0].get_legend().get_texts()]
+    assert "equal share (assumed)" not in legend
+    lines = lambda fig: [tuple(map(tuple, ln.get_xydata())) for ln in fig.axes[0].get_lines()]  # noqa: E731
+    assert lines(from_frame) == lines(from_dict) and lines(from_frame)

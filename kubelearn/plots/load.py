@@ -97,12 +97,12 @@ def _pods_by_node(log: pd.DataFrame, extra_pods: Iterable[str] = ()) -> list[tup
 
 
 @overload
-def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | None = ..., service: str | None = ...,
+def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFrame | pd.Series | None = ..., service: str | None = ...,
               ax: None = ...) -> Figure: ...
 @overload
-def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | None = ..., service: str | None = ...,
+def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFrame | pd.Series | None = ..., service: str | None = ...,
               ax: Axes) -> Axes: ...
-def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | None = None, service: str | None = None,
+def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFrame | pd.Series | None = None, service: str | None = None,
               ax: Axes | None = None) -> Figure | Axes:
     """Connections answered by each pod, grouped and coloured by node, against the prediction.
 
@@ -114,8 +114,9 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | None = None
     Args:
         log: a request log (columns ``pod``, ``pod_node``, ``outcome``; ``service`` when
             ``service`` is given).
-        predicted: each pod's predicted share of the answered connections (summing to 1),
-            e.g. from the tracer's destination probabilities.  Without it the log's
+        predicted: each pod's predicted share of the answered connections (summing to 1):
+            a mapping pod → share, or the DataFrame :func:`kubelearn.predicted_shares` returns
+            (its ``predicted`` column, indexed by pod).  Without it the log's
             ``attrs["predicted_shares"]`` is used when present, else an equal share for
             every pod seen (what iptables and nftables mode predict without affinity).
         service: only connections to this Service (``"namespace/name"``).
@@ -127,6 +128,10 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | None = None
     require_columns(log, ["pod", "pod_node", "outcome"], "plot_load")
     if predicted is None:
         predicted = log.attrs.get("predicted_shares")
+    if isinstance(predicted, pd.DataFrame):
+        predicted = predicted["predicted"]
+    if isinstance(predicted, pd.Series):
+        predicted = {str(k): float(v) for k, v in predicted.items()}
     log = first_requests(filter_service(without_attrs(log), service))
     outcome = text_column(log, "outcome")
     pods = text_column(log, "pod")

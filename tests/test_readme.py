@@ -1,0 +1,35 @@
+"""The README stays true: its example runs and its tables name what the code has."""
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+import kubelearn as kl
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def test_five_line_example_runs() -> None:
+    """The README's first Python block runs and gives what its comments promise."""
+    matplotlib.use("Agg")
+    block = re.search(r"```python\n(.*?)```", README, re.S)
+    assert block is not None
+    scope: dict[str, object] = {}
+    exec(compile(block.group(1), "README.md", "exec"), scope)  # noqa: S102 - our own README
+    log = scope["log"]
+    assert log["connection"].nunique() == 1000  # type: ignore[index]
+    assert "KUBE-SVC-" in str(kl.rules(scope["cluster"], "kind-worker"))  # type: ignore[arg-type]
+
+
+def test_log_columns_are_documented() -> None:
+    """Every request-log column is in the README's schema table."""
+    for name in kl.LOG_COLUMNS:
+        assert f"| `{name}` |" in README, name
+
+
+def test_lessons_table_matches_the_notebooks() -> None:
+    """The README lists exactly the lessons that ship."""
+    shipped = {p.stem for p in (Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")}
+    listed = set(re.findall(r"^\| `(\d\d-[a-z0-9-]+)` \|", README, re.M))
+    assert shipped <= listed, shipped - listed
