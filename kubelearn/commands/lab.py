@@ -52,6 +52,8 @@ def _lab(args: argparse.Namespace) -> int:
         argv.append(f"--port={args.port}")
     if args.no_browser:
         argv.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")  # JupyterLab refuses root otherwise (containers, CI)
     if args.dry_run:
         print(" ".join(argv))
         return 0

@@ -42,7 +42,7 @@ from ..cluster import EPOCH, Cluster
 from ..errors import KubelearnError
 from .workload import Event
 
-__all__ = ["Snapshot", "Timeline", "build_timeline", "parse_duration"]
+__all__ = ["Snapshot", "Timeline", "build_timeline", "event_records", "parse_duration"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class Snapshot:
     crashed: frozenset[str] = frozenset()
     failed_nodes: frozenset[str] = frozenset()
     label: str = "start"
+    action: str = ""
 
 
 @dataclass
@@ -149,13 +150,13 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
         c = cur.cluster.at(at)
         crashed, failed = set(cur.crashed), set(cur.failed_nodes)
         ns = str(args.get("namespace", "default"))
-        label = action
+        label, kind = _label(action, args), action
         if action == "scale":
             c = c.scale(args["deployment"], int(args["replicas"]), namespace=ns)
         elif action == "deletePod":
             c = c.delete_pod(args["name"], namespace=ns, grace=bool(args.get("grace", False)))
         elif action == "_removePod":
-            label = "grace period over"
+            kind = "removePod"
             c = _advance(c, at)
             if c.has("Pod", args["name"], ns) and c.get("Pod", args["name"], ns)["metadata"].get("deletionTimestamp"):
                 c = c.without("Pod", args["name"], ns)  # the stand-in-free fallback: the kubelet confirmed it
@@ -166,7 +167,7 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
             crashed.add(f"{ns}/{args['name']}")
             seq += 1
             pending.append((at + _readiness_delay(pod), seq, "setReady",
-                            {"pod": args["name"], "ready": False, "namespace": ns}))
+                            {"pod": args["name"], "ready": False, "namespace": ns, "_probe": True}))
         elif action == "rollout":
             from ..controllers import rollout_steps  # lazy: controllers build on the cluster model
 
@@ -175,15 +176,17 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
             if not steps:
                 continue
             c = steps[0].at(at)
-            label = "rollout step 1"
+            total = len(steps)
+            label = f"rollout {args['deployment']} step 1/{total}"
             # later steps happen in time order with everything else (a grace period may end between them)
             for j, sc in enumerate(steps[1:], start=2):
                 seq += 1
-                pending.append((at + (j - 1) * step, seq, "_rolloutStep", {"cluster": sc, "label": f"rollout step {j}"}))
+                pending.append((at + (j - 1) * step, seq, "_rolloutStep",
+                                {"cluster": sc, "label": f"rollout {args['deployment']} step {j}/{total}"}))
         elif action == "_rolloutStep":
             # the step was planned at the rollout's start: pods whose grace period has ended since are gone
             c = _advance(_restamp(args["cluster"].at(at), snaps[-1].cluster, at, gone), at)
-            label = args["label"]
+            label, kind = args["label"], "rollout"
         elif action == "cordon":
             c = c.cordon(args["node"])
         elif action == "failNode":
@@ -193,7 +196,7 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
             raise KubelearnError(f'error: unknown event "{action}"')
         prev_pods = {(p["metadata"].get("namespace", "default"), p["metadata"]["name"]) for p in cur.cluster.pods(None)}
         gone |= prev_pods - {(p["metadata"].get("namespace", "default"), p["metadata"]["name"]) for p in c.pods(None)}
-        snaps.append(Snapshot(at, c, frozenset(crashed), frozenset(failed), label))
+        snaps.append(Snapshot(at, c, frozenset(crashed), frozenset(failed), label, kind))
         seq = _schedule_removals(c, at, pending, removals, seq)
     nodes = [n["metadata"]["name"] for n in cluster.nodes()]
     rng = np.random.default_rng([cluster.seed & 0xFFFFFFFF, seed & 0xFFFFFFFF, _stable("traffic/sync")])
@@ -203,6 +206,47 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
         phase = rng.uniform(0.0, min_sync_seconds, size=len(nodes)) if min_sync_seconds > 0 else np.zeros(len(nodes))
         adopt[k] = np.maximum(adopt[k - 1], snaps[k].time + endpoint_slice_seconds + phase)
     return Timeline(snaps, nodes, adopt)
+
+
+def _label(action: str, args: dict[str, Any]) -> str:
+    """The human caption of one change, e.g. ``scale my-app to 5`` or ``delete pod my-app-…``."""
+    a = args
+    if action == "scale":
+        return f"scale {a['deployment']} to {a['replicas']}"
+    if action == "deletePod":
+        return f"delete pod {a['name']}" + (" (graceful)" if a.get("grace") else "")
+    if action == "_removePod":
+        return f"pod {a['name']} removed (grace period over)"
+    if action == "setReady":
+        state = "ready" if a["ready"] else "not ready"
+        return f"pod {a['pod']} {state}" + (" (readiness probe failed)" if a.get("_probe") else "")
+    if action == "crashPod":
+        return f"pod {a['name']} crashes"
+    if action == "rollout":
+        return f"rollout {a['deployment']}"
+    if action == "cordon":
+        return f"cordon {a['node']}"
+    if action == "failNode":
+        return f"node {a['node']} fails"
+    return action
+
+
+def event_records(tl: Timeline) -> list[dict[str, Any]]:
+    """The timeline's changes as plain, JSON-ready dicts (what ``DataFrame.attrs["events"]`` holds).
+
+    Each has ``time`` (s, when the truth changed), ``label`` (a human caption), ``action``
+    (the workload action; ``removePod`` when a grace period ends) and ``end``: when the last
+    node's kube-proxy adopted the change, the end of the *propagation window* (nodes lost by
+    then are left out: their rules no longer matter).
+    """
+    out: list[dict[str, Any]] = []
+    for k in range(1, len(tl.snapshots)):
+        snap = tl.snapshots[k]
+        live = [i for i, n in enumerate(tl.nodes) if n not in snap.failed_nodes]
+        end = float(np.max(tl.adopt[k, live])) if live else snap.time
+        out.append({"time": float(snap.time), "label": snap.label, "action": snap.action or snap.label,
+                    "end": max(end, float(snap.time))})
+    return out
 
 
 def _restamp(step: Cluster, before: Cluster, now: float, gone: set[tuple[str, str]]) -> Cluster:

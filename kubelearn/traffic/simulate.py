@@ -41,16 +41,18 @@ from .. import __version__
 from ..cluster import Cluster
 from ..errors import KubelearnError, NotFoundError
 from . import lb as lbmod
-from .events import Timeline, _stable, build_timeline
+from .events import Timeline, _stable, build_timeline, event_records
 from .ipvs_schedulers import Scheduler, hash_bucket, ip_to_int, make_scheduler
 from .log import CLIENT_KINDS, LOG_COLUMNS, OUTCOMES, VIAS, conform
 from .workload import Workload, WorkloadError, from_object
 
 __all__ = ["simulate", "predicted_shares", "resolve_clients", "Client", "XT_RECENT_IP_LIST_TOT",
-           "default_workload"]
+           "NFT_AFFINITY_SET_SIZE", "default_workload"]
 
 #: ``xt_recent``'s ``ip_list_tot`` module parameter default: addresses kept per recent list.
 XT_RECENT_IP_LIST_TOT: Final = 100
+#: kube-proxy's nftables affinity sets are declared ``size 65535``: the most clients each endpoint remembers.
+NFT_AFFINITY_SET_SIZE: Final = 65535
 #: Linux's ``tcp_syn_retries`` default (6) gives up connecting after 1+2+4+8+16+32+64 s.
 SYN_TIMEOUT_MS: Final = 127_000.0
 
@@ -257,17 +259,29 @@ class _RecentLists:
 
     iptables (``xt_recent``): at most ``cap`` addresses per list, the least recently set one
     evicted; an ``--rcheck --reap`` that finds the client also removes the list's least
-    recently set entry when it has expired.  nftables: sets with a timeout and no size limit.
+    recently set entry when it has expired.
+
+    nftables (``refuse=True``): one set per endpoint, declared ``size 65535`` with a timeout
+    (:data:`NFT_AFFINITY_SET_SIZE`).  Nothing is evicted: an element lives until its timeout
+    expires (the kernel's set garbage collector then frees it; modelled as at once, the real
+    collector runs about every second).  When a set is full, the endpoint chain's rule
+    ``update @affinity-… { ip saddr }`` cannot add a *new* client: the kernel's dynset
+    expression fails to allocate the element and ends that rule (``NFT_BREAK``), so
+    evaluation goes on to the next rule, ``dnat to <endpoint>``.  The connection still
+    reaches the endpoint its numgen chose, but the client is not remembered, and its next
+    connection is balanced at random again.  Clients already in the set keep refreshing their
+    timeout (an update of an existing element needs no room).
 
     ``member`` indexes which lists hold each client, so a connection only looks at the lists
     that can match (the rules check every list in order; the others cannot match and a
     ``--rcheck`` that finds nothing reaps nothing, so the result is the same).
     """
 
-    def __init__(self, timeout: float, cap: int | None, reap: bool):
+    def __init__(self, timeout: float, cap: int | None, reap: bool, refuse: bool = False):
         self.timeout = timeout
         self.cap = cap
         self.reap = reap
+        self.refuse = refuse
         self.lists: dict[str, OrderedDict[int, float]] = {}
         self.member: dict[int, set[str]] = {}
 
@@ -301,8 +315,12 @@ class _RecentLists:
             lst.move_to_end(ip)
         else:
             if self.cap is not None and len(lst) >= self.cap:
-                old, _ = lst.popitem(last=False)
-                member[old].discard(ep)
+                if self.refuse:
+                    if not _collect(lst, member, ep, horizon, self.cap):
+                        return chosen  # set full: the packet is DNATed, the client not remembered
+                else:
+                    old, _ = lst.popitem(last=False)
+                    member[old].discard(ep)
             lst[ip] = t
             if mem is None:
                 member[ip] = {ep}
@@ -318,7 +336,7 @@ class _RecentLists:
         if isinstance(pos, list):
             return [self.choose(t, ip, d, p, f) for t, ip, d, p, f in zip(times, ips, dests, pos, fallback, strict=True)]
         # One destination list for the whole run: lists by index, membership as endpoint indices.
-        timeout, reap = self.timeout, self.reap
+        timeout, reap, refuse = self.timeout, self.reap, self.refuse
         cap = self.cap if self.cap is not None else sys.maxsize
         for ep in dests:
             if ep not in self.lists:
@@ -352,7 +370,12 @@ class _RecentLists:
                 lst.move_to_end(ip)
             else:
                 if len(lst) >= cap:
-                    member[lst.popitem(last=False)[0]].discard(chosen)
+                    if refuse:
+                        if not _collect(lst, member, chosen, t - timeout, cap):
+                            out[j] = chosen  # set full: DNATed, not remembered
+                            continue
+                    else:
+                        member[lst.popitem(last=False)[0]].discard(chosen)
                 lst[ip] = t
                 if mem is None:
                     member[ip] = {chosen}
@@ -360,6 +383,18 @@ class _RecentLists:
                     mem.add(chosen)
             out[j] = chosen
         return out
+
+
+def _collect(lst: OrderedDict[int, float], member: dict[int, set[Any]], key: Any, horizon: float,
+             cap: int) -> bool:
+    """Free a full nft set's expired elements (oldest first); whether there is room now."""
+    while lst:
+        head = next(iter(lst))
+        if lst[head] >= horizon:
+            break
+        del lst[head]
+        member[head].discard(key)
+    return len(lst) < cap
 
 
 class _Persistence:
@@ -473,7 +508,7 @@ def simulate(cluster: Cluster, workload: Workload | dict[str, Any] | None = None
         "workload": wl.to_object(),
         "connections": wl.connections,
         "requests_per_connection": wl.requests_per_connection,
-        "events": [s.label + f"@{s.time:g}" for s in tl.snapshots[1:]],
+        "events": event_records(tl),
     }
     return df
 
@@ -557,11 +592,14 @@ class _Run:
         name, port = str(self.wl.target["dns"]), int(self.wl.target["port"])
         rng = _rng(self.cluster, self.seed, "traffic/dns")
         truth = self.tl.truth_index(start)
-        answers: dict[tuple[int, str, str], tuple[list[str], float]] = {}
+        answers: dict[tuple[int, str, str], tuple[list[str], float, int, int]] = {}
         strategy = self.wl.dns_strategy
         order = np.argsort(start, kind="stable")
-        caches: dict[int, tuple[list[str], float, int]] = {}
+        caches: dict[int, tuple[list[str], float, int, int, int]] = {}
+        dead = self.dead
         for i in order.tolist():
+            if dead[i]:
+                continue  # the client is gone: it makes no lookup and no connection
             c = int(client_of[i])
             cl = self.clients[c]
             entry[i] = self.node_index[cl.node]
@@ -571,16 +609,16 @@ class _Run:
                 k = int(truth[i])
                 key = (k, cl.namespace, cl.name if cl.kind == "pod" else "")
                 if key not in answers:
-                    answers[key] = self._query(resolver, k, cl, name)
-                recs, ttl = answers[key]
+                    answers[key] = self._query(resolver, k, cl, name, port)
+                recs, ttl, sv, pn = answers[key]
                 recs = list(recs)
                 # CoreDNS's `loadbalance` plugin (in kubeadm's default Corefile) shuffles A records per answer.
                 if len(recs) > 1:
                     perm = rng.permutation(len(recs))
                     recs = [recs[j] for j in perm]
                 ttl = self.wl.dns_ttl if self.wl.dns_ttl is not None else ttl
-                cache = (recs, t + ttl, 0)
-            recs, expiry, counter = cache
+                cache = (recs, t + ttl, 0, sv, pn)
+            recs, expiry, counter, sv, pn = cache
             if not recs:
                 self.nxdomain[i] = True
                 dst[i] = self.str.code("")
@@ -592,11 +630,38 @@ class _Run:
                 ip = recs[int(rng.integers(0, len(recs)))]
             else:
                 ip = recs[counter % len(recs)]
-            caches[c] = (recs, expiry, counter + 1)
+            caches[c] = (recs, expiry, counter + 1, sv, pn)
             dst[i] = self.str.code(f"{ip}:{port}")
+            self.dns_svc[i] = sv
+            self.dns_port[i] = pn
 
-    def _query(self, resolver: ResolveFn, k: int, cl: Client, name: str) -> tuple[list[str], float]:
-        return _dns_query(resolver, self.tl.snapshots[k].cluster, cl, name)
+    def _query(self, resolver: ResolveFn, k: int, cl: Client, name: str,
+               port: int) -> tuple[list[str], float, int, int]:
+        """The answer at snapshot ``k``, with the codes of the Service it names and of its port's name."""
+        snap = self.tl.snapshots[k].cluster
+        recs, ttl, owner = _dns_query_owner(resolver, snap, cl, name)
+        svc, port_name = _dns_service(snap, owner, port) if recs else ("", "")
+        return recs, ttl, self.str.code(svc), self.str.code(port_name)
+
+    def _client_deaths(self) -> np.ndarray:
+        """When each client stops sending: a pod client at the first snapshot where it is gone
+        (deleted, grace period over, replaced by a new pod of the same name) or crashed; never
+        for nodes and external hosts (a lost node's clients keep trying: their connections time out)."""
+        out = np.full(len(self.clients), np.inf)
+        snaps = self.tl.snapshots
+        for c, cl in enumerate(self.clients):
+            if cl.kind != "pod":
+                continue
+            key = f"{cl.namespace}/{cl.name}"
+            for k in range(1, len(snaps)):
+                snap = snaps[k]
+                pod = snap.cluster.get("Pod", cl.name, cl.namespace) if snap.cluster.has(
+                    "Pod", cl.name, cl.namespace) else None
+                if (pod is None or key in snap.crashed or _pod_ready_ip(pod) != cl.ip
+                        or (pod.get("spec") or {}).get("nodeName") != cl.node):
+                    out[c] = snap.time
+                    break
+        return out
 
     # -- endpoint choice ----------------------------------------------------------------
     def _trace(self, view: int, entry: int, cls: int, dst: int, src_ip: str, refresh: bool = False) -> Any:
@@ -617,6 +682,11 @@ class _Run:
         nclients = len(self.clients)
         client_of = (np.arange(n, dtype=np.int64) % nclients) if nclients else np.zeros(n, dtype=np.int64)
         self.nxdomain = np.zeros(n, dtype=bool)
+        self.dns_svc = np.zeros(n, dtype=np.int64)
+        self.dns_port = np.zeros(n, dtype=np.int64)
+        # a client pod that is gone (deleted, its grace period over) or crashed sends nothing more
+        self.client_death = self._client_deaths()
+        self.dead = start >= self.client_death[client_of] if nclients else np.zeros(n, dtype=bool)
         entry, dst, cls = self._routes(start, client_of)
         bar.update(1)
         client_ips = [c.ip for c in self.clients]
@@ -635,7 +705,7 @@ class _Run:
                 if fn in self.node_index:
                     failed_entry |= (truth == k) & (entry == self.node_index[fn])
         # group by (view, entry, class, dst)
-        valid = (entry >= 0) & ~self.nxdomain & ~failed_entry
+        valid = (entry >= 0) & ~self.nxdomain & ~failed_entry & ~self.dead
         ep_code = np.zeros(n, dtype=np.int64)  # endpoint string code ("" = none)
         verdict = np.full(n, 2, dtype=np.int8)  # 0 ok-DNAT, 1 refused, 2 dropped, 3 direct
         masq = np.zeros(n, dtype=bool)
@@ -720,6 +790,13 @@ class _Run:
                 pick = np.searchsorted(cum, u[m], side="right")
                 codes = np.array([self.str.code(d) for d in dests], dtype=np.int64)
                 ep_code[m] = codes[pick]
+        if "dns" in wl.target:
+            # a headless name answers with pod IPs, which no Service rule matches: the Service is the
+            # one whose name the client resolved (and its port the one serving the dialled port)
+            fill = (svc_code == 0) & (self.dns_svc > 0)
+            svc_code[fill] = self.dns_svc[fill]
+            fill &= portname_code == 0
+            portname_code[fill] = self.dns_port[fill]
         for (e, d), gs in stateful.items():
             self._stateful(gs, groups, group_of, start, end, u, client_of, client_ip_int, ep_code,
                            self.tl.nodes[e], self.str.values[d])
@@ -771,7 +848,8 @@ class _Run:
         else:
             mode = (self.mode or self.cluster.proxy_mode)
             nft = mode == "nftables"
-            lists = _RecentLists(float(aff or 0), None if nft else XT_RECENT_IP_LIST_TOT, reap=not nft)
+            lists = _RecentLists(float(aff or 0), NFT_AFFINITY_SET_SIZE if nft else XT_RECENT_IP_LIST_TOT,
+                                 reap=not nft, refuse=nft)
             # the statistic/numgen choice for a client with no fresh entry, drawn up front (vectorised)
             fb = np.empty(len(idx), dtype=np.int64)
             for g in gs:
@@ -868,10 +946,15 @@ class _Run:
         seen = np.where(pod_code > 0, seen, 0)
         # expand connections into requests
         K = wl.requests_per_connection
-        nrows = n * K
         conn = np.repeat(np.arange(n, dtype=np.int64), K)
         jr = np.tile(np.arange(K, dtype=np.float64), n)
         t = start[conn] + jr * (wl.connection_seconds / K)
+        # a dead client sends nothing: its later connections are not made, and the rest of an open
+        # connection's requests are never sent (connection numbers keep their gaps)
+        if np.isfinite(self.client_death).any():
+            keep = t < self.client_death[client_of[conn]]
+            conn, jr, t = conn[keep], jr[keep], t[keep]
+        nrows = len(conn)
         out_rows = outcome[conn].copy()
         reset = (out_rows == OUTCOMES.index("ok")) & (t >= death[conn])
         out_rows[reset] = OUTCOMES.index("reset")
@@ -938,14 +1021,49 @@ def _via(wl: Workload) -> str:
 
 def _dns_query(resolver: ResolveFn, cluster: Cluster, cl: Client, name: str) -> tuple[list[str], float]:
     """The A records a client pod gets for ``name`` and their TTL (none: NXDOMAIN/NODATA/SERVFAIL)."""
+    recs, ttl, _ = _dns_query_owner(resolver, cluster, cl, name)
+    return recs, ttl
+
+
+def _dns_query_owner(resolver: ResolveFn, cluster: Cluster, cl: Client, name: str) -> tuple[list[str], float, str]:
+    """:func:`_dns_query` and the name that owns the A records (the FQDN that answered)."""
     kw: dict[str, Any] = {"namespace": cl.namespace}
     if cl.kind == "pod":
         kw["from_pod"] = cl.name
     res = resolver(cluster, name, "A", **kw)
     recs = [r for r in (getattr(res, "answer", None) or []) if _rec(r, "type") == "A"]
     if str(getattr(res, "rcode", "NOERROR")).upper() != "NOERROR" or not recs:
-        return [], 5.0  # simplification: a failed lookup is retried after 5 s
-    return [str(_rec(r, "data")) for r in recs], float(min(_rec(r, "ttl") or 30 for r in recs))
+        return [], 5.0, ""  # simplification: a failed lookup is retried after 5 s
+    return ([str(_rec(r, "data")) for r in recs], float(min(_rec(r, "ttl") or 30 for r in recs)),
+            str(_rec(recs[0], "name") or ""))
+
+
+def _dns_service(cluster: Cluster, owner: str, port: int) -> tuple[str, str]:
+    """The Service (``namespace/name``) a cluster DNS name belongs to, and the name of its port serving ``port``.
+
+    ``<svc>.<ns>.svc.<zone>`` and ``<hostname>.<svc>.<ns>.svc.<zone>`` (a headless Service's
+    pod records) name a Service; anything else (upstream names, pod A records) does not.  The
+    port name comes from the Service's EndpointSlices (``ports[].port`` is the target port a
+    pod listens on, which is what a client of a headless Service dials), else from a Service
+    port numbered ``port``.
+    """
+    zone = cluster.topology.domain.lower().strip(".")
+    name = owner.lower().rstrip(".")
+    if not name.endswith("." + zone):
+        return "", ""
+    labels = name[: -len(zone) - 1].split(".")
+    if len(labels) not in (3, 4) or labels[-1] != "svc":
+        return "", ""
+    svc_name, ns = labels[-3], labels[-2]
+    if not cluster.has("Service", svc_name, ns):
+        return "", ""
+    svc = cluster.get("Service", svc_name, ns)
+    names = {str(p.get("name") or "") for sl in cluster.endpoint_slices(ns, svc_name)
+             for p in sl.get("ports") or () if p.get("port") == port}
+    if not names:
+        names = {str(p.get("name") or "") for p in svc["spec"].get("ports") or ()
+                 if p.get("port") == port or p.get("targetPort") == port}
+    return f"{ns}/{svc_name}", (names.pop() if len(names) == 1 else "")
 
 
 def _rec(r: Any, field: str) -> Any:

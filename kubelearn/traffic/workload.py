@@ -184,8 +184,10 @@ def dns(name: str, port: int) -> dict[str, Any]:
     return {"dns": name, "port": port}
 
 
-def _svc_target(target_kind: str, service: str, namespace: str, port: int | str | None,
+def _svc_target(target_kind: str, service: str, namespace: str, port: int | str | None, /,
                 **extra: Any) -> dict[str, Any]:
+    # Positional-only: a builder's own keyword (``kind=``, ``node=``, ``ip=``, even ``service=``)
+    # must land in ``extra`` and never collide with a parameter of this helper.
     spec: dict[str, Any] = {"service": service, "namespace": namespace}
     if port is not None:
         spec["port"] = port
