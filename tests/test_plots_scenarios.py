@@ -75,3 +75,20 @@ def test_plot_load_takes_predicted_shares_as_returned() -> None:
     assert "equal share (assumed)" not in legend
     lines = lambda fig: [tuple(map(tuple, ln.get_xydata())) for ln in fig.axes[0].get_lines()]  # noqa: E731
     assert lines(from_frame) == lines(from_dict) and lines(from_frame)
+
+
+def test_plot_load_renormalises_a_prediction_with_failures() -> None:
+    """A prediction with a "" row (connections nobody answers) is drawn as shares of answered ones."""
+    import pandas as pd
+
+    import kubelearn as kl
+
+    cluster = kl.default_scenario()
+    log = kl.simulate(cluster, seed=0)
+    pods = sorted(set(log["pod"].astype(str)) - {""})
+    frame = pd.DataFrame({"node": ["n"] * (len(pods) + 1), "predicted": [0.25] * len(pods) + [0.25]},
+                         index=pd.Index([*pods, ""], name="pod"))
+    fig = kl.plots.plot_load(log, predicted=frame)
+    n = int((log.drop_duplicates("connection")["outcome"] == "ok").sum())
+    ys = sorted({round(float(y), 6) for ln in fig.axes[0].get_lines() for y in ln.get_ydata()})
+    assert round(n / len(pods), 6) in ys  # each pod's reference is 1/3 of the answered connections

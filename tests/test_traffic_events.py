@@ -65,7 +65,10 @@ def test_deleted_pod_fails_only_in_the_propagation_window():
     assert bad["time"].min() >= 5.0 and bad["time"].max() < 6.1
     assert (df.loc[df["time"] >= 6.1, "endpoint"].astype(str) != WEB1).all()
     assert (df.loc[df["time"] < 5.0, "outcome"] == "ok").all()
-    assert df.attrs["events"] == ["deletePod@5"]
+    [ev] = df.attrs["events"]
+    assert (ev["time"], ev["action"], ev["label"]) == (5.0, "deletePod", "delete pod web-1")
+    assert 5.1 <= ev["end"] < 6.1  # the last node adopted it: EndpointSlice 0.1 s + a sync within 1 s
+    assert bad["time"].max() < ev["end"]  # failures only inside the propagation window
     per_second = errors_over_time(df, 1.0)
     assert per_second.loc[5.0, "dropped"] == len(bad[bad["time"] < 6.0])
     assert per_second["dropped"].sum() == len(bad)
@@ -148,4 +151,6 @@ def test_grace_period_end_resets_long_connections():
     assert set(reset["pod"].astype(str)) == {"web-1"}
     assert reset["time"].min() >= 31.0  # deletionTimestamp = 1 s + 30 s grace
     assert (df.loc[(df["pod"] == "web-1") & (df["time"] < 31.0), "outcome"] == "ok").all()
-    assert df.attrs["events"] == ["deletePod@1", "grace period over@31"]
+    assert [(e["time"], e["action"], e["label"]) for e in df.attrs["events"]] == [
+        (1.0, "deletePod", "delete pod web-1 (graceful)"),
+        (31.0, "removePod", "pod web-1 removed (grace period over)")]

@@ -158,6 +158,11 @@ def test_rolling_update_through_apply_and_controllers():
     bad = df0[df0["outcome"] != "ok"]
     assert len(bad) > 0 and set(bad["outcome"].astype(str)) == {"dropped"}
     # failures only inside a propagation window (< 0.1 s + minSyncPeriod 1 s) after some rollout step
-    steps = np.array([float(e.split("@")[1]) for e in df0.attrs["events"]])
+    evs = df0.attrs["events"]
+    assert all(e["action"] == "rollout" and e["label"].startswith("rollout web step ") for e in evs)
+    assert evs[-1]["label"] == f"rollout web step {len(evs)}/{len(evs)}"
+    steps = np.array([e["time"] for e in evs])
+    ends = np.array([e["end"] for e in evs])
+    assert ((ends > steps) & (ends < steps + 1.1)).all()
     since = bad["time"].to_numpy()[:, None] - steps[None, :]
-    assert (((since >= 0) & (since < 1.1)).any(axis=1)).all()
+    assert (((since >= 0) & (bad["time"].to_numpy()[:, None] < ends[None, :])).any(axis=1)).all()

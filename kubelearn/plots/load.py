@@ -132,6 +132,12 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
         predicted = predicted["predicted"]
     if isinstance(predicted, pd.Series):
         predicted = {str(k): float(v) for k, v in predicted.items()}
+    if predicted is not None:
+        # Shares of *answered* connections: drop the "" row (connections no pod answers) and
+        # renormalise, so a prediction that includes failures still sums to 1 over pods.
+        answered_share = {k: float(v) for k, v in predicted.items() if k}
+        total = sum(answered_share.values())
+        predicted = {k: v / total for k, v in answered_share.items()} if total > 0 else None
     log = first_requests(filter_service(without_attrs(log), service))
     outcome = text_column(log, "outcome")
     pods = text_column(log, "pod")

@@ -28,6 +28,11 @@ container is not restarted.  ``failNode`` makes the node and its pods unreachabl
 ``rollout`` applies the controller's rolling-update steps ``stepSeconds`` apart (default 5);
 each step is fitted to its real time (old pods it starts terminating get their deadline from
 then; pods whose grace period ended in between stay gone).
+
+A run's log lists the changes in ``attrs["events"]`` (:func:`event_records`): plain dicts
+with ``time``, a human ``label`` (``scale web to 5``, ``delete pod web-…``, ``rollout web
+step 2/6``), ``action`` and ``end``, when the last node adopted the change: the propagation
+window :func:`kubelearn.plots.plot_traffic` shades.
 """
 
 from __future__ import annotations
@@ -166,8 +171,9 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
             pod = _pod(c, args["name"], ns)
             crashed.add(f"{ns}/{args['name']}")
             seq += 1
-            pending.append((at + _readiness_delay(pod), seq, "setReady",
-                            {"pod": args["name"], "ready": False, "namespace": ns, "_probe": True}))
+            delay = _readiness_delay(pod)
+            pending.append((at + delay, seq, "setReady",
+                            {"pod": args["name"], "ready": False, "namespace": ns, "_probe": delay > 0}))
         elif action == "rollout":
             from ..controllers import rollout_steps  # lazy: controllers build on the cluster model
 

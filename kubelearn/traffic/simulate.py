@@ -23,6 +23,14 @@ Simplifications (the rest is as a cluster does it): latencies are an illustrativ
 rule walked, exponential service time of mean 1 ms, 127 s for a dropped SYN: Linux's
 ``tcp_syn_retries=6``), not measurements; every request of a failed connection is logged
 with the connection's outcome; nobody retries.
+
+Clients live and die with the cluster: a client pod that is deleted (at once, or when its
+grace period ends), replaced, or crashed stops sending at that moment.  Its later
+connections are not made (the log has no rows for them and their connection numbers are
+missing) and the rest of the requests on its open connections are never sent.  A pod that
+is only Terminating keeps sending until it is killed.  Clients on a lost node keep trying
+(their connections time out).  A headless name (pod IPs, no Service rule) is logged with
+the Service whose DNS name answered, and its port's name.
 """
 
 from __future__ import annotations
@@ -476,7 +484,10 @@ def simulate(cluster: Cluster, workload: Workload | dict[str, Any] | None = None
         resolve: the DNS resolver (default :func:`kubelearn.dns.resolve`).
 
     Returns:
-        one row per request, with the run's parameters in ``.attrs``.
+        one row per request, with the run's parameters in ``.attrs``; ``attrs["events"]`` is a
+        list of plain dicts ``{time, label, action, end}``, one per change to the cluster, where
+        ``end`` is when the last node's kube-proxy adopted it (see
+        :func:`kubelearn.traffic.events.event_records`).
 
     Raises:
         WorkloadError: for clients or targets that do not exist on this cluster.
