@@ -296,7 +296,10 @@ def test_timeline_player_moves_through_time(base) -> None:  # type: ignore[no-un
     fig = player.figure()
     top, bottom = fig.axes
     assert any(line.get_gid() == "now" for line in top.lines)
-    assert {"scale", "crashPod, setReady"} <= {t.get_text() for t in top.texts}
+    texts = {t.get_text() for t in top.texts}
+    assert {"scale my-app to 5", "scale my-app to 2"} <= texts
+    # the crash and the failed readiness probe happen at one moment: one caption, not two overprinted
+    assert any(t.endswith(" not ready") and " crashes, " in t for t in texts)
     counted = sum(p.get_height() for p in bottom.patches if (p.get_gid() or "").startswith(("pod:", "outcome:")))
     assert counted == int((player.log["time"] <= player.now).sum())
     assert player.picture() != end

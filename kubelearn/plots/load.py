@@ -381,13 +381,15 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
                    label="failed (no pod answered)", gid="failed")
         ymax = ax.get_ylim()[1]
         # Events at the same moment share one caption, so their labels do not overprint.
-        merged: dict[tuple[float, float | None], Event] = {}
+        # Their propagation windows may end at different times: keep the longest.
+        merged: dict[float, Event] = {}
         for ev in evs:
-            key = (ev.time, ev.end)
-            if key in merged:
-                merged[key] = Event(ev.time, f"{merged[key].label}, {ev.label}", merged[key].kind, ev.end)
+            if ev.time in merged:
+                first = merged[ev.time]
+                ends = [e for e in (first.end, ev.end) if e is not None]
+                merged[ev.time] = Event(ev.time, f"{first.label}, {ev.label}", first.kind, max(ends) if ends else None)
             else:
-                merged[key] = ev
+                merged[ev.time] = ev
         for ev in merged.values():
             if ev.end is not None:
                 ax.axvspan(ev.time, ev.end, color=NEUTRAL_COLOR, alpha=0.18, lw=0, gid=f"window:{ev.label}")
@@ -397,7 +399,7 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
                         va="top", ha="left", fontsize=7)
         if now is not None:
             ax.axvline(now, color=ERROR_COLOR, lw=2, gid="now", label=f"now ({now:g} s)")
-        ax.set_xlim(0, edges[-1])
+        ax.set_xlim(0, max(edges[-1], now or 0.0))
         ax.set_xlabel("time (seconds)")
         ax.set_ylabel("connections per second")
         svc = service or _single(log, "service")
