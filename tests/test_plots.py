@@ -31,7 +31,7 @@ from kubelearn.plots import (  # noqa: E402
     plot_topology,
     plot_trace,
     plot_traffic,
-    stickiness,
+    return_rate,
 )
 
 NODES = {"kind-control-plane": "172.18.0.2", "kind-worker": "172.18.0.3", "kind-worker2": "172.18.0.4"}
@@ -269,7 +269,7 @@ def test_events_from_log_attrs_and_bad_events() -> None:
 # ---------------------------------------------------------------------- affinity
 def test_affinity_marks_where_stickiness_broke() -> None:
     sticky = synthetic_log(sticky=True)
-    assert stickiness(sticky) == 1.0
+    assert return_rate(sticky) == 1.0
     ax = plot_affinity(sticky).axes[0]
     assert not [c for c in ax.collections if (c.get_gid() or "").startswith("break:")]
     assert "100% of repeat connections" in ax.get_title()
@@ -278,7 +278,8 @@ def test_affinity_marks_where_stickiness_broke() -> None:
     ax = plot_affinity(random_log, timeout=1000).axes[0]
     moved = next(c for c in ax.collections if c.get_gid() == "break:moved")
     assert len(moved.get_offsets()) > 100
-    assert f"{stickiness(random_log):.0%}" in ax.get_title()
+    assert f"{return_rate(random_log):.0%}" in ax.get_title()
+    assert 0.25 < return_rate(random_log) < 0.42  # random over 3 pods: about 1/3 return by chance
 
 
 def test_affinity_timeout_breaks_are_told_apart() -> None:
@@ -305,7 +306,11 @@ def test_topology_draws_one_box_per_node_with_its_pods() -> None:
     assert {g for g in boxes if g.startswith("pod:")} == {f"pod:{p}" for p in PODS}
     texts = " ".join(t.get_text() for t in ax.texts)
     assert "kind-control-plane (control plane)" in texts and "virtual IP 10.96.10.20" in texts
-    assert "web-7d4b9-ddddd (not ready)" in texts and "node port 30080" in texts
+    assert "node port 30080" in texts
+    labels = {t.get_gid(): t.get_text() for t in ax.texts}
+    assert "(not ready)" in labels["podlabel:web-7d4b9-ddddd"] and "(not ready)" not in labels["podlabel:web-7d4b9-aaaaa"]
+    # Every node runs kube-proxy: one box of rules per node.
+    assert {g for g in boxes if g.startswith("proxy:")} == {f"proxy:{n}" for n in NODES}
     # Without a log: the Service selects its three endpoints.
     selects = {p.get_gid() for p in ax.patches if isinstance(p, FancyArrowPatch)}
     assert selects == {f"selects:{p}" for p in ENDPOINT_PODS}
@@ -317,14 +322,74 @@ def test_topology_arrows_carry_the_logs_traffic_and_show_snat() -> None:
     ax = plot_topology(cluster, log).axes[0]
     arrows = {p.get_gid(): p for p in ax.patches if isinstance(p, FancyArrowPatch)}
     into_pods = {g: a for g, a in arrows.items() if "->pod:" in g}
+    # Every connection reaches its pod from the kube-proxy of the node it entered.
+    assert all(g.startswith("edge:proxy:") for g in into_pods)
     # A pod on kind-worker reached through kind-worker2 was forwarded, hence masqueraded: dashed.
-    assert into_pods["edge:node:kind-worker2->pod:web-7d4b9-aaaaa"].get_linestyle() == "--"
-    assert into_pods["edge:node:kind-worker->pod:web-7d4b9-aaaaa"].get_linestyle() == "-"
+    assert into_pods["edge:proxy:kind-worker2->pod:web-7d4b9-aaaaa"].get_linestyle() == "--"
+    assert into_pods["edge:proxy:kind-worker->pod:web-7d4b9-aaaaa"].get_linestyle() == "-"
     n = int(((log["entry_node"] == "kind-worker") & (log["pod"] == "web-7d4b9-aaaaa")).sum())
-    assert f"{n:,}" in {t.get_text() for t in ax.texts}
+    labels = {t.get_gid(): t.get_text() for t in ax.texts}
+    assert labels["label:proxy:kind-worker->pod:web-7d4b9-aaaaa"] == f"{n:,}"
+    assert sum(int(labels[f"label:{g[5:]}"].split()[0].replace(",", "")) for g in into_pods) == len(log)
     widths = [a.get_linewidth() for a in into_pods.values()]
     assert max(widths) <= 5.6 and min(widths) >= 0.6
-    assert sum(1 for g in arrows if g.startswith("edge:client:external->node:")) == 2
+    # NodePort: the client dials a node's IP, so its arrows go straight to the nodes' kube-proxy.
+    assert sum(1 for g in arrows if g.startswith("edge:client:external->proxy:")) == 2
+    assert not [g for g in arrows if "vip" in g]
+    # The kube-proxy of a node that forwarded to another node says it rewrote source addresses.
+    assert "SNAT" in labels["proxylabel:kind-worker2"]
+
+
+def test_topology_clusterip_path_goes_client_service_kube_proxy_pod() -> None:
+    cluster = hand_cluster("ClusterIP")
+    log = synthetic_log(n=300, via="clusterip")
+    ax = plot_topology(cluster, log).axes[0]
+    arrows = {p.get_gid() for p in ax.patches if isinstance(p, FancyArrowPatch)}
+    assert "edge:client:external->vip" in arrows and "edge:vip->proxy:kind-worker2" in arrows
+    assert not [g for g in arrows if g.startswith("edge:client:") and "->vip" not in g]
+    assert {g.split("->")[1] for g in arrows if g.startswith("edge:proxy:")} == {f"pod:{p}" for p in ENDPOINT_PODS}
+
+
+@pytest.mark.parametrize("service_type,via", [("NodePort", "nodeport"), ("LoadBalancer", "loadbalancer"),
+                                              ("ClusterIP", "clusterip")])
+def test_topology_arrows_avoid_the_service_and_labels_avoid_each_other(service_type: str, via: str) -> None:
+    """What a learner reads must not be covered: no label on another, no arrow through the Service."""
+    fig = plot_topology(hand_cluster(service_type), synthetic_log(n=600, via=via))
+    ax = fig.axes[0]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    boxes = {t.get_gid(): t.get_window_extent(renderer) for t in ax.texts if t.get_gid()}
+    edge_labels = [g for g in boxes if g.startswith("label:")]
+    fixed = [g for g in boxes if g.startswith(("podlabel:", "nodelabel:", "proxylabel:", "clientlabel:",
+                                               "servicelabel", "lblabel"))]
+    assert edge_labels and fixed
+    for i, g in enumerate(edge_labels):
+        assert not [h for h in fixed if boxes[g].overlaps(boxes[h])], g
+        assert not [h for h in edge_labels[i + 1:] if boxes[g].overlaps(boxes[h])], g
+    ellipse = next(p for p in ax.patches if (p.get_gid() or "").startswith("service:"))
+    ell_box = ellipse.get_window_extent(renderer)
+    for arrow in (p for p in ax.patches if isinstance(p, FancyArrowPatch)):
+        if "vip" in arrow.get_gid():
+            continue
+        pts = ax.transData.transform(arrow.get_path().vertices)  # get_path() is in data coordinates
+        inside = (pts[:, 0] > ell_box.x0) & (pts[:, 0] < ell_box.x1) & (pts[:, 1] > ell_box.y0) & (pts[:, 1] < ell_box.y1)
+        assert not inside.any(), arrow.get_gid()
+
+
+def test_text_on_filled_boxes_is_readable() -> None:
+    """Pod names on their node's colour keep a WCAG contrast of at least 4.5:1."""
+    from matplotlib.colors import to_rgb
+
+    def luminance(c: str) -> float:
+        lin = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in to_rgb(c)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    from kubelearn.plots.topology import text_on
+
+    for face in OKABE_ITO:
+        a, b = sorted((luminance(face), luminance(text_on(face))))
+        assert (b + 0.05) / (a + 0.05) >= 4.5, face
 
 
 def test_topology_of_a_load_balancer_draws_it() -> None:
@@ -332,7 +397,7 @@ def test_topology_of_a_load_balancer_draws_it() -> None:
     log = synthetic_log(n=300, via="loadbalancer")
     ax = plot_topology(cluster, log).axes[0]
     gids = {p.get_gid() for p in ax.patches}
-    assert "loadbalancer" in gids and "edge:client:external->lb" in gids and "edge:lb->node:kind-worker" in gids
+    assert "loadbalancer" in gids and "edge:client:external->lb" in gids and "edge:lb->proxy:kind-worker" in gids
     assert any("172.18.255.200" in t.get_text() for t in ax.texts)
 
 

@@ -19,7 +19,7 @@ from ._common import (
     style,
 )
 from .chains import MODES, first_packet_cost, plot_first_packet_cost, plot_trace
-from .load import Event, chance_band, events_of, plot_affinity, plot_load, plot_traffic, stickiness
+from .load import Event, chance_band, events_of, plot_affinity, plot_load, plot_traffic, return_rate
 from .topology import plot_topology
 
 __all__ = [
@@ -41,6 +41,6 @@ __all__ = [
     "plot_topology",
     "plot_trace",
     "plot_traffic",
-    "stickiness",
+    "return_rate",
     "style",
 ]

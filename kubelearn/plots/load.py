@@ -9,7 +9,9 @@ pictures draw the counts *and* that band, so a learner can tell "unlucky" from "
 ``sessionAffinity: ClientIP`` changes the unit again: the first connection from a client IP
 picks a pod, and later ones return to it until the client has been silent for
 ``timeoutSeconds`` (10800 s by default).  :func:`plot_affinity` shows each client's pods
-over time and marks every place where stickiness broke.
+over time and marks every place where stickiness broke; :func:`return_rate` is the single
+number behind its title (not to be confused with :func:`kubelearn.stickiness`, a per-client
+table of each client's share on its most used pod).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from ._common import (
     node_colors as node_color_map,
 )
 
-__all__ = ["Event", "chance_band", "events_of", "plot_affinity", "plot_load", "plot_traffic", "stickiness"]
+__all__ = ["Event", "chance_band", "events_of", "plot_affinity", "plot_load", "plot_traffic", "return_rate"]
 
 #: Markers for pods, so a pod is told apart by shape as well as colour.
 POD_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
@@ -209,7 +211,8 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
         ax.set_xticks(ticks, tick_labels, rotation=30, ha="right")
         ax.set_ylabel("connections answered")
         svc = service or _single(log, "service")
-        ax.set_title(f"Which pod answered: {len(log):,} connections" + (f" to {svc}" if svc else ""))
+        # y given: matplotlib skips its title-placement layout pass (a widget redraws this often).
+        ax.set_title(f"Which pod answered: {len(log):,} connections" + (f" to {svc}" if svc else ""), y=1.0)
         handles: list[Any] = [Patch(facecolor=c, label=f"pod on {node}") for node, c in node_colors.items()]
         handles.append(Line2D([], [], color="#222222", lw=2,
                               label="equal share (assumed)" if assumed else "predicted share"))
@@ -423,9 +426,20 @@ def _breaks(client_log: pd.DataFrame, timeout: float | None) -> list[tuple[float
     return out
 
 
-def stickiness(log: pd.DataFrame) -> float:
-    """Share of a client's repeat connections that reached the same pod as its previous one."""
-    require_columns(log, ["time", "client", "pod", "outcome"], "stickiness")
+def return_rate(log: pd.DataFrame) -> float:
+    """Share of repeat connections that reached the same pod as the same client's previous one.
+
+    Every answered connection after a client's first is a *repeat*; it *returns* when it
+    reached the pod that client's previous connection reached.  1.0 is perfect affinity;
+    without affinity, over ``k`` equally likely pods, about ``1/k`` return by chance (1/3
+    with three pods).  Compare :func:`kubelearn.stickiness`, which asks per client what share
+    of its connections reached its most used pod: with 5 connections over 3 pods that is
+    already about 0.55 by chance, so it is the weaker single number.
+
+    Returns:
+        The share, or NaN when no client connected twice.
+    """
+    require_columns(log, ["time", "client", "pod", "outcome"], "return_rate")
     log = first_requests(log)
     ok = log[(text_column(log, "outcome") == "ok") & (text_column(log, "pod") != "")]
     frame = pd.DataFrame({"client": text_column(ok, "client"), "pod": text_column(ok, "pod"),
@@ -500,7 +514,7 @@ def plot_affinity(log: pd.DataFrame, *, timeout: float | None = None, max_client
         ax.invert_yaxis()
         ax.set_xlabel("time (seconds)")
         ax.set_ylabel("client")
-        s = stickiness(ok) if len(ok) else float("nan")
+        s = return_rate(ok) if len(ok) else float("nan")
         more = f" (first {len(clients)} of {len(first_seen)} clients)" if len(first_seen) > len(clients) else ""
         sticky = "no client connected twice" if math.isnan(s) else \
             f"{s:.0%} of repeat connections returned to the same pod"

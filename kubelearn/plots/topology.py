@@ -25,6 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch, Patch
+from matplotlib.transforms import Bbox, TransformedBbox, TransformedPatchPath
 
 from ..cluster import Cluster
 from ._common import (
@@ -44,10 +45,26 @@ from .load import filter_service
 
 __all__ = ["plot_topology"]
 
-NODE_W = 3.4
+NODE_MIN_W = 3.4
 NODE_GAP = 0.8
+POD_W = 1.95
 POD_H = 0.62
+POD_GAP = 0.15
+MAX_COLS = 6
+PROXY_H = 0.5
+BAND_H = 1.15  # between a node's kube-proxy box and its pods: where the forwarding arrows run
 CLIENT_LABELS = {"pod": "client pods", "node": "clients on nodes", "external": "external clients"}
+#: Text on a filled pod box: dark on light palette colours, white on dark ones (WCAG contrast).
+DARK_TEXT = "#111111"
+
+
+def text_on(face: str) -> str:
+    """The readable text colour (near-black or white) on a background colour."""
+    r, g, b = (int(face[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    lum = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    # Contrast against white is 1.05/(L+0.05), against #111111 (L≈0.0056) (L+0.05)/0.0556.
+    return "white" if 1.05 / (lum + 0.05) >= (lum + 0.05) / 0.0556 else DARK_TEXT
 
 
 def _pick_service(cluster: Cluster, log: pd.DataFrame | None, service: str | None) -> dict[str, Any] | None:
@@ -84,7 +101,8 @@ def _endpoint_pods(cluster: Cluster, svc: dict[str, Any]) -> set[str]:
 def _box(ax: Axes, x: float, y: float, w: float, h: float, *, gid: str, face: str, edge: str, lw: float = 1.2,
          alpha: float = 1.0, hatch: str | None = None, ls: str = "-") -> FancyBboxPatch:
     patch = FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.12", facecolor=face,
-                           edgecolor=edge, lw=lw, alpha=alpha, hatch=hatch, ls=ls, gid=gid, zorder=2)
+                           edgecolor=edge, lw=lw, alpha=alpha, hatch=hatch, ls=ls, gid=gid, zorder=2,
+                           clip_path=_axes_clip(ax))
     ax.add_patch(patch)
     return patch
 
@@ -147,41 +165,70 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
         node = pod.get("spec", {}).get("nodeName")
         if node in pods_on:
             pods_on[node].append(pod)
-    max_pods = max((len(v) for v in pods_on.values()), default=0)
-    node_h = 0.95 + POD_H * max(1, max_pods)
-    width = len(node_names) * (NODE_W + NODE_GAP) - NODE_GAP
-    top = node_h + 3.4
+    # Endpoint pods side by side in a node's first row, so the arrows coming down from
+    # kube-proxy reach each of them without crossing another pod; other pods below them.
+    layout: dict[str, tuple[list[dict[str, Any]], int, int]] = {}  # node -> (pods in order, columns, rows)
+    for name in node_names:
+        ordered = sorted(pods_on[name], key=lambda p: (p["metadata"]["name"] not in endpoints, p["metadata"]["name"]))
+        n_ep = sum(1 for p in ordered if p["metadata"]["name"] in endpoints)
+        cols = min(MAX_COLS, max(1, n_ep, min(2, len(ordered))))
+        layout[name] = (ordered, cols, -(-len(ordered) // cols) if ordered else 0)
+    node_ws = [max(NODE_MIN_W, 0.3 + c * POD_W + (c - 1) * POD_GAP) for _, c, _ in layout.values()]
+    max_rows = max((r for _, _, r in layout.values()), default=0)
+    pods_top = -(PROXY_H + BAND_H + 0.15)  # measured from the node box's top edge
+    node_h = -pods_top + max(1, max_rows) * (POD_H + POD_GAP) + 0.1
+    width = sum(node_ws) + NODE_GAP * (len(node_ws) - 1)
+    mid_y = node_h + 1.25  # the Service and the load balancer
+    top = node_h + 3.5  # top of the client boxes
 
-    ax, created = new_axes(ax, (max(7.0, 1.45 * width), 0.75 * (top + 1.2) + 0.8))
-    anchors: dict[str, tuple[float, float]] = {}  # where arrows start/end, by key
-    pod_anchor: dict[str, tuple[float, float]] = {}
+    ax, created = new_axes(ax, (max(7.0, 0.7 * width + 2.8), 0.7 * (top + 0.8) + 0.5))
+    anchors: dict[str, tuple[float, float]] = {}  # arrow ends (bottom centre of a box), by key
+    pod_anchor: dict[str, tuple[float, float]] = {}  # top centre of each pod box
+    proxy_boxes: dict[str, tuple[float, float]] = {}  # node -> (x0, width) of its kube-proxy box
+    proxy_patches: dict[str, FancyBboxPatch] = {}
+    mode = str(mode_attr or cluster.proxy_mode)
+    headless = svc is not None and svc.get("spec", {}).get("clusterIP") == "None"
     with style():
-        for i, name in enumerate(node_names):
-            x0 = i * (NODE_W + NODE_GAP)
+        x0 = 0.0
+        for name, nw in zip(node_names, node_ws, strict=True):
             color = node_colors[name]
-            _box(ax, x0, 0, NODE_W, node_h, gid=f"node:{name}", face="white", edge=color, lw=2)
+            _box(ax, x0, 0, nw, node_h, gid=f"node:{name}", face="white", edge=color, lw=2)
             role = " (control plane)" if "node-role.kubernetes.io/control-plane" in \
                 cluster.get("Node", name, "").get("metadata", {}).get("labels", {}) else ""
-            ax.text(x0 + 0.12, node_h - 0.12, f"{name}{role}\n{cluster.node_ip(name)}", ha="left", va="top",
-                    fontsize=8, fontweight="bold", color="#222222", zorder=5)
-            anchors[f"node:{name}"] = (x0 + NODE_W / 2, node_h)
-            for j, pod in enumerate(sorted(pods_on[name], key=lambda p: p["metadata"]["name"])):
+            # The node's name under its box: the space above it is where the arrows arrive.
+            ax.text(x0 + 0.1, -0.12, f"{name}{role}  {cluster.node_ip(name)}", ha="left", va="top",
+                    fontsize=8, fontweight="bold", color=DARK_TEXT, zorder=5, gid=f"nodelabel:{name}")
+            # Every node runs kube-proxy: a connection is DNATed (and maybe SNATed) by the rules
+            # of the node where it enters, whatever node the chosen pod is on.
+            px, pw = x0 + 0.15, nw - 0.3
+            proxy_patches[name] = _box(ax, px, node_h - 0.12 - PROXY_H, pw, PROXY_H, gid=f"proxy:{name}",
+                                       face="#F2F2F2", edge=NEUTRAL_COLOR, lw=1)
+            proxy_boxes[name] = (px, pw)
+            anchors[f"proxy:{name}"] = (px + pw / 2, node_h - 0.12)
+            ordered, cols, _ = layout[name]
+            for j, pod in enumerate(ordered):
                 pname = pod["metadata"]["name"]
-                py = node_h - 0.95 - (j + 1) * POD_H + 0.08
+                r, c = divmod(j, cols)
+                px_ = x0 + 0.15 + c * (POD_W + POD_GAP)
+                py = node_h + pods_top - (r + 1) * (POD_H + POD_GAP) + POD_GAP
                 is_ep = pname in endpoints
                 ready = _is_ready(pod)
                 terminating = "deletionTimestamp" in pod.get("metadata", {})
-                _box(ax, x0 + 0.15, py, NODE_W - 0.3, POD_H - 0.12, gid=f"pod:{pname}",
-                     face=color if is_ep else "white", edge=color, alpha=0.9 if is_ep else 0.6,
-                     hatch=None if ready else "xx", ls="-" if not terminating else ":")
                 state = "" if ready else " (not ready)"
                 state = " (terminating)" if terminating else state
                 ip = pod.get("status", {}).get("podIP", "")
-                ax.text(x0 + 0.25, py + (POD_H - 0.12) / 2, f"{pname}{state}  {ip}", ha="left", va="center",
-                        fontsize=7, color="white" if is_ep else "#444444", zorder=5, clip_on=True)
-                pod_anchor[pname] = (x0 + NODE_W - 0.4, py + (POD_H - 0.12) / 2)
+                box = _box(ax, px_, py, POD_W, POD_H, gid=f"pod:{pname}", face=color if is_ep else "white",
+                           edge=color, alpha=0.9 if is_ep else 0.6, hatch=None if ready else "xx",
+                           ls="-" if not terminating else ":")
+                pod_text = ax.text(px_ + 0.08, py + POD_H / 2, f"{pname}\n{ip}{state}", ha="left", va="center",
+                                fontsize=6.5, linespacing=1.25, color=text_on(color) if is_ep else "#444444", zorder=5,
+                                clip_on=True, gid=f"podlabel:{pname}")
+                _clip_to(pod_text, box)  # a long name is cut at the pod's edge, never over its neighbour
+                pod_anchor[pname] = (px_ + POD_W / 2, py + POD_H)
+            x0 += nw + NODE_GAP
 
         # The Service: its virtual IP (none for headless) and, for LoadBalancer, the cloud load balancer.
+        lb_x = None
         if svc is not None:
             spec = svc.get("spec", {})
             vip = spec.get("clusterIP")
@@ -190,112 +237,201 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
                 for p in spec.get("ports", []) or [])
             label = f"Service {svc_key}\n{spec.get('type', 'ClusterIP')}"
             label += " headless: no virtual IP, DNS returns pod IPs" if vip == "None" else f", virtual IP {vip}"
-            cx = width / 2
-            ell = Ellipse((cx, node_h + 1.6), width=min(max(3.8, width * 0.42), 7.5), height=1.05, facecolor="white",
+            ew = min(max(3.8, width * 0.34), 6.5)
+            # Centred when clients dial the virtual IP; otherwise out of the way on the right, so
+            # arrows from clients to nodes do not seem to pass through it.
+            dialled = log_has_rows(log) and bool(_dials_vip(log, headless).any())  # type: ignore[arg-type]
+            cx = width / 2 if dialled or not log_has_rows(log) else width - ew / 2
+            ell = Ellipse((cx, mid_y), width=ew, height=1.05, facecolor="white",
                           edgecolor=NEUTRAL_COLOR, lw=1.5, ls="--", gid=f"service:{svc_key}", zorder=2)
             ax.add_patch(ell)
-            ax.text(cx, node_h + 1.6, f"{label}\nports {ports}", ha="center", va="center", fontsize=7.5, zorder=5)
-            anchors["vip"] = (cx, node_h + 1.6)
+            ax.text(cx, mid_y, f"{label}\nports {ports}", ha="center", va="center", fontsize=7.5, zorder=5,
+                    color=DARK_TEXT, gid="servicelabel")
+            anchors["vip"] = (cx, mid_y - 0.525)
+            anchors["vip:top"] = (cx, mid_y + 0.525)
             if spec.get("type") == "LoadBalancer":
                 ingress = (svc.get("status", {}).get("loadBalancer", {}) or {}).get("ingress") or []
                 lb_ip = ingress[0].get("ip") or ingress[0].get("hostname") if ingress else "<pending>"
-                _box(ax, width - 2.6, top - 0.9, 2.6, 0.8, gid="loadbalancer", face="white", edge="#222222")
-                ax.text(width - 1.3, top - 0.5, f"load balancer\n{lb_ip}", ha="center", va="center", fontsize=8,
-                        zorder=5)
-                anchors["lb"] = (width - 1.3, top - 0.9)
+                lb_x = max(0.2, cx - ew / 2 - 3.0) if cx > width / 2 else 0.2
+                _box(ax, lb_x, mid_y - 0.4, 2.4, 0.8, gid="loadbalancer", face="white", edge=DARK_TEXT)
+                ax.text(lb_x + 1.2, mid_y, f"load balancer\n{lb_ip}", ha="center", va="center", fontsize=8,
+                        zorder=5, color=DARK_TEXT, gid="lblabel")
+                anchors["lb"] = (lb_x + 1.2, mid_y - 0.4)
+                anchors["lb:top"] = (lb_x + 1.2, mid_y + 0.4)
             if not log_has_rows(log):
                 for pname in sorted(endpoints):
                     if pname in pod_anchor:
                         _arrow(ax, anchors["vip"], pod_anchor[pname], lw=0.8, ls=":", gid=f"selects:{pname}",
-                               color=NEUTRAL_COLOR)
+                               color=NEUTRAL_COLOR, zorder=1.5)
 
         legend: list[Any] = [Patch(facecolor=node_colors[n], label=f"endpoint pod on {n}") for n in node_names
                              if any(p["metadata"]["name"] in endpoints for p in pods_on[n])]
         legend.append(Patch(facecolor="white", edgecolor=NEUTRAL_COLOR, label="other pod"))
+        legend.append(Patch(facecolor="#F2F2F2", edgecolor=NEUTRAL_COLOR, label="kube-proxy's rules on the node"))
+        snat_nodes: dict[str, float] = {}
         if log_has_rows(log):
             assert log is not None
-            _draw_traffic(ax, log, anchors, pod_anchor, top, width)
-            legend += [Line2D([], [], color="#222222", lw=2, label="client's source address kept"),
+            snat_nodes = _draw_traffic(ax, log, anchors, pod_anchor, proxy_boxes, top, headless)
+            legend += [Line2D([], [], color=DARK_TEXT, lw=2, label="client's source address kept"),
                        Line2D([], [], color=ERROR_COLOR, lw=2, ls="--", label="source rewritten (SNAT)")]
+        for name, (px, _pw) in proxy_boxes.items():
+            what = "unused (headless)" if headless else "DNAT"
+            if snat_nodes.get(name):
+                what += f", SNAT {snat_nodes[name]:.0%}"
+            text = ax.text(px + 0.08, node_h - 0.12 - PROXY_H / 2, f"kube-proxy ({mode}): {what}", ha="left",
+                           va="center", fontsize=7, color=DARK_TEXT, zorder=5, clip_on=True,
+                           gid=f"proxylabel:{name}")
+            _clip_to(text, proxy_patches[name])
         ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        ax.set_xlim(-0.4, width + 0.4)
-        ax.set_ylim(-0.4, top + 0.2)
+        ax.set_xlim(-0.3, width + 0.3)
+        ax.set_ylim(-0.6, top + 0.2)
         ax.set_aspect("auto")
         ax.axis("off")
         n_conn = len(log) if log is not None else 0
-        mode = str((mode_attr if log is not None else None) or cluster.proxy_mode)
         walked = ""
         if n_conn and log is not None and "rules_walked" in log.columns:
             walked = f"; a first packet met {float(log['rules_walked'].mean()):.0f} rules on average"
         ax.set_title(f"Cluster topology{': ' + svc_key if svc_key else ''}"
-                     + (f", {n_conn:,} connections" if n_conn else "") + f" (kube-proxy mode {mode}{walked})")
+                     + (f", {n_conn:,} connections" if n_conn else "") + f" (kube-proxy mode {mode}{walked})",
+                     y=1.0)  # y given: matplotlib skips its title-placement layout pass on every draw
     return result(ax, created)
+
+
+def _axes_clip(ax: Axes) -> TransformedPatchPath:
+    """One clip path for every patch of these axes (the same clipping Axes.add_patch gives).
+
+    Without it add_patch builds a fresh clip transform per patch, a sizeable part of a
+    widget redraw with a few hundred patches.
+    """
+    clip = getattr(ax, "_kubelearn_clip", None)
+    if clip is None:
+        clip = TransformedPatchPath(ax.patch)
+        ax._kubelearn_clip = clip  # type: ignore[attr-defined]
+    return clip
+
+
+def _clip_to(text: Any, box: FancyBboxPatch) -> None:
+    """Clip a label to its box (a rectangle: Agg clips text to rectangles only, not to paths)."""
+    ax = text.axes
+    bbox = Bbox.from_bounds(box.get_x(), box.get_y(), box.get_width() - 0.03, box.get_height())
+    text.set_clip_box(TransformedBbox(bbox, ax.transData))
 
 
 def log_has_rows(log: pd.DataFrame | None) -> bool:
     return log is not None and len(log) > 0
 
 
+def _dials_vip(log: pd.DataFrame, headless: bool) -> pd.Series:
+    """Connections whose client dialled the Service's virtual IP (directly or after DNS)."""
+    via = text_column(log, "via")
+    if headless:
+        return via == "__never__"
+    return (via == "clusterip") | (via == "dns")
+
+
 def _arrow(ax: Axes, a: tuple[float, float], b: tuple[float, float], *, lw: float, gid: str, ls: str = "-",
-           color: str = "#222222", label: str | None = None) -> None:
+           color: str = DARK_TEXT, label: str | None = None, at: float = 0.5, zorder: float = 4) -> None:
     arrow = FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=8 + 2 * lw, lw=lw, ls=ls, color=color,
-                            shrinkA=4, shrinkB=4, gid=gid, zorder=4, connectionstyle="arc3,rad=0.08")
+                            shrinkA=1, shrinkB=1, gid=gid, zorder=zorder, clip_path=_axes_clip(ax))
     ax.add_patch(arrow)
     if label:
-        ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, label, fontsize=7, ha="center", va="center", zorder=6,
-                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
+        ax.text(a[0] + at * (b[0] - a[0]), a[1] + at * (b[1] - a[1]), label, fontsize=7, ha="center",
+                va="center", zorder=6, color=DARK_TEXT, gid=f"label:{gid[5:]}",
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
 
 
 def _draw_traffic(ax: Axes, log: pd.DataFrame, anchors: dict[str, tuple[float, float]],
-                  pod_anchor: dict[str, tuple[float, float]], top: float, width: float) -> None:
-    """Client → entry → pod arrows, weighted by connections; dashed where SNAT happened."""
+                  pod_anchor: dict[str, tuple[float, float]], proxy_boxes: dict[str, tuple[float, float]],
+                  top: float, headless: bool) -> dict[str, float]:
+    """Client → (Service | load balancer) → entry node's kube-proxy → pod, weighted by connections.
+
+    Returns:
+        Each entry node's share of connections whose source address it rewrote (SNAT).
+    """
     kind = text_column(log, "client_kind")
     via = text_column(log, "via")
     entry = text_column(log, "entry_node")
     pod = text_column(log, "pod")
     snat = (text_column(log, "seen_src_ip") != text_column(log, "src_ip")) & (pod != "")
-    # Where each connection entered the cluster's data path (vectorised: a widget redraws this).
-    client = "client:" + kind
-    hop = np.where(via == "dns", "", np.where((via == "clusterip") | (entry == ""), "vip", "node:" + entry))
-    hop = np.where(hop == "", client, hop)  # headless: the client dials a pod IP from DNS directly
-    lb = (via == "loadbalancer").to_numpy() & ("lb" in anchors)
-    frame = pd.DataFrame({"client": client.to_numpy(), "hop": hop, "pod": ("pod:" + pod).to_numpy(),
-                          "has_pod": (pod != "").to_numpy(), "snat": snat.to_numpy(), "lb": lb})
+    client = ("client:" + kind).to_numpy()
+    # The hop where kube-proxy's rules act: the entry node; none for a headless Service (the
+    # client dials a pod IP from DNS) or when no node's rules handled the connection.
+    direct = headless | (entry == "").to_numpy()
+    proxy = np.where(direct, client, ("proxy:" + entry).to_numpy())
+    vip = _dials_vip(log, headless).to_numpy() & ~direct & ("vip" in anchors)
+    lb = (via == "loadbalancer").to_numpy() & ~direct & ("lb" in anchors)
+    frame = pd.DataFrame({"client": client, "proxy": proxy, "pod": ("pod:" + pod).to_numpy(),
+                          "has_pod": (pod != "").to_numpy(), "snat": snat.to_numpy(), "vip": vip, "lb": lb,
+                          "entry": entry.to_numpy()})
     edges: Counter[tuple[str, str]] = Counter()
-    direct = frame[~frame["lb"] & (frame["client"] != frame["hop"])]
-    pairs = direct.groupby(["client", "hop"]).size()
-    for a, b, n in zip(pairs.index.get_level_values(0), pairs.index.get_level_values(1), pairs.to_numpy(),
-                       strict=True):
-        edges[(str(a), str(b))] += int(n)
-    via_lb = frame[frame["lb"]]
-    if len(via_lb):
-        for a, count in via_lb.groupby("client").size().items():
-            edges[(str(a), "lb")] += int(count)
-        for b, count in via_lb.groupby("hop").size().items():
-            edges[("lb", str(b))] += int(count)
+
+    def add(counts: pd.Series) -> None:
+        for key, n in counts.items():
+            pair: tuple[Any, Any] = key  # type: ignore[assignment]  # a two-level groupby: (source, target)
+            edges[(str(pair[0]), str(pair[1]))] += int(n)
+
+    middle = frame["vip"] | frame["lb"]
+    hop = np.where(frame["vip"], "vip", "lb")
+    if middle.any():
+        add(pd.DataFrame({"a": frame["client"], "b": hop})[middle].groupby(["a", "b"]).size())
+        add(pd.DataFrame({"a": hop, "b": frame["proxy"]})[middle].groupby(["a", "b"]).size())
+    straight = ~middle & (frame["client"] != frame["proxy"])
+    if straight.any():
+        add(frame[straight].groupby(["client", "proxy"]).size())
     served = frame[frame["has_pod"]]
     snat_edges: Counter[tuple[str, str]] = Counter()
-    for (a, b), grp in served.groupby(["hop", "pod"]):
+    for (a, b), grp in served.groupby(["proxy", "pod"]):
         edges[(str(a), str(b))] += len(grp)
         if grp["snat"].any():
             snat_edges[(str(a), str(b))] += int(grp["snat"].sum())
     kinds = sorted(set(kind))
+    # Clients above what they dial: the Service when they use its virtual IP, else the left edge.
+    centre = anchors["vip"][0] if "vip" in anchors and bool(frame["vip"].any()) else 1.25 * len(kinds)
     for i, k in enumerate(kinds):
-        x = 0.1 + i * 2.6
-        _box(ax, x, top - 0.9, 2.3, 0.8, gid=f"client:{k}", face="white", edge="#222222")
-        ax.text(x + 1.15, top - 0.5, f"{CLIENT_LABELS.get(k, k)}\n{int((kind == k).sum()):,} connections",
-                ha="center", va="center", fontsize=7.5, zorder=5)
-        anchors[f"client:{k}"] = (x + 1.15, top - 0.9)
+        x = max(0.1, centre - 1.3 * len(kinds)) + i * 2.6
+        _box(ax, x, top - 0.8, 2.3, 0.8, gid=f"client:{k}", face="white", edge=DARK_TEXT)
+        ax.text(x + 1.15, top - 0.4, f"{CLIENT_LABELS.get(k, k)}\n{int((kind == k).sum()):,} connections",
+                ha="center", va="center", fontsize=7.5, zorder=5, color=DARK_TEXT, gid=f"clientlabel:{k}")
+        anchors[f"client:{k}"] = (x + 1.15, top - 0.8)
+    # Arrows into a kube-proxy box arrive at its top edge, side by side; arrows leaving it
+    # start from its bottom edge, one slot per target pod, in the targets' left-to-right order.
+    out_of: dict[str, list[str]] = {}
+    for a, b in sorted(edges, key=lambda e: pod_anchor.get(e[1][4:], (0.0, 0.0))[0]):
+        if a.startswith("proxy:") and b.startswith("pod:"):
+            out_of.setdefault(a, []).append(b)
+    # Arrows into a pod arrive side by side on its top edge, in their sources' left-to-right order.
+    def source_x(key: str) -> float:
+        return proxy_boxes[key[6:]][0] if key.startswith("proxy:") else anchors.get(key, (0.0, 0.0))[0]
+
+    into: dict[str, list[str]] = {}
+    for a, b in sorted(edges, key=lambda e: source_x(e[0])):
+        if b.startswith("pod:"):
+            into.setdefault(b, []).append(a)
     heaviest = max(edges.values(), default=1)
     for (a, b), count in sorted(edges.items()):
-        start = anchors.get(a)
-        end = pod_anchor.get(b[4:]) if b.startswith("pod:") else anchors.get(b)
+        if a.startswith("proxy:"):
+            px, pw = proxy_boxes[a[6:]]
+            slots = out_of[a]
+            start: tuple[float, float] | None = (px + pw * (slots.index(b) + 0.5) / len(slots),
+                                                 anchors[a][1] - PROXY_H)
+        else:
+            start = anchors.get(a)
+        end = pod_anchor.get(b[4:]) if b.startswith("pod:") else anchors.get(b + ":top", anchors.get(b))
         if start is None or end is None:
             continue
+        if b.startswith("pod:"):
+            sources = into[b]
+            end = (end[0] + POD_W * ((sources.index(a) + 0.5) / len(sources) - 0.5) * 0.8, end[1])
         rewritten = snat_edges.get((a, b), 0)
         lw = 0.6 + 5.0 * count / heaviest
-        label = f"{count:,}" + (f", {rewritten / count:.0%} SNAT" if rewritten else "")
+        # Every connection rewritten: the dashed line says it; a partial share is worth a number.
+        label = f"{count:,}" + (f" ({rewritten / count:.0%} SNAT)" if 0 < rewritten < count else "")
+        # Out of kube-proxy, the label sits near the arrow's start, where each arrow has a slot of
+        # its own: arrows from different nodes cross in the band and converge on their pods.
         _arrow(ax, start, end, lw=lw, gid=f"edge:{a}->{b}", ls="--" if rewritten else "-",
-               color=ERROR_COLOR if rewritten else "#222222", label=label)
-
-
+               color=ERROR_COLOR if rewritten else DARK_TEXT, label=label, at=0.25 if a.startswith("proxy:") else 0.5,
+               # A client that dials a pod IP bypasses kube-proxy: its arrow passes behind the rules.
+               zorder=1.5 if a.startswith("client:") and b.startswith("pod:") else 4)
+    entered = frame[frame["proxy"].str.startswith("proxy:")]
+    rates = entered.groupby("entry")["snat"].mean() if len(entered) else pd.Series(dtype=float)
+    return {str(k): float(v) for k, v in rates.items() if v > 0}

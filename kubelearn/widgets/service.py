@@ -161,7 +161,7 @@ def _with_proxy(cluster: Cluster, mode: str, scheduler: str) -> Cluster:
 
 
 def _workload(settings: ServiceSettings, svc: Mapping[str, Any], cluster: Cluster) -> Any:
-    from ..traffic.workload import cluster_ip, dns, external, node_port, pods, workload
+    from ..traffic.workload import cluster_ip, dns, external, load_balancer, node_port, pods, workload
 
     name = svc["metadata"]["name"]
     ns = svc["metadata"].get("namespace", "default")
@@ -176,10 +176,7 @@ def _workload(settings: ServiceSettings, svc: Mapping[str, Any], cluster: Cluste
         node = workers[0] if workers else objects(cluster.nodes())[0]["metadata"]["name"]
         clients, target = external(EXTERNAL_CIDR, settings.clients), node_port(name, node, port, ns)
     else:
-        # The YAML form of load_balancer(name, "cloud", port, ns), spelled out: that builder's
-        # `kind` argument collides with a parameter of its helper (reported to issue 4).
-        target = {"loadBalancer": {"service": name, "namespace": ns, "port": port, "kind": "cloud"}}
-        clients = external(EXTERNAL_CIDR, settings.clients)
+        clients, target = external(EXTERNAL_CIDR, settings.clients), load_balancer(name, "cloud", port, ns)
     return workload(clients, target, connections=settings.connections, arrival="poisson",
                        rate=settings.connections / RUN_SECONDS, name="service-explorer")
 
@@ -432,9 +429,9 @@ class ServiceExplorer(View):
         with style():
             # Fixed margins instead of constrained layout: a widget redraws on every change and
             # the layout engine costs as much as the drawing; the legends sit in the right margin.
-            fig = KubelearnFigure(figsize=(12, 9.5))
-            top, bottom = fig.subplots(2, 1, height_ratios=[1.3, 1])
-            fig.subplots_adjust(left=0.06, right=0.8, top=0.96, bottom=0.13, hspace=0.22)
+            fig = KubelearnFigure(figsize=(13, 10))
+            top, bottom = fig.subplots(2, 1, height_ratios=[1.7, 1])
+            fig.subplots_adjust(left=0.06, right=0.81, top=0.96, bottom=0.12, hspace=0.2)
         plot_topology(self.result.cluster, self.result.log, service=self.result.service, ax=top)
         plot_load(self.result.log, predicted=self.result.predicted or None, service=self.result.service, ax=bottom)
         return fig
