@@ -154,13 +154,13 @@ def reconcile(cluster: Cluster) -> Cluster:
     return sync_endpoints(cluster)
 
 
-def _settle(cluster: Cluster, graceful: bool = True) -> Cluster:
+def _settle(cluster: Cluster) -> Cluster:
     """Everything but the Deployment controller (used between rollout steps)."""
     limit = _round_limit(cluster)
     for _ in range(limit):
         before = cluster.objects
         cluster = _collect_garbage(cluster)
-        cluster = sync_replicasets(cluster, graceful=graceful)
+        cluster = sync_replicasets(cluster)
         cluster = sync_statefulsets(cluster)
         cluster = schedule(cluster)
         if cluster.objects is before:
@@ -191,10 +191,13 @@ def _bump_generation(obj: dict[str, Any]) -> None:
 def scale(cluster: Cluster, name: str, replicas: int, namespace: str = "default", kind: str = "Deployment") -> Cluster:
     """``kubectl scale deployment NAME --replicas=N`` (``kind`` may be ReplicaSet or StatefulSet).
 
-    Scaling down removes pods at once (the pods a ReplicaSet picks are described in
-    :func:`kubelearn.workloads.rank_pods_for_deletion`; a StatefulSet removes the highest
-    ordinals).  Scaling a ReplicaSet a Deployment owns is undone by the Deployment controller,
-    as on a real cluster.
+    Scaling down deletes the surplus pods gracefully, as the ReplicaSet controller does (the
+    pods it picks are described in :func:`kubelearn.workloads.rank_pods_for_deletion`; a
+    StatefulSet picks the highest ordinals): each gets ``deletionTimestamp`` = now + its
+    ``terminationGracePeriodSeconds`` and stays Terminating (``kubectl get pods`` says so; its
+    EndpointSlice entry is ``ready: false, serving: <its readiness>, terminating: true``) until
+    :func:`advance` passes that deadline.  Scaling a ReplicaSet a Deployment owns is undone by
+    the Deployment controller, as on a real cluster.
 
     Raises:
         KubelearnError: ``error: The --replicas=COUNT flag is required, and COUNT must be

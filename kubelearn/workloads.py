@@ -403,7 +403,8 @@ def graceful_delete(cluster: Cluster, pod: Mapping[str, Any]) -> dict[str, Any]:
     return new
 
 
-def _remove_pods(cluster: Cluster, pods: Iterable[Mapping[str, Any]], graceful: bool) -> Cluster:
+def _remove_pods(cluster: Cluster, pods: Iterable[Mapping[str, Any]], graceful: bool = True) -> Cluster:
+    """Delete pods as a controller does: gracefully (Terminating until their deadline), or at once."""
     pods = list(pods)
     if graceful:
         return store(cluster, [graceful_delete(cluster, p) for p in pods])
@@ -431,18 +432,23 @@ def _adopt_orphans(cluster: Cluster, owner: Mapping[str, Any], selector: Mapping
     return store(cluster, adopted)
 
 
-def sync_replicasets(cluster: Cluster, *, graceful: bool = False, only: Iterable[str] | None = None) -> Cluster:
+def sync_replicasets(cluster: Cluster, *, graceful: bool = True, only: Iterable[str] | None = None) -> Cluster:
     """The ReplicaSet controller: create or delete pods until each ReplicaSet has ``replicas``
     active (not terminating) pods.
 
     New pods are named ``<replicaset>-<5 characters>`` from a generator seeded with the cluster
     seed, the ReplicaSet and the cluster's ``resourceVersion`` counter, so a replacement never
-    reuses a deleted pod's name.  Surplus pods go in :func:`rank_pods_for_deletion` order;
-    ``graceful=True`` leaves them Terminating (deadline = now + grace) instead of removing them.
+    reuses a deleted pod's name.  Surplus pods go in :func:`rank_pods_for_deletion` order and
+    are deleted the way the real controller deletes them, gracefully: each gets
+    ``deletionTimestamp`` = now + its ``terminationGracePeriodSeconds`` and stays Terminating
+    (still running, ``terminating: true`` in its EndpointSlice) until that deadline passes
+    (:func:`kubelearn.controllers.advance`).  Terminating pods no longer count, so a second
+    pass deletes nothing more.
 
     Args:
         cluster: the cluster.
-        graceful: delete surplus pods gracefully.
+        graceful: ``False`` removes surplus pods at once (like ``--grace-period=0 --force``);
+            the controllers never do that.
         only: restrict to these ReplicaSet uids.
     """
     only_set = set(only) if only is not None else None
@@ -659,10 +665,15 @@ def sync_statefulsets(cluster: Cluster) -> Cluster:
 
     With ``podManagementPolicy: OrderedReady`` (the default) a pod is created only when every
     lower ordinal is Running and Ready, so one unready pod stops the scale-up; ``Parallel``
-    creates them all at once.  Surplus pods go from the highest ordinal down.  A pod that is
-    still Terminating is *not* replaced until it is gone (a StatefulSet never runs two pods
-    with one identity).  Pods from an older template are replaced (RollingUpdate, all at once:
-    a simplification of the one-at-a-time, highest-first order).
+    creates them all at once.  Surplus pods go from the highest ordinal down, deleted
+    gracefully (Terminating until ``now + terminationGracePeriodSeconds``, as the real controller
+    deletes them).  A pod that is still Terminating is *not* replaced until it is gone (a
+    StatefulSet never runs two pods with one identity).  Pods from an older template are deleted
+    gracefully and recreated once gone (RollingUpdate).
+
+    Simplification: surplus and outdated pods all start terminating at once; with
+    ``OrderedReady`` a real controller terminates them one at a time, highest ordinal first,
+    waiting for each to be gone.
     """
     for sts in cluster.list("StatefulSet"):
         ns, name = sts["metadata"]["namespace"], sts["metadata"]["name"]
@@ -681,14 +692,16 @@ def sync_statefulsets(cluster: Cluster) -> Cluster:
             (p for p in owned.values() if not is_terminating(p) and p["metadata"]["name"] not in wanted),
             key=lambda p: -(_ordinal(name, p["metadata"]["name"]) or 0),
         )
-        for p in surplus:
-            cluster = cluster.without("Pod", p["metadata"]["name"], ns)
-            del owned[p["metadata"]["name"]]
+        # Deleted pods stay in `owned` while Terminating: their names are not reused until they are gone.
+        doomed = list(surplus)
         if update_type == "RollingUpdate":
-            for pname, p in list(owned.items()):
-                if not is_terminating(p) and p["metadata"].get("labels", {}).get("controller-revision-hash") != revision:
-                    cluster = cluster.without("Pod", pname, ns)
-                    del owned[pname]
+            doomed += [p for pname, p in owned.items()
+                       if pname in wanted and not is_terminating(p)
+                       and p["metadata"].get("labels", {}).get("controller-revision-hash") != revision]
+        if doomed:
+            cluster = _remove_pods(cluster, doomed)
+            for p in doomed:
+                owned[p["metadata"]["name"]] = cluster.get("Pod", p["metadata"]["name"], ns)
         new_pods = []
         template = sts["spec"].get("template") or {}
         for i in range(start, start + replicas):

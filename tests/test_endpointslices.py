@@ -100,6 +100,11 @@ def test_more_than_100_endpoints_make_two_slices_with_stable_names() -> None:
     down = controllers.scale(c, "my-app", 120)
     assert [s["metadata"]["name"] for s in down.endpoint_slices("default", "my-service")] == names
     small = controllers.scale(down, "my-app", 3)
+    # The 147 pods scaled away (30, then 117, at the same instant) are Terminating until their
+    # grace period ends: still in the slices.
+    ends = [e for s in small.endpoint_slices("default", "my-service") for e in s["endpoints"]]
+    assert len(ends) == 150 and sum(e["conditions"]["terminating"] for e in ends) == 147
+    small = controllers.advance(small, small.now + 30)
     assert [s["metadata"]["name"] for s in small.endpoint_slices("default", "my-service")] == names[:1]
 
 

@@ -241,12 +241,32 @@ def test_workload_events_rerender_the_rules_midway() -> None:
     with NetLab(cluster) as lab:
         kernel = lab.run(wl)
         after = {p.name for p in lab.plan.pods if p.name.startswith("my-app-")} if lab.plan else set()
-    assert len(after) == 1 and after < before
+        terminating = {p["metadata"]["name"] for p in lab.cluster.pods() if p["metadata"].get("deletionTimestamp")}
+    # Scale-down is graceful: the two pods scaled away are Terminating and still running (still in
+    # the lab), but the rules no longer choose them.
+    assert after == before and len(terminating) == 2 and terminating < before
     early = kernel[kernel["time"] < 0.6]
     late = kernel[kernel["time"] >= 0.6]
     assert len(set(early["pod"].astype(str))) == 3
-    assert set(late["pod"].astype(str)) == after
+    assert set(late["pod"].astype(str)) == before - terminating
     assert (kernel["outcome"] == "ok").all()
+
+
+def test_workload_events_stop_a_deleted_client_pod() -> None:
+    from kubelearn.scenarios import scenario
+
+    cluster = scenario("my-service")
+    names = sorted(p["metadata"]["name"] for p in cluster.pods() if p["metadata"]["name"].startswith("my-app-"))
+    wl = workload(pods(names=names[:2]), cluster_ip("my-service"), connections=120, requests_per_connection=2,
+                  connection_seconds=0.1, events=[{"at": 0.6, "deletePod": {"name": names[0]}}])
+    with NetLab(cluster) as lab:
+        kernel = lab.run(wl)
+    sim = simulate(cluster, wl, seed=0)
+    gone = kernel[kernel["client"].astype(str) == names[0]]
+    # the deleted client sends nothing from 0.6 s on, neither new connections nor open ones' requests
+    assert len(gone) and gone["time"].max() < 0.6
+    assert (kernel[kernel["client"].astype(str) == names[1]]["time"] >= 0.6).any()
+    assert sorted(kernel["connection"].unique()) == sorted(sim["connection"].unique())
 
 
 def test_keep_alive_requests_share_their_connections_pod() -> None:

@@ -111,8 +111,15 @@ def test_scale_up_keeps_existing_pods_and_scale_down_removes_newest() -> None:
     assert (len(on["kind-worker"]), len(on["kind-worker2"])) == (3, 2)
     down = controllers.scale(up, "web", 2)
     # All Ready and Running: the ranking is computed once, and the node with more of the
-    # ReplicaSet's pods ranks first, so all three victims come from kind-worker.
-    assert [p["metadata"]["name"] for p in down.pods()] == on["kind-worker2"]
+    # ReplicaSet's pods ranks first, so all three victims come from kind-worker.  They are
+    # deleted gracefully: Terminating, with the deadline now + terminationGracePeriodSeconds.
+    victims = [p for p in down.pods() if p["metadata"].get("deletionTimestamp")]
+    assert sorted(p["metadata"]["name"] for p in victims) == sorted(on["kind-worker"])
+    assert {p["metadata"]["deletionTimestamp"] for p in victims} == {down.timestamp(down.now + 30)}
+    assert {p["metadata"]["deletionGracePeriodSeconds"] for p in victims} == {30}
+    assert controllers.reconcile(down).objects == down.objects  # nothing more to delete
+    gone = controllers.advance(down, down.now + 30)
+    assert [p["metadata"]["name"] for p in gone.pods()] == on["kind-worker2"]
 
 
 def test_scale_down_removes_not_ready_pod_first() -> None:
@@ -120,8 +127,10 @@ def test_scale_down_removes_not_ready_pod_first() -> None:
     victim = c.pods()[0]["metadata"]["name"]
     c = controllers.set_ready(c, victim, False)
     down = controllers.scale(c, "web", 2)
-    assert victim not in {p["metadata"]["name"] for p in down.pods()}
-    assert len(down.pods()) == 2
+    assert [p["metadata"]["name"] for p in down.pods() if p["metadata"].get("deletionTimestamp")] == [victim]
+    gone = controllers.advance(down, down.now + 30)
+    assert victim not in {p["metadata"]["name"] for p in gone.pods()}
+    assert len(gone.pods()) == 2
 
 
 def test_rank_pods_for_deletion_order() -> None:
@@ -175,6 +184,11 @@ def test_template_change_creates_new_replicaset_and_keeps_old_at_zero() -> None:
     assert rss[old_rs]["spec"]["replicas"] == 0
     new = next(r for n, r in rss.items() if n != old_rs)
     assert new["spec"]["replicas"] == 2 and new["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
+    # The old pods are Terminating (still running nginx's old image) until their grace period ends.
+    assert {p["spec"]["containers"][0]["image"] for p in c2.pods() if not p["metadata"].get("deletionTimestamp")} \
+        == {"nginx:1.28"}
+    assert len([p for p in c2.pods() if p["metadata"].get("deletionTimestamp")]) == 2
+    c2 = controllers.advance(c2, c2.now + 30)
     assert {p["spec"]["containers"][0]["image"] for p in c2.pods()} == {"nginx:1.28"}
     assert c2.get("Deployment", "web")["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
     # Rolling back reuses the old ReplicaSet, which gets revision 3.
@@ -218,7 +232,10 @@ def test_statefulset_pods_have_stable_identities() -> None:
 def test_statefulset_scales_down_from_highest_ordinal() -> None:
     c = cluster_with(statefulset("web", replicas=4))
     down = controllers.scale(c, "web", 2, kind="StatefulSet")
-    assert [p["metadata"]["name"] for p in down.pods()] == ["web-0", "web-1"]
+    assert [p["metadata"]["name"] for p in down.pods() if p["metadata"].get("deletionTimestamp")] == ["web-2", "web-3"]
+    assert controllers.reconcile(down).objects == down.objects
+    gone = controllers.advance(down, down.now + 30)
+    assert [p["metadata"]["name"] for p in gone.pods()] == ["web-0", "web-1"]
 
 
 def test_ordered_ready_waits_for_unready_pod_parallel_does_not() -> None:

@@ -383,16 +383,24 @@ class NetLab:
 
     def _run_with_events(self, workload: Any, sim: pd.DataFrame, events: Sequence[Any],
                          concurrency: int) -> pd.DataFrame:
-        # Replay the connections between events, apply each event at once, re-render, go on.
+        # Replay the connections between events, apply each event at its time, re-render, go on.
+        # As in the simulator, a client pod that an event deletes (at once, or when its grace
+        # period ends) or replaces stops sending: its later connections are not made and the rest
+        # of the requests on its open connections are never sent.
         parts = []
         bounds = [float(e.at) for e in events] + [float("inf")]
         lo = float("-inf")
+        death: dict[str, float] = {}
         for i, hi in enumerate(bounds):
             chunk = sim[(sim["time"] >= lo) & (sim["time"] < hi)]
+            if death and len(chunk):
+                stop = chunk["client"].astype(str).map(death).astype("float64").fillna(float("inf"))
+                chunk = chunk[chunk["time"].to_numpy() < stop.to_numpy()]
             if len(chunk):
                 parts.append(self.replay(chunk, concurrency=concurrency))
             if i < len(events):
-                self.update(apply_event(self.cluster, events[i]))
+                self.update(apply_event(self.cluster.at(hi), events[i]))
+                death = _client_deaths(self.cluster, sim, death, hi)
             lo = hi
         out = pd.concat(parts, ignore_index=True) if parts else self.replay(sim.iloc[:0])
         out.attrs = dict(parts[0].attrs) if parts else {}
@@ -503,6 +511,30 @@ class KernelRules:
         import html
 
         return f"<pre>{html.escape(self.text)}</pre>"
+
+
+def _client_deaths(cluster: Cluster, sim: pd.DataFrame, known: Mapping[str, float], now: float) -> dict[str, float]:
+    """When each client pod of ``sim`` stops sending, given the cluster after the event at ``now``.
+
+    A pod that is gone, or whose name now belongs to a pod with another address, stops at
+    ``now``; a Terminating pod stops when its grace period ends (its ``deletionTimestamp``).
+    Deaths already known stand.
+    """
+    from ..workloads import parse_time
+
+    out = dict(known)
+    pods = sim[sim["client_kind"].astype(str) == "pod"].drop_duplicates("client")
+    for name, ip in zip(pods["client"].astype(str), pods["src_ip"].astype(str), strict=True):
+        if name in out:
+            continue
+        ns = next((p["metadata"].get("namespace", "default") for p in cluster.pods(None)
+                   if p["metadata"]["name"] == name), None)
+        pod = cluster.get("Pod", name, ns) if ns is not None else None
+        if pod is None or (pod.get("status") or {}).get("podIP") != ip:
+            out[name] = now
+        elif pod["metadata"].get("deletionTimestamp"):
+            out[name] = max(now, parse_time(pod["metadata"]["deletionTimestamp"]))
+    return out
 
 
 def apply_event(cluster: Cluster, event: Any) -> Cluster:

@@ -69,18 +69,46 @@ def _shares(log: pd.DataFrame, column: str, predicted: pd.Series | None) -> pd.D
 def pod_shares(log: pd.DataFrame, predicted: pd.DataFrame | pd.Series | None = None) -> pd.DataFrame:
     """Connections, requests and share per pod (with the node it runs on and the predicted share).
 
+    Every endpoint pod of the Services in the log is listed, those that got no connection with
+    zero counts, when the log records them (``attrs["endpoints"]``, as :func:`simulate` does);
+    otherwise only the pods the log names (and those ``predicted`` names).
+
     Args:
         log: a request log.
         predicted: :func:`~kubelearn.traffic.predicted_shares` output (or a pod → share Series).
     """
     pred = predicted["predicted"] if isinstance(predicted, pd.DataFrame) else predicted
+    # The Service's endpoint pods that got nothing are fair-share losers too: list them with 0
+    # (the simulator records them in attrs["endpoints"]; a log from elsewhere may not have it).
+    known = _endpoint_pods(log)
+    if known:
+        zero = pd.Series(0.0, index=pd.Index(sorted(known), name="pod"))
+        pred = zero if pred is None else pd.concat([pred, zero[~zero.index.isin(pred.index)]])
     out = _shares(log, "pod", pred)
+    if known and predicted is None:
+        out = out.drop(columns="predicted")
     conns = first_requests(log)
     node_of = conns[conns["pod"].astype(str) != ""].groupby("pod", observed=True)["pod_node"].first().astype(str)
+    if known:
+        node_of = pd.concat([pd.Series(known, dtype=str), node_of])
+        node_of = node_of[~node_of.index.duplicated(keep="last")]
     if isinstance(predicted, pd.DataFrame) and "node" in predicted:
         node_of = pd.concat([predicted["node"].astype(str), node_of])
         node_of = node_of[~node_of.index.duplicated(keep="last")]
     out.insert(0, "node", node_of.reindex(out.index).fillna(""))
+    return out
+
+
+def _endpoint_pods(log: pd.DataFrame) -> dict[str, str]:
+    """Pod → node for the endpoints ``attrs["endpoints"]`` lists for the Services in the log."""
+    recorded = log.attrs.get("endpoints")
+    if not isinstance(recorded, dict) or not recorded:
+        return {}
+    in_log = set(log["service"].astype(str).unique()) if "service" in log else set()
+    out: dict[str, str] = {}
+    for svc, pods in recorded.items():
+        if svc in in_log and isinstance(pods, dict):
+            out.update({str(p): str(n) for p, n in pods.items()})
     return out
 
 
@@ -173,8 +201,10 @@ def errors_over_time(log: pd.DataFrame, bin_seconds: float = 1.0) -> pd.DataFram
     if bin_seconds <= 0:
         raise KubelearnError("error: bin_seconds must be greater than 0")
     bins = (np.floor(log["time"].to_numpy() / bin_seconds) * bin_seconds)
-    tab = pd.crosstab(pd.Index(bins, name="time"), log["outcome"], dropna=False)
+    # pd.crosstab drops an Index's name under pandas 3 (the rows come out as "row_0"): name them here
+    tab = pd.crosstab(pd.Series(bins, index=log.index, name="time"), log["outcome"], dropna=False)
     tab = tab.reindex(columns=list(OUTCOMES), fill_value=0)
+    tab.index.name = "time"
     tab.columns.name = "outcome"
     return tab
 

@@ -3,8 +3,8 @@
 When a pod is deleted, scaled away or fails its readiness probe, nothing on the nodes changes
 at that instant.  The EndpointSlice controller first updates the Service's EndpointSlices;
 then kube-proxy on *each node* notices and rewrites its rules at its next sync, which is
-rate-limited by ``minSyncPeriod`` (1 s by default; ``syncPeriod``, 30 s, is only the
-periodic full resync).  In that window a node still sends new connections to the old
+rate-limited by ``minSyncPeriod`` (``iptables.minSyncPeriod`` / ``nftables.minSyncPeriod``,
+1 s on kind; ``ipvs.minSyncPeriod``, 0 s; ``syncPeriod``, 30 s, is only the periodic full resync).  In that window a node still sends new connections to the old
 endpoint, and they fail: exactly what learners should see before they reach for
 ``preStop`` hooks and readiness gates.
 
@@ -47,7 +47,7 @@ from ..cluster import EPOCH, Cluster
 from ..errors import KubelearnError
 from .workload import Event
 
-__all__ = ["Snapshot", "Timeline", "build_timeline", "event_records", "parse_duration"]
+__all__ = ["Snapshot", "Timeline", "build_timeline", "event_records", "min_sync_period", "parse_duration"]
 
 
 @dataclass(frozen=True)
@@ -122,8 +122,26 @@ def _readiness_delay(pod: dict[str, Any]) -> float:
     return float(p.get("periodSeconds", 10)) * float(p.get("failureThreshold", 3))
 
 
+def min_sync_period(cluster: Cluster, mode: str | None = None) -> float:
+    """kube-proxy's ``minSyncPeriod`` in seconds for the proxy mode being run.
+
+    ``KubeProxyConfiguration`` keeps it per mode, under ``iptables.minSyncPeriod``,
+    ``nftables.minSyncPeriod`` or ``ipvs.minSyncPeriod`` (kind sets 1 s for iptables and
+    nftables; IPVS defaults to 0 s, a sync on every change).
+
+    Args:
+        cluster: the cluster whose KubeProxyConfiguration is read.
+        mode: ``iptables``, ``nftables`` or ``ipvs`` (default: the cluster's mode).
+    """
+    mode = mode or cluster.proxy_mode
+    section = cluster.proxy_config.get(mode) or {}
+    default = 0.0 if mode == "ipvs" else 1.0
+    return parse_duration(section.get("minSyncPeriod") if isinstance(section, dict) else None, default)
+
+
 def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *, seed: int,
-                   endpoint_slice_seconds: float = 0.1, min_sync_seconds: float | None = None) -> Timeline:
+                   endpoint_slice_seconds: float = 0.1, min_sync_seconds: float | None = None,
+                   mode: str | None = None) -> Timeline:
     """Apply the events in order and work out when each node sees each snapshot.
 
     Args:
@@ -132,13 +150,14 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
         seed: mixed with ``"traffic/sync"`` for the nodes' sync phases.
         endpoint_slice_seconds: delay before the EndpointSlices reflect a change.
         min_sync_seconds: kube-proxy's ``minSyncPeriod`` (default: from the cluster's
-            KubeProxyConfiguration, else 1 s).
+            KubeProxyConfiguration, the section of ``mode``; see :func:`min_sync_period`).
+        mode: the kube-proxy mode simulated (default: the cluster's).
 
     Raises:
         KubelearnError: for an event naming a missing object (kubectl's NotFound wording).
     """
     if min_sync_seconds is None:
-        min_sync_seconds = parse_duration(cluster.proxy_config.get("minSyncPeriod"), 1.0)
+        min_sync_seconds = min_sync_period(cluster, mode)
     pending: list[tuple[float, int, str, dict[str, Any]]] = [
         (float(e.at), i, e.action, dict(e.args)) for i, e in enumerate(events)]
     snaps = [Snapshot(0.0, cluster)]

@@ -21,8 +21,16 @@ the entry node itself: the source MASQUERADE writes is that of the outgoing inte
 
 Simplifications (the rest is as a cluster does it): latencies are an illustrative model (0.05 ms on a node, 0.25 ms across nodes, +2 µs per
 rule walked, exponential service time of mean 1 ms, 127 s for a dropped SYN: Linux's
-``tcp_syn_retries=6``), not measurements; every request of a failed connection is logged
+``tcp_syn_retries=6``, 924.6 s for a request on an open connection nobody answers any more:
+``tcp_retries2=15``), not measurements; every request of a failed connection is logged
 with the connection's outcome; nobody retries.
+
+How connections fail: a pod whose IP is gone leaves new connections ``dropped`` (nobody
+answers the SYN); a crashed process ``refused`` (its node answers with a RST); open
+connections to a pod that is killed or crashes are ``reset``.  When a node is lost
+(``failNode``) nothing answers at all, not even a RST: new connections to its pods, and the
+rest of the requests on connections open to them or entering through it, are ``dropped``
+after a timeout.
 
 Clients live and die with the cluster: a client pod that is deleted (at once, or when its
 grace period ends), replaced, or crashed stops sending at that moment.  Its later
@@ -55,7 +63,7 @@ from .log import CLIENT_KINDS, LOG_COLUMNS, OUTCOMES, VIAS, conform
 from .workload import Workload, WorkloadError, from_object
 
 __all__ = ["simulate", "predicted_shares", "resolve_clients", "Client", "XT_RECENT_IP_LIST_TOT",
-           "NFT_AFFINITY_SET_SIZE", "default_workload"]
+           "NFT_AFFINITY_SET_SIZE", "RETRANSMIT_TIMEOUT_MS", "SYN_TIMEOUT_MS", "default_workload", "endpoint_pods"]
 
 #: ``xt_recent``'s ``ip_list_tot`` module parameter default: addresses kept per recent list.
 XT_RECENT_IP_LIST_TOT: Final = 100
@@ -63,6 +71,9 @@ XT_RECENT_IP_LIST_TOT: Final = 100
 NFT_AFFINITY_SET_SIZE: Final = 65535
 #: Linux's ``tcp_syn_retries`` default (6) gives up connecting after 1+2+4+8+16+32+64 s.
 SYN_TIMEOUT_MS: Final = 127_000.0
+#: Linux's ``tcp_retries2`` default (15) gives up on an established connection whose data is
+#: never acknowledged after about 924.6 s (ip-sysctl.rst's "hypothetical timeout").
+RETRANSMIT_TIMEOUT_MS: Final = 924_600.0
 
 TraceFn = Callable[..., Any]
 ResolveFn = Callable[..., Any]
@@ -487,7 +498,9 @@ def simulate(cluster: Cluster, workload: Workload | dict[str, Any] | None = None
         one row per request, with the run's parameters in ``.attrs``; ``attrs["events"]`` is a
         list of plain dicts ``{time, label, action, end}``, one per change to the cluster, where
         ``end`` is when the last node's kube-proxy adopted it (see
-        :func:`kubelearn.traffic.events.event_records`).
+        :func:`kubelearn.traffic.events.event_records`); ``attrs["endpoints"]`` maps each
+        Service dialled (``namespace/name``) to its endpoint pods and their nodes (see
+        :func:`endpoint_pods`).
 
     Raises:
         WorkloadError: for clients or targets that do not exist on this cluster.
@@ -501,7 +514,8 @@ def simulate(cluster: Cluster, workload: Workload | dict[str, Any] | None = None
         wl = from_object(workload)
     tracer = trace or _default_trace()
     clients = resolve_clients(cluster, wl)
-    tl = build_timeline(cluster, wl.events, seed=seed, endpoint_slice_seconds=wl.endpoint_slice_seconds)
+    tl = build_timeline(cluster, wl.events, seed=seed, endpoint_slice_seconds=wl.endpoint_slice_seconds,
+                        mode=mode)
     from tqdm.auto import tqdm
 
     bar = tqdm(total=4, desc="simulate", delay=2.0, disable=progress is False, leave=False)
@@ -520,8 +534,42 @@ def simulate(cluster: Cluster, workload: Workload | dict[str, Any] | None = None
         "connections": wl.connections,
         "requests_per_connection": wl.requests_per_connection,
         "events": event_records(tl),
+        "endpoints": endpoint_pods(tl, _target_services(cluster, wl, df)),
     }
     return df
+
+
+def _target_services(cluster: Cluster, wl: Workload, df: pd.DataFrame) -> list[str]:
+    """The Services (``namespace/name``) the run dialled: the target's, and any the log names."""
+    out = {str(v) for v in df["service"].astype(str).unique() if str(v)}
+    t = wl.target
+    kind = next((k for k in ("clusterIP", "nodePort", "externalIP", "loadBalancer") if k in t), None)
+    if kind is not None:
+        spec = t[kind]
+        out.add(f"{spec.get('namespace', 'default')}/{spec['service']}")
+    return sorted(s for s in out if cluster.has("Service", s.split("/", 1)[1], s.split("/", 1)[0]))
+
+
+def endpoint_pods(tl: Timeline, services: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Per Service (``namespace/name``), every pod that was one of its ready endpoints at some
+    moment of the run, with its node: ``{"default/web": {"web-…": "kind-worker", …}}``.
+
+    These are the pods the rules could choose.  The log only names pods that got a connection,
+    so :func:`kubelearn.traffic.pod_shares` reads this (``attrs["endpoints"]``) to list the ones
+    that got none with zero counts.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for key in services:
+        ns, name = key.split("/", 1)
+        pods: dict[str, str] = {}
+        for snap in tl.snapshots:
+            for sl in snap.cluster.endpoint_slices(ns, name):
+                for ep in sl.get("endpoints") or ():
+                    ref = ep.get("targetRef") or {}
+                    if ref.get("kind") == "Pod" and (ep.get("conditions") or {}).get("ready", True) is not False:
+                        pods.setdefault(str(ref.get("name")), str(ep.get("nodeName") or ""))
+        out[key] = dict(sorted(pods.items()))
+    return out
 
 
 class _Run:
@@ -922,6 +970,19 @@ class _Run:
                 if later is None or later[0] != name or not later[2]:
                     death[m] = times[kk]
                     break
+        # when each connection's path is lost: its entry node or its pod's node fails.  A dead node
+        # sends no RST: the client's packets go unanswered until its TCP gives up (a timeout).
+        fail_at = {nm: np.inf for nm in self.tl.nodes}
+        for kk, snap in enumerate(self.tl.snapshots):
+            for fn in snap.failed_nodes:
+                if fn in fail_at and not np.isfinite(fail_at[fn]):
+                    fail_at[fn] = times[kk]
+        node_fail = np.array([fail_at[nm] for nm in self.tl.nodes] + [np.inf], dtype=np.float64)
+        lost_at = node_fail[np.where(entry >= 0, entry, len(self.tl.nodes))]
+        if np.isfinite(node_fail).any():
+            name_node = {S.code(nm): i for i, nm in enumerate(self.tl.nodes)}
+            pn_idx = np.array([name_node.get(int(c), len(self.tl.nodes)) for c in podnode_code], dtype=np.int64)
+            lost_at = np.minimum(lost_at, node_fail[pn_idx])
         outcome[verdict == 1] = OUTCOMES.index("refused")
         outcome[verdict == 2] = OUTCOMES.index("dropped")
         outcome[self.nxdomain] = OUTCOMES.index("nxdomain")
@@ -967,8 +1028,15 @@ class _Run:
             conn, jr, t = conn[keep], jr[keep], t[keep]
         nrows = len(conn)
         out_rows = outcome[conn].copy()
-        reset = (out_rows == OUTCOMES.index("ok")) & (t >= death[conn])
+        # an open connection fails at the first of: its pod stops (a RST: reset) or a node on its
+        # path is lost (no answer at all: dropped, after the retransmission timeout)
+        was_ok = out_rows == OUTCOMES.index("ok")
+        lost_c = lost_at[conn]
+        cut = np.minimum(death[conn], lost_c)
+        hung = was_ok & (t >= cut) & (lost_c <= death[conn])
+        reset = was_ok & (t >= cut) & ~hung
         out_rows[reset] = OUTCOMES.index("reset")
+        out_rows[hung] = OUTCOMES.index("dropped")
         # latency (illustrative): RTT by path, per-rule cost, service time
         rng = _rng(self.cluster, self.seed, "traffic/latency")
         entry_c = entry[conn]
@@ -981,6 +1049,7 @@ class _Run:
         lat = np.where(out_rows == OUTCOMES.index("refused"), rtt, lat)
         lat = np.where(out_rows == OUTCOMES.index("reset"), rtt, lat)
         lat = np.where(out_rows == OUTCOMES.index("dropped"), SYN_TIMEOUT_MS, lat)
+        lat = np.where(hung, RETRANSMIT_TIMEOUT_MS, lat)
         lat = np.where(out_rows == OUTCOMES.index("nxdomain"), 0.5, lat)
         cats = S.values
         kinds = np.array([CLIENT_KINDS.index(c.kind) for c in self.clients], dtype=np.int8)

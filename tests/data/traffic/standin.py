@@ -222,7 +222,9 @@ def make_cluster(*, backends=((1, 10), (1, 11), (2, 10)), mode: str = "iptables"
     """A kind-like 3-node cluster: web pods at (node index, host) plus ``clients`` client pods per worker."""
     topo = Topology(nodes=tuple(NodeSpec(n, "control-plane" if i == 0 else "worker", f"172.18.0.{i + 2}",
                                          f"10.244.{i}.0/24") for i, n in enumerate(NODES)))
-    cfg: dict[str, Any] = {"mode": mode, "minSyncPeriod": "1s", "syncPeriod": "30s", "ipvs": {"scheduler": scheduler}}
+    cfg: dict[str, Any] = {"mode": mode, "iptables": {"minSyncPeriod": "1s", "syncPeriod": "30s"},
+                           "nftables": {"minSyncPeriod": "1s", "syncPeriod": "30s"},
+                           "ipvs": {"scheduler": scheduler, "minSyncPeriod": "1s"}}
     web = [pod_obj(f"web-{i}", n, h, {"app": "web"}) for i, (n, h) in enumerate(backends)]
     cl = [pod_obj(f"client-{w}-{j}", w, 100 + j, {"app": "client"}) for w in (1, 2) for j in range(clients)]
     svc = service or service_obj()
