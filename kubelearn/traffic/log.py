@@ -52,14 +52,16 @@ LOG_COLUMNS: Final[dict[str, Column]] = {
     "client_kind": Column("category", "pod, node or external"),
     "src_ip": Column("category", "the client's own source IP"),
     "dst": Column("category", "the IP:port the client dialled (after DNS)"),
-    "via": Column("category", "clusterip, nodeport, loadbalancer, externalip or dns (headless: pod IP dialled)"),
+    "via": Column("category", "how the client addressed it: clusterip, nodeport, loadbalancer, externalip, or dns "
+                  "(by name; the answer was a ClusterIP, or pod IPs for a headless Service)"),
     "entry_node": Column("category", "the node whose kube-proxy rules handled the first packet (empty: none)"),
     "service": Column("category", "namespace/name of the Service"),
     "port_name": Column("category", "the Service port's name (empty for an unnamed port)"),
     "endpoint": Column("category", "the endpoint IP:port the connection was DNATed to (empty when none)"),
     "pod": Column("category", "the pod behind that endpoint (empty when none)"),
     "pod_node": Column("category", "the node that pod runs on (empty when none)"),
-    "seen_src_ip": Column("category", "the source address the pod saw (the node's IP when masqueraded)"),
+    "seen_src_ip": Column("category", "the source address the pod saw (when masqueraded: the entry node's "
+                          "InternalIP, or its pod gateway .1 for a pod on that node)"),
     "outcome": Column("category", "ok, refused, dropped (client timeout), reset or nxdomain"),
     "latency_ms": Column("float32", "time until the response (or the error) in milliseconds"),
     "rules_walked": Column("int32", "rules the first packet of the connection was evaluated against"),
