@@ -15,12 +15,16 @@ from contextlib import contextmanager
 from typing import Any
 
 import matplotlib
+import matplotlib.font_manager
 import matplotlib.rcsetup
 import matplotlib.style
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backend_bases import RendererBase
+from matplotlib.backends.backend_svg import RendererSVG
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 
 from ..errors import KubelearnError
 
@@ -84,12 +88,49 @@ def style() -> Iterator[None]:
         yield
 
 
+#: Width, height and descent of a text in an SVG, by (text, font file, font properties).
+#: matplotlib caches text metrics per *renderer*, and every SVG export makes a new renderer,
+#: so each redraw would measure every label again with FreeType (a third of an SVG export).
+#: The metrics of a string in a given font at a given size never change, so they are kept
+#: here across exports; the font file is part of the key, so a learner who changes
+#: ``font.family`` gets fresh measurements.
+_SVG_TEXT_METRICS: dict[tuple[str, str, FontProperties], tuple[float, float, float]] = {}
+_SVG_TEXT_METRICS_MAX = 8192
+
+
+def _cached_svg_metrics(svg: RendererSVG) -> Any:
+    """``svg.get_text_width_height_descent``, answered from :data:`_SVG_TEXT_METRICS` for plain text."""
+    measure = svg.get_text_width_height_descent
+
+    def metrics(s: str, prop: FontProperties, ismath: Any) -> tuple[float, float, float]:
+        if ismath:  # mathtext and TeX depend on more rcParams than the font: measure every time
+            return measure(s, prop, ismath)
+        key = (s, matplotlib.font_manager.findfont(prop), prop.copy())  # a copy: FontProperties is mutable
+        hit = _SVG_TEXT_METRICS.get(key)
+        if hit is None:
+            if len(_SVG_TEXT_METRICS) >= _SVG_TEXT_METRICS_MAX:
+                _SVG_TEXT_METRICS.clear()
+            w, h, d = measure(s, prop, ismath)
+            hit = _SVG_TEXT_METRICS[key] = (float(w), float(h), float(d))
+        return hit
+
+    return metrics
+
+
 class KubelearnFigure(Figure):
     """A matplotlib Figure that shows itself as a PNG in any notebook.
 
     Figures made without pyplot are not registered anywhere (no global state), so they would
     not be displayed automatically; ``_repr_png_`` lets IPython show one that a cell returns.
     """
+
+    def draw(self, renderer: RendererBase) -> None:
+        # An SVG export measures its text through a renderer made for that one export; give
+        # this renderer (only this one: no global patching) the text metrics kept across exports.
+        svg = getattr(renderer, "_renderer", renderer)
+        if isinstance(svg, RendererSVG) and "get_text_width_height_descent" not in vars(renderer):
+            renderer.get_text_width_height_descent = _cached_svg_metrics(svg)  # type: ignore[method-assign]
+        super().draw(renderer)
 
     def _repr_png_(self) -> bytes:
         return self.to_png()

@@ -25,7 +25,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch, Patch
-from matplotlib.transforms import Bbox, TransformedBbox, TransformedPatchPath
+from matplotlib.transforms import Bbox, TransformedBbox
 
 from ..cluster import Cluster
 from ._common import (
@@ -101,9 +101,8 @@ def _endpoint_pods(cluster: Cluster, svc: dict[str, Any]) -> set[str]:
 def _box(ax: Axes, x: float, y: float, w: float, h: float, *, gid: str, face: str, edge: str, lw: float = 1.2,
          alpha: float = 1.0, hatch: str | None = None, ls: str = "-") -> FancyBboxPatch:
     patch = FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02,rounding_size=0.12", facecolor=face,
-                           edgecolor=edge, lw=lw, alpha=alpha, hatch=hatch, ls=ls, gid=gid, zorder=2,
-                           clip_path=_axes_clip(ax))
-    ax.add_patch(patch)
+                           edgecolor=edge, lw=lw, alpha=alpha, hatch=hatch, ls=ls, gid=gid, zorder=2)
+    _add(ax, patch)
     return patch
 
 
@@ -244,7 +243,7 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
             cx = width / 2 if dialled or not log_has_rows(log) else width - ew / 2
             ell = Ellipse((cx, mid_y), width=ew, height=1.05, facecolor="white",
                           edgecolor=NEUTRAL_COLOR, lw=1.5, ls="--", gid=f"service:{svc_key}", zorder=2)
-            ax.add_patch(ell)
+            _add(ax, ell)
             ax.text(cx, mid_y, f"{label}\nports {ports}", ha="center", va="center", fontsize=7.5, zorder=5,
                     color=DARK_TEXT, gid="servicelabel")
             anchors["vip"] = (cx, mid_y - 0.525)
@@ -297,17 +296,16 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
     return result(ax, created)
 
 
-def _axes_clip(ax: Axes) -> TransformedPatchPath:
-    """One clip path for every patch of these axes (the same clipping Axes.add_patch gives).
+def _add(ax: Axes, patch: Patch) -> None:
+    """Put a patch on the axes, clipped to them, without growing the data limits.
 
-    Without it add_patch builds a fresh clip transform per patch, a sizeable part of a
-    widget redraw with a few hundred patches.
+    ``Axes.add_patch`` also extends the data limits by the patch's path (for an arrow, its
+    path in display coordinates), which this picture never uses: it sets its limits itself.
+    With a few hundred patches that bookkeeping was a sizeable part of a widget redraw.
+    ``add_artist`` clips to the axes rectangle as ``add_patch`` does (a rectangle, which
+    SVG and Agg clip cheaply, rather than a path that each export must write out again).
     """
-    clip = getattr(ax, "_kubelearn_clip", None)
-    if clip is None:
-        clip = TransformedPatchPath(ax.patch)
-        ax._kubelearn_clip = clip  # type: ignore[attr-defined]
-    return clip
+    ax.add_artist(patch)
 
 
 def _clip_to(text: Any, box: FancyBboxPatch) -> None:
@@ -332,8 +330,8 @@ def _dials_vip(log: pd.DataFrame, headless: bool) -> pd.Series:
 def _arrow(ax: Axes, a: tuple[float, float], b: tuple[float, float], *, lw: float, gid: str, ls: str = "-",
            color: str = DARK_TEXT, label: str | None = None, at: float = 0.5, zorder: float = 4) -> None:
     arrow = FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=8 + 2 * lw, lw=lw, ls=ls, color=color,
-                            shrinkA=1, shrinkB=1, gid=gid, zorder=zorder, clip_path=_axes_clip(ax))
-    ax.add_patch(arrow)
+                            shrinkA=1, shrinkB=1, gid=gid, zorder=zorder)
+    _add(ax, arrow)
     if label:
         ax.text(a[0] + at * (b[0] - a[0]), a[1] + at * (b[1] - a[1]), label, fontsize=7, ha="center",
                 va="center", zorder=6, color=DARK_TEXT, gid=f"label:{gid[5:]}",
