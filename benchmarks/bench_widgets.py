@@ -5,8 +5,10 @@ Run:  .venv/bin/python benchmarks/bench_widgets.py [--repeat 15]
 Prints the median (and 90th percentile) wall time of one replicas change in the Service
 explorer with 10,000 connections, the picture cache cleared before each change so every
 change really re-applies, re-simulates and redraws; then its parts (pipeline: apply +
-controllers + simulate + predicted shares; figure: building the matplotlib artists; PNG:
-rendering an SVG with real text), and a change in each of the other widgets.  The target is a median under 150 ms.
+controllers + simulate + predicted shares; figure: building the matplotlib artists; SVG:
+rendering it with real text, what the widget shows; PNG: the static fallback, for
+comparison), and a change in each of the other widgets.  The target is a median under 150 ms.
+Wall time: note the machine's load (``uptime``) next to the numbers.
 """
 
 from __future__ import annotations

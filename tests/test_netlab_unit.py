@@ -96,7 +96,12 @@ def test_cleanup_touches_only_the_lab_family_and_spares_live_owners(monkeypatch:
     monkeypatch.setattr(host, "owner_pid", lambda prefix: owners.get(prefix))
     monkeypatch.setattr(host, "_alive", lambda pid: pid == 4242)
     calls: list[list[str]] = []
-    monkeypatch.setattr(host, "delete_namespaces", lambda ns: calls.append(list(ns)) or list(ns))
+
+    def delete(ns: list[str]) -> list[str]:
+        calls.append(list(ns))
+        return list(ns)
+
+    monkeypatch.setattr(host, "delete_namespaces", delete)
     deleted = host.cleanup()
     # The dead lab goes, switch last; the live lab of process 4242 stays; foreign names never.
     assert calls == [["klnl-aaaaaa-n1", "klnl-aaaaaa-sw"]]
@@ -183,9 +188,52 @@ def test_ipvs_is_refused_when_the_kernel_lacks_it(monkeypatch: pytest.MonkeyPatc
     from kubelearn.netlab import NetLab
 
     lab = NetLab(make_cluster(1), mode="ipvs")
-    with pytest.raises(host.PreflightError, match=r"no ip_vs module loaded .* never loads kernel modules"):
+    with pytest.raises(host.PreflightError) as info:
         lab.open()
+    assert str(info.value) == ("kubelearn netlab cannot run ipvs mode here: the kernel has no ip_vs "
+                               "(/proc/net/ip_vs is missing; the lab never loads kernel modules)")
+    assert "\n" not in str(info.value)
     assert repr(lab).endswith("closed: 0 nodes, 0 pods, mode ipvs>")
+
+
+def test_ipvs_with_ip_vs_in_the_kernel_says_the_lab_does_not_drive_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(host, "missing", lambda mode="iptables": [])
+    monkeypatch.setattr(host, "ipvs_available", lambda: True)
+    from kubelearn.netlab import NetLab
+
+    with pytest.raises(host.PreflightError) as info:
+        NetLab(make_cluster(1), mode="ipvs").open()
+    msg = str(info.value)
+    assert msg.startswith("kubelearn netlab does not drive IPVS yet (the kernel has ip_vs")
+    assert "no ip_vs" not in msg and "\n" not in msg
+    # The two facts give two different messages, whatever the machine.
+    assert host.ipvs_refusal(kernel_has_ip_vs=True) != host.ipvs_refusal(kernel_has_ip_vs=False)
+
+
+@pytest.mark.parametrize(("release", "per_netns"), [
+    ("5.3.0", True), ("5.10.0-28-amd64", True), ("6.18.44-fc-v669", True), ("10.0", True),
+    ("5.2.21", False), ("4.19.0-26-amd64", False), ("3.10.0-1160.el7.x86_64", False),
+    ("", False), ("weird", False),
+])
+def test_bridge_nf_sysctls_are_per_netns_from_5_3(release: str, per_netns: bool) -> None:
+    assert host.bridge_nf_sysctls_are_per_netns(release) is per_netns
+
+
+def test_build_leaves_bridge_nf_alone_on_old_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before 5.3 the switch's bridge-nf-call-* write would change the host: build must not make it."""
+    calls: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(host, "run", lambda argv, **kw: calls.append(("run", list(argv))))
+    monkeypatch.setattr(host, "ip_batch", lambda ns, cmds: None)
+    monkeypatch.setattr(host, "set_sysctls", lambda ns, a: None)
+    monkeypatch.setattr(host, "run_in", lambda ns, argv, **kw: calls.append((ns, list(argv))))
+    monkeypatch.setattr(topo, "add_pods", lambda p, pods: None)
+    p = topo.plan(make_cluster(1), PREFIX)
+    for release, expect in (("4.19.0-26-amd64", False), ("5.4.0-150-generic", True)):
+        calls.clear()
+        monkeypatch.setattr(host.platform, "release", lambda r=release: r)
+        topo.build(p)
+        wrote = [argv for ns, argv in calls if ns == p.switch and "bridge-nf-call" in " ".join(argv)]
+        assert bool(wrote) is expect, release
 
 
 def test_a_closed_lab_says_how_to_open_it() -> None:

@@ -233,6 +233,31 @@ def test_figure_shows_itself_as_png_in_a_notebook() -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_svg_text_metrics_kept_across_exports_change_nothing() -> None:
+    # KubelearnFigure keeps text metrics and font heights between SVG exports (a widget redraw
+    # would otherwise measure every label again); the SVG must be what matplotlib draws alone.
+    import re
+
+    from kubelearn.plots import KubelearnFigure
+    from kubelearn.plots._common import _FONT_HEIGHTS, _SVG_TEXT_METRICS
+
+    def export(fast: bool) -> bytes:
+        fig = plot_topology(hand_cluster(), synthetic_log(via="nodeport", fail_every=7))
+        assert isinstance(fig, KubelearnFigure)
+        fig.text(0.01, 0.01, "a label only this test draws, in bold", fontsize=13, fontweight="bold")
+        fig.fast_text = fast
+        # Clip-path ids hash object ids, which differ between two figures: compare without them.
+        return re.sub(rb"url\(#p[0-9a-f]+\)|id=\"p[0-9a-f]+\"", b"", fig.to_svg())
+
+    plain = export(False)
+    _SVG_TEXT_METRICS.clear()
+    _FONT_HEIGHTS.clear()
+    first = export(True)  # fills the caches
+    assert any(key[0] == "a label only this test draws, in bold" for key in _SVG_TEXT_METRICS)
+    assert _FONT_HEIGHTS
+    assert first == plain and export(True) == plain  # measured afresh, then from the caches
+
+
 # ----------------------------------------------------------------------- traffic
 def test_traffic_lines_add_up_to_the_answered_connections() -> None:
     log = synthetic_log(n=1200, fail_every=20)

@@ -92,3 +92,20 @@ def test_plot_load_renormalises_a_prediction_with_failures() -> None:
     n = int((log.drop_duplicates("connection")["outcome"] == "ok").sum())
     ys = sorted({round(float(y), 6) for ln in fig.axes[0].get_lines() for y in ln.get_ydata()})
     assert round(n / len(pods), 6) in ys  # each pod's reference is 1/3 of the answered connections
+
+
+def test_plot_load_draws_no_reference_when_the_model_cannot_predict() -> None:
+    """A run with events gets NaN predictions: no predicted line or band is drawn, and the legend says so."""
+    import kubelearn as kl
+
+    cluster = kl.default_scenario()
+    pods = sorted(p["metadata"]["name"] for p in cluster.pods("default"))
+    wl = kl.workload(kl.pods(names=pods), kl.cluster_ip("my-service"), connections=300,
+                     events=[kl.Event(1.0, "scale", {"deployment": "my-app", "replicas": 5})])
+    pred = kl.predicted_shares(cluster, wl)
+    assert pred["predicted"].isna().all()
+    fig = kl.plots.plot_load(kl.simulate(cluster, wl, seed=0), predicted=pred)
+    ax = fig.axes[0]
+    assert not [ln for ln in ax.get_lines() if (ln.get_gid() or "").startswith("predicted:")]
+    assert not [p for p in ax.patches if (p.get_gid() or "").startswith("band:")]
+    assert "no prediction for this run" in [t.get_text() for t in ax.get_legend().get_texts()]

@@ -47,10 +47,51 @@ def test_trace_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert abs(sum(x["probability"] for x in d["destinations"]) - 1) < 1e-12
 
 
-def test_unknown_node_and_bad_view(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_node_is_a_cluster_error_in_kubectl_wording(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["rules", "--node", "nope"], capsys)
     assert code == 1 and err.strip() == 'Error from server (NotFound): nodes "nope" not found'
+    code, _, err = run(["trace", "--node", "nope", "--src", "10.244.1.5", "--dst", "10.96.0.10:53"], capsys)
+    assert code == 1 and err.strip() == 'Error from server (NotFound): nodes "nope" not found'
+
+
+def test_malformed_flag_values_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every malformed flag value exits 2 with argparse's "<prog>: error: argument --flag: ..." line."""
     code, _, err = run(["rules", "--node", node_name(), "--view", "weird"], capsys)
-    assert code == 1 and 'unknown view "weird"' in err
+    assert code == 2 and err.startswith("usage: kubelearn rules")
+    assert "kubelearn rules: error: argument --view: invalid choice: 'weird'" in err
     code, _, err = run(["trace", "--node", node_name(), "--src", "x", "--dst", "10.0.0.1:80"], capsys)
-    assert code == 1 and 'invalid source address "x"' in err
+    assert code == 2 and err.startswith("usage: kubelearn trace")
+    assert 'kubelearn trace: error: argument --src: invalid source address "x": must be an IPv4 address' in err
+    code, _, err = run(["trace", "--node", node_name(), "--src", "10.0.0.1", "--dst", "x"], capsys)
+    assert code == 2 and "kubelearn trace: error: argument --dst: invalid destination" in err
+
+
+def test_view_of_another_mode_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["rules", "--node", node_name(), "--mode", "iptables", "--view", "list"], capsys)
+    assert code == 2 and err.startswith("usage: kubelearn rules")
+    assert 'kubelearn rules: error: argument --view: view "list" does not exist in iptables mode ' \
+           "(use restore or save)" in err
+    code, _, err = run(["rules", "--node", node_name(), "--mode", "nftables", "--view", "ipvsadm"], capsys)
+    assert code == 2 and '"ipvsadm" does not exist in nftables mode (use list or input)' in err
+    code, out, _ = run(["rules", "--node", node_name(), "--mode", "nftables", "--view", "input"], capsys)
+    assert code == 0 and out.strip() != ""
+
+
+def test_pod_to_its_own_clusterip_is_not_masqueraded_except_hairpin(capsys: pytest.CaptureFixture[str]) -> None:
+    """The facts' flow table: pod -> ClusterIP is not masqueraded; only the hairpin branch is."""
+    from kubelearn.scenarios import default_scenario
+
+    cluster = default_scenario()
+    svc = cluster.get("Service", "my-service", "default")
+    pod = next(p for p in cluster.pods() if p["metadata"]["name"].startswith("my-")
+               and p["spec"].get("nodeName") == "kind-worker")
+    src = pod["status"]["podIP"]
+    dst = f"{svc['spec']['clusterIP']}:80"
+    code, out, _ = run(["trace", "--node", "kind-worker", "--src", src, "--dst", dst, "-o", "json"], capsys)
+    d = json.loads(out)
+    assert code == 0 and d["verdict"] == "DNAT" and len(d["destinations"]) == 3
+    assert d["masquerade"] is False
+    per = {x["endpoint"].rsplit(":", 1)[0]: x["masquerade"] for x in d["destinations"]}
+    assert per.pop(src) is True and not any(per.values())
+    code, out, _ = run(["trace", "--node", "kind-worker", "--src", src, "--dst", dst], capsys)
+    assert code == 0 and "source: masqueraded only if it lands on itself (hairpin)" in out

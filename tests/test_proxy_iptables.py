@@ -28,7 +28,7 @@ def node(name: str, ip: str) -> dict:
 
 
 def service(name: str, ip: str | None, n_ports: int = 1, **spec: object) -> dict:
-    s = {"type": "ClusterIP", "clusterIP": ip, "sessionAffinity": "None", "internalTrafficPolicy": "Cluster",
+    s: dict[str, object] = {"type": "ClusterIP", "clusterIP": ip, "sessionAffinity": "None", "internalTrafficPolicy": "Cluster",
          "ports": [{"name": f"p{80 + i}", "port": 80 + i, "protocol": "TCP", "targetPort": 80 + i}
                    for i in range(n_ports)]}
     s.update(spec)
@@ -249,3 +249,24 @@ def test_save_view_has_canary_chains_and_a_header_per_table() -> None:
     assert save.count(":KUBE-PROXY-CANARY - [0:0]") == 3
     assert rs.iptables_restore_input().count(":KUBE-PROXY-CANARY - [0:0]") == 3
     assert "KUBE-PROXY-CANARY" not in rs.text("restore")  # kube-proxy's own restore never has it
+
+
+def test_gc_paused_leaves_the_collector_as_it_found_it() -> None:
+    """The big-build gc trick must neither leave gc off nor thaw objects someone else froze."""
+    import gc
+
+    from kubelearn.proxy.ruleset import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        junk = [[i] for i in range(1000)]
+    assert gc.isenabled() and gc.get_freeze_count() == 0 and len(junk) == 1000
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with gc_paused():
+            pass
+        assert gc.get_freeze_count() == frozen and gc.isenabled()
+    finally:
+        gc.unfreeze()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from typing import Any
 
 import pytest
 from test_proxy_iptables import overall
@@ -81,12 +82,8 @@ def test_iptables_save_prints_exactly_the_save_view(canary: str) -> None:
 def test_iptables_save_of_every_scenario_node_is_the_save_view() -> None:
     _need_nft_save()
     suite = _scenarios()
-    if not suite:
-        pytest.skip("kubelearn.scenarios is not available")
     checked = 0
     for name, cluster in suite:
-        if isinstance(cluster, Exception):
-            continue
         for n in cluster.nodes():
             node_name = n["metadata"]["name"]
             rs = rules(cluster, node_name, mode="iptables", view="save")
@@ -104,29 +101,35 @@ def test_nft_accepts_nftables_views(view: str) -> None:
     assert r.returncode == 0, r.stderr
 
 
-def _scenarios():  # type: ignore[no-untyped-def]
-    try:
-        from kubelearn.scenarios import SCENARIOS, scenario
-    except ImportError:  # pragma: no cover - the scenarios module is another engineer's
-        return []
+def _scenarios() -> list[tuple[str, Any]]:
+    """Every packaged scenario, built; a scenario that fails to build fails the calling test."""
+    from kubelearn.scenarios import SCENARIOS, scenario
+
     out = []
     for name in SCENARIOS:
         try:
             out.append((name, scenario(name)))
-        except Exception as exc:  # noqa: BLE001 - a broken scenario is reported, not hidden
-            out.append((name, exc))
+        except Exception as exc:  # noqa: BLE001 - re-raised naming the scenario, never skipped
+            raise AssertionError(f"scenario {name!r} does not build: {exc}") from exc
     return out
+
+
+def test_a_broken_scenario_fails_instead_of_being_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kubelearn.scenarios as scenarios
+
+    def broken(name: str, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(scenarios, "scenario", broken)
+    with pytest.raises(AssertionError, match=r"does not build: boom"):
+        _scenarios()
 
 
 def test_scenario_suite_parses_in_every_mode() -> None:
     _need("unshare", "iptables-restore", "nft")
     suite = _scenarios()
-    if not suite:
-        pytest.skip("kubelearn.scenarios is not available")
     ipt, nft, checked = [], [], 0
     for _name, cluster in suite:
-        if isinstance(cluster, Exception):
-            continue
         for n in cluster.nodes():
             node_name = n["metadata"]["name"]
             ipt.append(str(rules(cluster, node_name, mode="iptables")))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from fractions import Fraction
 
 import pytest
 from test_proxy_iptables import overall
@@ -129,10 +131,8 @@ def test_cli_bad_dst_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_modes_agree_over_the_scenario_suite() -> None:
     """iptables, nftables and IPVS send a pod's ClusterIP connection to the same endpoints."""
-    try:
-        from kubelearn.scenarios import SCENARIOS, scenario
-    except ImportError:  # pragma: no cover - another engineer's module
-        pytest.skip("kubelearn.scenarios is not available")
+    from kubelearn.scenarios import SCENARIOS, scenario
+
     checked = 0
     for name in SCENARIOS:
         cluster = scenario(name)
@@ -157,3 +157,28 @@ def test_modes_agree_over_the_scenario_suite() -> None:
                     assert eps(ipvs) == eps(ipt), (name, dst)
                 checked += 1
     assert checked > 0
+
+
+def test_summary_masquerade_is_true_only_when_every_branch_is() -> None:
+    """A hairpin branch is per destination; the top-level flag follows the facts' flow table."""
+    from kubelearn.proxy import Destination, Trace
+
+    def tr(src: str, *masq: bool) -> Trace:
+        dests = tuple(Destination(f"10.0.0.{i + 1}:80", 1 / len(masq), f"KUBE-SEP-{i}", m) for i, m in enumerate(masq))
+        from kubelearn.proxy.trace import Packet, Walker, finish
+
+        w = Walker(frozenset())
+        results = [(Packet(ipaddress.ip_address(src), ipaddress.ip_address(d.endpoint.split(":")[0]), 80, "tcp",
+                           prob=Fraction(1, len(masq)), dnat=d.endpoint, dnat_chain=d.chain, masq=d.masquerade),
+                    "ACCEPT") for d in dests]
+        return finish(w, results, mode="iptables", hook="PREROUTING", src=src, dst="10.96.0.1:80", protocol="TCP")
+
+    hairpin = tr("10.0.0.1", True, False, False)
+    assert hairpin.masquerade is False and [d.masquerade for d in hairpin.destinations] == [True, False, False]
+    assert "source: masqueraded only if it lands on itself (hairpin)" in str(hairpin)
+    every = tr("172.18.0.9", True, True)
+    assert every.masquerade is True and "source: masqueraded (the endpoint sees the node's address)" in str(every)
+    none = tr("10.0.0.9", False, False)
+    assert none.masquerade is False and "source: not masqueraded" in str(none)
+    some = tr("10.0.0.9", True, False)
+    assert some.masquerade is False and "masqueraded on some branches only" in str(some)

@@ -33,3 +33,21 @@ def test_lessons_table_matches_the_notebooks() -> None:
     shipped = {p.stem for p in (Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")}
     listed = set(re.findall(r"^\| `(\d\d-[a-z0-9-]+)` \|", README, re.M))
     assert shipped <= listed, shipped - listed
+
+
+def test_workload_yaml_example_loads_and_runs(tmp_path: Path) -> None:
+    """The README's Workload document is valid, applies with the my-service scenario, and runs."""
+    from kubelearn import apply, scenarios
+    from kubelearn.traffic import simulate
+
+    block = re.search(r"```yaml\n(.*?)```", README, re.S)
+    assert block is not None and "kind: Workload" in block.group(1)
+    manifests = tmp_path / "my-service-with-workload.yaml"
+    manifests.write_text(scenarios.scenario_text("my-service") + "\n---\n" + block.group(1))
+    cluster = apply.load(manifests)
+    log = simulate(cluster, seed=0)
+    assert log.attrs["workload"]["metadata"]["name"] == "web-clients"  # the document, not the default
+    assert log["connection"].nunique() == 1000
+    assert log["via"].astype(str).eq("dns").all() and (log["outcome"] == "ok").any()
+    actions = {e["action"] for e in log.attrs["events"]}
+    assert {"scale", "rollout", "cordon", "failNode"} <= actions

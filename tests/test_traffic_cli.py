@@ -52,14 +52,14 @@ def test_simulate_writes_the_log(cluster, capsys, tmp_path, suffix):
 
 
 def test_bad_output_name_is_an_error_not_a_traceback(cluster, capsys):
-    assert cli.main(["simulate", "--connections", "5", "-o", "log.xlsx"]) == 1
+    assert cli.main(["simulate", "--connections", "5", "-o", "log.xlsx"]) == 2  # a usage problem
     err = capsys.readouterr().err
     assert 'unsupported log file "log.xlsx"' in err and "Traceback" not in err
 
 
 def test_usage_errors_exit_2(capsys):
     assert cli.main(["simulate", "--connections", "0"]) == 2
-    assert "must be at least 1" in capsys.readouterr().err
+    assert "must be greater than 0, not 0" in capsys.readouterr().err  # the Workload's own words
 
 
 def test_simulate_with_a_workload_document(capsys, tmp_path):
@@ -85,3 +85,47 @@ def test_workload_errors_are_printed_without_traceback(capsys, tmp_path):
     assert cli.main(["simulate", "-f", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "spec.clients: Required value" in err and "Traceback" not in err
+
+
+def test_output_path_checked_before_simulating(cluster, capsys, tmp_path):
+    """A directory that does not exist fails at once, kubectl-style, with nothing printed to stdout."""
+    missing = tmp_path / "nonexistent" / "x.csv"
+    assert cli.main(["simulate", "--connections", "5", "-o", str(missing)]) == 1
+    cap = capsys.readouterr()
+    assert cap.err.strip() == f"error: open {missing}: no such file or directory"
+    assert cap.out == ""  # no summary before the failure
+    assert cli.main(["simulate", "--connections", "5", "-o", "log.txt"]) == 2
+    cap = capsys.readouterr()
+    assert 'unsupported log file "log.txt"' in cap.err and cap.out == ""
+
+
+def test_predicted_column_is_na_with_events_and_headless_first(monkeypatch, capsys):
+    """No static prediction where it would mislead: events, cached multi-record DNS answers."""
+    from kubelearn.traffic import dns, pods, predicted_shares, workload
+
+    c = s.make_cluster(backends=[(1, 10), (1, 11), (2, 10)], service=s.service_obj(cluster_ip="None"), clients=1)
+    wl = workload(pods(selector={"app": "client"}), dns("my-service", 8080), connections=30, dns_strategy="first")
+    pred = predicted_shares(c, wl, trace=s.trace, resolve=s.resolve)
+    assert pred["predicted"].isna().all() and "first" in pred.attrs["unpredictable"]
+    rnd = predicted_shares(c, wl.with_(dns_strategy="random"), trace=s.trace, resolve=s.resolve)
+    assert rnd["predicted"].sum() == pytest.approx(1.0)
+    from kubelearn.traffic import Event, chi_square, cluster_ip, simulate
+
+    c2 = s.make_cluster(clients=1)
+    ev = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=30,
+                  events=[Event(0.1, "setReady", {"pod": "web-0", "ready": False})])
+    pe = predicted_shares(c2, ev, trace=s.trace)
+    assert pe["predicted"].isna().all() and "events" in pe.attrs["unpredictable"]
+    with pytest.raises(Exception, match="no prediction to test against"):
+        chi_square(simulate(c2, ev.with_(events=()), trace=s.trace), pe)
+    # the CLI shows n/a and says why, never a share
+    monkeypatch.setattr(cli, "cluster_from_args", lambda args: c)
+    sim_mod = sys.modules["kubelearn.traffic.simulate"]  # the package's `simulate` is the function
+    monkeypatch.setattr(sim_mod, "default_workload", lambda *a, **k: wl)
+    monkeypatch.setattr(sim_mod, "_default_trace", lambda: s.trace)
+    monkeypatch.setattr(sim_mod, "_default_resolve", lambda: s.resolve)
+    assert cli.main(["simulate"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.startswith("web-")]
+    assert rows and all(r[-1] == "n/a" for r in rows)
+    assert "predicted: n/a, each client caches one DNS answer" in out

@@ -44,12 +44,6 @@ def conns(df):
     return df.drop_duplicates("connection")
 
 
-def two_sample_p(a, b):
-    """Chi-square test of homogeneity between two lists of endpoint labels."""
-    table = pd.crosstab(np.r_[np.zeros(len(a)), np.ones(len(b))], np.r_[np.asarray(a, object), np.asarray(b, object)])
-    return stats.chi2_contingency(table.to_numpy())[1]
-
-
 # ------------------------------------------------------------------ schema and determinism
 def test_log_schema_dtypes_and_attrs():
     c = s.make_cluster()
@@ -85,17 +79,11 @@ def test_trace_called_once_per_distinct_route():
 
 
 # ------------------------------------------------------------------ ClusterIP, random choice
-def test_clusterip_random_matches_oracle_and_prediction():
+def test_clusterip_random_matches_prediction():
     c = s.make_cluster(backends=TEN)
     wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=4000)
     df = run(c, wl, seed=3)
-    cl = s.resolve_clients_for_oracle(c) if hasattr(s, "resolve_clients_for_oracle") else None
-    assert cl is None
-    clients = [(p["metadata"]["name"], p["status"]["podIP"]) for p in c.pods("default")
-               if p["metadata"]["labels"]["app"] == "client"]
-    entry = [p["spec"]["nodeName"] for p in c.pods("default") if p["metadata"]["labels"]["app"] == "client"]
-    ref = s.reference(c, clients, entry, "10.96.0.100:80", 4000, seed=3)
-    assert two_sample_p(conns(df)["endpoint"].astype(str), ref) > 0.001
+    # (the agreement with the per-connection oracle on the real tracer is in test_traffic_oracle.py)
     pred = predicted_shares(c, wl, trace=s.trace)
     assert pred["predicted"].sum() == pytest.approx(1.0)
     assert chi_square(df, pred).pvalue > 0.001
@@ -147,7 +135,7 @@ def test_affinity_one_client_one_pod_until_timeout():
     assert df2["pod"].nunique() > 3
 
 
-def test_affinity_few_clients_sticky_many_clients_degrade_like_oracle():
+def test_affinity_few_clients_sticky_many_clients_degrade():
     svc = s.service_obj(affinity=10800)
     few = s.make_cluster(backends=TEN, service=svc)
     df = run(few, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=400))
@@ -158,11 +146,6 @@ def test_affinity_few_clients_sticky_many_clients_degrade_like_oracle():
     df = run(few, wl, seed=1)
     st = stickiness(df)["stickiness"]
     assert st.mean() < 0.6
-    clients = [(ip, ip) for ip in sorted(set(df["client"].astype(str)), key=lambda x: tuple(map(int, x.split("."))))]
-    ref = s.reference(few, clients, ["kind-worker"] * len(clients), "10.96.0.100:80", 6000, seed=1)
-    ref_df = pd.DataFrame({"client": [clients[i % len(clients)][0] for i in range(6000)], "pod": ref})
-    ref_st = ref_df.groupby("client")["pod"].agg(lambda x: x.value_counts().iloc[0] / len(x))
-    assert abs(st.mean() - ref_st.mean()) < 0.03
     # nftables sets have no size limit: the same traffic stays sticky
     df_nft = run(few, wl, seed=1, mode="nftables")
     assert (stickiness(df_nft)["stickiness"] == 1.0).all()
@@ -173,17 +156,13 @@ def test_recent_list_cap_is_xt_recent_default():
 
 
 # ------------------------------------------------------------------ IPVS
-def test_ipvs_rr_exact_rotation_per_node_and_matches_oracle():
+def test_ipvs_rr_exact_rotation_per_node():
     c = s.make_cluster(backends=TEN, mode="ipvs", scheduler="rr")
     df = run(c, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200))
     eps = [f"10.244.{n}.{h}:8080" for n, h in TEN]
     for node, grp in conns(df).groupby(df["entry_node"].astype(str)):
         seq = grp["endpoint"].astype(str).tolist()
         assert seq == [eps[i % 10] for i in range(len(seq))], node
-    clients = [(p["metadata"]["name"], p["status"]["podIP"]) for p in c.pods("default")
-               if p["metadata"]["labels"]["app"] == "client"]
-    entry = [p["spec"]["nodeName"] for p in c.pods("default") if p["metadata"]["labels"]["app"] == "client"]
-    assert conns(df)["endpoint"].astype(str).tolist() == s.reference(c, clients, entry, "10.96.0.100:80", 200, seed=0)
 
 
 @pytest.mark.parametrize("sched", ["lc", "wlc", "sed", "nq"])

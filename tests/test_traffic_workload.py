@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from kubelearn.errors import InvalidError
+from kubelearn.schema import BadRequestError
 from kubelearn.traffic import Event, cluster_ip, dns, external, from_object, load_balancer, nodes, pods, workload
 from kubelearn.traffic.workload import validate_workload
 
@@ -73,14 +74,14 @@ def test_field_errors_carry_their_paths():
     msgs = [str(e) for e in validate_workload(bad)]
     expected = [
         'apiVersion: Unsupported value: "kubelearn.dev/v1": supported values: "kubelearn.dev/v1alpha1"',
-        "spec.colour: Forbidden: unknown field",
+        'unknown field "spec.colour"',
         'spec.clients[0].pods: Required value: "selector" or "names" is required',
         'spec.clients[1].external.cidr: Invalid value: "300.0.0.0/8": must be a valid CIDR (e.g. 10.0.0.0/8)',
         "spec.clients[1].external.count: Invalid value: 0: must be greater than 0",
         'spec.clients[2]: Invalid value: ["robots"]: must have exactly one of "pods", "nodes", "external"',
         "spec.target.nodePort.port: Invalid value: 70000: must be between 1 and 65535, inclusive",
         "spec.target.nodePort.node: Required value",
-        "spec.connections: Invalid value: -1: must be greater than or equal to 0",
+        "spec.connections: Invalid value: -1: must be greater than 0",
         'spec.arrival.type: Unsupported value: "burst": supported values: "fixed", "poisson"',
         "spec.arrival.rate: Invalid value: 0: must be greater than 0",
         "spec.requestsPerConnection: Invalid value: 0: must be greater than 0",
@@ -91,8 +92,24 @@ def test_field_errors_carry_their_paths():
     for m in expected:
         assert m in msgs, m
     assert any(m.startswith("spec.events[0]: Invalid value") for m in msgs)
+    # unknown fields fail first, in the API server's strict-decoding words (as for any kind)
+    with pytest.raises(BadRequestError, match=r'cannot be handled as a Workload: strict decoding error: '
+                                              r'unknown field "spec.colour"$'):
+        from_object(bad)
+    del bad["spec"]["colour"]
     with pytest.raises(InvalidError, match=r'^The Workload "w" is invalid: \n\* apiVersion'):
         from_object(bad)
+
+
+def test_connections_bound_matches_the_cli(capsys):
+    """A run needs at least one connection: the document and --connections say it the same way."""
+    from kubelearn import cli
+
+    obj = workload(nodes(), cluster_ip("web")).to_object()
+    obj["spec"]["connections"] = 0
+    assert [str(e) for e in validate_workload(obj)] == ["spec.connections: Invalid value: 0: must be greater than 0"]
+    assert cli.main(["simulate", "--connections", "0"]) == 2
+    assert "must be greater than 0, not 0" in capsys.readouterr().err
 
 
 def test_builder_rejects_bad_values_with_paths():

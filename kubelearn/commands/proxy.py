@@ -4,12 +4,18 @@
 output, the nftables table, or IPVS virtual servers); ``trace`` follows one new connection
 through those rules and shows each rule it met, the endpoints it can reach with their
 probabilities, and whether its source address is masqueraded.
+
+Exit codes follow the CLI's rule: a malformed flag value (``--src x``, ``--dst nope``,
+``--view bogus``, a view the chosen mode has no form for) is a usage error, exit 2 with
+argparse's ``kubelearn trace: error: argument --src: …``; a question about the cluster it
+cannot answer (an unknown node) exits 1 with kubectl's wording.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from ..errors import KubelearnError
@@ -21,18 +27,42 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--node", required=True, help="node name")
     p.add_argument("--mode", choices=("iptables", "nftables", "ipvs"),
                    help="proxy mode (default: the cluster's KubeProxyConfiguration)")
-    p.add_argument("--view", default="restore",
+    p.add_argument("--view", default="restore", choices=ALL_VIEWS, metavar="VIEW",
                    help="iptables: restore|save; nftables: list|input; ipvs: ipvsadm (default: restore)")
-    p.set_defaults(func=_rules)
+    p.set_defaults(func=_rules, parser=p)
 
     t = subparsers.add_parser("trace", parents=parents, help="follow a new connection through kube-proxy's rules")
     t.add_argument("--node", required=True, help="node where the packet meets kube-proxy's rules")
-    t.add_argument("--src", required=True, help="source IP (pod, node or external client)")
+    t.add_argument("--src", required=True, type=_src, help="source IP (pod, node or external client)")
     t.add_argument("--dst", required=True, type=_dst, help="destination IP:PORT")
     t.add_argument("--protocol", default="TCP", choices=("TCP", "UDP", "SCTP"))
     t.add_argument("--mode", choices=("iptables", "nftables", "ipvs"))
     t.add_argument("-o", "--output", default="text", choices=("text", "json"))
     t.set_defaults(func=_trace)
+
+
+# Every view any mode has; which of them fits the mode is checked once the mode is known.
+ALL_VIEWS = ("restore", "save", "list", "input", "ipvsadm")
+# The views each mode accepts ("restore"/"save" stand for the one text view of nftables/IPVS).
+_MODE_VIEWS = {"iptables": ("restore", "save"), "nftables": ("restore", "save", "list", "input"),
+               "ipvs": ("restore", "save", "ipvsadm")}
+
+
+def _usage_error(parser: argparse.ArgumentParser, message: str) -> int:
+    # What parser.error() prints, returned as exit code 2 instead of raising SystemExit.
+    parser.print_usage(sys.stderr)
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _src(value: str) -> str:
+    from ..proxy.trace import parse_ip
+
+    try:
+        parse_ip(value, "source address")
+    except KubelearnError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def _dst(value: str) -> str:
@@ -54,7 +84,13 @@ def _cluster(args: argparse.Namespace) -> Any:
 def _rules(args: argparse.Namespace) -> int:
     from ..proxy import rules
 
-    rs = rules(_cluster(args), args.node, mode=args.mode, view=args.view)
+    cluster = _cluster(args)
+    mode = args.mode or cluster.proxy_mode
+    if mode in _MODE_VIEWS and args.view not in _MODE_VIEWS[mode]:
+        shown = " or ".join(v for v in _MODE_VIEWS[mode] if v not in ("restore", "save") or mode == "iptables")
+        return _usage_error(args.parser, f'argument --view: view "{args.view}" does not exist in {mode} mode '
+                                         f"(use {shown})")
+    rs = rules(cluster, args.node, mode=args.mode, view=args.view)
     print(str(rs), end="")
     return 0
 

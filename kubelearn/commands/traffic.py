@@ -11,6 +11,9 @@ saves the full request log.
 from __future__ import annotations
 
 import argparse
+import math
+import os
+from pathlib import Path
 from typing import Any
 
 from ..errors import KubelearnError
@@ -24,8 +27,29 @@ def _positive(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid int value: '{text}'") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+        raise argparse.ArgumentTypeError(f"must be greater than 0, not {value}")
     return value
+
+
+def _log_file(text: str) -> str:
+    """``-o``: the suffix says the format; anything else is a usage error (exit 2)."""
+    if Path(text).suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise argparse.ArgumentTypeError(f'unsupported log file "{text}": use a .csv or .parquet file name')
+    return text
+
+
+def _check_writable(path: str) -> None:
+    """Fail before simulating, as ``kubectl`` words a file it cannot open for writing."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.exists():
+        raise KubelearnError(f"error: open {path}: no such file or directory")
+    if not parent.is_dir():
+        raise KubelearnError(f"error: open {path}: not a directory")
+    if p.is_dir():
+        raise KubelearnError(f"error: open {path}: is a directory")
+    if not os.access(p if p.exists() else parent, os.W_OK):
+        raise KubelearnError(f"error: open {path}: permission denied")
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -34,6 +58,8 @@ def _simulate(args: argparse.Namespace) -> int:
     from ..traffic.log import write_log
     from ..traffic.simulate import default_workload, predicted_shares, simulate
 
+    if args.output:
+        _check_writable(args.output)
     cluster = cli.cluster_from_args(args)
     wl = default_workload(cluster)
     changes: dict[str, Any] = {}
@@ -48,15 +74,20 @@ def _simulate(args: argparse.Namespace) -> int:
         predicted = predicted_shares(cluster, wl)
     except KubelearnError:
         predicted = None
+    why = predicted.attrs.get("unpredictable", "") if predicted is not None else ""
     table = summary(log, predicted)
     shown = table.copy()
     shown["share"] = [f"{v:.1%}" if isinstance(v, float) else v for v in shown["share"]]
     if "predicted" in shown:
-        shown["predicted"] = [f"{v:.1%}" if isinstance(v, float) else v for v in shown["predicted"]]
+        # NaN: the model makes no prediction for this workload (said below the table)
+        shown["predicted"] = [("n/a" if math.isnan(v) else f"{v:.1%}") if isinstance(v, float) else v
+                              for v in shown["predicted"]]
     target = next(iter(wl.target.items()))
     print(f"{wl.connections} connections x {wl.requests_per_connection} requests, "
           f"mode {log.attrs.get('mode')}, target {target[0]} {target[1]}, seed {args.seed}")
     print(shown.to_string())
+    if why:
+        print(f"predicted: n/a, {why}")
     if args.output:
         path = write_log(log, args.output)
         print(f"request log written to {path}")
@@ -74,6 +105,6 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
                    help="number of connections (default: the workload's, else 1000)")
     p.add_argument("--requests-per-connection", type=_positive, default=None, metavar="K",
                    help="keep-alive requests per connection (default 1)")
-    p.add_argument("-o", "--output", default=None, metavar="FILE",
+    p.add_argument("-o", "--output", type=_log_file, default=None, metavar="FILE",
                    help="save the request log as FILE.csv or FILE.parquet")
     p.set_defaults(func=_simulate)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import platform
 import re
 import secrets
 import shutil
@@ -110,23 +111,70 @@ def preflight(mode: str = "iptables") -> None:
     """Refuse, with one line saying what is missing, when the lab cannot run here.
 
     Raises:
-        PreflightError: not Linux, not root, or ``ip``/``iptables-restore``/``nft`` missing.
+        PreflightError: not Linux, not root, ``ip``/``iptables-restore``/``nft`` missing, or
+            IPVS mode (the kernel lacks ``ip_vs``, or it has it and the lab does not drive it).
     """
     if mode not in ("iptables", "nftables", "ipvs"):
         raise PreflightError(f'unknown proxy mode "{mode}": the lab runs iptables, nftables or ipvs')
     problems = missing(mode)
     if problems:
         raise PreflightError("kubelearn netlab cannot run here: " + "; ".join(problems))
-    if mode == "ipvs" and not ipvs_available():
-        raise PreflightError(
-            "kubelearn netlab cannot run ipvs mode here: the kernel has no ip_vs module loaded "
-            "(/proc/net/ip_vs is missing) and the lab never loads kernel modules; use iptables or nftables"
-        )
+    if mode == "ipvs":
+        raise PreflightError(ipvs_refusal())
+
+
+#: Where the kernel shows IPVS once the ``ip_vs`` module is loaded (or built in).
+PROC_IP_VS = "/proc/net/ip_vs"
+
+
+def ipvs_refusal(kernel_has_ip_vs: bool | None = None) -> str:
+    """The one-line reason the lab refuses IPVS mode on this machine.
+
+    Two different facts, two different messages: a kernel without ``ip_vs`` cannot run IPVS
+    at all (the lab never loads kernel modules); a kernel with it could, but kubelearn's lab
+    does not program IPVS virtual servers yet.
+
+    Args:
+        kernel_has_ip_vs: override the check of ``/proc/net/ip_vs`` (for tests).
+    """
+    has = ipvs_available() if kernel_has_ip_vs is None else kernel_has_ip_vs
+    if not has:
+        return ("kubelearn netlab cannot run ipvs mode here: the kernel has no ip_vs "
+                f"({PROC_IP_VS} is missing; the lab never loads kernel modules)")
+    return ("kubelearn netlab does not drive IPVS yet (the kernel has ip_vs, but the lab only "
+            "loads iptables or nftables rules); use --mode iptables or nftables")
 
 
 def ipvs_available() -> bool:
     """Whether the running kernel offers IPVS (the lab only looks; it never loads modules)."""
-    return os.path.exists("/proc/net/ip_vs") and shutil.which("ipvsadm") is not None
+    return os.path.exists(PROC_IP_VS)
+
+
+#: Linux 5.3 made ``net.bridge.bridge-nf-call-*`` per network namespace; before, one global value.
+BRIDGE_NF_PER_NETNS_SINCE = (5, 3)
+
+
+def kernel_version(release: str | None = None) -> tuple[int, int] | None:
+    """``(major, minor)`` of a kernel release string such as ``"6.8.0-45-generic"`` (``None`` if unreadable).
+
+    Args:
+        release: the string to read; default ``platform.release()`` (the running kernel).
+    """
+    m = re.match(r"(\d+)\.(\d+)", platform.release() if release is None else release)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def bridge_nf_sysctls_are_per_netns(release: str | None = None) -> bool:
+    """Whether writing ``bridge-nf-call-*`` inside a lab namespace stays inside it.
+
+    Before Linux 5.3 those switches are global: a write from the switch namespace would change
+    the host's own bridges.  An unreadable release counts as old (never risk the host).
+
+    Args:
+        release: a kernel release string; default the running kernel's.
+    """
+    v = kernel_version(release)
+    return v is not None and v >= BRIDGE_NF_PER_NETNS_SINCE
 
 
 @dataclass(frozen=True)

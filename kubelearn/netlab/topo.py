@@ -10,7 +10,13 @@ traffic is *routed* through the node, and never bridged, every packet of a conne
 crosses the node's netfilter hooks, so conntrack sees replies and un-DNATs them; a bridge
 would need ``br_netfilter`` with ``bridge-nf-call-iptables`` for that (the classic trap).
 The lab's one bridge sits in its own "switch" namespace and only joins node eth0s and the
-external hosts, as Docker's bridge does; netfilter is switched off on it.
+external hosts, as Docker's bridge does; netfilter is switched off on it where the kernel
+allows that per namespace (Linux 5.3+).  On an older kernel the ``bridge-nf-call-*`` switches
+are global, so the lab leaves them as the host has them, and nothing breaks: the switch
+namespace has no rules (every hook's policy is ACCEPT, it does no NAT), and its conntrack
+table is its own and sees both directions of every frame it switches, so a netfiltered switch
+only costs a little time; kube-proxy's rules, DNAT and conntrack live in the node namespaces,
+which routed veths reach without any bridge.
 
 :func:`plan` is a pure function from a :class:`~kubelearn.cluster.Cluster` to the wiring;
 :func:`build` turns a plan into namespaces, veths, addresses, routes and sysctls, running
@@ -224,8 +230,17 @@ NODE_SYSCTLS = (
 )
 
 
-def build(p: Plan, owner_pid: int | None = None) -> None:
+def build(p: Plan, owner_pid: int | None = None, *, bridge_nf_off: bool | None = None) -> None:
     """Create the lab's namespaces and wiring.  Partial builds are left for the caller to tear down.
+
+    Args:
+        p: the plan.
+        owner_pid: the PID recorded as the lab's owner (default: this process).
+        bridge_nf_off: switch ``bridge-nf-call-*`` off in the switch namespace.  Default: only
+            where the kernel keeps those sysctls per namespace (Linux 5.3+, see
+            :func:`~kubelearn.netlab.host.bridge_nf_sysctls_are_per_netns`); before 5.3 they
+            are global and writing them would change the host's bridges, so the lab leaves
+            them alone.  The lab is correct either way (see the module docstring).
 
     Raises:
         HostError: when a namespace already exists or a command fails.
@@ -236,13 +251,16 @@ def build(p: Plan, owner_pid: int | None = None) -> None:
     host.run(["ip", "-batch", "-"], input="".join(f"netns add {ns}\n" for ns in p.namespaces()))
 
     pid = os.getpid() if owner_pid is None else owner_pid
+    if bridge_nf_off is None:
+        bridge_nf_off = host.bridge_nf_sysctls_are_per_netns()
     sw = ["link set lo up", "link add br0 type bridge", f'link set br0 alias "kubelearn-netlab pid={pid}"',
           "link set br0 up"]
     host.ip_batch(p.switch, sw)
-    # Frames crossing the lab's bridge are switched, not filtered (Docker's bridge is not
-    # where kube-proxy's rules live).  Per-namespace since Linux 5.3; absent without br_netfilter.
-    host.run_in(p.switch, ["sh", "-c", "for f in /proc/sys/net/bridge/bridge-nf-call-*; do "
-                           "[ -e \"$f\" ] && echo 0 > \"$f\"; done; true"])
+    if bridge_nf_off:
+        # Frames crossing the lab's bridge are switched, not filtered (Docker's bridge is not
+        # where kube-proxy's rules live).  Absent without br_netfilter.
+        host.run_in(p.switch, ["sh", "-c", "for f in /proc/sys/net/bridge/bridge-nf-call-*; do "
+                               "[ -e \"$f\" ] && echo 0 > \"$f\"; done; true"])
 
     sw_ports: list[str] = []
     for node in p.nodes:

@@ -39,6 +39,7 @@ from ._common import (
     result,
     style,
     text_column,
+    text_values,
     without_attrs,
 )
 from ._common import (
@@ -74,11 +75,12 @@ def filter_service(log: pd.DataFrame, service: str | None) -> pd.DataFrame:
     if service is None:
         return log
     require_columns(log, ["service"], "this plot")
-    keep = text_column(log, "service") == service
+    services = text_values(log, "service")
+    keep = services == service
     if "via" in log.columns:
         # A headless Service's clients dial pod IPs from DNS: no Service rule is involved, and
         # the log leaves ``service`` empty for them; they still belong to this picture.
-        keep |= (text_column(log, "service") == "") & (text_column(log, "via") == "dns")
+        keep |= (services == "") & (text_values(log, "via") == "dns")
     return log[keep]
 
 
@@ -134,6 +136,11 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
         predicted = predicted["predicted"]
     if isinstance(predicted, pd.Series):
         predicted = {str(k): float(v) for k, v in predicted.items()}
+    # kubelearn.predicted_shares says NaN where the model cannot predict (a run with events,
+    # clients caching a multi-record DNS answer): draw no reference at all rather than a false one.
+    unpredictable = predicted is not None and any(v != v for v in predicted.values())
+    if unpredictable:
+        predicted = None
     if predicted is not None:
         # Shares of *answered* connections: drop the "" row (connections no pod answers) and
         # renormalise, so a prediction that includes failures still sums to 1 over pods.
@@ -141,11 +148,11 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
         total = sum(answered_share.values())
         predicted = {k: v / total for k, v in answered_share.items()} if total > 0 else None
     log = first_requests(filter_service(without_attrs(log), service))
-    outcome = text_column(log, "outcome")
-    pods = text_column(log, "pod")
-    answered = log[(outcome == "ok") & (pods != "")]
-    counts = text_column(answered, "pod").value_counts()
-    n = int(len(answered))
+    outcome = text_values(log, "outcome")
+    pods = text_values(log, "pod")
+    is_answered = (outcome == "ok") & (pods != "")
+    counts = pd.Series(pods[is_answered], dtype=object).value_counts()
+    n = int(is_answered.sum())
 
     assumed = predicted is None
     groups = _pods_by_node(log, extra_pods=(predicted or {}).keys())
@@ -154,7 +161,7 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
         predicted = {p: 1 / len(all_pods) for p in all_pods} if all_pods else {}
     assert predicted is not None
 
-    failures = outcome[outcome != "ok"].value_counts()
+    failures = pd.Series(outcome[outcome != "ok"], dtype=object).value_counts()
     width = max(7.0, 0.7 * (sum(len(ps) for _, ps in groups) + len(failures)) + 2.5)
     ax, created = new_axes(ax, (min(width, 14.0), 4.0))
     node_colors = node_color_map([node for node, _ in groups if node])
@@ -188,6 +195,8 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
             patch.set_gid(gid)
 
         for xi, pod in zip(xs, [p for _, ps in groups for p in ps], strict=True):
+            if unpredictable:
+                break
             p = float(predicted.get(pod, 0.0))
             lo, hi = chance_band(n, p)
             ax.add_patch(Rectangle((xi - 0.45, lo), 0.9, hi - lo, facecolor=NEUTRAL_COLOR, alpha=0.25,
@@ -214,13 +223,17 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
         # y given: matplotlib skips its title-placement layout pass (a widget redraws this often).
         ax.set_title(f"Which pod answered: {len(log):,} connections" + (f" to {svc}" if svc else ""), y=1.0)
         handles: list[Any] = [Patch(facecolor=c, label=f"pod on {node}") for node, c in node_colors.items()]
-        handles.append(Line2D([], [], color="#222222", lw=2,
-                              label="equal share (assumed)" if assumed else "predicted share"))
-        handles.append(Patch(facecolor=NEUTRAL_COLOR, alpha=0.25, label="what chance alone explains (95%)"))
+        if unpredictable:
+            handles.append(Line2D([], [], color="none", label="no prediction for this run"))
+        else:
+            handles.append(Line2D([], [], color="#222222", lw=2,
+                                  label="equal share (assumed)" if assumed else "predicted share"))
+            handles.append(Patch(facecolor=NEUTRAL_COLOR, alpha=0.25, label="what chance alone explains (95%)"))
         if len(failures):
             handles.append(Patch(facecolor="white", edgecolor=ERROR_COLOR, hatch="///", label="no pod answered"))
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        top = max([*heights, *(failures.tolist() or [0]), *(n * float(p) for p in predicted.values())], default=1)
+        top = max([*heights, *(failures.tolist() or [0]),
+                   *(() if unpredictable else (n * float(p) for p in predicted.values()))], default=1)
         ax.set_ylim(0, max(1.0, top) * 1.35)
     return result(ax, created)
 

@@ -37,7 +37,9 @@ from ._common import (
     objects,
     result,
     style,
+    text_codes,
     text_column,
+    text_values,
     without_attrs,
 )
 from ._common import node_colors as node_color_map
@@ -239,7 +241,7 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
             ew = min(max(3.8, width * 0.34), 6.5)
             # Centred when clients dial the virtual IP; otherwise out of the way on the right, so
             # arrows from clients to nodes do not seem to pass through it.
-            dialled = log_has_rows(log) and bool(_dials_vip(log, headless).any())  # type: ignore[arg-type]
+            dialled = log is not None and len(log) > 0 and bool(_dials_vip(log, headless).any())
             cx = width / 2 if dialled or not log_has_rows(log) else width - ew / 2
             ell = Ellipse((cx, mid_y), width=ew, height=1.05, facecolor="white",
                           edgecolor=NEUTRAL_COLOR, lw=1.5, ls="--", gid=f"service:{svc_key}", zorder=2)
@@ -319,11 +321,11 @@ def log_has_rows(log: pd.DataFrame | None) -> bool:
     return log is not None and len(log) > 0
 
 
-def _dials_vip(log: pd.DataFrame, headless: bool) -> pd.Series:
+def _dials_vip(log: pd.DataFrame, headless: bool) -> np.ndarray:
     """Connections whose client dialled the Service's virtual IP (directly or after DNS)."""
-    via = text_column(log, "via")
     if headless:
-        return via == "__never__"
+        return np.zeros(len(log), dtype=bool)
+    via = text_values(log, "via")
     return (via == "clusterip") | (via == "dns")
 
 
@@ -346,45 +348,56 @@ def _draw_traffic(ax: Axes, log: pd.DataFrame, anchors: dict[str, tuple[float, f
     Returns:
         Each entry node's share of connections whose source address it rewrote (SNAT).
     """
-    kind = text_column(log, "client_kind")
-    via = text_column(log, "via")
-    entry = text_column(log, "entry_node")
-    pod = text_column(log, "pod")
-    snat = (text_column(log, "seen_src_ip") != text_column(log, "src_ip")) & (pod != "")
-    client = ("client:" + kind).to_numpy()
+    # Integer codes rather than strings: every comparison and count below runs in C (see
+    # text_codes); the hops are numbered in one label space: clients, kube-proxies, the
+    # Service's virtual IP and the load balancer, pods.
+    kind_codes, kind_labels = text_codes(log, "client_kind")
+    entry_codes, entry_labels = text_codes(log, "entry_node")
+    pod_codes, pod_labels = text_codes(log, "pod")
+    kind, entry, pod = kind_labels[kind_codes], entry_labels[entry_codes], pod_labels[pod_codes]
+    via = text_values(log, "via")
+    snat = (text_values(log, "seen_src_ip") != text_values(log, "src_ip")) & (pod != "")
+    labels = [*(f"client:{k}" for k in kind_labels.tolist()), *(f"proxy:{e}" for e in entry_labels.tolist()),
+              "vip", "lb", *(f"pod:{p}" for p in pod_labels.tolist())]
+    proxy_at = len(kind_labels)
+    hop_at = proxy_at + len(entry_labels)
+    pod_at = hop_at + 2
+    client = kind_codes
     # The hop where kube-proxy's rules act: the entry node; none for a headless Service (the
     # client dials a pod IP from DNS) or when no node's rules handled the connection.
-    direct = headless | (entry == "").to_numpy()
-    proxy = np.where(direct, client, ("proxy:" + entry).to_numpy())
-    vip = _dials_vip(log, headless).to_numpy() & ~direct & ("vip" in anchors)
-    lb = (via == "loadbalancer").to_numpy() & ~direct & ("lb" in anchors)
-    frame = pd.DataFrame({"client": client, "proxy": proxy, "pod": ("pod:" + pod).to_numpy(),
-                          "has_pod": (pod != "").to_numpy(), "snat": snat.to_numpy(), "vip": vip, "lb": lb,
-                          "entry": entry.to_numpy()})
+    direct = headless | (entry == "")
+    proxy = np.where(direct, client, proxy_at + entry_codes)
+    vip = _dials_vip(log, headless) & ~direct & ("vip" in anchors)
+    lb = (via == "loadbalancer") & ~direct & ("lb" in anchors)
     edges: Counter[tuple[str, str]] = Counter()
-
-    def add(counts: pd.Series) -> None:
-        for key, n in counts.items():
-            pair: tuple[Any, Any] = key  # type: ignore[assignment]  # a two-level groupby: (source, target)
-            edges[(str(pair[0]), str(pair[1]))] += int(n)
-
-    middle = frame["vip"] | frame["lb"]
-    hop = np.where(frame["vip"], "vip", "lb")
-    if middle.any():
-        add(pd.DataFrame({"a": frame["client"], "b": hop})[middle].groupby(["a", "b"]).size())
-        add(pd.DataFrame({"a": hop, "b": frame["proxy"]})[middle].groupby(["a", "b"]).size())
-    straight = ~middle & (frame["client"] != frame["proxy"])
-    if straight.any():
-        add(frame[straight].groupby(["client", "proxy"]).size())
-    served = frame[frame["has_pod"]]
     snat_edges: Counter[tuple[str, str]] = Counter()
-    for (a, b), grp in served.groupby(["proxy", "pod"]):
-        edges[(str(a), str(b))] += len(grp)
-        if grp["snat"].any():
-            snat_edges[(str(a), str(b))] += int(grp["snat"].sum())
-    kinds = sorted(set(kind))
+    n_labels = len(labels)
+
+    def add(a: np.ndarray, b: np.ndarray, keep: np.ndarray, rewritten: np.ndarray | None = None) -> None:
+        # Count the (source, target) pairs of the kept connections, by code.
+        if not keep.any():
+            return
+        key = a[keep] * n_labels + b[keep]
+        counts = np.bincount(key, minlength=n_labels * n_labels)
+        snat_counts = np.bincount(key, weights=rewritten[keep], minlength=n_labels * n_labels) \
+            if rewritten is not None else np.zeros(len(counts))
+        found = [(labels[k // n_labels], labels[k % n_labels], int(counts[k]), int(snat_counts[k]))
+                 for k in np.flatnonzero(counts).tolist()]
+        for source, target, n, r in sorted(found):  # in (source, target) order, as a groupby gives
+            edges[(source, target)] += n
+            if r:
+                snat_edges[(source, target)] += r
+
+    middle = vip | lb
+    hop = np.where(vip, hop_at, hop_at + 1)
+    add(client, hop, middle)
+    add(hop, proxy, middle)
+    add(client, proxy, ~middle & (client != proxy))
+    add(proxy, pod_at + pod_codes, pod != "", snat)
+    per_kind = np.bincount(kind_codes, minlength=len(kind_labels))
+    kinds = sorted(str(k) for k, n in zip(kind_labels.tolist(), per_kind.tolist(), strict=True) if n)
     # Clients above what they dial: the Service when they use its virtual IP, else the left edge.
-    centre = anchors["vip"][0] if "vip" in anchors and bool(frame["vip"].any()) else 1.25 * len(kinds)
+    centre = anchors["vip"][0] if "vip" in anchors and bool(vip.any()) else 1.25 * len(kinds)
     for i, k in enumerate(kinds):
         x = max(0.1, centre - 1.3 * len(kinds)) + i * 2.6
         _box(ax, x, top - 0.8, 2.3, 0.8, gid=f"client:{k}", face="white", edge=DARK_TEXT)
@@ -430,6 +443,10 @@ def _draw_traffic(ax: Axes, log: pd.DataFrame, anchors: dict[str, tuple[float, f
                color=ERROR_COLOR if rewritten else DARK_TEXT, label=label, at=0.25 if a.startswith("proxy:") else 0.5,
                # A client that dials a pod IP bypasses kube-proxy: its arrow passes behind the rules.
                zorder=1.5 if a.startswith("client:") and b.startswith("pod:") else 4)
-    entered = frame[frame["proxy"].str.startswith("proxy:")]
-    rates = entered.groupby("entry")["snat"].mean() if len(entered) else pd.Series(dtype=float)
-    return {str(k): float(v) for k, v in rates.items() if v > 0}
+    entered = ~direct
+    if not entered.any():
+        return {}
+    counts = np.bincount(entry_codes[entered], minlength=len(entry_labels))
+    rewritten_at = np.bincount(entry_codes[entered], weights=snat[entered], minlength=len(entry_labels))
+    return {str(e): float(r / n) for e, n, r in zip(entry_labels.tolist(), counts.tolist(), rewritten_at.tolist(),
+                                                    strict=True) if n and r > 0}

@@ -18,6 +18,13 @@ ipset entries that decide masquerading).  ``rules_walked`` counts the rules a fi
 evaluates (expected value over the random branches), which shows iptables' O(services)
 against nftables' O(1).
 
+``Trace.masquerade`` is True only when *every* destination is masqueraded, so it answers "does
+the endpoint always see the node's address instead of mine?".  A pod dialling a ClusterIP is
+not masqueraded (kube-proxy's flow table), except on the one branch where it lands on itself:
+that endpoint's ``KUBE-SEP`` hairpin rule marks it.  That branch shows in its own
+:class:`Destination` (``masquerade=True``) and in the text ("masqueraded only if it lands on
+itself (hairpin)"), not in the summary.
+
 Simplification: when a packet is masqueraded, MASQUERADE picks the address of the interface
 the packet leaves by; kubelearn reports ``masquerade=True`` and the simulator uses the entry
 node's InternalIP, which is the usual answer on a single-NIC node such as a kind node.
@@ -63,7 +70,12 @@ class Step:
 
 @dataclass(frozen=True)
 class Trace:
-    """Where a new connection goes, and why (see :func:`kubelearn.proxy.trace`)."""
+    """Where a new connection goes, and why (see :func:`kubelearn.proxy.trace`).
+
+    ``masquerade`` is True only when every destination is masqueraded (for a trace without
+    destinations: when the packet was masqueraded at all); per-branch masquerading, such as a
+    pod's hairpin to itself, is in each :class:`Destination`'s ``masquerade``.
+    """
 
     verdict: str  # "DNAT" | "REJECT" | "DROP" | "NONE"
     destinations: tuple[Destination, ...]
@@ -113,6 +125,8 @@ class Trace:
         for d in self.destinations:
             lines.append(f"  -> {d.endpoint:<22} p={d.probability:.4f}  via {d.chain}"
                          + ("  (masqueraded)" if d.masquerade else ""))
+        if self.destinations:
+            lines.append(f"  source: {self.masquerade_summary()}")
         if self.affinity_timeout is not None:
             lines.append(f"  ClientIP affinity: later connections stick for {self.affinity_timeout}s")
         if self.scheduler:
@@ -124,6 +138,17 @@ class Trace:
                 where = s.table if s.rule.startswith("-A ") else f"{s.table}: {s.chain}"
                 lines.append(f"  [{where}] {s.rule}")
         return "\n".join(lines)
+
+    def masquerade_summary(self) -> str:
+        """One phrase on whether the endpoint sees the client's own address, over all destinations."""
+        masq = [d for d in self.destinations if d.masquerade]
+        if not masq:
+            return "not masqueraded (the endpoint sees the client's address)"
+        if len(masq) == len(self.destinations):
+            return "masqueraded (the endpoint sees the node's address)"
+        if all(d.endpoint.rsplit(":", 1)[0] == self.src for d in masq):
+            return "masqueraded only if it lands on itself (hairpin)"
+        return "masqueraded on some branches only (see each destination)"
 
     def _repr_html_(self) -> str:
         import html
@@ -331,7 +356,8 @@ def finish(walker: Walker, results: list[tuple[Packet, str]], *, mode: str, hook
             merged[key] = merged.get(key, Fraction(0)) + p.prob
         dests = tuple(Destination(e, float(pr), c, m) for (e, c, m), pr in merged.items())
         verdict = "DNAT"
-        masq = any(d.masquerade for d in dests)
+        # Honest summary: masqueraded only if every branch is (a hairpin branch is not the rule).
+        masq = all(d.masquerade for d in dests)
         aff = next((p.affinity for p, _ in dnat if p.affinity is not None), None)
     else:
         dests = ()

@@ -61,7 +61,9 @@ def _shares(log: pd.DataFrame, column: str, predicted: pd.Series | None) -> pd.D
         out["requests"] = out["requests"].astype(int)
     out["share"] = out["connections"] / total if total else 0.0
     if predicted is not None:
-        out["predicted"] = predicted.reindex(out.index).fillna(0.0)
+        # no prediction at all (predicted_shares' NaN) stays NaN; a pod it does not name gets 0
+        out["predicted"] = predicted.reindex(out.index) if predicted.isna().all() else \
+            predicted.reindex(out.index).fillna(0.0)
     out.index.name = column
     return out.sort_index()
 
@@ -140,9 +142,12 @@ def chi_square(log: pd.DataFrame, predicted: pd.DataFrame | pd.Series) -> ChiSqu
 
     Raises:
         KubelearnError: when the log reaches a pod the prediction gives no traffic at all,
-            or nothing is predicted.
+            nothing is predicted, or the prediction is NaN (see :func:`predicted_shares`).
     """
     pred = predicted["predicted"] if isinstance(predicted, pd.DataFrame) else predicted
+    if pred.isna().any():
+        why = predicted.attrs.get("unpredictable", "some shares are NaN")
+        raise KubelearnError(f"error: there is no prediction to test against: {why}")
     pred = pred[(pred.index != "") & (pred > 0)]
     if pred.empty:
         raise KubelearnError("error: the prediction sends no traffic to any pod")

@@ -1106,10 +1106,24 @@ def _dns_query(resolver: ResolveFn, cluster: Cluster, cl: Client, name: str) -> 
 
 
 def _dns_query_owner(resolver: ResolveFn, cluster: Cluster, cl: Client, name: str) -> tuple[list[str], float, str]:
-    """:func:`_dns_query` and the name that owns the A records (the FQDN that answered)."""
+    """:func:`_dns_query` and the name that owns the A records (the FQDN that answered).
+
+    A client pod asks with its own resolv.conf (``dnsPolicy: ClusterFirst``: CoreDNS and the
+    ``<ns>.svc.cluster.local`` search list).  A client *node* is not a pod: its processes use
+    the node's own ``/etc/resolv.conf``, which on kind points at Docker's embedded resolver
+    (the Docker network's gateway), with no cluster search domains.  kubelearn's DNS model
+    gives that view to a pod with ``hostNetwork: true`` and ``dnsPolicy: Default``, so the
+    node asks as one: ``my-service`` is NXDOMAIN there and a cluster FQDN does not resolve
+    (the model answers SERVFAIL: it is forwarded upstream), and the connection's outcome is
+    ``nxdomain``.  A node reaches a Service by its ClusterIP, not by its name.
+    """
     kw: dict[str, Any] = {"namespace": cl.namespace}
     if cl.kind == "pod":
         kw["from_pod"] = cl.name
+    elif cl.kind == "node":
+        kw["from_pod"] = {"apiVersion": "v1", "kind": "Pod",
+                          "metadata": {"name": cl.name, "namespace": cl.namespace},
+                          "spec": {"nodeName": cl.node, "hostNetwork": True, "dnsPolicy": "Default"}}
     res = resolver(cluster, name, "A", **kw)
     recs = [r for r in (getattr(res, "answer", None) or []) if _rec(r, "type") == "A"]
     if str(getattr(res, "rcode", "NOERROR")).upper() != "NOERROR" or not recs:
@@ -1155,10 +1169,16 @@ def predicted_shares(cluster: Cluster, workload: Workload | dict[str, Any] | Non
                      resolve: ResolveFn | None = None) -> pd.DataFrame:
     """The share of connections each pod should get, from the rules' probabilities × the client mix.
 
-    This is the model's prediction at time 0 (events are ignored): each client's share of the
-    connections, times the probability its entry node's trace gives each endpoint (and, for
-    an external load balancer, each healthy node equally likely; for a headless name, each
-    record equally likely).  ``sh``/``dh`` IPVS schedulers are deterministic per client.
+    Each client's share of the connections, times the probability its entry node's trace
+    gives each endpoint (and, for an external load balancer, each healthy node equally
+    likely; for a headless name with the ``random`` DNS strategy, each record equally likely).
+    ``sh``/``dh`` IPVS schedulers are deterministic per client.
+
+    Where a static prediction would mislead, there is none: ``predicted`` is NaN for every pod
+    and ``attrs["unpredictable"]`` says why.  That is the case when the workload has events
+    (the rules, and the pods, change during the run) and when clients cache a multi-record
+    DNS answer and use it with the ``first`` or ``round-robin`` strategy (where the traffic
+    goes is decided by a handful of lookups, not by per-connection probabilities).
 
     Returns:
         a frame indexed by pod with columns ``node`` and ``predicted`` (shares summing to the
@@ -1202,6 +1222,8 @@ def predicted_shares(cluster: Cluster, workload: Workload | dict[str, Any] | Non
             add(d.endpoint, w * d.probability / total)
 
     resolver = None
+    reason = ("the workload has events: the rules and the pods change during the run"
+              if wl.events else "")
     for c in clients:
         s = _static_route(cluster, wl, c)
         if s is not None:
@@ -1211,6 +1233,9 @@ def predicted_shares(cluster: Cluster, workload: Workload | dict[str, Any] | Non
             recs, _ = _dns_query(resolver, cluster, c, str(wl.target["dns"]))
             if not recs:
                 add("", weight)
+            if len(recs) > 1 and wl.dns_strategy != "random" and not reason:
+                reason = (f"each client caches one DNS answer of {len(recs)} records and dials them "
+                          f"{wl.dns_strategy}: a few lookups decide where traffic goes")
             for ip in recs:
                 via_trace(c.node, c, f"{ip}:{wl.target['port']}", weight / len(recs))
         else:
@@ -1226,6 +1251,9 @@ def predicted_shares(cluster: Cluster, workload: Workload | dict[str, Any] | Non
     node_of = {v[0]: v[1] for v in pods.values()}
     df = pd.DataFrame({"node": [node_of.get(p, "") for p in shares], "predicted": list(shares.values())},
                       index=pd.Index(list(shares), name="pod"))
+    if reason:
+        df["predicted"] = np.nan
+        df.attrs["unpredictable"] = reason
     return df.sort_index()
 
 

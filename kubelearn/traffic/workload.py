@@ -14,9 +14,9 @@ loaded by the same ``-f`` as the manifests::
       name: web-clients
     spec:
       clients:                       # one or more sources, connections spread evenly over them
-      - pods: {selector: {app: client}, namespace: default}   # or names: [client-0, client-1]
-      - nodes: [kind-worker]         # [] means every node
-      - external: {cidr: 203.0.113.0/24, count: 50}
+      - pods: {selector: {app: MyApp}, namespace: default}   # or names: [my-app-774ddb954b-wtcv9]
+      # - nodes: [kind-worker]       # [] means every node; nodes dial a clusterIP (no cluster DNS on a node)
+      # - external: {cidr: 203.0.113.0/24, count: 50}   # with a nodePort, externalIP or loadBalancer target
       target:                        # exactly one of:
         dns: my-service              # as a pod writes it: my-service, my-service.prod, FQDN
         port: 80                     # the port dialled (required with dns)
@@ -31,14 +31,15 @@ loaded by the same ``-f`` as the manifests::
       protocol: TCP
       dnsClient: {strategy: first, ttlSeconds: 30}   # first | random | round-robin; TTL of the cache
       propagation: {endpointSliceSeconds: 0.1}    # kube-proxy's minSyncPeriod comes from its config
-      events:
-      - {at: 5, scale: {deployment: web, replicas: 5}}
-      - {at: 8, deletePod: {name: web-abc12-xyz34, grace: true}}
-      - {at: 9, setReady: {pod: web-abc12-xyz34, ready: false}}
-      - {at: 10, crashPod: {name: web-abc12-xyz34}}
-      - {at: 12, rollout: {deployment: web, template: {...}, stepSeconds: 5}}
-      - {at: 20, cordon: {node: kind-worker}}
-      - {at: 25, failNode: {node: kind-worker2}}
+      events:                        # pod names below: take them from kubectl get pods
+      - {at: 2, scale: {deployment: my-app, replicas: 5}}
+      # - {at: 3, deletePod: {name: my-app-774ddb954b-wtcv9, grace: true}}
+      # - {at: 3, setReady: {pod: my-app-774ddb954b-wtcv9, ready: false}}
+      # - {at: 3, crashPod: {name: my-app-774ddb954b-wtcv9}}
+      - {at: 4, rollout: {deployment: my-app, stepSeconds: 1,
+                          template: {spec: {containers: [{name: app, image: "registry.k8s.io/e2e-test-images/agnhost:2.54"}]}}}}
+      - {at: 6, cordon: {node: kind-worker}}
+      - {at: 8, failNode: {node: kind-worker2}}
 
 Defaults: ``connections`` 1000, ``arrival`` fixed at 100/s, ``connectionSeconds`` 0.1,
 ``requestsPerConnection`` 1, ``protocol`` TCP, DNS strategy ``first`` with the record's TTL.
@@ -53,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..errors import NO_VALUE, FieldError, InvalidError, KubelearnError
+from ..schema import UNKNOWN_FIELD, BadRequestError, DecodeError
 
 __all__ = [
     "API_VERSION",
@@ -259,10 +261,14 @@ def from_object(obj: Mapping[str, Any]) -> Workload:
     """The :class:`Workload` a ``kubelearn.dev/v1alpha1`` ``Workload`` document describes.
 
     Raises:
+        BadRequestError: unknown fields, in the API server's strict-decoding words.
         InvalidError: listing every invalid field, with its path.
     """
     errors = validate_workload(obj)
     name = str((obj.get("metadata") or {}).get("name", "")) if isinstance(obj, Mapping) else ""
+    unknown = [e for e in errors if isinstance(e, DecodeError)]
+    if unknown:
+        raise BadRequestError(obj, tuple(unknown))
     if errors:
         raise InvalidError("Workload", name, errors)
     spec = obj["spec"]
@@ -319,9 +325,11 @@ def _is_num(v: Any) -> bool:
 
 
 def _unknown(errs: list[FieldError], path: str, obj: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    # As the API server's strict decoder words it, before any validation.
     for k in obj:
         if k not in allowed:
-            errs.append(_err(f"{path}.{k}" if path else str(k), "Forbidden", detail="unknown field"))
+            p = f"{path}.{k}" if path else str(k)
+            errs.append(DecodeError(p, UNKNOWN_FIELD, message=f'unknown field "{p}"'))
 
 
 def _port(errs: list[FieldError], path: str, v: Any, required: bool) -> None:
@@ -366,9 +374,8 @@ def validate_workload(obj: Mapping[str, Any]) -> list[FieldError]:
             _validate_client(errs, f"spec.clients[{i}]", c)
     _validate_target(errs, "spec.target", spec.get("target"))
     conns = spec.get("connections", 1000)
-    if not _is_int(conns) or conns < 0:
-        errs.append(_err("spec.connections", "Invalid value", conns,
-                               "must be greater than or equal to 0"))
+    if not _is_int(conns) or conns < 1:
+        errs.append(_err("spec.connections", "Invalid value", conns, "must be greater than 0"))
     arrival = spec.get("arrival", {})
     if not isinstance(arrival, Mapping):
         errs.append(_err("spec.arrival", "Invalid value", arrival, "must be an object"))

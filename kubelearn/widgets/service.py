@@ -209,9 +209,12 @@ def explore_service(settings: ServiceSettings, base: Cluster | None = None) -> E
         cluster = base
         if dep is not None:
             cluster = cluster.scale(dep["metadata"]["name"], settings.replicas, namespace=ns)
+        # The Service is deleted and created again (so the API server allocates afresh); the
+        # client pods are applied with it, in one apply: one round of the controllers, not two.
+        manifests = [service_manifest(settings, svc)]
         if settings.headless or settings.type == "ClusterIP":
-            cluster = cluster.apply(_client_deployment(settings.clients, ns))
-        cluster = cluster.delete("Service", svc["metadata"]["name"], ns).apply(service_manifest(settings, svc))
+            manifests.insert(0, _client_deployment(settings.clients, ns))
+        cluster = cluster.delete("Service", svc["metadata"]["name"], ns).apply(*manifests)
         if settings.type == "LoadBalancer":
             cluster = _with_load_balancer_ip(cluster, svc["metadata"]["name"], ns)
         cluster = _with_proxy(cluster, settings.proxy_mode, settings.ipvs_scheduler)
@@ -220,7 +223,8 @@ def explore_service(settings: ServiceSettings, base: Cluster | None = None) -> E
         result.cluster = cluster
         result.log = simulate(cluster, wl, seed=settings.seed, progress=False)
         shares = predicted_shares(cluster, wl)
-        reached = {str(p): float(v) for p, v in shares["predicted"].items() if p}
+        # NaN where the model cannot predict (events, cached multi-record DNS answers): no reference
+        reached = {str(p): float(v) for p, v in shares["predicted"].items() if p and v == v}
         total = sum(reached.values())
         result.predicted = {p: v / total for p, v in reached.items()} if total else {}
     except KubelearnError as exc:

@@ -2,15 +2,14 @@
 
 They follow the contracts in docs/design.md and kube-proxy-facts.md closely enough for the
 simulator's tests (which endpoints a node's rules use, masquerading, traffic policies, the
-IPVS scheduler, affinity), and hold the per-connection *reference* implementation (the
-oracle) that the fast simulator is checked against.  Nothing here ships in kubelearn.
+IPVS scheduler, affinity).  The per-connection oracle the fast simulator is checked
+against uses the real tracer and lives in tests/test_traffic_oracle.py.  Nothing here ships
+in kubelearn.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import random
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +137,8 @@ class Resolution:
 
 def resolve(cluster: Cluster, name: str, type: str = "A", from_pod=None, namespace: str = "default"):
     """A DNS stand-in: ``svc`` / ``svc.ns`` / FQDN → ClusterIP, or ready pod IPs for a headless Service."""
+    if isinstance(from_pod, dict) and (from_pod.get("spec") or {}).get("dnsPolicy") == "Default":
+        return Resolution("NXDOMAIN")  # the node's resolver (Docker's on kind) knows no cluster names
     parts = name.rstrip(".").split(".")
     svc_name, ns = parts[0], parts[1] if len(parts) > 1 else namespace
     if not cluster.has("Service", svc_name, ns):
@@ -255,65 +256,3 @@ def set_ready(self: Cluster, pod: str, ready: bool, namespace: str = "default") 
     p = dict(self.get("Pod", pod, namespace))
     p["status"] = dict(p["status"], conditions=[{"type": "Ready", "status": "True" if ready else "False"}])
     return reslice(self.with_object(p))
-
-
-# ------------------------------------------------------------------------- the oracle
-def reference(cluster: Cluster, clients: list[tuple[str, str]], entry_nodes: list[str], dst: str, n: int,
-              *, seed: int, interval: float = 0.01, mode: str | None = None, tracer=trace) -> list[str]:
-    """Route ``n`` connections one at a time through the tracer (client i % len(clients)).
-
-    Keeps the kernel's state the simple way: per node and endpoint a plain list for
-    ``xt_recent`` (100 entries, least recently set evicted, ``--reap`` of an expired head), and
-    a per-node rotation / active-connection count for IPVS.  Returns the endpoint per
-    connection ("" when refused or dropped).
-    """
-    rnd = random.Random(seed)
-    recent: dict[tuple[str, str], list[list[Any]]] = {}
-    rot: dict[str, int] = {}
-    out = []
-    mode = mode or cluster.proxy_mode
-    for i in range(n):
-        name, ip = clients[i % len(clients)]
-        node = entry_nodes[i % len(clients)]
-        t = i * interval
-        tr = tracer(cluster, node, ip, dst, "TCP", mode=mode)
-        if tr.verdict != "DNAT":
-            out.append("")
-            continue
-        dests = [d.endpoint for d in tr.destinations]
-        if tr.scheduler:
-            if tr.scheduler == "rr":
-                k = rot.get(node, 0)
-                out.append(dests[k % len(dests)])
-                rot[node] = k + 1
-                continue
-            raise NotImplementedError(tr.scheduler)
-        if tr.affinity_timeout:
-            chosen = None
-            for ep in dests:
-                lst = recent.setdefault((node, ep), [])
-                hit = [e for e in lst if e[0] == ip]
-                if not hit:
-                    continue
-                fresh = hit[0][1] >= t - tr.affinity_timeout
-                if mode != "nftables" and lst and lst[0][1] < t - tr.affinity_timeout:
-                    lst.pop(0)
-                if fresh:
-                    chosen = ep
-                    break
-            if chosen is None:
-                chosen = rnd.choice(dests)
-            lst = recent.setdefault((node, chosen), [])
-            old = [e for e in lst if e[0] == ip]
-            if old:
-                lst.remove(old[0])
-            elif mode != "nftables" and len(lst) >= 100:
-                lst.pop(0)
-            lst.append([ip, t])
-            out.append(chosen)
-            continue
-        out.append(rnd.choices(dests, weights=[d.probability for d in tr.destinations])[0])
-    return out
-
-
-_ = OrderedDict
