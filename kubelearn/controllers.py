@@ -33,6 +33,7 @@ from .workloads import (
     is_terminating,
     owned_replicasets,
     parse_time,
+    remove,
     set_rs_replicas,
     store,
     sync_deployments,
@@ -96,6 +97,7 @@ def _purge_expired(cluster: Cluster) -> Cluster:
     containers stopped); an unscheduled pod goes at once.
     """
     nodes = {n["metadata"]["name"]: n for n in cluster.nodes()}
+    gone = []
     for pod in cluster.pods():
         ts = pod["metadata"].get("deletionTimestamp")
         if not ts:
@@ -104,8 +106,8 @@ def _purge_expired(cluster: Cluster) -> Cluster:
         if node is not None and not is_node_ready(node):
             continue
         if node is None or cluster.now >= parse_time(ts):
-            cluster = cluster.without("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"])
-    return cluster
+            gone.append(pod)
+    return remove(cluster, gone)
 
 
 def _collect_garbage(cluster: Cluster) -> Cluster:
@@ -116,17 +118,17 @@ def _collect_garbage(cluster: Cluster) -> Cluster:
     cluster; kubelearn removes them at once.
     """
     nodes = {n["metadata"]["name"] for n in cluster.nodes()}
-    for pod in cluster.pods():
-        bound = pod.get("spec", {}).get("nodeName")
-        if bound and bound not in nodes:
-            cluster = cluster.without("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"])
+    cluster = remove(cluster, [pod for pod in cluster.pods()
+                               if pod.get("spec", {}).get("nodeName") and pod["spec"]["nodeName"] not in nodes])
     uids = {obj["metadata"].get("uid") for obj in cluster.objects.values()}
     for kind in ("ReplicaSet", "Pod"):
+        orphans = []
         for obj in cluster.list(kind):
             ref = controller_of(obj)
             if ref is not None and ref.get("kind") in ("Deployment", "ReplicaSet", "StatefulSet") \
                     and ref.get("uid") not in uids:
-                cluster = cluster.without(kind, obj["metadata"]["name"], obj["metadata"]["namespace"])
+                orphans.append(obj)
+        cluster = remove(cluster, orphans)
     return cluster
 
 
@@ -612,9 +614,8 @@ def rollout_steps(cluster: Cluster, deployment: str, new_template: TemplateChang
         states.append(cluster)
         old_uids = {r["metadata"]["uid"] for r in olds}
         cluster = tick()
-        for pod in cluster.pods(namespace):
-            if (controller_of(pod) or {}).get("uid") in old_uids:
-                cluster = cluster.without("Pod", pod["metadata"]["name"], namespace)
+        cluster = remove(cluster, [pod for pod in cluster.pods(namespace)
+                                   if (controller_of(pod) or {}).get("uid") in old_uids])
         cluster = _settle(cluster)
         states.append(cluster)
         new, _ = current()

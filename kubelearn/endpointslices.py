@@ -193,7 +193,10 @@ def endpoint_slices_for(cluster: Cluster, service: Mapping[str, Any] | str, name
         else:
             names.append(None)
     taken = {s["metadata"]["name"] for s in cluster.list("EndpointSlice", ns)}
-    rng = stable_rng(cluster.seed, "endpointslice", ns, name, svc["metadata"].get("uid", ""))
+    # Seeded by the Service's identity only (not its uid, which depends on how many objects
+    # were stored before it): the same manifests and seed give the same slice names.  Names
+    # still taken are skipped, so a new slice never collides with one that exists.
+    rng = stable_rng(cluster.seed, "endpointslice", ns, name)
     labels = _slice_labels(svc)
     out = []
     for (key, eps), slice_name in zip(chunks, names, strict=True):

@@ -552,6 +552,8 @@ def get(
         resource, name = resource.split("/", 1)
     if output not in OUTPUTS:
         raise UnsupportedOutputError(output)
+    if "," in resource:
+        return _get_many(cluster, resource.split(","), name, namespace, all_namespaces, output)
     info = kind_info(resource)
     kind = info.kind
     ns_filter = None if (all_namespaces or not info.namespaced) else namespace
@@ -562,6 +564,7 @@ def get(
         if not objs:
             raise _NotFoundWithWarning(info.resource, name, stderr)
     if output in ("json", "yaml"):
+        objs = [_as_served(o) for o in objs]
         doc: Any = objs[0] if name is not None else _list_wrapper(objs)
         text = json.dumps(doc, indent=4, sort_keys=True, ensure_ascii=False) + "\n" if output == "json" else _yaml(doc)
         return KubectlOutput(text, stderr)
@@ -583,6 +586,68 @@ def get(
         header = ["NAMESPACE", *header]
         rows = [[o["metadata"].get("namespace", "default"), *r] for o, r in zip(objs, rows, strict=True)]
     return KubectlOutput(tabwrite([header, *rows]), stderr)
+
+
+def _as_served(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as the API server returns it: every Service carries
+    ``status: {loadBalancer: {}}`` (an empty status struct is still serialised).  Added here,
+    not stored, so a re-applied manifest never replaces a status the cluster holds (see
+    ``kubelearn.defaults``)."""
+    if obj.get("kind") == "Service" and not isinstance((obj.get("status") or {}).get("loadBalancer"), dict):
+        obj = {**obj, "status": {**(obj.get("status") or {}), "loadBalancer": {}}}
+    return obj
+
+
+def _get_many(cluster: Cluster, resources: list[str], name: str | None, namespace: str,
+              all_namespaces: bool, output: str) -> KubectlOutput:
+    """``kubectl get svc,endpointslices``: every kind in turn.
+
+    Tables come one per kind, separated by a blank line, with names written ``KIND/NAME``
+    (``service/web``, ``endpointslice.discovery.k8s.io/web-abcde``) as soon as more than one
+    kind is asked for; ``-o yaml|json`` gives one ``kind: List`` holding every item.
+    """
+    kinds: list[str] = []
+    for resource in resources:
+        kind = kind_info(resource).kind
+        if kind not in kinds:  # `get svc,services` lists Services once, as kubectl does
+            kinds.append(kind)
+    stderr = ENDPOINTS_WARNING + "\n" if "Endpoints" in kinds else ""
+    groups: list[tuple[str, list[dict[str, Any]]]] = []
+    for kind in kinds:
+        info = kind_info(kind)
+        objs = _objects(cluster, kind, None if (all_namespaces or not info.namespaced) else namespace)
+        if name is not None:
+            objs = [o for o in objs if o["metadata"]["name"] == name]
+            if not objs:
+                raise _NotFoundWithWarning(info.resource, name, stderr)
+        groups.append((kind, objs))
+    if output in ("json", "yaml"):
+        items = [_as_served(o) for _, objs in groups for o in objs]
+        doc: Any = items[0] if name is not None and len(items) == 1 else _list_wrapper(items)
+        text = json.dumps(doc, indent=4, sort_keys=True, ensure_ascii=False) + "\n" if output == "json" else _yaml(doc)
+        return KubectlOutput(text, stderr)
+    if not any(objs for _, objs in groups):
+        if all_namespaces or not any(kind_info(k).namespaced for k in kinds):
+            return KubectlOutput("", stderr + "No resources found\n")
+        return KubectlOutput("", stderr + f"No resources found in {namespace} namespace.\n")
+    if output == "name":
+        return KubectlOutput("".join(_name_of(kind, o) + "\n" for kind, objs in groups for o in objs), stderr)
+    prefix = len(kinds) > 1
+    tables = []
+    for kind, objs in groups:
+        if not objs:
+            continue  # kubectl prints nothing for an empty kind when another has objects
+        info = kind_info(kind)
+        head, wide_head, row = _TABLES.get(kind, (["NAME", "AGE"], [], _generic_row))
+        header = head + (wide_head if output == "wide" else [])
+        rows = [row(cluster, o, output == "wide") for o in objs]
+        if prefix:
+            rows = [[_name_of(kind, o), *r[1:]] for o, r in zip(objs, rows, strict=True)]
+        if all_namespaces and info.namespaced:
+            header = ["NAMESPACE", *header]
+            rows = [[o["metadata"].get("namespace", "default"), *r] for o, r in zip(objs, rows, strict=True)]
+        tables.append(tabwrite([header, *rows]))
+    return KubectlOutput("\n".join(tables), stderr)
 
 
 class _NotFoundWithWarning(NotFoundError):

@@ -23,7 +23,7 @@ import copy
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,12 +52,26 @@ class Document:
         source: the file it came from, or ``<string>`` / ``<dict>``.
         index: the document's 0-based position in its file (``kind: List`` items share it).
         line: the 1-based line where the object starts (``None`` for dicts).
+        field_lines: for topology documents (kind ``Cluster`` config,
+            ``KubeProxyConfiguration``), the 1-based line of each field path
+            (``nodes[1].role``), so their errors can point at the faulty line.
     """
 
     obj: dict[str, Any]
     source: str
     index: int
     line: int | None = None
+    field_lines: Mapping[str, int] | None = field(default=None, compare=False, repr=False)
+
+    def line_of(self, path: str) -> int | None:
+        """The line of the field ``path`` (its nearest known parent's), else the document's."""
+        lines = self.field_lines or {}
+        while path:
+            if path in lines:
+                return lines[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return self.line
 
     @property
     def kind(self) -> str:
@@ -175,11 +189,32 @@ def _from_nodes(text: str, source: str) -> list[Document]:
     return docs
 
 
+#: Documents that are not API objects but configure the cluster itself (see kubelearn.topology).
+_TOPOLOGY_DOCUMENTS = {("kind.x-k8s.io/v1alpha4", "Cluster"), ("kubeproxy.config.k8s.io/v1alpha1", "KubeProxyConfiguration")}
+
+
+def _field_lines(node: Any, prefix: str = "") -> dict[str, int]:
+    """Field path → 1-based line for every key and list item under a YAML node."""
+    out: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
+            out[path] = key_node.start_mark.line + 1
+            out.update(_field_lines(value_node, path))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            path = f"{prefix}[{i}]"
+            out[path] = item.start_mark.line + 1
+            out.update(_field_lines(item, path))
+    return out
+
+
 def _expand(obj: Any, node: Any, source: str, index: int, line: int | None) -> list[Document]:
     """One parsed document: an object, or a ``kind: List`` expanded into its items."""
     obj = _check_object(obj, source, index, line)
     if obj["kind"] != "List" or obj["apiVersion"] != "v1":
-        return [Document(obj, source, index, line)]
+        lines = _field_lines(node) if (obj["apiVersion"], obj["kind"]) in _TOPOLOGY_DOCUMENTS and node is not None else None
+        return [Document(obj, source, index, line, lines)]
     items = obj.get("items") or []
     if not isinstance(items, list):
         raise ManifestError("error validating data: items must be a list", source=source, document=index,

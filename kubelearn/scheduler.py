@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .cluster import Cluster
@@ -170,13 +171,16 @@ def _filter(pod: Mapping[str, Any], node: Mapping[str, Any], pods_on_node: int =
 
 
 def feasible_nodes(cluster: Cluster, pod: Mapping[str, Any],
-                   load: Mapping[str, int] | None = None) -> tuple[list[dict[str, Any]], dict[str, str]]:
+                   load: Mapping[str, int] | None = None,
+                   nodes: Iterable[dict[str, Any]] | None = None) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The nodes the pod may run on, and for the others why not (node name → reason).
 
     Args:
         cluster: the cluster.
         pod: the pod to place.
         load: pods already bound to each node (counted from the cluster when omitted).
+        nodes: the cluster's nodes, when the caller already has them (listing them again for
+            every pod would make scheduling *n* pods cost *n* × the size of the cluster).
     """
     if load is None:
         counts: dict[str, int] = {}
@@ -186,7 +190,7 @@ def feasible_nodes(cluster: Cluster, pod: Mapping[str, Any],
                 counts[bound] = counts.get(bound, 0) + 1
         load = counts
     ok, why = [], {}
-    for node in cluster.nodes():
+    for node in (cluster.nodes() if nodes is None else nodes):
         reason = _filter(pod, node, load.get(node["metadata"]["name"], 0))
         if reason is None:
             ok.append(node)
@@ -311,6 +315,13 @@ def pod_conditions(container_names: list[str], now: str, ready: bool) -> list[di
             cond("ContainersReady", ready), cond("PodScheduled")]
 
 
+def _constraints_key(pod: Mapping[str, Any]) -> str:
+    """What the filter plugins read from a pod (selector, affinity, tolerations), as a key."""
+    spec = pod.get("spec", {})
+    return json.dumps([spec.get("nodeSelector"), spec.get("affinity"), spec.get("tolerations")],
+                      sort_keys=True, default=str)
+
+
 def schedule(cluster: Cluster) -> Cluster:
     """Bind every unscheduled pod to a node and start every bound pod that has no IP yet.
 
@@ -333,26 +344,44 @@ def schedule(cluster: Cluster) -> Cluster:
     if not pending:
         return cluster
     now = cluster.timestamp()
+    node_list = list(nodes.values())
     node_updates: dict[str, dict[str, Any]] = {}
     pod_updates = []
+    # Binding a pod only ever adds load, so once a pod with given scheduling constraints fits
+    # nowhere, every later pod with the same constraints fits nowhere either, for the same
+    # reasons: remember the verdict instead of filtering every node again.  With 10 000
+    # replicas on two workers (110 pods each) this keeps the ~9 780 Pending pods cheap.
+    unschedulable: dict[str, str] = {}
     for pod in pending:
+        spec = pod.get("spec", {})
+        if not spec.get("nodeName"):
+            if spec.get("schedulerName", "default-scheduler") != "default-scheduler":
+                continue  # another scheduler's pod: the default scheduler leaves it alone
+            constraints = _constraints_key(pod)
+            message = unschedulable.get(constraints)
+            ok: list[dict[str, Any]] = []
+            if message is None:
+                ok, why = feasible_nodes(cluster, pod, load, node_list)
+                if not ok:
+                    message = unschedulable[constraints] = unschedulable_message(len(nodes), why)
+            if message is not None:
+                old = [c for c in pod.get("status", {}).get("conditions") or () if c.get("type") == "PodScheduled"]
+                if old and old[0].get("message") == message and old[0].get("reason") == "Unschedulable" \
+                        and len(pod["status"]["conditions"]) == 1 and pod["status"].get("phase") == "Pending":
+                    continue  # already says so: nothing to store
+                cond = {"lastProbeTime": None, "lastTransitionTime": now,
+                        "message": message, "reason": "Unschedulable",
+                        "status": "False", "type": "PodScheduled"}
+                if old and old[0].get("message") == cond["message"]:
+                    cond["lastTransitionTime"] = old[0].get("lastTransitionTime", now)
+                # A shallow copy is enough: only status is replaced, and storing copies anyway.
+                new = dict(pod)
+                new["status"] = {**(pod.get("status") or {}), "phase": "Pending", "conditions": [cond]}
+                pod_updates.append(new)
+                continue
         new = copy.deepcopy(pod)
         node_name = new["spec"].get("nodeName")
         if not node_name:
-            if new["spec"].get("schedulerName", "default-scheduler") != "default-scheduler":
-                continue  # another scheduler's pod: the default scheduler leaves it alone
-            ok, why = feasible_nodes(cluster, pod, load)
-            if not ok:
-                cond = {"lastProbeTime": None, "lastTransitionTime": now,
-                        "message": unschedulable_message(len(nodes), why), "reason": "Unschedulable",
-                        "status": "False", "type": "PodScheduled"}
-                old = [c for c in new.get("status", {}).get("conditions") or () if c.get("type") == "PodScheduled"]
-                if old and old[0].get("message") == cond["message"]:
-                    cond["lastTransitionTime"] = old[0].get("lastTransitionTime", now)
-                new.setdefault("status", {})["phase"] = "Pending"
-                new["status"]["conditions"] = [cond]
-                pod_updates.append(new)
-                continue
             best = min(ok, key=lambda n: (load[n["metadata"]["name"]], n["metadata"]["name"]))
             node_name = best["metadata"]["name"]
             new["spec"]["nodeName"] = node_name

@@ -38,6 +38,7 @@ __all__ = [
     "KIND_API_VERSION",
     "PROXY_API_VERSION",
     "PROXY_MODES",
+    "TopologyError",
     "default_cluster",
     "default_proxy_config",
     "default_topology",
@@ -69,17 +70,47 @@ _NET_FIELDS = {"ipFamily", "apiServerAddress", "apiServerPort", "podSubnet", "se
 _NET_UNSUPPORTED = {"dnsSearch"}
 
 
+class TopologyError(ManifestError):
+    """Every error found in one topology document (kind ``Cluster`` config or
+    ``KubeProxyConfiguration``), one per line, like ``kubectl``'s list of causes.
+
+    It is a :class:`~kubelearn.errors.ManifestError` whose ``message``/``path``/``line`` are
+    the first error's; ``errors`` holds them all.
+    """
+
+    def __init__(self, errors: list[ManifestError]):
+        self.errors = list(errors)
+        first = self.errors[0]
+        super().__init__(first.message, source=first.source, document=first.document, line=first.line,
+                         column=first.column, path=first.path)
+
+    def __str__(self) -> str:
+        return "\n".join(ManifestError.__str__(e) for e in self.errors)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TopologyError, (self.errors,))
+
+
+def _raise_all(errors: list[ManifestError]) -> None:
+    """Raise the one error, or all of them together."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise TopologyError(errors)
+
+
 def _fail(message: str, path: str = "") -> ManifestError:
     return ManifestError(message, source="kind Cluster config", path=path)
 
 
-def _check_fields(obj: Mapping[str, Any], allowed: set[str], unsupported: set[str], prefix: str) -> None:
+def _check_fields(obj: Mapping[str, Any], allowed: set[str], unsupported: set[str], prefix: str,
+                  errors: list[ManifestError]) -> None:
     for key in obj:
         path = f"{prefix}{key}"
         if key in unsupported:
-            raise _fail("this kind setting is not modelled by kubelearn", path)
-        if key not in allowed:
-            raise _fail(f'unknown field "{path}"', path)
+            errors.append(_fail("this kind setting is not modelled by kubelearn", path))
+        elif key not in allowed:
+            errors.append(_fail(f'unknown field "{path}"', path))
 
 
 def _subnet(value: Any, path: str) -> ipaddress.IPv4Network:
@@ -136,65 +167,97 @@ def topology_from_kind_config(doc: Mapping[str, Any]) -> Topology:
 
     Raises:
         ManifestError: unknown fields or roles, bad subnets, or settings kubelearn cannot model
-            (dual-stack, IPv6, ``kubeProxyMode: none``, kubeadm patches), with the field path.
+            (dual-stack, IPv6, ``kubeProxyMode: none``, kubeadm patches), with the field path;
+            a :class:`TopologyError` listing every one when there are several.
     """
     if not isinstance(doc, Mapping):
         raise _fail("a kind Cluster config must be a mapping")
     if doc.get("apiVersion") != KIND_API_VERSION or doc.get("kind") != "Cluster":
         raise _fail(f'expected apiVersion "{KIND_API_VERSION}" and kind "Cluster", got '
                     f'"{doc.get("apiVersion")}" "{doc.get("kind")}"')
-    _check_fields(doc, _CLUSTER_FIELDS, _CLUSTER_UNSUPPORTED, "")
+    # Every check below records its error and goes on, so one run reports them all.
+    errors: list[ManifestError] = []
+    _check_fields(doc, _CLUSTER_FIELDS, _CLUSTER_UNSUPPORTED, "", errors)
     name = doc.get("name") or "kind"
     if not isinstance(name, str):
-        raise _fail("must be a string", "name")
+        errors.append(_fail("must be a string", "name"))
+        name = "kind"
     nodes = doc.get("nodes")
     if nodes is None:
         nodes = [{"role": "control-plane"}]  # kind's default: a single node
     if not isinstance(nodes, list):
-        raise _fail("must be a list of nodes", "nodes")
+        errors.append(_fail("must be a list of nodes", "nodes"))
+        nodes = []
     roles: list[tuple[str, Mapping[str, str]]] = []
+    nodes_ok = True
     for i, node in enumerate(nodes):
         if not isinstance(node, Mapping):
-            raise _fail("must be a mapping", f"nodes[{i}]")
-        _check_fields(node, _NODE_FIELDS, _NODE_UNSUPPORTED, f"nodes[{i}].")
+            errors.append(_fail("must be a mapping", f"nodes[{i}]"))
+            nodes_ok = False
+            continue
+        _check_fields(node, _NODE_FIELDS, _NODE_UNSUPPORTED, f"nodes[{i}].", errors)
         role = node.get("role") or "control-plane"  # kind defaults a node's role to control-plane
         if role not in ("control-plane", "worker"):
-            raise _fail(f'Unsupported value: "{role}": supported values: "control-plane", "worker"', f"nodes[{i}].role")
+            errors.append(_fail(f'Unsupported value: "{role}": supported values: "control-plane", "worker"',
+                                f"nodes[{i}].role"))
+            nodes_ok = False
+            continue
         labels = node.get("labels") or {}
         if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
-            raise _fail("must be a mapping of strings to strings", f"nodes[{i}].labels")
+            errors.append(_fail("must be a mapping of strings to strings", f"nodes[{i}].labels"))
+            labels = {}
         roles.append((role, labels))
-    if not any(r == "control-plane" for r, _ in roles):
-        raise _fail("must have at least one control-plane node", "nodes")
+    if nodes_ok and not any(r == "control-plane" for r, _ in roles):
+        errors.append(_fail("must have at least one control-plane node", "nodes"))
     net = doc.get("networking") or {}
     if not isinstance(net, Mapping):
-        raise _fail("must be a mapping", "networking")
-    _check_fields(net, _NET_FIELDS, _NET_UNSUPPORTED, "networking.")
+        errors.append(_fail("must be a mapping", "networking"))
+        net = {}
+    _check_fields(net, _NET_FIELDS, _NET_UNSUPPORTED, "networking.", errors)
     family = net.get("ipFamily", "ipv4") or "ipv4"
     if family != "ipv4":
         if family in ("ipv6", "dual"):
-            raise _fail(f'ipFamily "{family}" is not modelled by kubelearn (IPv4 single-stack only)', "networking.ipFamily")
-        raise _fail(f'Unsupported value: "{family}": supported values: "dual", "ipv4", "ipv6"', "networking.ipFamily")
+            errors.append(_fail(f'ipFamily "{family}" is not modelled by kubelearn (IPv4 single-stack only)',
+                                "networking.ipFamily"))
+        else:
+            errors.append(_fail(f'Unsupported value: "{family}": supported values: "dual", "ipv4", "ipv6"',
+                                "networking.ipFamily"))
     if net.get("disableDefaultCNI"):
-        raise _fail("a cluster without a CNI gives pods no network; not modelled by kubelearn",
-                    "networking.disableDefaultCNI")
-    pod_subnet = str(_subnet(net.get("podSubnet") or "10.244.0.0/16", "networking.podSubnet"))
-    svc_net = _subnet(net.get("serviceSubnet") or "10.96.0.0/16", "networking.serviceSubnet")
-    if svc_net.num_addresses < 16:
-        raise _fail("the service subnet must hold at least 16 addresses (kubelearn needs .1 and .10)",
-                    "networking.serviceSubnet")
-    if svc_net.overlaps(ipaddress.ip_network(pod_subnet)):
-        raise _fail("the service subnet overlaps the pod subnet", "networking.serviceSubnet")
+        errors.append(_fail("a cluster without a CNI gives pods no network; not modelled by kubelearn",
+                            "networking.disableDefaultCNI"))
+    pod_net: ipaddress.IPv4Network | None = None
+    svc_net: ipaddress.IPv4Network | None = None
+    try:
+        pod_net = _subnet(net.get("podSubnet") or "10.244.0.0/16", "networking.podSubnet")
+    except ManifestError as exc:
+        errors.append(exc)
+    try:
+        svc_net = _subnet(net.get("serviceSubnet") or "10.96.0.0/16", "networking.serviceSubnet")
+    except ManifestError as exc:
+        errors.append(exc)
+    if svc_net is not None and svc_net.num_addresses < 16:
+        errors.append(_fail("the service subnet must hold at least 16 addresses (kubelearn needs .1 and .10)",
+                            "networking.serviceSubnet"))
+    elif svc_net is not None and pod_net is not None and svc_net.overlaps(pod_net):
+        errors.append(_fail("the service subnet overlaps the pod subnet", "networking.serviceSubnet"))
     mode = net.get("kubeProxyMode") or "iptables"
     if mode == "none":
-        raise _fail('kubeProxyMode "none" (no kube-proxy; another dataplane serves Services) is not modelled by kubelearn',
-                    "networking.kubeProxyMode")
-    if mode not in PROXY_MODES:
-        raise _fail(f'Unsupported value: "{mode}": supported values: "iptables", "ipvs", "nftables", "none"',
-                    "networking.kubeProxyMode")
+        errors.append(_fail('kubeProxyMode "none" (no kube-proxy; another dataplane serves Services) is not '
+                            "modelled by kubelearn", "networking.kubeProxyMode"))
+    elif mode not in PROXY_MODES:
+        errors.append(_fail(f'Unsupported value: "{mode}": supported values: "iptables", "ipvs", "nftables", "none"',
+                            "networking.kubeProxyMode"))
+    if not errors and pod_net is not None and svc_net is not None:
+        try:
+            node_specs = _nodes(name, roles, str(pod_net), "172.18.0.0/16")
+        except ManifestError as exc:
+            errors.append(exc)
+    _raise_all(errors)
+    assert pod_net is not None and svc_net is not None  # _raise_all raised otherwise
+    pod_subnet = str(pod_net)
     return Topology(
         name=name,
-        nodes=_nodes(name, roles, pod_subnet, "172.18.0.0/16"),
+        nodes=node_specs,
         pod_subnet=pod_subnet,
         service_subnet=str(svc_net),
         dns_ip=str(svc_net.network_address + 10),
@@ -233,17 +296,18 @@ def _base_proxy_config() -> dict[str, Any]:
     }
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any], path: str) -> None:
+def _merge(base: dict[str, Any], over: Mapping[str, Any], path: str, errors: list[ManifestError]) -> None:
     for key, value in over.items():
         here = f"{path}{key}"
         if key not in base:
-            raise ManifestError(f'strict decoding error: unknown field "{here}"', source="KubeProxyConfiguration",
-                                path=here)
-        if isinstance(base[key], dict) and value is not None:
+            errors.append(ManifestError(f'strict decoding error: unknown field "{here}"',
+                                        source="KubeProxyConfiguration", path=here))
+        elif isinstance(base[key], dict) and value is not None:
             if not isinstance(value, Mapping):
-                raise ManifestError(f"must be a mapping, not {type(value).__name__}", source="KubeProxyConfiguration",
-                                    path=here)
-            _merge(base[key], value, here + ".")
+                errors.append(ManifestError(f"must be a mapping, not {type(value).__name__}",
+                                            source="KubeProxyConfiguration", path=here))
+            else:
+                _merge(base[key], value, here + ".", errors)
         else:
             base[key] = copy.deepcopy(value)
 
@@ -264,7 +328,8 @@ def default_proxy_config(topology: Topology, doc: Mapping[str, Any] | None = Non
         doc: a ``kubeproxy.config.k8s.io/v1alpha1`` ``KubeProxyConfiguration`` to merge in.
 
     Raises:
-        ManifestError: unknown fields, or a mode or IPVS scheduler kube-proxy refuses.
+        ManifestError: unknown fields, or a mode or IPVS scheduler kube-proxy refuses (a
+            :class:`TopologyError` listing every one when there are several).
     """
     cfg = _base_proxy_config()
     cfg["clusterCIDR"] = topology.pod_subnet
@@ -276,26 +341,30 @@ def default_proxy_config(topology: Topology, doc: Mapping[str, Any] | None = Non
         if doc.get("apiVersion") != PROXY_API_VERSION or doc.get("kind") != "KubeProxyConfiguration":
             raise ManifestError(f'expected apiVersion "{PROXY_API_VERSION}" and kind "KubeProxyConfiguration"',
                                 source="KubeProxyConfiguration")
-        _merge(cfg, {k: v for k, v in doc.items() if k not in ("apiVersion", "kind")}, "")
+    errors: list[ManifestError] = []
+    if doc is not None:
+        _merge(cfg, {k: v for k, v in doc.items() if k not in ("apiVersion", "kind")}, "", errors)
     mode = cfg["mode"] or "iptables"
     if mode not in PROXY_MODES:
-        raise ManifestError(
+        errors.append(ManifestError(
             f'KubeProxyConfiguration.Mode: Invalid value: "{mode}": must be iptables, ipvs, nftables or blank '
-            "(blank means the best-available proxy [currently iptables])", source="KubeProxyConfiguration", path="mode")
+            "(blank means the best-available proxy [currently iptables])", source="KubeProxyConfiguration",
+            path="mode"))
     cfg["mode"] = mode
     scheduler = cfg["ipvs"].get("scheduler") or ""
     if scheduler and scheduler not in IPVS_SCHEDULERS:
-        raise ManifestError(
+        errors.append(ManifestError(
             f'KubeProxyConfiguration.IPVS.Scheduler: Invalid value: "{scheduler}": must be in '
             f"[{' '.join(IPVS_SCHEDULERS)}], blank means the default algorithm method (currently rr)",
-            source="KubeProxyConfiguration", path="ipvs.scheduler")
+            source="KubeProxyConfiguration", path="ipvs.scheduler"))
     if not cfg["detectLocalMode"]:
         cfg["detectLocalMode"] = "ClusterCIDR"
     if cfg["detectLocalMode"] not in ("ClusterCIDR", "NodeCIDR", "BridgeInterface", "InterfaceNamePrefix"):
-        raise ManifestError(
+        errors.append(ManifestError(
             f'KubeProxyConfiguration.DetectLocalMode: Unsupported value: "{cfg["detectLocalMode"]}": supported values: '
             '"BridgeInterface", "ClusterCIDR", "InterfaceNamePrefix", "NodeCIDR"',
-            source="KubeProxyConfiguration", path="detectLocalMode")
+            source="KubeProxyConfiguration", path="detectLocalMode"))
+    _raise_all(errors)
     return cfg
 
 

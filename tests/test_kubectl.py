@@ -240,3 +240,32 @@ def test_load_balancer_external_ip_truncation_and_ipv6_endpoints() -> None:
     assert get(c, "svc", output="wide").splitlines()[1].split()[3] == "203.0.113.10,203.0.113.11"
     assert get(c, "ep", "v6").stdout.splitlines()[1].split()[1] == "[fd00:10:244::5]:80"
     assert "LoadBalancer Ingress:     203.0.113.10 (VIP), 203.0.113.11 (VIP)\n" in describe_service(c, "lb")
+
+
+def test_get_several_kinds_at_once() -> None:
+    c = _cluster()
+    out = get(c, "svc,endpointslices")
+    tables = str(out).split("\n\n")
+    assert len(tables) == 2
+    assert tables[0].startswith("NAME ") and "\nservice/" in tables[0]
+    assert "\nendpointslice.discovery.k8s.io/" in tables[1] and "ADDRESSTYPE" in tables[1].splitlines()[0]
+    doc = yaml.safe_load(get(c, "svc,endpointslices", output="yaml"))
+    assert doc["kind"] == "List"
+    kinds = [i["kind"] for i in doc["items"]]
+    assert kinds == sorted(kinds, key=["Service", "EndpointSlice"].index) and set(kinds) == {"Service", "EndpointSlice"}
+    assert json.loads(get(c, "svc,endpointslices", output="json"))["items"] == doc["items"]
+    with pytest.raises(NotFoundError):
+        get(c, "svc,bogus")
+
+
+def test_services_are_served_with_an_empty_load_balancer_status() -> None:
+    from kubelearn.apply import load
+
+    c = load("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}, ports: [{port: 80}]}\n")
+    svc_name = "web"
+    assert "status" not in c.get("Service", svc_name)
+    served = yaml.safe_load(get(c, "svc", svc_name, output="yaml"))
+    assert served["status"] == {"loadBalancer": {}}
+    assert all(i["status"] == {"loadBalancer": {}} for i in yaml.safe_load(get(c, "svc", output="yaml"))["items"]
+               if i["spec"]["type"] != "LoadBalancer")
+    assert "status" not in c.get("Service", svc_name)  # the stored object is unchanged

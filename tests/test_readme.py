@@ -47,7 +47,8 @@ def test_workload_yaml_example_loads_and_runs(tmp_path: Path) -> None:
     cluster = apply.load(manifests)
     log = simulate(cluster, seed=0)
     assert log.attrs["workload"]["metadata"]["name"] == "web-clients"  # the document, not the default
-    assert log["connection"].nunique() == 1000
+    # the example deletes and crashes client pods: a dead client stops sending, so fewer than 1000
+    assert 500 < log["connection"].nunique() < 1000
     assert log["via"].astype(str).eq("dns").all() and (log["outcome"] == "ok").any()
     actions = {e["action"] for e in log.attrs["events"]}
-    assert {"scale", "rollout", "cordon", "failNode"} <= actions
+    assert {"scale", "deletePod", "setReady", "crashPod", "rollout", "cordon", "failNode"} <= actions

@@ -68,8 +68,6 @@ def test_scenario_specifics():
 def test_scenarios_with_controllers():
     c = default_scenario()
     pods = [p for p in c.pods("default") if p["metadata"]["labels"].get("app") == "MyApp"]
-    if not pods:
-        pytest.skip("controllers module does not create pods yet")
     assert len(pods) == 3
     assert all(p["spec"].get("nodeName") in ("kind-worker", "kind-worker2") for p in pods)  # control plane tainted
     (eps,) = c.endpoint_slices("default", "my-service")
@@ -83,8 +81,6 @@ def test_scenarios_with_controllers():
 def test_named_targetport_and_terminating_endpoints():
     c = scenario("named-targetport")
     slices = c.endpoint_slices("default", "web")
-    if not slices or not any(s.get("endpoints") for s in slices):
-        pytest.skip("controllers module does not build EndpointSlices yet")
     ports = sorted(s["ports"][0]["port"] for s in slices if s.get("endpoints"))
     assert ports == [8080, 9090]  # one slice per resolved port number
     (term,) = scenario("terminating").endpoint_slices("default", "web")

@@ -153,3 +153,28 @@ def test_other_schedulers_pods_are_left_alone() -> None:
     c = controllers.reconcile(base_cluster().with_objects([bare_pod("mine", {"a": "b"}, schedulerName="my-scheduler")]))
     pod = c.get("Pod", "mine")
     assert "nodeName" not in pod["spec"] and "conditions" not in pod["status"]
+
+
+def test_pending_pods_beyond_max_pods_are_cheap(monkeypatch):
+    """300 replicas on two workers of 110 pods: 220 run, 80 stay Pending with the scheduler's
+    message, and the node filters run once for all the Pending pods, not once each."""
+    import kubelearn.scheduler as sched
+
+    calls = []
+    real = sched.feasible_nodes
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sched, "feasible_nodes", counting)
+    c = cluster_with(deployment("web", replicas=300))
+    pods = [p for p in c.pods("default") if p["metadata"]["labels"].get("app") == "MyApp"]
+    running = [p for p in pods if p["status"].get("podIP")]
+    pending = [p for p in pods if not p["status"].get("podIP")]
+    assert len(running) == 220 and len(pending) == 80
+    messages = {p["status"]["conditions"][0]["message"] for p in pending}
+    assert messages == {"0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/"
+                        "control-plane: }, 2 Too many pods. preemption: 0/3 nodes are available: 1 Preemption is "
+                        "not helpful for scheduling, 2 No preemption victims found for incoming pod."}
+    assert len(calls) <= 220 + 5  # one per bound pod, plus one verdict per round for the rest

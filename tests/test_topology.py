@@ -150,3 +150,32 @@ def test_control_plane_is_kept_out_of_external_load_balancers() -> None:
     single = default_cluster(topology=topology_from_kind_config(
         {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "nodes": [{"role": "control-plane"}]}))
     assert label not in single.get("Node", "kind-control-plane")["metadata"]["labels"]
+
+
+def test_kind_config_reports_every_error_with_its_line(tmp_path):
+    from kubelearn.apply import load
+    from kubelearn.topology import TopologyError
+
+    f = tmp_path / "kind.yaml"
+    f.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n"
+                 "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n"
+                 "- role: master\n- rol: worker\nnetworking:\n  podSubnet: 10.244.0.0/33\n"
+                 "  kubeProxyMode: userspace\n")
+    with pytest.raises(TopologyError) as info:
+        load(f)
+    got = [(e.path, e.line) for e in info.value.errors]
+    assert got == [("nodes[1].role", 9), ("nodes[2].rol", 10), ("networking.podSubnet", 12),
+                   ("networking.kubeProxyMode", 13)]
+    lines = str(info.value).splitlines()
+    assert len(lines) == 4 and lines[0].startswith(f"{f}, line 9: nodes[1].role: Unsupported value: \"master\"")
+    assert isinstance(info.value, ManifestError) and info.value.path == "nodes[1].role"
+
+
+def test_proxy_config_reports_every_error():
+    from kubelearn.topology import TopologyError
+
+    doc = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
+           "mode": "userspace", "ipvs": {"scheduler": "xx", "bogus": 1}}
+    with pytest.raises(TopologyError) as info:
+        default_proxy_config(default_topology(), doc)
+    assert sorted(e.path for e in info.value.errors) == ["ipvs.bogus", "ipvs.scheduler", "mode"]

@@ -73,7 +73,8 @@ def test_deployment_creates_replicaset_and_pods() -> None:
     assert rs["spec"]["replicas"] == 3
     assert rs["metadata"]["annotations"] == {"deployment.kubernetes.io/desired-replicas": "3",
                                              "deployment.kubernetes.io/max-replicas": "4",
-                                             "deployment.kubernetes.io/revision": "1"}
+                                             "deployment.kubernetes.io/revision": "1",
+                                             "kubelearn.dev/pods-created": "3"}
     pods = c.pods()
     assert len(pods) == 3
     for p in pods:
@@ -276,3 +277,80 @@ def test_names_are_the_same_in_every_python_process() -> None:
     assert runs[0] == runs[1]
     here = cluster_with(deployment("web", replicas=3), seed=42)
     assert runs[0] == [here.list("ReplicaSet")[0]["metadata"]["name"]] + [p["metadata"]["name"] for p in here.pods()]
+
+
+# ------------------------------------------------ names do not depend on unrelated objects
+_MY_SERVICE = """apiVersion: v1
+kind: Service
+metadata: {name: my-service}
+spec:
+  selector: {app: MyApp}
+  ports: [{port: 80, targetPort: 9376}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: my-app}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: MyApp}}
+  template:
+    metadata: {labels: {app: MyApp}}
+    spec:
+      containers: [{name: app, image: agnhost, ports: [{containerPort: 9376}]}]
+"""
+_UNRELATED = """apiVersion: v1
+kind: Service
+metadata: {name: other}
+spec:
+  selector: {app: other}
+  ports: [{port: 81}]
+---
+apiVersion: kubelearn.dev/v1alpha1
+kind: Workload
+metadata: {name: clients}
+spec:
+  clients: [{external: {cidr: 203.0.113.0/24, count: 2}}]
+  target: {dns: my-service, port: 80}
+"""
+
+
+def _names(c, kind, prefix):
+    return sorted(o["metadata"]["name"] for o in c.list(kind) if o["metadata"]["name"].startswith(prefix))
+
+
+def test_generated_names_do_not_depend_on_other_documents():
+    from kubelearn.apply import load
+
+    alone = load(_MY_SERVICE)
+    for other in (load(_UNRELATED, _MY_SERVICE), load(_MY_SERVICE, _UNRELATED)):
+        assert _names(other, "Pod", "my-app-") == _names(alone, "Pod", "my-app-")
+        assert _names(other, "EndpointSlice", "my-service-") == _names(alone, "EndpointSlice", "my-service-")
+    assert len(_names(alone, "Pod", "my-app-")) == 3
+    assert load(_MY_SERVICE, seed=1).pods() != alone.pods()  # the seed still matters
+
+
+def test_replacement_pod_gets_a_new_name_and_the_counter_grows():
+    from kubelearn.apply import load
+    from kubelearn.workloads import PODS_CREATED_ANNOTATION
+
+    c = load(_MY_SERVICE)
+    before = _names(c, "Pod", "my-app-")
+    c2 = controllers.delete_pod(c, before[0])  # force-deleted: gone at once
+    after = _names(c2, "Pod", "my-app-")
+    assert len(after) == 3 and before[0] not in after and set(before[1:]) <= set(after)
+    (rs,) = [r for r in c2.list("ReplicaSet") if r["metadata"]["name"].startswith("my-app-")]
+    assert rs["metadata"]["annotations"][PODS_CREATED_ANNOTATION] == "4"
+
+
+def test_remove_is_repeated_without():
+    from kubelearn.apply import load
+    from kubelearn.workloads import remove
+
+    c = load(_MY_SERVICE)
+    pods = [p for p in c.pods("default")]
+    one_by_one = c
+    for p in pods:
+        one_by_one = one_by_one.without("Pod", p["metadata"]["name"])
+    batch = remove(c, pods)
+    assert batch.objects == one_by_one.objects and batch.clock == one_by_one.clock
+    assert remove(c, []) is c

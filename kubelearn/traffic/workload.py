@@ -14,7 +14,7 @@ loaded by the same ``-f`` as the manifests::
       name: web-clients
     spec:
       clients:                       # one or more sources, connections spread evenly over them
-      - pods: {selector: {app: MyApp}, namespace: default}   # or names: [my-app-774ddb954b-wtcv9]
+      - pods: {selector: {app: MyApp}, namespace: default}   # or names: [my-app-774ddb954b-988m2]
       # - nodes: [kind-worker]       # [] means every node; nodes dial a clusterIP (no cluster DNS on a node)
       # - external: {cidr: 203.0.113.0/24, count: 50}   # with a nodePort, externalIP or loadBalancer target
       target:                        # exactly one of:
@@ -31,11 +31,11 @@ loaded by the same ``-f`` as the manifests::
       protocol: TCP
       dnsClient: {strategy: first, ttlSeconds: 30}   # first | random | round-robin; TTL of the cache
       propagation: {endpointSliceSeconds: 0.1}    # kube-proxy's minSyncPeriod comes from its config
-      events:                        # pod names below: take them from kubectl get pods
+      events:                        # pod names: from kubelearn get pods (seed 0)
       - {at: 2, scale: {deployment: my-app, replicas: 5}}
-      # - {at: 3, deletePod: {name: my-app-774ddb954b-wtcv9, grace: true}}
-      # - {at: 3, setReady: {pod: my-app-774ddb954b-wtcv9, ready: false}}
-      # - {at: 3, crashPod: {name: my-app-774ddb954b-wtcv9}}
+      - {at: 3, deletePod: {name: my-app-774ddb954b-988m2, grace: true}}
+      - {at: 3, setReady: {pod: my-app-774ddb954b-d247v, ready: false}}
+      - {at: 3.5, crashPod: {name: my-app-774ddb954b-pf5vd}}
       - {at: 4, rollout: {deployment: my-app, stepSeconds: 1,
                           template: {spec: {containers: [{name: app, image: "registry.k8s.io/e2e-test-images/agnhost:2.54"}]}}}}
       - {at: 6, cordon: {node: kind-worker}}
