@@ -18,10 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "data" / "traffic"))
+sys.path.insert(0, str(ROOT / "tests"))
 
-import standin as s  # noqa: E402  (hand-built cluster objects and the per-connection oracle)
+import standin as s  # noqa: E402  (hand-built cluster objects)
+from test_traffic_oracle import oracle  # noqa: E402  (the per-connection reference: the real tracer, one by one)
 
-from kubelearn.proxy import trace  # noqa: E402
 from kubelearn.topology import default_proxy_config  # noqa: E402
 from kubelearn.traffic import cluster_ip, external, pods, simulate, workload  # noqa: E402
 from kubelearn.traffic.log import memory_per_row  # noqa: E402
@@ -74,10 +75,7 @@ def main() -> None:
         del df
 
     n_ref = 2000 if quick else 10_000
-    clients = [(p["metadata"]["name"], p["status"]["podIP"]) for p in c.pods("default")
-               if p["metadata"]["labels"]["app"] == "client"]
-    entry = [p["spec"]["nodeName"] for p in c.pods("default") if p["metadata"]["labels"]["app"] == "client"]
-    median_time(lambda: s.reference(c, clients, entry, "10.96.0.100:80", n_ref, seed=0, tracer=trace), 3)
+    median_time(lambda: oracle(c, wl.with_(connections=n_ref), seed=0), 3)
     per_conn_ref = LAST_CPU / n_ref
     print(f"per-connection reference (tracer per connection): {per_conn_ref * 1e6:.1f} us CPU/connection; "
           f"fast: {per_conn_fast * 1e6:.3f} us/connection; speed-up {per_conn_ref / per_conn_fast:.0f}x (target > 50x)")
