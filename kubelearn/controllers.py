@@ -139,32 +139,26 @@ def reconcile(cluster: Cluster) -> Cluster:
     ``resourceVersion``) as ``reconcile(c)``.  A rollout in progress is completed at once
     (see :func:`rollout_steps` for its steps).
     """
-    limit = _round_limit(cluster)
-    for _ in range(limit):
-        before = cluster.objects
-        cluster = _purge_expired(cluster)
-        cluster = _collect_garbage(cluster)
-        cluster = sync_deployments(cluster)
-        cluster = sync_replicasets(cluster)
-        cluster = sync_statefulsets(cluster)
-        cluster = schedule(cluster)
-        if cluster.objects is before:
-            break
-    else:
-        raise _NotConverging(limit)
-    cluster = update_workload_statuses(cluster)
-    return sync_endpoints(cluster)
+    return _run(cluster, (_purge_expired, _collect_garbage, sync_deployments, sync_replicasets,
+                          sync_statefulsets, schedule))
 
 
 def _settle(cluster: Cluster) -> Cluster:
     """Everything but the Deployment controller (used between rollout steps)."""
+    return _run(cluster, (_collect_garbage, sync_replicasets, sync_statefulsets, schedule))
+
+
+def _run(cluster: Cluster, controllers: tuple[Callable[[Cluster], Cluster], ...]) -> Cluster:
+    """Run ``controllers`` in turn until a whole round changes nothing, then statuses and slices.
+
+    Each controller returns the very same cluster when it has nothing to do, so "nothing
+    changed" is an identity check on the object table.
+    """
     limit = _round_limit(cluster)
     for _ in range(limit):
         before = cluster.objects
-        cluster = _collect_garbage(cluster)
-        cluster = sync_replicasets(cluster)
-        cluster = sync_statefulsets(cluster)
-        cluster = schedule(cluster)
+        for controller in controllers:
+            cluster = controller(cluster)
         if cluster.objects is before:
             break
     else:
