@@ -312,3 +312,11 @@ def test_timeline_player_rejects_an_empty_log(base) -> None:  # type: ignore[no-
 
     with pytest.raises(KubelearnError, match="at least one request"):
         TimelinePlayer(empty_log())
+
+
+def test_service_explorer_labels_are_never_cut(base) -> None:  # type: ignore[no-untyped-def]
+    """Every control shows its full Kubernetes field name (no 'sessionA...' truncation)."""
+    explorer = ServiceExplorer(base=base)
+    for name, control in explorer.inputs.items():
+        if getattr(control, "description", "") and not isinstance(control, __import__("ipywidgets").Checkbox):
+            assert control.style.description_width == "initial", name

@@ -319,25 +319,26 @@ class ServiceExplorer(View):
         self._previous: ServiceSettings | None = None
         s = self.settings
         common = {"continuous_update": False, "style": {"description_width": "initial"}}
+        label = {"style": {"description_width": "initial"}}  # field names in full: sessionAffinity, not "sessionA..."
         self.inputs: dict[str, Any] = {
             "type": w.Dropdown(options=SERVICE_TYPES, value=s.type, description="type",
-                               tooltip="spec.type"),
+                               tooltip="spec.type", **label),
             "headless": w.Checkbox(value=s.headless, description="headless (clusterIP: None)", indent=False),
             "replicas": w.IntSlider(value=s.replicas, min=0, max=12, description="replicas",
                                     tooltip="the Deployment's spec.replicas", **common),
             "session_affinity": w.Dropdown(options=AFFINITIES, value=s.session_affinity,
-                                           description="sessionAffinity"),
+                                           description="sessionAffinity", **label),
             "affinity_timeout": w.BoundedIntText(value=s.affinity_timeout, min=-1, max=100000,
                                                  description="timeoutSeconds", **common),
-            "proxy_mode": w.Dropdown(options=PROXY_MODES, value=s.proxy_mode, description="kube-proxy mode"),
+            "proxy_mode": w.Dropdown(options=PROXY_MODES, value=s.proxy_mode, description="kube-proxy mode", **label),
             "ipvs_scheduler": w.Dropdown(options=IPVS_SCHEDULERS, value=s.ipvs_scheduler,
-                                         description="IPVS scheduler"),
+                                         description="IPVS scheduler", **label),
             "external_traffic_policy": w.Dropdown(options=[("not set", ""), ("Cluster", "Cluster"),
                                                            ("Local", "Local")],
                                                   value=s.external_traffic_policy,
-                                                  description="externalTrafficPolicy"),
+                                                  description="externalTrafficPolicy", **label),
             "internal_traffic_policy": w.Dropdown(options=TRAFFIC_POLICIES, value=s.internal_traffic_policy,
-                                                  description="internalTrafficPolicy"),
+                                                  description="internalTrafficPolicy", **label),
             "clients": w.IntSlider(value=s.clients, min=1, max=50, description="clients", **common),
             "connections": w.IntSlider(value=s.connections, min=100, max=20000, step=100,
                                        description="connections", **common),
