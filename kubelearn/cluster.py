@@ -162,6 +162,9 @@ class Cluster:
     seed: int = 0
     clock: int = 0
     now: float = 0.0
+    # How many times each key has been created: a re-created object gets a new uid, and an
+    # object's uid never depends on unrelated objects stored before it.
+    creations: Mapping[ObjectKey, int] = field(default_factory=dict, repr=False)
 
     # ----------------------------------------------------------------- lookups
     def get(self, kind: str, name: str, namespace: str = "default") -> dict[str, Any]:
@@ -235,6 +238,7 @@ class Cluster:
     def with_objects(self, objs: Iterable[Mapping[str, Any]]) -> Cluster:
         """Store several objects at once (see :meth:`with_object`)."""
         objects = dict(self.objects)
+        creations = dict(self.creations)
         clock = self.clock
         for obj in objs:
             new = copy.deepcopy(dict(obj))
@@ -250,11 +254,13 @@ class Cluster:
                 meta["uid"] = old["metadata"]["uid"]
                 meta["creationTimestamp"] = old["metadata"]["creationTimestamp"]
             else:
-                meta.setdefault("uid", str(uuid.uuid5(uuid.NAMESPACE_URL, f"kubelearn:{self.seed}:{key}:{clock}")))
+                creations[key] = creations.get(key, 0) + 1
+                meta.setdefault("uid", str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                      f"kubelearn:{self.seed}:{key}:{creations[key]}")))
                 meta.setdefault("creationTimestamp", self.timestamp())
             meta["resourceVersion"] = str(clock)
             objects[key] = new
-        return replace(self, objects=MappingProxyType(objects), clock=clock)
+        return replace(self, objects=MappingProxyType(objects), clock=clock, creations=MappingProxyType(creations))
 
     def without(self, kind: str, name: str, namespace: str = "default") -> Cluster:
         """Remove one object as is (no controllers run).

@@ -57,3 +57,12 @@ def test_without_and_repr() -> None:
     assert "1 services" in repr(c) and "iptables" in repr(c)
     with pytest.raises(NotFoundError):
         c.without("Service", "a")
+
+
+def test_uid_does_not_depend_on_unrelated_objects_but_changes_on_recreation() -> None:
+    """A uid is a function of the seed, the object's key and how often that key was created."""
+    alone = Cluster().with_object(_svc("web")).get("Service", "web")["metadata"]["uid"]
+    after_others = Cluster().with_objects([_svc("a"), _svc("b"), _svc("web")]).get("Service", "web")["metadata"]["uid"]
+    assert alone == after_others
+    again = Cluster().with_object(_svc("web")).without("Service", "web").with_object(_svc("web"))
+    assert again.get("Service", "web")["metadata"]["uid"] != alone
