@@ -138,3 +138,28 @@ def test_pod_shares_lists_endpoints_that_got_nothing(tmp_path: Path) -> None:
     bare = log.copy()
     bare.attrs = {}
     assert len(pod_shares(bare)) == 2 and jain_index(pod_shares(bare)) == pytest.approx(1.0)
+
+
+def test_a_crashed_container_is_unready_within_the_kubelets_relist_not_the_probe_time() -> None:
+    """A container that exits is not ready at once (~1 s relist); probe thresholds are for hung processes."""
+    import yaml
+
+    from kubelearn.scenarios import scenario_text
+
+    docs = list(yaml.safe_load_all(scenario_text("my-service")))
+    for doc in docs:
+        if doc and doc["kind"] == "Deployment":
+            container = doc["spec"]["template"]["spec"]["containers"][0]
+            container["readinessProbe"] = {"tcpSocket": {"port": 9376}, "periodSeconds": 10, "failureThreshold": 3}
+    cluster = kl.load(*[d for d in docs if d])
+    victim = sorted(p["metadata"]["name"] for p in cluster.pods("default"))[0]
+    clients = sorted(p["metadata"]["name"] for p in cluster.pods("default"))
+    wl = kl.workload(kl.pods(names=clients), kl.cluster_ip("my-service"), connections=2000, rate=100,
+                     events=[kl.Event(5.0, "crashPod", {"name": victim})])
+    log = kl.simulate(cluster, wl, seed=0)
+    refused = log[(log["outcome"] == "refused") & (log["client"].astype(str) != victim)]
+    assert len(refused) > 0
+    # kubelet relist (1 s) + EndpointSlice update + each node's next sync (minSyncPeriod 1 s): well under 30 s
+    assert refused["time"].max() < 5.0 + 1.0 + 0.1 + 1.0 + 0.2
+    labels = [e["label"] for e in log.attrs["events"]]
+    assert any(label.endswith("not ready (its container exited)") for label in labels)

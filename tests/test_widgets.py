@@ -298,8 +298,9 @@ def test_timeline_player_moves_through_time(base) -> None:  # type: ignore[no-un
     assert any(line.get_gid() == "now" for line in top.lines)
     texts = {t.get_text() for t in top.texts}
     assert {"scale my-app to 5", "scale my-app to 2"} <= texts
-    # the crash and the failed readiness probe happen at one moment: one caption, not two overprinted
-    assert any(t.endswith(" not ready") and " crashes, " in t for t in texts)
+    # the crash, then a second later the kubelet's verdict on the exited container
+    assert any(t.endswith(" crashes") for t in texts)
+    assert any(t.endswith(" not ready (its container exited)") for t in texts)
     counted = sum(p.get_height() for p in bottom.patches if (p.get_gid() or "").startswith(("pod:", "outcome:")))
     assert counted == int((player.log["time"] <= player.now).sum())
     assert player.picture() != end

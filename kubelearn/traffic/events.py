@@ -21,9 +21,10 @@ Event semantics (simplifications said here): ``deletePod`` with ``grace`` leaves
 Terminating and serving until its ``deletionTimestamp`` (now + ``terminationGracePeriodSeconds``,
 30 by default), then it is killed and removed; without ``grace`` it is gone at once.  The same
 holds for the old pods a rollout or a scale-down leaves Terminating.  ``crashPod`` stops the process at once
-(new connections are refused, open ones reset) and readiness flips after the probe's
-``periodSeconds × failureThreshold`` (10 × 3 s by default; at once without a probe); the
-container is not restarted.  ``failNode`` makes the node and its pods unreachable at once
+(new connections are refused, open ones reset); the kubelet notices the exited container
+within its 1 s relist (:data:`KUBELET_RELIST_SECONDS`) and the pod turns NotReady, whatever
+its readiness probe says (probes matter for a process that hangs: model that with
+``setReady``); the container is not restarted.  ``failNode`` makes the node and its pods unreachable at once
 (connections through or to it time out); its pods are replaced as the controllers decide.
 ``rollout`` applies the controller's rolling-update steps ``stepSeconds`` apart (default 5);
 each step is fitted to its real time (old pods it starts terminating get their deadline from
@@ -114,12 +115,11 @@ def _pod(cluster: Cluster, name: str, ns: str) -> dict[str, Any]:
     return cluster.get("Pod", name, ns)
 
 
-def _readiness_delay(pod: dict[str, Any]) -> float:
-    probes = [c.get("readinessProbe") for c in pod.get("spec", {}).get("containers", []) if c.get("readinessProbe")]
-    if not probes:
-        return 0.0
-    p = probes[0]
-    return float(p.get("periodSeconds", 10)) * float(p.get("failureThreshold", 3))
+#: How soon the kubelet notices that a container exited: its pod lifecycle event generator
+#: relists containers every second.  A container that is not running is never ready, so the pod
+#: turns NotReady then, whatever its readiness probe says (probes only matter for a process
+#: that hangs while its container keeps running: model that with a ``setReady`` event).
+KUBELET_RELIST_SECONDS = 1.0
 
 
 def min_sync_period(cluster: Cluster, mode: str | None = None) -> float:
@@ -187,12 +187,11 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
         elif action == "setReady":
             c = c.set_ready(args["pod"], bool(args["ready"]), namespace=ns)
         elif action == "crashPod":
-            pod = _pod(c, args["name"], ns)
             crashed.add(f"{ns}/{args['name']}")
             seq += 1
-            delay = _readiness_delay(pod)
-            pending.append((at + delay, seq, "setReady",
-                            {"pod": args["name"], "ready": False, "namespace": ns, "_probe": delay > 0}))
+            _pod(c, args["name"], ns)  # the pod must exist
+            pending.append((at + KUBELET_RELIST_SECONDS, seq, "setReady",
+                            {"pod": args["name"], "ready": False, "namespace": ns, "_crashed": True}))
         elif action == "rollout":
             from ..controllers import rollout_steps  # lazy: controllers build on the cluster model
 
@@ -244,7 +243,7 @@ def _label(action: str, args: dict[str, Any]) -> str:
         return f"pod {a['name']} removed (grace period over)"
     if action == "setReady":
         state = "ready" if a["ready"] else "not ready"
-        return f"pod {a['pod']} {state}" + (" (readiness probe failed)" if a.get("_probe") else "")
+        return f"pod {a['pod']} {state}" + (" (its container exited)" if a.get("_crashed") else "")
     if action == "crashPod":
         return f"pod {a['name']} crashes"
     if action == "rollout":
