@@ -518,10 +518,7 @@ def _answer(cluster: Cluster, fqdn: str, qtype: str) -> _Answer:
         if not rest:
             return _Answer(NOERROR, [], f"svc.{zone} exists but holds no records itself")
         if len(rest) == 1:
-            ns = rest[0]
-            if ns in _namespaces(cluster):
-                return _Answer(NOERROR, [], f'read as namespace "{ns}": it exists but holds no records itself')
-            return _Answer(NXDOMAIN, [], f'read as namespace "{ns}": there is no such namespace')
+            return _namespace_answer(cluster, rest[0])
         if len(rest) == 2:
             return _service_answer(cluster, fqdn, qtype, rest[0], rest[1])
         if len(rest) == 3:
@@ -533,14 +530,18 @@ def _answer(cluster: Cluster, fqdn: str, qtype: str) -> _Answer:
         if not rest:
             return _Answer(NOERROR, [], f"pod.{zone} exists but holds no records itself")
         if len(rest) == 1:
-            ns = rest[0]
-            if ns in _namespaces(cluster):
-                return _Answer(NOERROR, [], f'read as namespace "{ns}": it exists but holds no records itself')
-            return _Answer(NXDOMAIN, [], f'read as namespace "{ns}": there is no such namespace')
+            return _namespace_answer(cluster, rest[0])
         if len(rest) == 2:
             return _pod_answer(cluster, fqdn, qtype, rest[0], rest[1])
         return _Answer(NXDOMAIN, [], f"pod names are <a-b-c-d>.<namespace>.pod.{zone}")
     return _Answer(NXDOMAIN, [], f'"{kind}" is neither svc nor pod: below {zone} only svc.{zone} and pod.{zone} hold names')
+
+
+def _namespace_answer(cluster: Cluster, ns: str) -> _Answer:
+    """``<ns>.svc.<zone>`` or ``<ns>.pod.<zone>``: NODATA when the namespace exists, else NXDOMAIN."""
+    if ns in _namespaces(cluster):
+        return _Answer(NOERROR, [], f'read as namespace "{ns}": it exists but holds no records itself')
+    return _Answer(NXDOMAIN, [], f'read as namespace "{ns}": there is no such namespace')
 
 
 def _check_type(qtype: str) -> str:
