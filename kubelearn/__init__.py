@@ -73,6 +73,10 @@ _EXPORTS: dict[str, str] = {
     "errors_over_time": "kubelearn.traffic",
     "read_log": "kubelearn.traffic",
     "write_log": "kubelearn.traffic",
+    # exercises that check themselves
+    "exercises": "kubelearn.exercise",
+    "check": "kubelearn.exercise",
+    "solution": "kubelearn.exercise",
     # the real kernel
     "NetLab": "kubelearn.netlab",
     "compare": "kubelearn.netlab",
@@ -111,6 +115,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .dns import resolv_conf, resolve
     from .envvars import container_env, service_env
     from .errors import ApplyError, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
+    from .exercise import check, exercises, solution
     from .kubectl import describe_service, get
     from .manifest import dump
     from .netlab import NetLab, compare  # type: ignore[no-redef]  # also a submodule name
