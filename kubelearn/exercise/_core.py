@@ -26,9 +26,9 @@ __all__ = ["Exercise", "ExerciseList", "Result", "Solution", "WrongType", "regis
 #: The largest manifest text a check reads (a manifest is untrusted input).
 MAX_ANSWER_CHARS = 100_000
 
-NOT_YET = "Not yet: write your answer in the cell above (replace the `...`), then run this cell again."
+NOT_YET = "Write your answer in the cell above (in place of the `...`), run it, then run this cell again."
 
-NOT_YET_STARTER = ("Not yet: this is the manifest as the lesson gives it. Edit the YAML in the cell above, "
+NOT_YET_STARTER = ("This is still the manifest as the lesson gives it. Edit the YAML in the cell above, run it, "
                    "then run this cell again.")
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "exercises"

@@ -1,0 +1,312 @@
+"""Exercises that check themselves: kl.exercises, kl.check, kl.solution and the lessons that use them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kubelearn as kl
+from kubelearn.exercise import lesson08
+from kubelearn.exercise._core import DATA
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+ALL = kl.exercises()
+IDS = [e.id for e in ALL]
+
+
+class Hostile:
+    """An answer whose every dunder raises: a check must still answer in words."""
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("eq")
+
+    def __hash__(self) -> int:
+        raise RuntimeError("hash")
+
+    def __str__(self) -> str:
+        raise RuntimeError("str")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr")
+
+    def __len__(self) -> int:
+        raise RuntimeError("len")
+
+    def __iter__(self) -> Any:
+        raise RuntimeError("iter")
+
+    def __float__(self) -> float:
+        raise RuntimeError("float")
+
+    def __bool__(self) -> bool:
+        raise RuntimeError("bool")
+
+
+class HostileStr(str):
+    def strip(self, *args: Any) -> str:  # type: ignore[override]
+        raise RuntimeError("strip")
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("eq")
+
+    __hash__ = str.__hash__
+
+
+#: A plausible but wrong answer for each exercise: the check must say "wrong" with a computed hint.
+WRONG: dict[str, tuple[Any, str]] = {
+    "01-predict-endpoints": (3, "before scaling"),
+    "01-fix-service": (lesson08.SETUPS and "apiVersion: v1\nkind: Service\nmetadata: {name: my-service-2}\n"
+                       "spec: {selector: {app: myapp}, ports: [{port: 80, targetPort: 9376}]}", "selects 0 pod"),
+    "01-status-code": (400, "decode"),
+    "02-predict-queries": (1, "trailing dot"),
+    "02-cross-namespace": ("default.my-service", "right to left"),
+    "02-quiet-pod": ("apiVersion: v1\nkind: Pod\nmetadata: {name: quiet}\nspec:\n  containers: "
+                     "[{name: c, image: busybox}]", "MY_SERVICE"),
+    "03-predict-probabilities": ([0.25, 0.25, 0.25], "1/(n−i)"),
+    "03-chain-name": ("KUBE-SVC-" + kl.proxy.svc_chain("kube-system/kube-dns:dns-tcp", "TCP")[9:], "dns-tcp"),
+    "03-sticky-rules": ("apiVersion: v1\nkind: Service\nmetadata: {name: sticky}\nspec:\n  selector: {app: MyApp}\n"
+                        "  sessionAffinity: ClientIP\n  ports: [{port: 80, targetPort: 9376}]", "10800"),
+    "04-predict-share": (50, "with 5 ready pods each gets 20 %"),
+    "04-sticky-limit": (100, "one list per endpoint"),
+    "04-sticky-timeout": ("apiVersion: v1\nkind: Service\nmetadata: {name: web-sticky-slow}\nspec:\n"
+                          "  selector: {app: web}\n  sessionAffinity: ClientIP\n"
+                          "  sessionAffinityConfig: {clientIP: {timeoutSeconds: 20}}\n"
+                          "  ports: [{name: http, port: 80, targetPort: http}]", "longer than your timeout"),
+    "05-predict-local-share": (33, "Cluster"),
+    "05-dropping-node": ("kind-worker", "runs 2"),
+    "05-keep-client-address": ("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n"
+                               "  selector: {app: web}\n  ports: [{name: http, port: 80, targetPort: http, "
+                               "nodePort: 30080}]", "masqueraded"),
+    "06-predict-lowest-ready": (3, "maxUnavailable: 0"),
+    "06-crash-outcome": ("reset", "already open"),
+    "06-safe-strategy": (None, ""),  # filled below from the starter (maxSurge 0)
+    "07-predict-count": (300, "each expects 200"),
+    "07-seen-source": ("203.0.113.7", "only under `Local`"),
+    "07-both-workers": (None, ""),  # filled below from the starter (nodeSelector kept)
+    "08-fix-selector": ("apiVersion: v1\nkind: Service\nmetadata: {name: hostnames}\nspec:\n"
+                        "  selector: {app: hostname}\n  ports: [{port: 80, targetPort: 9376}]", "REJECT"),
+    "08-fix-nodeport": ("apiVersion: v1\nkind: Service\nmetadata: {name: hostnames}\nspec:\n  type: NodePort\n"
+                        "  selector: {app: hostnames}\n  ports: [{port: 80, targetPort: 9376, nodePort: 80}]",
+                        "valid range"),
+}
+
+
+def _fill_from_starters() -> None:
+    from kubelearn.exercise import lessons
+
+    WRONG["06-safe-strategy"] = (lessons.STARTER_06 + "# edited\n", "READY 2")
+    WRONG["07-both-workers"] = (lessons.STARTER_07 + "# edited\n", "kind-worker2")
+    for key, ex_id, _title in lesson08.CASES:
+        right = lesson08.expected_diagnosis(key)
+        wrong = "selector" if right != "selector" else "target-port"
+        WRONG[ex_id] = (wrong, "Not `")
+
+
+_fill_from_starters()
+
+
+def test_every_exercise_has_an_entry_in_the_wrong_answer_table() -> None:
+    assert sorted(WRONG) == sorted(IDS)
+
+
+@pytest.mark.parametrize("ex_id", IDS)
+def test_the_solution_passes(ex_id: str) -> None:
+    sol = kl.solution(ex_id)
+    assert sol.code and sol.explanation
+    result = kl.check(ex_id, sol.answer)
+    assert result.passed, result.message
+    assert result.status == "passed"
+
+
+@pytest.mark.parametrize("ex_id", IDS)
+def test_a_plausible_wrong_answer_gets_a_computed_hint(ex_id: str) -> None:
+    answer, fragment = WRONG[ex_id]
+    result = kl.check(ex_id, answer)
+    assert not result.passed
+    assert result.status == "wrong", result.message
+    assert fragment in result.message
+
+
+@pytest.mark.parametrize("ex_id", IDS)
+@pytest.mark.parametrize("answer", [None, 12.5, True, ["x"], {"a": 1}, object(), b"bytes", float("nan"), "",
+                                    Hostile(), HostileStr("x")],
+                         ids=["None", "float", "bool", "list", "dict", "object", "bytes", "nan", "empty", "hostile",
+                              "hostile-str"])
+def test_odd_answers_fail_in_words_and_never_raise(ex_id: str, answer: Any) -> None:
+    result = kl.check(ex_id, answer)
+    assert not result.passed
+    assert result.message and result.status in ("wrong", "wrong-type")
+    for text in (repr(result), result._repr_html_(), result._repr_markdown_()):
+        assert ex_id in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("ex_id", IDS)
+def test_the_placeholder_means_not_yet(ex_id: str) -> None:
+    result = kl.check(ex_id, ...)
+    assert (result.passed, result.status) == (False, "not-yet")
+    assert "Not yet" in result._repr_html_() and "cell above" in result.message
+    assert "Not yet" not in result.message  # the title says it once
+
+
+@pytest.mark.parametrize("ex_id", [e.id for e in ALL if e.starter])
+def test_the_starter_manifest_handed_back_unchanged_is_not_yet(ex_id: str) -> None:
+    starter = next(e.starter for e in ALL if e.id == ex_id)
+    result = kl.check(ex_id, "\n" + starter + "\n")
+    assert result.status == "not-yet" and "Edit the YAML" in result.message
+    assert kl.check(ex_id, starter + "# changed nothing that matters\n").status == "wrong"
+
+
+def test_unknown_exercise_ids_are_answered_not_raised() -> None:
+    for bad in ("99-nothing", None, 4, Hostile()):
+        result = kl.check(bad, 1)  # type: ignore[arg-type]
+        assert result.status == "unknown-exercise" and "kl.exercises()" in result.message
+    with pytest.raises(kl.KubelearnError, match="no exercise"):
+        kl.solution("99-nothing")
+
+
+def test_a_wrong_type_says_what_is_expected() -> None:
+    result = kl.check("04-predict-share", "fifty")
+    assert result.status == "wrong-type" and "such as 25" in result.message
+    assert kl.check("04-predict-share", "20 %").passed and kl.check("04-predict-share", 0.2).passed
+
+
+def test_a_manifest_answer_is_never_read_as_a_path(tmp_path: Path) -> None:
+    target = tmp_path / "svc.yaml"
+    target.write_text(kl.solution("01-fix-service").answer)
+    result = kl.check("01-fix-service", str(target))
+    assert not result.passed
+
+
+def test_a_manifest_answer_is_refused_in_the_api_servers_words() -> None:
+    bad = kl.solution("01-fix-service").answer.replace("targetPort", "targetport")
+    result = kl.check("01-fix-service", bad)
+    assert not result.passed and 'unknown field "spec.ports[0].targetport"' in result.message
+
+
+def test_a_very_long_answer_is_refused_quickly() -> None:
+    result = kl.check("01-fix-service", "a: b\n" * 50_000)
+    assert result.status == "wrong-type" and "characters" in result.message
+
+
+def test_lesson08_names_every_diagnosis_key() -> None:
+    text = (NOTEBOOKS / "08-when-a-service-does-not-work.ipynb").read_text()
+    for key in lesson08.DIAGNOSES:
+        assert f"| `{key}` |" in text, key
+
+
+def test_exercise_fields_and_lessons() -> None:
+    assert len(set(IDS)) == len(IDS)
+    for e in ALL:
+        assert re.fullmatch(r"0[1-8]-[a-z0-9-]+", e.id) and e.lesson == int(e.id[:2])
+        assert e.prompt and e.title and e.kind in ("predict", "manifest", "name", "diagnose")
+    for lesson in range(1, 9):
+        mine = kl.exercises(lesson)
+        assert len(mine) >= 3, lesson
+        if lesson < 8:
+            kinds = {e.kind for e in mine}
+            assert {"predict", "manifest"} <= kinds, (lesson, kinds)
+    assert "| `04-predict-share` |" in ALL._repr_markdown_()
+
+
+def test_lesson08_every_broken_setup_shows_exactly_one_symptom_and_the_healthy_one_none() -> None:
+    seen = set()
+    for key in lesson08.SETUPS:
+        present = [d for d in lesson08.DIAGNOSES if lesson08.evidence(key, d)[0]]
+        if key == "hostnames":
+            assert present == []
+        else:
+            assert len(present) == 1, (key, present)
+            seen.add(present[0])
+    assert seen == set(lesson08.DIAGNOSES)  # every key is the answer to one setup
+    assert len(lesson08.CASES) >= 8
+
+
+def test_the_checks_manifests_are_the_lessons_manifests() -> None:
+    for copy in sorted(DATA.glob("*.yaml")):
+        assert copy.read_text() == (NOTEBOOKS / "manifests" / copy.name).read_text(), copy.name
+    assert {p.name for p in (NOTEBOOKS / "manifests").glob("08-*.yaml")} <= {p.name for p in DATA.glob("08-*.yaml")}
+
+
+# ------------------------------------------------------------------------------ the notebooks
+def _cells(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text())["cells"]
+
+
+def _src(cell: dict[str, Any]) -> str:
+    return "".join(cell["source"])
+
+
+LESSONS = sorted(NOTEBOOKS.glob("0[0-8]-*.ipynb"))
+
+
+def test_there_are_lessons_00_to_08() -> None:
+    assert [p.name[:2] for p in LESSONS] == [f"{i:02d}" for i in range(9)]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name[:2])
+def test_each_exercise_has_a_your_turn_cell_and_a_check_cell(path: Path) -> None:
+    lesson = int(path.name[:2])
+    cells = _cells(path)
+    code = [_src(c) for c in cells if c["cell_type"] == "code"]
+    for e in kl.exercises(lesson):
+        checks = [i for i, s in enumerate(code) if f'kl.check("{e.id}", answer)' in s]
+        assert len(checks) == 1, (e.id, checks)
+        before = code[checks[0] - 1]
+        assert re.search(r"^answer = \.\.\.", before, re.M) or re.search(r"^answer = '''", before, re.M), e.id
+    mentioned = set(re.findall(r'kl\.check\("([^"]+)"', "\n".join(code)))
+    assert mentioned <= set(IDS), mentioned - set(IDS)
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name[:2])
+def test_no_test_markers_and_no_executed_solutions_in_learner_code(path: Path) -> None:
+    for cell in _cells(path):
+        if cell["cell_type"] != "code":
+            continue
+        source = _src(cell)
+        assert "NBVAL" not in source, source[:80]
+        assert not source.lstrip().startswith("# Solution"), source[:80]
+        assert "kl.solution(" not in source, source[:80]
+        for tag in cell.get("metadata", {}).get("tags", []):
+            assert tag in ("nbval-check-output", "nbval-ignore-output", "nbval-skip", "raises-exception"), tag
+
+
+# Lesson 06's plot_traffic warning (constrained_layout with long event labels) is fixed with the plots
+# in issue 9's other half; until that merge the stored output still carries it.
+_PLOT_WARNING_PENDING = pytest.mark.xfail(reason="plot_traffic's layout warning, fixed in the plots branch",
+                                          strict=False)
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=_PLOT_WARNING_PENDING) if p.name.startswith("06") else p
+                                  for p in LESSONS], ids=lambda p: p.name[:2])
+def test_stored_outputs_hold_no_warnings_tracebacks_or_machine_paths(path: Path) -> None:
+    for cell in _cells(path):
+        for out in cell.get("outputs", []):
+            assert out["output_type"] != "error", path.name
+            if out["output_type"] == "stream":
+                texts = ["".join(out["text"])]
+                assert out.get("name") != "stderr", (path.name, texts[0][:200])
+            else:
+                data = out.get("data", {})
+                texts = ["".join(v) if isinstance(v, list) else str(v)
+                         for k, v in data.items() if k.startswith("text/")]
+            for text in texts:
+                assert "Traceback" not in text and "Warning:" not in text, (path.name, text[:200])
+                assert not re.search(r"(/work/|/home/|/root/|/tmp/|site-packages)", text), (path.name, text[:200])
+
+
+@pytest.mark.parametrize("path", [p for p in LESSONS if p.name >= "01"], ids=lambda p: p.name[:2])
+def test_run_all_without_answers_shows_friendly_not_yet_messages(path: Path) -> None:
+    checked = 0
+    for cell in _cells(path):
+        if cell["cell_type"] == "code" and "kl.check(" in _src(cell):
+            outputs = cell.get("outputs", [])
+            assert outputs, "the check cell was not executed"
+            html = "".join("".join(o.get("data", {}).get("text/html", "")) for o in outputs)
+            assert "Not yet" in html, html[:200]
+            checked += 1
+    assert checked >= 3
