@@ -193,6 +193,19 @@ def test_a_very_long_answer_is_refused_quickly() -> None:
     assert result.status == "wrong-type" and "characters" in result.message
 
 
+def test_a_yaml_alias_bomb_is_refused_without_expanding_it() -> None:
+    lines = ['x0: &x0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"x{i}: &x{i} [" + ",".join([f"*x{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    bomb = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: my-service-2\n  labels:\n"
+            + "\n".join("    " + line for line in lines)
+            + "\nspec: {selector: {app: MyApp}, ports: [{port: 80, targetPort: 9376}]}\n")
+    result = kl.check("01-fix-service", bomb)
+    assert result.status == "wrong-type" and "aliases expand" in result.message
+    assert kl.check("01-fix-service", "a: &a [*a]\n").status == "wrong-type"  # contains itself
+    few = kl.solution("01-fix-service").answer.replace("app: MyApp", "app: &app MyApp") + "  x: *app\n"
+    assert "aliases expand" not in kl.check("01-fix-service", few).message
+
+
 def test_lesson08_names_every_diagnosis_key() -> None:
     text = (NOTEBOOKS / "08-when-a-service-does-not-work.ipynb").read_text()
     for key in lesson08.DIAGNOSES:

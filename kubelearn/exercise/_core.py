@@ -25,6 +25,8 @@ __all__ = ["Exercise", "ExerciseList", "Result", "Solution", "WrongType", "regis
 
 #: The largest manifest text a check reads (a manifest is untrusted input).
 MAX_ANSWER_CHARS = 100_000
+#: The most values a manifest may hold once YAML aliases are expanded ("billion laughs").
+MAX_EXPANDED_NODES = 200_000
 
 NOT_YET = "Write your answer in the cell above (in place of the `...`), run it, then run this cell again."
 
@@ -254,12 +256,51 @@ def manifest(answer: Any) -> str | list[dict[str, Any]]:
             raise WrongType(f"Expected {expects}; the string is empty.")
         if len(answer) > MAX_ANSWER_CHARS:
             raise WrongType(f"Expected {expects}; {len(answer):,} characters is more than a manifest needs.")
-        return str(answer)
+        text = str(answer)
+        if "*" in text and expanded_size(text) > MAX_EXPANDED_NODES:
+            raise WrongType(f"Expected {expects}; its YAML aliases expand to more than {MAX_EXPANDED_NODES:,} values.")
+        return text
     if isinstance(answer, Mapping):
         return [plain(answer)]
     if isinstance(answer, (list, tuple)) and answer and all(isinstance(a, Mapping) for a in answer):
         return [plain(a) for a in answer]
     raise WrongType(f"Expected {expects}; got {type_name(answer)}.")
+
+
+def expanded_size(text: str) -> int:
+    """How many YAML values ``text`` holds with every alias expanded, counted without expanding.
+
+    A few lines of anchors and aliases can stand for billions of values; the composer keeps an
+    alias as a reference to one node, so the size is a sum over the node graph, memoised per node.
+    A node that contains itself counts as unbounded.  Unparseable YAML counts as 0 (the
+    manifest reader reports it in its own words).
+    """
+    import yaml
+
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: Any) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            return MAX_EXPANDED_NODES + 1
+        open_nodes.add(key)
+        if isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+        else:
+            total = 1
+        open_nodes.discard(key)
+        sizes[key] = total = min(total, MAX_EXPANDED_NODES + 1)
+        return total
+
+    try:
+        return sum(size(doc) for doc in yaml.compose_all(text, Loader=yaml.SafeLoader) if doc is not None)
+    except yaml.YAMLError:
+        return 0
 
 
 def plain(value: Any, depth: int = 0) -> Any:
