@@ -307,7 +307,9 @@ def workload(clients: Sequence[Mapping[str, Any]] | Mapping[str, Any], target: M
     """
     if isinstance(clients, Mapping):
         clients = [clients]
-    evs = [e.to_object() if isinstance(e, Event) else _plain(e) for e in events]
+    clients = list(clients) if isinstance(clients, (list, tuple)) else clients  # anything else: refused below
+    evs = [e.to_object() if isinstance(e, Event) else _plain(e) for e in events] \
+        if isinstance(events, (list, tuple)) else events
     dns_client: dict[str, Any] = {"strategy": dns_strategy}
     if dns_ttl is not None:
         dns_client["ttlSeconds"] = dns_ttl
@@ -317,7 +319,7 @@ def workload(clients: Sequence[Mapping[str, Any]] | Mapping[str, Any], target: M
         "kind": "Workload",
         "metadata": {"name": name},
         "spec": {
-            "clients": [_plain(c) for c in clients],
+            "clients": [_plain(c) for c in clients] if isinstance(clients, list) else clients,
             "target": _plain(target),
             "connections": connections,
             "arrival": {"type": arrival, "rate": rate},
@@ -345,7 +347,9 @@ def from_object(obj: Mapping[str, Any]) -> Workload:
         InvalidError: listing every invalid field, with its path.
     """
     errors = validate_workload(obj)
-    name = str((obj.get("metadata") or {}).get("name", "")) if isinstance(obj, Mapping) else ""
+    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+    name = meta.get("name") if isinstance(meta, Mapping) else ""
+    name = name if isinstance(name, str) else ""
     unknown = [e for e in errors if isinstance(e, DecodeError)]
     if unknown:
         raise BadRequestError(obj, tuple(unknown))
@@ -562,7 +566,9 @@ def validate_workload(obj: Mapping[str, Any]) -> list[FieldError]:
     if obj.get("kind", "Workload") != "Workload":
         errs.append(_err("kind", UNSUPPORTED, obj.get("kind"), 'supported values: "Workload"'))
     meta = obj.get("metadata")
-    if not isinstance(meta, Mapping) or meta.get("name") in (None, ""):
+    if meta is not None and not isinstance(meta, Mapping):
+        errs.append(_type_err("metadata", meta, "object"))
+    elif not isinstance(meta, Mapping) or meta.get("name") in (None, ""):
         errs.append(_err("metadata.name", REQUIRED, detail="name or generateName is required"))
     elif not isinstance(meta.get("name"), str):
         errs.append(_type_err("metadata.name", meta["name"], "string"))
