@@ -265,3 +265,26 @@ def test_non_mapping_documents_are_errors_not_crashes():
         assert errs and all(str(e) for e in errs)
         with pytest.raises(KubelearnError):
             from_object(doc)  # type: ignore[arg-type]
+
+
+def test_lab_bounds_match_the_cli_help():
+    from kubelearn.commands import netlab as cmd
+    from kubelearn.netlab import lab
+
+    assert (cmd.MAX_LAB_CONNECTIONS, cmd.MAX_TIMEOUT_SECONDS) == (lab.MAX_LAB_CONNECTIONS, lab.MAX_TIMEOUT_SECONDS)
+    sub = cli.build_parser()._subparsers._group_actions[0]  # type: ignore[union-attr]
+    run = sub.choices["netlab"]._subparsers._group_actions[0].choices["run"]  # type: ignore[attr-defined]
+    text = " ".join(run.format_help().split())
+    assert "1 to 100,000" in text and "at most 60" in text
+
+
+def test_netlab_refuses_a_workload_too_large_for_the_kernel_before_building(tmp_path, capsys, monkeypatch):
+    import kubelearn.netlab as netlab
+
+    monkeypatch.setattr(netlab, "preflight", lambda *a, **k: None)  # this test builds no lab, root or not
+    monkeypatch.setattr(netlab, "NetLab", lambda *a, **k: pytest.fail("built a lab"))
+    d = base()
+    d["spec"]["connections"] = 200_000  # fine for the simulator, too many real connections
+    (tmp_path / "w.yaml").write_text(yaml.safe_dump(d))
+    assert cli.main(["netlab", "run", "-f", str(SCENARIO), "-f", str(tmp_path / "w.yaml")]) == 1
+    assert "the lab opens at most 100,000 real connections in one run, not 200,000" in capsys.readouterr().err

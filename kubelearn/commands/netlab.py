@@ -20,6 +20,8 @@ import math
 import sys
 from typing import Any
 
+from ..errors import KubelearnError
+
 __all__ = ["register"]
 
 
@@ -46,6 +48,9 @@ def _run(args: argparse.Namespace) -> int:
     mode = mode or cluster.proxy_mode
     preflight(mode)
     workload = _workload(cluster, args.connections)
+    if workload is not None and workload.connections > MAX_LAB_CONNECTIONS:
+        raise KubelearnError(f"error: the lab opens at most {MAX_LAB_CONNECTIONS:,} real connections in one run, "
+                             f"not {workload.connections:,} (the Workload's spec.connections): use --connections")
     with NetLab(cluster, mode=mode, timeout=args.timeout) as lab:
         print(f"lab {lab.prefix} up in {lab.build_seconds:.2f}s: {len(lab.plan.nodes) if lab.plan else 0} nodes, "
               f"{len(lab.plan.pods) if lab.plan else 0} pods, kube-proxy mode {mode}", file=sys.stderr)
@@ -85,7 +90,7 @@ def _cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Real connections one lab run may open (about 20 s at the lab's few thousand per second).
+#: Real connections one lab run may open (kubelearn.netlab.lab.MAX_LAB_CONNECTIONS).
 MAX_LAB_CONNECTIONS = 100_000
 #: The longest a connection may wait for an answer (kubelearn.netlab.lab.MAX_TIMEOUT_SECONDS).
 MAX_TIMEOUT_SECONDS = 60.0

@@ -57,6 +57,8 @@ _ICMP_SYSCTLS = ("net.ipv4.icmp_ratemask=0", "net.ipv4.icmp_ratelimit=0")
 
 #: The longest a connection may wait for an answer (``timeout``), in seconds.
 MAX_TIMEOUT_SECONDS = 60.0
+#: Real connections one run may open (about 20 s at the lab's few thousand connections per second).
+MAX_LAB_CONNECTIONS = 100_000
 
 _CANARY = "".join(f"*{t}\n:KUBE-PROXY-CANARY - [0:0]\nCOMMIT\n" for t in ("mangle", "nat", "filter"))
 
@@ -404,12 +406,19 @@ class NetLab:
         """
         self._require()
         if isinstance(connections, (list, tuple)):
+            if len(connections) > MAX_LAB_CONNECTIONS:
+                raise KubelearnError(f"the lab opens at most {MAX_LAB_CONNECTIONS:,} real connections in one run, "
+                                     f"not {len(connections):,}")
             return self._log(drive(list(connections), timeout=self.timeout, concurrency=concurrency))
         count = connections if isinstance(connections, int) else None
         if workload is None:
             workload = self.default_workload(count or 100)
         elif count:
             workload = workload.with_(connections=count)
+        n = int(getattr(workload, "connections", 0))
+        if n > MAX_LAB_CONNECTIONS:
+            raise KubelearnError(f"the lab opens at most {MAX_LAB_CONNECTIONS:,} real connections in one run, "
+                                 f"not {n:,}: run fewer (the simulator takes up to 10,000,000)")
         from ..traffic import simulate
 
         events = tuple(getattr(workload, "events", ()) or ())
