@@ -155,3 +155,18 @@ def test_a_killed_builder_is_cleaned_up_with_its_owner_record() -> None:
     assert len(deleted) == _expected_namespaces()
     assert lab_namespaces(prefix) == []
     assert not os.path.exists(os.path.join(host.OWNER_DIR, prefix + "owner"))
+
+
+def test_cleanup_forgets_the_owner_record_of_a_lab_that_died_before_its_first_namespace() -> None:
+    prefix = _prefix()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    host.record_owner(prefix, pid=int(dead.stdout))
+    assert host.owner_pid(prefix) == int(dead.stdout) and not host.owner_alive(prefix)
+    assert cleanup(prefix) == []
+    assert not os.path.exists(os.path.join(host.OWNER_DIR, prefix + "owner"))
+    host.record_owner(prefix)  # a live owner's record stays, even with no namespace yet
+    try:
+        assert cleanup(prefix) == [] and host.owner_alive(prefix)
+    finally:
+        host.forget_owner(prefix)

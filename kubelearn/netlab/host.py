@@ -433,4 +433,11 @@ def cleanup(prefix: str | None = None, *, force: bool = False) -> list[str]:
         deleted += delete_namespaces(names)
         if not lab_namespaces(lab_prefix):
             forget_owner(lab_prefix)
+    # Owner records of labs that died before their first namespace: nothing else to remove.
+    records = sorted(os.listdir(OWNER_DIR)) if os.path.isdir(OWNER_DIR) else []
+    for entry in records:
+        lab_prefix = entry[:-len("owner")]
+        if (entry.endswith("owner") and _PREFIX_RE.match(lab_prefix) and prefix in (None, lab_prefix)
+                and not lab_namespaces(lab_prefix) and not owner_alive(lab_prefix)):
+            forget_owner(lab_prefix)
     return deleted

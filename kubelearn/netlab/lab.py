@@ -14,8 +14,12 @@ starts a tiny server in every pod and opens real TCP connections.  conntrack, DN
         log = lab.run(workload)                  # the simulator's request-log schema
 
 The lab always tears itself down: on leaving the ``with`` block, on an exception, on
-Ctrl-C (SIGINT) or SIGTERM, and at interpreter exit; ``kubelearn netlab cleanup`` removes
-what a killed process left behind.  Nothing outside the lab's namespaces is touched.
+Ctrl-C (SIGINT) or SIGTERM, and at interpreter exit.  Teardown itself cannot be cut short: a
+second Ctrl-C is held until every namespace is gone (and if one cannot be removed, the
+command to run is printed).  The lab records its owner before its first namespace exists,
+so ``kubelearn netlab cleanup`` in another process spares a lab that is still being built
+and removes only what a killed process left behind.  Nothing outside the lab's namespaces is
+touched.
 
 Simplifications, said out loud: IPv4 only; TCP only; connections start as fast as the
 kernel answers them rather than at the workload's arrival times (so affinity timeouts and
