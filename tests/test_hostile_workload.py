@@ -288,3 +288,14 @@ def test_netlab_refuses_a_workload_too_large_for_the_kernel_before_building(tmp_
     (tmp_path / "w.yaml").write_text(yaml.safe_dump(d))
     assert cli.main(["netlab", "run", "-f", str(SCENARIO), "-f", str(tmp_path / "w.yaml")]) == 1
     assert "the lab opens at most 100,000 real connections in one run, not 200,000" in capsys.readouterr().err
+
+
+def test_times_and_rates_have_documented_upper_bounds():
+    d = base()
+    d["spec"].update(connectionSeconds=2e6, arrival={"rate": 1e7})
+    d["spec"]["events"] = [{"at": 10**9, "cordon": {"node": "kind-worker"}}]
+    assert [str(e) for e in validate_workload(d)] == [
+        "spec.arrival.rate: Invalid value: 10000000.0: must be less than or equal to 1000000",
+        "spec.connectionSeconds: Invalid value: 2000000.0: must be less than or equal to 1000000",
+        "spec.events[0].at: Invalid value: 1000000000: must be less than or equal to 1000000",
+    ]

@@ -479,8 +479,7 @@ def _number(errs: list[FieldError], path: str, v: Any, *, minimum: float, maximu
     if isinstance(v, float) and not math.isfinite(v):
         errs.append(_err(path, INVALID, v, "must be a finite number"))
         return False
-    low = f"{minimum:g}" if not integer else str(int(minimum))
-    high = f"{maximum:g}" if not integer else str(int(maximum))
+    low, high = (str(int(b)) if float(b).is_integer() else repr(float(b)) for b in (minimum, maximum))
     if exclusive_minimum and v <= minimum:
         errs.append(_err(path, INVALID, v, f"must be greater than {low}"))
         return False
