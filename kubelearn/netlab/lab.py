@@ -180,6 +180,7 @@ class NetLab:
             return
         self._open = False
         held: list[int] = []
+        left: list[str] = []
         with _teardown_shield(self.prefix, held):
             try:
                 if self.servers is not None:
