@@ -4,15 +4,16 @@ Without ``-f`` the embedded default scenario is used (the tutorial's ``my-servic
 replicas) and 1,000 connections come from pods spread over the nodes, dialling the Service by
 name.  A ``Workload`` document among the ``-f`` files (kind ``Workload``, apiVersion
 ``kubelearn.dev/v1alpha1``) says who sends what instead; ``--connections`` and
-``--requests-per-connection`` override its counts.  ``-o FILE.csv`` or ``-o FILE.parquet``
-saves the full request log.
+``--requests-per-connection`` override its counts (bounded: at most 10,000,000 connections,
+10,000 requests per connection and 10,000,000 requests in all, as for a Workload document).
+``-o FILE.csv`` or ``-o FILE.parquet`` saves the full request log; the path is checked before
+the run and an existing file is replaced atomically (:func:`kubelearn.traffic.log.write_log`).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +22,28 @@ from ..errors import KubelearnError
 __all__ = ["register"]
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, not {value}")
-    return value
+# The bounds of kubelearn.traffic.workload (MAX_CONNECTIONS, MAX_REQUESTS_PER_CONNECTION), written
+# out here so that building the parser does not import pandas; a test keeps them in step.
+MAX_CONNECTIONS = 10_000_000
+MAX_REQUESTS_PER_CONNECTION = 10_000
+MAX_REQUESTS = 10_000_000
+
+
+def _bounded(limit: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: '{text}'") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, not {value}")
+        if value > limit:
+            raise argparse.ArgumentTypeError(f"must be at most {limit:,}, not {value:,} "
+                                             "(a bound that keeps one run's memory and time in check)")
+        return value
+
+    return parse
+
 
 
 def _log_file(text: str) -> str:
@@ -38,28 +53,17 @@ def _log_file(text: str) -> str:
     return text
 
 
-def _check_writable(path: str) -> None:
-    """Fail before simulating, as ``kubectl`` words a file it cannot open for writing."""
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.exists():
-        raise KubelearnError(f"error: open {path}: no such file or directory")
-    if not parent.is_dir():
-        raise KubelearnError(f"error: open {path}: not a directory")
-    if p.is_dir():
-        raise KubelearnError(f"error: open {path}: is a directory")
-    if not os.access(p if p.exists() else parent, os.W_OK):
-        raise KubelearnError(f"error: open {path}: permission denied")
-
-
 def _simulate(args: argparse.Namespace) -> int:
     from .. import cli
     from ..traffic.analysis import summary
-    from ..traffic.log import write_log
+    from ..traffic.log import check_log_path, write_log
     from ..traffic.simulate import default_workload, predicted_shares, simulate
 
     if args.output:
-        _check_writable(args.output)
+        check_log_path(args.output)  # before any work: a bad path costs nothing
+    if (args.connections or 0) * (args.requests_per_connection or 1) > MAX_REQUESTS:
+        raise KubelearnError(f"error: --connections x --requests-per-connection must be at most {MAX_REQUESTS:,} "
+                             f"requests, not {args.connections * (args.requests_per_connection or 1):,}")
     cluster = cli.cluster_from_args(args)
     wl = default_workload(cluster)
     changes: dict[str, Any] = {}
@@ -101,10 +105,13 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
                               "Without -f: the embedded my-service scenario, 1,000 connections from pods "
                               "spread over the nodes; a Workload document among the -f files says who sends "
                               "what instead.")
-    p.add_argument("--connections", type=_positive, default=None, metavar="N",
-                   help="number of connections (default: the workload's, else 1000)")
-    p.add_argument("--requests-per-connection", type=_positive, default=None, metavar="K",
-                   help="keep-alive requests per connection (default 1)")
+    p.add_argument("--connections", type=_bounded(MAX_CONNECTIONS), default=None, metavar="N",
+                   help="number of connections, 1 to 10,000,000 (default: the workload's, else 1000)")
+    p.add_argument("--requests-per-connection", type=_bounded(MAX_REQUESTS_PER_CONNECTION), default=None,
+                   metavar="K", help="keep-alive requests per connection, 1 to 10,000 (default 1); "
+                   "N x K at most 10,000,000 requests")
     p.add_argument("-o", "--output", type=_log_file, default=None, metavar="FILE",
-                   help="save the request log as FILE.csv or FILE.parquet")
+                   help="save the request log as FILE.csv (attrs in FILE.csv.attrs.json) or FILE.parquet; "
+                   "the path is checked before the run, and an existing file is replaced atomically, "
+                   "only by a complete new log (an interrupted write leaves it as it was)")
     p.set_defaults(func=_simulate)

@@ -12,8 +12,10 @@ Because the machine is shared, everything here is deliberately narrow:
   and every command that changes state runs *inside* one of those namespaces, never in
   the machine's own (root) namespace;
 - :func:`cleanup` deletes only namespaces of that family, and by default only those whose
-  owning process has exited (the owner's PID is recorded inside the lab itself, as the
-  alias of the switch bridge), so it never pulls the floor from under a running lab.
+  owning process has exited, so it never pulls the floor from under a running lab.  The
+  owner (PID and process start time) is recorded in ``/run/kubelearn-netlab/<prefix>owner``
+  *before* the lab's first namespace exists (:func:`record_owner`), so a lab still being
+  built is as safe as a running one; the alias of the switch bridge repeats it inside the lab.
 """
 
 from __future__ import annotations
@@ -309,8 +311,73 @@ def lab_namespaces(prefix: str | None = None) -> list[str]:
     return names
 
 
+#: Where labs record their owner before creating anything (tmpfs: gone at reboot, as the namespaces are).
+OWNER_DIR = "/run/kubelearn-netlab"
+
+
+def _start_time(pid: int) -> int | None:
+    """A process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22): with the PID, an identity."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _owner_file(prefix: str) -> str:
+    return os.path.join(OWNER_DIR, check_prefix(prefix) + "owner")
+
+
+def record_owner(prefix: str, pid: int | None = None) -> None:
+    """Record this process (or ``pid``) as the owner of lab ``prefix``; call before creating anything.
+
+    Raises:
+        HostError: when the record cannot be written (the lab must not start without one).
+    """
+    pid = os.getpid() if pid is None else pid
+    path = _owner_file(prefix)
+    try:
+        os.makedirs(OWNER_DIR, mode=0o755, exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="ascii") as fh:
+            fh.write(f"{pid} {_start_time(pid) or 0}\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise HostError(f"cannot record the lab's owner in {path}: {exc.strerror}") from None
+
+
+def forget_owner(prefix: str) -> None:
+    """Remove the owner record of a lab that no longer exists."""
+    try:
+        os.unlink(_owner_file(prefix))
+    except OSError:
+        pass
+
+
+def _recorded_owner(prefix: str) -> tuple[int, int] | None:
+    try:
+        with open(_owner_file(prefix), encoding="ascii") as fh:
+            pid, start = (int(x) for x in fh.read().split()[:2])
+    except (OSError, ValueError):
+        return None
+    return pid, start
+
+
+def owner_alive(prefix: str) -> bool:
+    """Whether the process that owns lab ``prefix`` still runs (the same process, not a reused PID)."""
+    rec = _recorded_owner(prefix)
+    if rec is not None:
+        pid, start = rec
+        return _alive(pid) and (start == 0 or _start_time(pid) in (None, start))
+    pid_or_none = owner_pid(prefix)
+    return pid_or_none is not None and _alive(pid_or_none)
+
+
 def owner_pid(prefix: str) -> int | None:
-    """The PID that built a lab, read from the alias of its switch bridge (``None`` if unknown)."""
+    """The PID that owns a lab: its owner record, else the alias of its switch bridge (``None`` if unknown)."""
+    rec = _recorded_owner(prefix)
+    if rec is not None:
+        return rec[0]
     ns = prefix + "sw"
     if not os.path.exists(os.path.join(NETNS_RUN_DIR, ns)):
         return None
@@ -359,9 +426,18 @@ def cleanup(prefix: str | None = None, *, force: bool = False) -> list[str]:
     deleted: list[str] = []
     for lab_prefix, names in sorted(by_lab.items()):
         pid = owner_pid(lab_prefix)
-        if not force and pid is not None and pid != os.getpid() and _alive(pid):
-            continue  # a live lab of another process: not ours to break
+        if not force and pid is not None and pid != os.getpid() and owner_alive(lab_prefix):
+            continue  # a live lab of another process (built or being built): not ours to break
         # The switch last, so the owner record survives until everything else is gone.
         names.sort(key=lambda n: n == lab_prefix + "sw")
         deleted += delete_namespaces(names)
+        if not lab_namespaces(lab_prefix):
+            forget_owner(lab_prefix)
+    # Owner records of labs that died before their first namespace: nothing else to remove.
+    records = sorted(os.listdir(OWNER_DIR)) if os.path.isdir(OWNER_DIR) else []
+    for entry in records:
+        lab_prefix = entry[:-len("owner")]
+        if (entry.endswith("owner") and _PREFIX_RE.match(lab_prefix) and prefix in (None, lab_prefix)
+                and not lab_namespaces(lab_prefix) and not owner_alive(lab_prefix)):
+            forget_owner(lab_prefix)
     return deleted

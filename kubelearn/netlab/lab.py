@@ -14,8 +14,12 @@ starts a tiny server in every pod and opens real TCP connections.  conntrack, DN
         log = lab.run(workload)                  # the simulator's request-log schema
 
 The lab always tears itself down: on leaving the ``with`` block, on an exception, on
-Ctrl-C (SIGINT) or SIGTERM, and at interpreter exit; ``kubelearn netlab cleanup`` removes
-what a killed process left behind.  Nothing outside the lab's namespaces is touched.
+Ctrl-C (SIGINT) or SIGTERM, and at interpreter exit.  Teardown itself cannot be cut short: a
+second Ctrl-C is held until every namespace is gone (and if one cannot be removed, the
+command to run is printed).  The lab records its owner before its first namespace exists,
+so ``kubelearn netlab cleanup`` in another process spares a lab that is still being built
+and removes only what a killed process left behind.  Nothing outside the lab's namespaces is
+touched.
 
 Simplifications, said out loud: IPv4 only; TCP only; connections start as fast as the
 kernel answers them rather than at the workload's arrival times (so affinity timeouts and
@@ -27,12 +31,14 @@ ICMP error rate limits are lifted inside node namespaces so every REJECT is seen
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ipaddress
 import os
 import signal
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import FrameType
 from typing import Any
 
@@ -52,6 +58,11 @@ RulesRenderer = Callable[[Cluster, str, str], str]
 # kube-proxy's sync rewrites ICMP error limits nowhere; the lab lifts them (see module doc).
 _ICMP_SYSCTLS = ("net.ipv4.icmp_ratemask=0", "net.ipv4.icmp_ratelimit=0")
 
+
+#: The longest a connection may wait for an answer (``timeout``), in seconds.
+MAX_TIMEOUT_SECONDS = 60.0
+#: Real connections one run may open (about 20 s at the lab's few thousand connections per second).
+MAX_LAB_CONNECTIONS = 100_000
 
 _CANARY = "".join(f"*{t}\n:KUBE-PROXY-CANARY - [0:0]\nCOMMIT\n" for t in ("mangle", "nat", "filter"))
 
@@ -96,6 +107,11 @@ class NetLab:
     def __init__(self, cluster: Cluster, mode: str | None = None, prefix: str | None = None, *,
                  renderer: RulesRenderer | None = None, timeout: float = 0.5,
                  external_cidr: str = "203.0.113.0/24") -> None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
+                0 < timeout <= MAX_TIMEOUT_SECONDS):
+            # NaN fails every comparison, so it lands here too; so do 0 and infinity.
+            raise KubelearnError(f"invalid timeout {timeout!r}: must be a number of seconds greater than 0 "
+                                 f"and at most {MAX_TIMEOUT_SECONDS:g}")
         self.cluster = cluster
         self.mode = mode or cluster.proxy_mode
         self.prefix = host.check_prefix(prefix) if prefix else host.new_prefix()
@@ -110,6 +126,7 @@ class NetLab:
         self._marks: dict[str, int] = {}
         self._old_handlers: dict[int, Any] = {}
         self._open = False
+        self._in_handler = False
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> NetLab:
@@ -131,11 +148,14 @@ class NetLab:
         # Refuses IPVS with the honest reason: no ip_vs in this kernel, or the lab not driving it.
         host.preflight(self.mode)
         t0 = time.perf_counter()
+        self.plan = topo.plan(self.cluster, self.prefix)  # pure: nothing exists yet
         self._open = True
         self._install_handlers()
         atexit.register(self.close)
         try:
-            self.plan = topo.plan(self.cluster, self.prefix)
+            # Owner first, namespaces second: `netlab cleanup` in another process then sees a
+            # lab being built as the live lab it is, never as a leftover.
+            host.record_owner(self.prefix)
             topo.build(self.plan)
             for n in self.plan.nodes:
                 host.set_sysctls(n.ns, _ICMP_SYSCTLS)
@@ -150,19 +170,46 @@ class NetLab:
         return self
 
     def close(self) -> None:
-        """Tear everything down: servers, then every namespace with this lab's prefix."""
+        """Tear everything down: servers, then every namespace with this lab's prefix.
+
+        Teardown is not interruptible: a Ctrl-C (or SIGTERM) that arrives meanwhile is held
+        until it is done (the tools it runs are shielded too), and is then honoured.  If a
+        namespace still cannot be removed, stderr says exactly what to run.
+        """
         if not self._open:
             return
         self._open = False
-        try:
-            if self.servers is not None:
-                self.servers.close()
-                self.servers = None
-        finally:
-            # Only this lab's own namespaces, whatever state the build reached.
-            host.cleanup(self.prefix, force=True)
-            self._restore_handlers()
-            atexit.unregister(self.close)
+        held: list[int] = []
+        left: list[str] = []
+        with _teardown_shield(self.prefix, held):
+            try:
+                if self.servers is not None:
+                    self.servers.close()
+                    self.servers = None
+            finally:
+                # Only this lab's own namespaces, whatever state the build reached.
+                left = self._remove_namespaces()
+        self._restore_handlers()
+        atexit.unregister(self.close)
+        if left:
+            print(f"kubelearn netlab: {len(left)} namespace(s) of lab {self.prefix} could not be removed "
+                  f"({', '.join(left)}); remove them with: sudo kubelearn netlab cleanup --prefix {self.prefix} "
+                  "--force", file=sys.stderr)
+        if held and not self._in_handler:
+            # The interrupt the user gave during teardown: honoured now that the lab is gone.
+            raise KeyboardInterrupt if held[0] == signal.SIGINT else SystemExit(128 + held[0])
+
+    def _remove_namespaces(self) -> list[str]:
+        for _ in range(3):
+            try:
+                host.cleanup(self.prefix, force=True)
+            except KubelearnError:
+                pass
+            left = host.lab_namespaces(self.prefix)
+            if not left:
+                host.forget_owner(self.prefix)
+                return []
+        return left
 
     def _install_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -170,7 +217,11 @@ class NetLab:
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             # Unwind through the with-block (which tears down), then behave as before.
-            self.close()
+            self._in_handler = True
+            try:
+                self.close()
+            finally:
+                self._in_handler = False
             raise KeyboardInterrupt if signum == signal.SIGINT else SystemExit(128 + signum)
 
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -360,12 +411,19 @@ class NetLab:
         """
         self._require()
         if isinstance(connections, (list, tuple)):
+            if len(connections) > MAX_LAB_CONNECTIONS:
+                raise KubelearnError(f"the lab opens at most {MAX_LAB_CONNECTIONS:,} real connections in one run, "
+                                     f"not {len(connections):,}")
             return self._log(drive(list(connections), timeout=self.timeout, concurrency=concurrency))
         count = connections if isinstance(connections, int) else None
         if workload is None:
             workload = self.default_workload(count or 100)
         elif count:
             workload = workload.with_(connections=count)
+        n = int(getattr(workload, "connections", 0))
+        if n > MAX_LAB_CONNECTIONS:
+            raise KubelearnError(f"the lab opens at most {MAX_LAB_CONNECTIONS:,} real connections in one run, "
+                                 f"not {n:,}: run fewer (the simulator takes up to 10,000,000)")
         from ..traffic import simulate
 
         events = tuple(getattr(workload, "events", ()) or ())
@@ -486,6 +544,43 @@ class NetLab:
         n = len(self.plan.nodes) if self.plan else 0
         pods = len(self.plan.pods) if self.plan else 0
         return f"<NetLab {self.prefix!r} {state}: {n} nodes, {pods} pods, mode {self.mode}>"
+
+
+@contextlib.contextmanager
+def _teardown_shield(prefix: str, held: list[int]) -> Iterator[None]:
+    """Hold SIGINT and SIGTERM while a lab is torn down; record them in ``held``.
+
+    In the main thread the Python handlers are replaced by one that notes the signal and says
+    the lab is being removed, and the signals are blocked, so the ``ip`` processes started
+    meanwhile (which inherit the mask) are not killed by the terminal's Ctrl-C either.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sigs = (signal.SIGINT, signal.SIGTERM)
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        if not held:
+            print(f"\nkubelearn netlab: removing lab {prefix}, please wait (if this process is killed, run: "
+                  f"sudo kubelearn netlab cleanup --prefix {prefix})", file=sys.stderr, flush=True)
+        held.append(signum)
+
+    old: dict[int, Any] = {}
+    for sig in sigs:
+        try:
+            old[sig] = signal.signal(sig, hold)
+        except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+            pass
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # pending signals run `hold` here
+        for signum, handler in old.items():
+            try:
+                signal.signal(signum, handler)
+            except (ValueError, OSError, TypeError):  # pragma: no cover
+                pass
 
 
 class KernelRules:

@@ -13,11 +13,24 @@ mode, seed, kubelearn version) so a saved log explains itself.
 Logs round-trip through CSV (dtypes restored from :data:`LOG_COLUMNS`, attrs in a JSON
 side-car ``<file>.attrs.json``) and through Parquet (pyarrow, the optional ``parquet``
 extra; attrs travel inside the file's metadata).
+
+Saving never loses what was there: an existing log is replaced only by a complete new one
+(temporary files in the same directory, renamed into place), and the side-car records the
+CSV's row count, size and SHA-256 so that :func:`read_log` refuses a file that was cut short.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import json
+import os
+import signal
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator
 from os import PathLike, fspath
 from pathlib import Path
 from typing import Any, Final, NamedTuple, cast
@@ -27,7 +40,7 @@ import pandas as pd
 from ..errors import KubelearnError
 
 __all__ = ["Column", "LOG_COLUMNS", "OUTCOMES", "VIAS", "CLIENT_KINDS", "empty_log", "read_log", "write_log",
-           "conform", "memory_per_row", "LogFormatError"]
+           "conform", "memory_per_row", "LogFormatError", "LogPathError", "check_log_path", "sidecar_path"]
 
 
 class Column(NamedTuple):
@@ -104,54 +117,237 @@ class LogFormatError(KubelearnError, ValueError):
     """A file or frame that is not a kubelearn request log."""
 
 
+class LogPathError(KubelearnError, OSError):
+    """A log path that cannot be written: said before any work starts, in Go's ``open`` words."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+#: The sidecar key that records what was written, so a cut or swapped file is noticed.
+INTEGRITY_KEY: Final = "kubelearn.file"
+_SUFFIXES: Final = (".csv", ".parquet", ".pq")
+_SIDECAR: Final = ".attrs.json"
+_NAME_MAX: Final = 255  # bytes in one file name on Linux filesystems (NAME_MAX)
+
+
 def _attrs_json(attrs: dict[str, Any]) -> str:
     return json.dumps(attrs, default=str, sort_keys=True)
+
+
+def sidecar_path(path: str | PathLike[str]) -> Path:
+    """Where a CSV log keeps its attrs: ``<path>.attrs.json``."""
+    return Path(fspath(path) + _SIDECAR)
+
+
+def _open_error(path: Path | str, err: int) -> LogPathError:
+    # Go's os.OpenFile words a failure "open <path>: <strerror in lower case>", as kubectl prints it.
+    return LogPathError(err, f"error: open {path}: {os.strerror(err)[:1].lower()}{os.strerror(err)[1:]}")
+
+
+def check_log_path(path: str | PathLike[str]) -> Path:
+    """Check, before any work, that a log can be written at ``path`` (and its sidecar beside it).
+
+    The rule for an existing file: it is replaced, atomically (see :func:`write_log`).  The
+    checks: a ``.csv``/``.parquet`` name; names of at most 255 bytes (the sidecar's too); an
+    existing directory that really takes new files (a probe file is created and removed, which
+    is the only honest test on ``/proc`` or a read-only mount); the log and sidecar, if they
+    exist, regular files.
+
+    Raises:
+        LogFormatError: for another extension.
+        LogPathError: for a path that cannot be written, in ``open <path>: <reason>`` words.
+    """
+    p = Path(fspath(path))
+    if p.suffix.lower() not in _SUFFIXES:
+        raise LogFormatError(f'error: unsupported log file "{p}": use a .csv or .parquet file name')
+    side = sidecar_path(p) if p.suffix.lower() == ".csv" else None
+    for q in (p, side):
+        if q is not None and len(os.fsencode(q.name)) > _NAME_MAX:
+            raise _open_error(q, errno.ENAMETOOLONG)
+    parent = p.parent
+    if not parent.exists():
+        raise _open_error(p, errno.ENOENT)
+    if not parent.is_dir():
+        raise _open_error(p, errno.ENOTDIR)
+    for q in (p, side):
+        if q is None or not (q.exists() or q.is_symlink()):
+            continue
+        if q.is_dir():
+            raise _open_error(q, errno.EISDIR)
+        if not q.is_file():
+            raise LogPathError(errno.EINVAL, f"error: open {q}: not a regular file (a log replaces only files)")
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=".kl-", suffix=".tmp")
+    except OSError as exc:
+        raise _open_error(p, exc.errno or errno.EIO) from None
+    os.close(fd)
+    os.unlink(probe)
+    return p
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for a moment (the main thread only), so that two renames are not split."""
+    held = (signal.SIGINT, signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _new_file_mode(target: Path) -> int:
+    if target.is_file():
+        return stat.S_IMODE(target.stat().st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _temp_beside(target: Path) -> tuple[int, Path]:
+    # A short name: the target's own name may already be near the 255-byte limit.
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=".kl-", suffix=".tmp")
+    os.fchmod(fd, _new_file_mode(target))
+    return fd, Path(name)
 
 
 def write_log(df: pd.DataFrame, path: str | PathLike[str]) -> Path:
     """Save a log as ``.csv`` or ``.parquet`` (chosen by the file name).
 
-    CSV keeps the attrs in ``<path>.attrs.json`` beside it; Parquet keeps them in the file.
+    CSV keeps the attrs in ``<path>.attrs.json`` beside it, with the file's row count, size and
+    SHA-256 (so :func:`read_log` notices a cut or mismatched file); Parquet keeps them in the file.
+
+    Nothing is lost: the path is checked first (:func:`check_log_path`); the log (and sidecar)
+    are written to temporary files in the same directory, flushed to disk, then renamed over
+    the old ones, log and sidecar one right after the other with Ctrl-C held off in between.
+    An existing log is replaced only by a complete new one; an interrupted write leaves it as
+    it was.
 
     Raises:
-        KubelearnError: for another extension, or Parquet without pyarrow installed.
+        KubelearnError: for another extension, a path that cannot be written, or Parquet
+            without pyarrow installed.
     """
-    p = Path(fspath(path))
+    p = check_log_path(path)
     suffix = p.suffix.lower()
-    if suffix == ".csv":
-        df.to_csv(p, index=False)
-        Path(str(p) + ".attrs.json").write_text(_attrs_json(cast(dict[str, Any], df.attrs)) + "\n")
-    elif suffix in (".parquet", ".pq"):
+    if suffix != ".csv":
         pa, pq = _pyarrow()
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        meta = dict(table.schema.metadata or {})
-        meta[b"kubelearn.attrs"] = _attrs_json(cast(dict[str, Any], df.attrs)).encode()
-        pq.write_table(table.replace_schema_metadata(meta), p)
-    else:
-        raise LogFormatError(f'error: unsupported log file "{p}": use a .csv or .parquet file name')
+    temps: list[Path] = []
+    try:
+        fd, tmp = _temp_beside(p)
+        temps.append(tmp)
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as fh:
+            if suffix == ".csv":
+                out = _HashingWriter(fh, digest)
+                df.to_csv(out, index=False)  # type: ignore[call-overload]
+            else:
+                table = pa.Table.from_pandas(df, preserve_index=False)
+                meta = dict(table.schema.metadata or {})
+                meta[b"kubelearn.attrs"] = _attrs_json(cast(dict[str, Any], df.attrs)).encode()
+                pq.write_table(table.replace_schema_metadata(meta), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        renames = [(tmp, p)]
+        if suffix == ".csv":
+            side = sidecar_path(p)
+            attrs = dict(cast(dict[str, Any], df.attrs))
+            attrs[INTEGRITY_KEY] = {"rows": len(df), "bytes": tmp.stat().st_size, "sha256": digest.hexdigest()}
+            sfd, stmp = _temp_beside(side)
+            temps.append(stmp)
+            with os.fdopen(sfd, "w", encoding="utf-8") as sh:
+                sh.write(_attrs_json(attrs) + "\n")
+                sh.flush()
+                os.fsync(sh.fileno())
+            renames.append((stmp, side))
+        with _signals_deferred():
+            for src, dst in renames:
+                os.replace(src, dst)
+        temps.clear()
+        _fsync_dir(p.parent)
+    except OSError as exc:
+        raise _open_error(p, exc.errno or errno.EIO) from None
+    finally:
+        for t in temps:
+            with contextlib.suppress(OSError):
+                t.unlink()
     return p
+
+
+def _fsync_dir(d: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _HashingWriter:
+    """A text file-like object for ``to_csv`` that writes UTF-8 bytes and hashes them on the way."""
+
+    def __init__(self, fh: Any, digest: Any) -> None:
+        self.fh = fh
+        self.digest = digest
+
+    def write(self, text: str) -> int:
+        data = text.encode("utf-8")
+        self.digest.update(data)
+        self.fh.write(data)
+        return len(text)
+
+    def flush(self) -> None:
+        self.fh.flush()
 
 
 def read_log(path: str | PathLike[str]) -> pd.DataFrame:
     """Load a log saved by :func:`write_log` (or any CSV/Parquet with the log's columns).
 
+    A CSV whose sidecar records what was written (row count, size, SHA-256) is checked
+    against it, so a file cut short (even at a line boundary) or one that does not belong
+    to its sidecar is reported rather than loaded.
+
     Raises:
-        KubelearnError: for a missing file, another extension, or missing columns.
+        KubelearnError: for a missing file, another extension, missing columns, or a
+            truncated or damaged file.
     """
     p = Path(fspath(path))
     if not p.exists():
         raise LogFormatError(f'error: the path "{p}" does not exist')
+    if not p.is_file():
+        raise LogFormatError(f'error: the path "{p}" is not a regular file')
     suffix = p.suffix.lower()
     attrs: dict[str, Any] = {}
     if suffix == ".csv":
+        side = sidecar_path(p)
+        if side.is_file():
+            try:
+                attrs = json.loads(side.read_text(encoding="utf-8"))
+            except (ValueError, OSError) as exc:
+                raise LogFormatError(f'error: the attrs file "{side}" is damaged: {exc}') from None
+            if not isinstance(attrs, dict):
+                raise LogFormatError(f'error: the attrs file "{side}" is damaged: not a JSON object')
+        integrity = attrs.pop(INTEGRITY_KEY, None)
+        if isinstance(integrity, dict):
+            _check_integrity(p, integrity)
         dtypes = {n: ("string" if c.dtype == "category" else c.dtype) for n, c in LOG_COLUMNS.items()}
-        df = pd.read_csv(p, dtype=dtypes, keep_default_na=False, na_values={"latency_ms": ["", "NaN", "nan"]})
-        side = Path(str(p) + ".attrs.json")
-        if side.exists():
-            attrs = json.loads(side.read_text())
+        try:
+            df = pd.read_csv(p, dtype=dtypes, keep_default_na=False, na_values={"latency_ms": ["", "NaN", "nan"]})
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise LogFormatError(f'error: "{p}" is not a readable kubelearn request log: {exc}') from None
+        if isinstance(integrity, dict) and integrity.get("rows") != len(df):
+            raise LogFormatError(f'error: "{p}" has {len(df)} rows, its attrs file says {integrity.get("rows")}: '
+                                 "the file was cut short or changed")
     elif suffix in (".parquet", ".pq"):
         _, pq = _pyarrow()
-        table = pq.read_table(p)
+        try:
+            table = pq.read_table(p)
+        except Exception as exc:  # pyarrow raises ArrowInvalid (and OSError) for a cut file
+            raise LogFormatError(f'error: "{p}" is not a readable Parquet log (truncated or damaged?): {exc}') \
+                from None
         raw = (table.schema.metadata or {}).get(b"kubelearn.attrs")
         if raw:
             attrs = json.loads(raw.decode())
@@ -160,6 +356,20 @@ def read_log(path: str | PathLike[str]) -> pd.DataFrame:
         raise LogFormatError(f'error: unsupported log file "{p}": use a .csv or .parquet file name')
     df.attrs = cast(Any, attrs)
     return conform(df)
+
+
+def _check_integrity(p: Path, integrity: dict[str, Any]) -> None:
+    size = p.stat().st_size
+    if integrity.get("bytes") != size:
+        raise LogFormatError(f'error: "{p}" is {size} bytes, its attrs file says {integrity.get("bytes")}: '
+                             "the file was cut short or changed (or the attrs file belongs to another log)")
+    digest = hashlib.sha256()
+    with p.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    if integrity.get("sha256") != digest.hexdigest():
+        raise LogFormatError(f'error: "{p}" does not match the SHA-256 in its attrs file: '
+                             "the file was changed (or the attrs file belongs to another log)")
 
 
 def _pyarrow() -> tuple[Any, Any]:
