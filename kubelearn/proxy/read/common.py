@@ -1,0 +1,92 @@
+"""Shared pieces of the dump readers: the error, a quote-aware tokenizer, Service port names.
+
+kube-proxy names the Service port a rule serves in the rule's comment (iptables mode:
+``"ns1/svc1:p80 cluster IP"``, ``"ns1/svc1:p80 -> 10.180.0.1:80"``) or in the chain's name
+(nftables mode: ``service-ULMVA6XW-ns1/svc1/tcp/p80``).  The *service port name* is
+``namespace/name``, plus ``:portName`` when the port is named.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...errors import KubelearnError
+
+__all__ = ["DumpError", "Quoted", "tokenize", "owner_of_comment", "split_spn"]
+
+
+class DumpError(KubelearnError, ValueError):
+    """Input that is not a dump kubelearn can read, with the line that shows it (one line)."""
+
+
+class Quoted(str):
+    """A token that was in double quotes: always a value, even when it starts with ``-``."""
+
+    __slots__ = ()
+
+
+def tokenize(line: str) -> list[str]:
+    """Split on blanks; ``"..."`` is one token with ``\\x`` escapes resolved (xtables' quoting).
+
+    >>> tokenize('-m comment --comment "ns/a:p -> 1.2.3.4:80" -j X')
+    ['-m', 'comment', '--comment', 'ns/a:p -> 1.2.3.4:80', '-j', 'X']
+    """
+    out: list[str] = []
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if c in " \t":
+            i += 1
+            continue
+        if c == '"':
+            buf: list[str] = []
+            i += 1
+            while i < n and line[i] != '"':
+                if line[i] == "\\" and i + 1 < n:
+                    i += 1
+                buf.append(line[i])
+                i += 1
+            if i >= n:
+                raise ValueError("unterminated quoted string")
+            i += 1
+            out.append(Quoted("".join(buf)))
+            continue
+        j = i
+        while j < n and line[j] not in ' \t"':
+            j += 1
+        out.append(line[i:j])
+        i = j
+    return out
+
+
+_DNS = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
+_SPN = re.compile(rf"^(?P<ns>{_DNS})/(?P<name>{_DNS})(:(?P<port>[-a-z0-9]+))?$")
+# The comments kube-proxy writes, with the service port name at the start or after a phrase.
+_COMMENT = re.compile(
+    rf"^(?:(?:masquerade |masquerade LOCAL |route LOCAL |pod )?traffic for |other traffic to )?"
+    rf"(?P<spn>{_DNS}/{_DNS}(?::[-a-z0-9]+)?)(?: |$)")
+
+
+def split_spn(spn: str) -> tuple[str, str] | None:
+    """``ns/svc:port`` → (``ns/svc``, ``port``); ``ns/svc`` → (``ns/svc``, ``""``)."""
+    m = _SPN.match(spn)
+    if not m:
+        return None
+    return f"{m['ns']}/{m['name']}", m["port"] or ""
+
+
+def spn_of_comment(comment: str) -> str | None:
+    """The service port name a kube-proxy comment names, or None for other comments."""
+    m = _COMMENT.match(comment)
+    return m["spn"] if m else None
+
+
+def owner_of_comment(matches: list[tuple[Any, ...]]) -> tuple[str, str] | None:
+    """(``ns/svc``, portName) from a rule's ``-m comment``, as kubelearn's rules carry it."""
+    for m in matches:
+        if m[0] == "comment":
+            spn = spn_of_comment(m[1])
+            if spn:
+                return split_spn(spn)
+    return None
