@@ -39,7 +39,7 @@ from ..trace import Trace, TraceError
 from .common import DumpError
 
 __all__ = ["MAX_DUMP_BYTES", "DumpError", "NodeRules", "diff_rules", "explain_rules", "read_rules",
-           "read_rules_file", "trace_rules"]
+           "read_rules_file", "read_text", "trace_rules"]
 
 #: The largest dump kubelearn reads (64 MiB): a 10,000-Service node's iptables-save is ~20 MiB.
 MAX_DUMP_BYTES = 64 * 1024 * 1024
@@ -290,8 +290,24 @@ def _foreign_chains(rs: Any) -> list[str]:
     return out
 
 
-def read_rules_file(path: str | os.PathLike[str], local_ips: tuple[str, ...] | list[str] = ()) -> NodeRules:
-    """:func:`read_rules` on a file, refusing files over :data:`MAX_DUMP_BYTES` before reading them."""
+def read_rules_file(path: str | os.PathLike[str] | list[str | os.PathLike[str]],
+                    local_ips: tuple[str, ...] | list[str] = ()) -> NodeRules:
+    """:func:`read_rules` on a file (or several, read as one: ``ipvsadm -Ln``, ``ipset list`` and
+    ``iptables-save`` saved apart), refusing files over :data:`MAX_DUMP_BYTES` before reading them."""
+    paths = path if isinstance(path, list) else [path]
+    if len(paths) != 1:
+        text = "\n".join(read_text(p) for p in paths)
+        return read_rules(text, local_ips)
+    p = Path(paths[0])
+    text = read_text(p)
+    try:
+        return read_rules(text, local_ips)
+    except DumpError as exc:
+        raise DumpError(f"{p}: {exc}") from None
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """A dump file's text: refused over :data:`MAX_DUMP_BYTES` (before reading) or when not UTF-8."""
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -308,10 +324,7 @@ def read_rules_file(path: str | os.PathLike[str], local_ips: tuple[str, ...] | l
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise DumpError(f"{p}: line {line}: not UTF-8 text: not a rules dump") from None
-    try:
-        return read_rules(text, local_ips)
-    except DumpError as exc:
-        raise DumpError(f"{p}: {exc}") from None
+    return text
 
 
 def trace_rules(rules: NodeRules, src: str, dst: str, protocol: str = "TCP",

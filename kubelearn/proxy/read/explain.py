@@ -226,8 +226,6 @@ def _explain_iptables(rules: Any) -> list[ServicePortReport]:
             other, _ = _chain_shares(nat, ext_policy, rp)
             rp.note("external connections go to: " + (", ".join(ep for ep, _ in other) or "no endpoint"))
     # Stale chains: per-service chains no rule jumps to.
-    owners = {r.owner for rr in nat.values() for r in rr if r.owner}
-    del owners
     for c, rr in nat.items():
         if c.startswith(("KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-")) and c not in jumped:
             owner = next((r.owner for r in rr if r.owner), None)
@@ -240,8 +238,8 @@ def _explain_iptables(rules: Any) -> list[ServicePortReport]:
                 stale = rep(spn, r0) if r0 else None
                 if stale:
                     stale.note(text)
-            else:
-                rules.warnings.append(text) if text not in rules.warnings else None
+            elif text not in rules.warnings:
+                rules.warnings.append(text)
     ks = nat.get("KUBE-SERVICES", [])
     np_idx = [i for i, r in enumerate(ks) if r.target == ("jump", "KUBE-NODEPORTS")]
     if np_idx and np_idx[-1] != len(ks) - 1:

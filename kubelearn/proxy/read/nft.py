@@ -192,7 +192,9 @@ def _set(kind: str, name: str, inner: list[tuple[int, str]], rs: NftablesRuleset
 
 
 def _split_top(text: str) -> list[str]:
-    out, buf, quoted, depth = [], [], False, 0
+    out: list[str] = []
+    buf: list[str] = []
+    quoted, depth = False, 0
     for c in text:
         if c == '"':
             quoted = not quoted
