@@ -94,8 +94,9 @@ def _check_ip(ip: str) -> str:
 def _sections(text: str) -> dict[str, list[tuple[int, str]]]:
     """Split a dump into its tools' outputs: iptables-save, nft, ipvsadm, ipset (numbered lines)."""
     from .ipvs import is_ipset_line, is_ipvs_line
+    from .nft import is_nft_input_line
 
-    out: dict[str, list[tuple[int, str]]] = {"iptables": [], "nft": [], "ipvs": [], "ipset": []}
+    out: dict[str, list[tuple[int, str]]] = {"iptables": [], "nft": [], "nft_input": [], "ipvs": [], "ipset": []}
     in_table = False
     nft_depth = 0
     in_members = False
@@ -130,6 +131,9 @@ def _sections(text: str) -> dict[str, list[tuple[int, str]]]:
 
             out["nft"].append((lineno, raw))
             nft_depth = _braces(raw)
+            continue
+        if is_nft_input_line(line):
+            out["nft_input"].append((lineno, raw))
             continue
         if line.startswith("Members:"):
             out["ipset"].append((lineno, raw))
@@ -185,10 +189,16 @@ def _read(parts: dict[str, list[tuple[int, str]]], given: tuple[str, ...], place
     from .iptables_save import parse_iptables_save
 
     foreign: list[str] = []
-    if parts["nft"]:
-        from .nft import parse_nft
+    if parts["nft"] or parts["nft_input"]:
+        from .nft import parse_nft, parse_nft_input
 
-        nrs, ninfo = parse_nft(parts["nft"], placeholder, warnings)
+        if parts["nft"] and parts["nft_input"]:
+            raise DumpError(f"line {parts['nft_input'][0][0]}: nft commands mixed with nft list output: "
+                            "give one or the other")
+        if parts["nft"]:
+            nrs, ninfo = parse_nft(parts["nft"], placeholder, warnings)
+        else:
+            nrs, ninfo = parse_nft_input(parts["nft_input"], placeholder, warnings)
         if ninfo.has_kube_table or not (parts["iptables"] or parts["ipvs"]):
             if not ninfo.has_kube_table:
                 warnings.append("no table ip kube-proxy in this ruleset: kube-proxy is not in nftables mode here")

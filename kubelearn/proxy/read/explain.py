@@ -87,6 +87,9 @@ def explain(rules: Any) -> list[ServicePortReport]:
         out = _explain_ipvs(rules)
     else:
         out = _explain_iptables(rules)
+    for r in out:
+        if r.port is None and r.entries:  # an unnamed port: named by its number
+            r.port = next((e["port"] for e in r.entries if e["kind"] == "ClusterIP"), r.entries[0]["port"])
     return sorted(out, key=lambda r: (r.service or "", str(r.port), r.protocol,
                                       [(e["ip"] or "", e["port"] or 0) for e in r.entries]))
 

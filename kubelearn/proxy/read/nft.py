@@ -389,3 +389,87 @@ def _rule(text: str, rs: NftablesRuleset) -> list[tuple[Any, ...]]:
         else:
             return unknown()
     return exprs
+
+
+_INPUT = re.compile(r"^(add|create|flush|delete|insert) (table|chain|rule|element|set|map) "
+                    r"(ip|ip6|inet|arp|bridge|netdev) (\S+)(?: (.*))?$")
+
+
+def is_nft_input_line(line: str) -> bool:
+    """A line of an ``nft -f`` transaction (what kube-proxy sends; its unit tests' expected output)."""
+    return bool(_INPUT.match(line.strip()))
+
+
+def parse_nft_input(lines: list[tuple[int, str]], node_ip: str, warnings: list[str]) -> tuple[NftablesRuleset,
+                                                                                              ParsedNft]:
+    """An ``nft -f`` transaction (``add table/chain/rule/element …``) → the ``ip kube-proxy`` table it builds."""
+    rs = NftablesRuleset("", node_ip)
+    rs.chain_comments = {}
+    info = ParsedNft()
+    for lineno, raw in lines:
+        m = _INPUT.match(raw.strip())
+        if not m:
+            raise DumpError(f"line {lineno}: not an nft command: {raw.strip()[:60]!r}")
+        verb, obj, family, table, rest = m[1], m[2], m[3], m[4], (m[5] or "")
+        if (family, table) != ("ip", "kube-proxy"):
+            name = f"{family} {table}"
+            if name not in info.foreign_tables:
+                info.foreign_tables.append(name)
+            continue
+        info.has_kube_table = True
+        if obj == "table":
+            if verb in ("flush", "delete"):
+                rs.chains.clear()
+                rs.elements = {n: [] for n in SETS}
+            continue
+        name, _, tail = rest.partition(" ")
+        if not name:
+            raise DumpError(f"line {lineno}: {verb} {obj} without a name")
+        if obj in ("set", "map"):
+            if verb == "delete":
+                rs.elements.pop(name, None)
+                continue
+            if verb == "flush":
+                rs.elements[name] = []
+                continue
+            _set(obj, name, [(lineno, tail.strip().strip("{}").replace(";", " ; "))], rs, info, warnings, lineno)
+        elif obj == "chain":
+            if verb == "delete":
+                rs.chains.pop(name, None)
+            elif verb == "flush":
+                rs.chains[name] = []
+            else:
+                rs.chains.setdefault(name, [])
+                if " hook " in tail:
+                    info.base_chains[name] = tail.strip().strip("{} ;")
+                cm = re.search(r'comment "([^"]*)"', tail)
+                if cm:
+                    rs.chain_comments[name] = cm[1]
+        elif obj == "rule":
+            text = tail.strip()
+            try:
+                exprs = _rule(text, rs)
+            except (ValueError, IndexError) as exc:
+                raise DumpError(f"line {lineno}: cannot read rule {text[:60]!r}: {exc}") from None
+            if any(e[0] == "unknown" for e in exprs):
+                warnings.append(f"line {lineno}: kept rule with unknown expression {text[:80]!r} "
+                                "(never matches in traces)")
+            rule = NftRule(name, text, tuple(exprs), chain_owner(name))
+            if verb == "insert":
+                rs.chains.setdefault(name, []).insert(0, rule)
+            else:
+                rs.chains.setdefault(name, []).append(rule)
+        elif obj == "element":
+            body = tail.strip()
+            if not (body.startswith("{") and body.endswith("}")):
+                raise DumpError(f"line {lineno}: element list without braces")
+            kind = "map" if " : " in body else "set"
+            items = [_element(kind, name, it, warnings, lineno) for it in _split_top(body[1:-1])]
+            if verb == "delete":
+                drop = {k for _, k, _ in items}
+                rs.elements[name] = [e for e in rs.elements.get(name, []) if e[1] not in drop]
+            else:
+                rs.elements.setdefault(name, []).extend(items)
+    for name in SETS:
+        rs.elements.setdefault(name, [])
+    return rs, info

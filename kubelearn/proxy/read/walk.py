@@ -10,8 +10,9 @@ and only add:
   ``-i X`` never matches and ``! -i X`` always does;
 * ``-m addrtype ! --dst-type LOCAL`` (kindnet's masquerade agent) and ``-m nfacct`` (a counter,
   always matches);
-* marks other than kube-proxy's masquerade bit (Calico's, Cilium's): the packet carries none,
-  and setting them changes nothing kube-proxy looks at;
+* marks other than kube-proxy's masquerade bit (Calico's, Cilium's): the packet's other mark
+  bits are all zero (``--mark 0x0/0xf0000`` matches, ``--mark 0x10000/0x10000`` does not), and
+  setting them changes nothing kube-proxy looks at;
 * targets that log, count or mark and let the packet go on (``LOG``, ``CONNMARK``…); ``SNAT``
   rewrites the source like ``MASQUERADE``;
 * an unknown match or nft expression never matches (reported when the dump is read).
@@ -69,7 +70,8 @@ class DumpIptablesWalker(IptablesWalker):
                 if self.is_local(pk.dst if m[1] == "dst" else pk.src):
                     return False, None, pk
             elif k == "mark" and _mark_value(m[1]) != self.masq_mark:
-                if not m[2]:  # a foreign mark the packet does not carry
+                # Another program's mark bits: the traced packet carries none of them (all zero).
+                if (_mark_value(m[1]) == 0) == m[2]:
                     return False, None, pk
             elif k != "nfacct":
                 keep.append(m)
