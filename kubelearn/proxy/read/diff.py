@@ -199,6 +199,8 @@ def _nft_expr_key(exprs: tuple[Any, ...]) -> tuple[Any, ...]:
             out.append(("daddr", e[1][0]))
         elif e[0] == "saddr_not_any" and len(e[1]) == 1:
             out.append(("saddr_not", e[1][0]))
+        elif e[0] in ("daddr_in", "saddr_not_any", "saddr_in"):
+            out.append((e[0], tuple(sorted(e[1]))))  # an anonymous set: the kernel keeps no order
         else:
             out.append(tuple(e))
     return tuple(out)
