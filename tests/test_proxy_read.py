@@ -401,3 +401,20 @@ def test_cli_rules_diff_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["rules", "--diff", str(dump), "-f", str(path), "--node", node]) == 1
     out = capsys.readouterr().out
     assert "missing" in out and "default/my-service" in out
+
+
+_SVC_LINES = [i for i, ln in enumerate(SAVE.splitlines()) if ln.startswith(("-A KUBE-SEP-", "-A KUBE-SVC-"))]
+
+
+@given(drop=st.sets(st.sampled_from(_SVC_LINES), max_size=6))
+def test_explained_probabilities_are_the_tracers_on_damaged_dumps(drop: set[int]) -> None:
+    # Whatever rules a broken node lost, explain-rules' shares are where the tracer sends a pod's connections.
+    lines = [ln for i, ln in enumerate(SAVE.splitlines()) if i not in drop]
+    nr = read_rules("\n".join(lines) + "\n", local_ips=("192.168.0.2",))
+    for rep in nr.explain():
+        cip = next((e for e in rep.entries if e["kind"] == "ClusterIP"), None)
+        if cip is None or rep.endpoints == [] or any("internalTrafficPolicy=Local" in n for n in rep.notes):
+            continue
+        tr = nr.trace("10.0.0.5", f"{cip['ip']}:{cip['port']}")
+        got = {d.endpoint: d.probability for d in tr.destinations}
+        assert {e["endpoint"]: e["probability"] for e in rep.endpoints} == pytest.approx(got), (rep.service, drop)

@@ -283,8 +283,9 @@ def _chain_shares(nat: dict[str, list[Any]], chain: str, rp: ServicePortReport) 
         st = next((m for m in r.matches if m[0] == "statistic"), None)
         p = st[2] if st else Fraction(1)
         ep = _sep_endpoint(nat, t[1], rp)
-        if ep:
-            shares[ep] = shares.get(ep, Fraction(0)) + remaining * p
+        if ep is None:
+            continue  # no DNAT: the packet comes back out of the chain and meets the next rule
+        shares[ep] = shares.get(ep, Fraction(0)) + remaining * p
         remaining *= 1 - p
         if st is None:
             done = True
