@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..ruleset import gc_paused
 from ..trace import Trace, TraceError
 from .common import DumpError
 
@@ -177,7 +178,8 @@ def read_rules(text: str, local_ips: tuple[str, ...] | list[str] = ()) -> NodeRu
         raise DumpError("line 1: empty input: not an iptables-save, nft list ruleset or ipvsadm -Ln dump")
     placeholder = given[0] if given else "127.0.0.1"
     try:
-        return _read(parts, given, placeholder, warnings)
+        with gc_paused():  # millions of small tuples that never form cycles (see ruleset.gc_paused)
+            return _read(parts, given, placeholder, warnings)
     except DumpError:
         raise
     except (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:  # pragma: no cover - defensive

@@ -9,6 +9,7 @@ kube-proxy names the Service port a rule serves in the rule's comment (iptables 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from ...errors import KubelearnError
@@ -26,37 +27,31 @@ class Quoted(str):
     __slots__ = ()
 
 
+_TOKEN = re.compile(r'[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^ \t"]+))')
+_ESC = re.compile(r"\\(.)")
+
+
 def tokenize(line: str) -> list[str]:
     """Split on blanks; ``"..."`` is one token with ``\\x`` escapes resolved (xtables' quoting).
 
     >>> tokenize('-m comment --comment "ns/a:p -> 1.2.3.4:80" -j X')
     ['-m', 'comment', '--comment', 'ns/a:p -> 1.2.3.4:80', '-j', 'X']
     """
+    if '"' not in line:
+        return line.split()
     out: list[str] = []
-    i, n = 0, len(line)
-    while i < n:
-        c = line[i]
-        if c in " \t":
-            i += 1
-            continue
-        if c == '"':
-            buf: list[str] = []
-            i += 1
-            while i < n and line[i] != '"':
-                if line[i] == "\\" and i + 1 < n:
-                    i += 1
-                buf.append(line[i])
-                i += 1
-            if i >= n:
+    pos, n = 0, len(line)
+    while pos < n:
+        m = _TOKEN.match(line, pos)
+        if m is None:
+            if line[pos:].strip():
                 raise ValueError("unterminated quoted string")
-            i += 1
-            out.append(Quoted("".join(buf)))
-            continue
-        j = i
-        while j < n and line[j] not in ' \t"':
-            j += 1
-        out.append(line[i:j])
-        i = j
+            break
+        if m[1] is not None:
+            out.append(Quoted(_ESC.sub(r"\1", m[1])))
+        else:
+            out.append(m[2])
+        pos = m.end()
     return out
 
 
@@ -68,6 +63,7 @@ _COMMENT = re.compile(
     rf"(?P<spn>{_DNS}/{_DNS}(?::[-a-z0-9]+)?)(?: |$)")
 
 
+@lru_cache(maxsize=65536)
 def split_spn(spn: str) -> tuple[str, str] | None:
     """``ns/svc:port`` → (``ns/svc``, ``port``); ``ns/svc`` → (``ns/svc``, ``""``)."""
     m = _SPN.match(spn)
@@ -76,6 +72,7 @@ def split_spn(spn: str) -> tuple[str, str] | None:
     return f"{m['ns']}/{m['name']}", m["port"] or ""
 
 
+@lru_cache(maxsize=65536)
 def spn_of_comment(comment: str) -> str | None:
     """The service port name a kube-proxy comment names, or None for other comments."""
     m = _COMMENT.match(comment)

@@ -35,6 +35,7 @@ that lets the packet go on.  A line that is not iptables-save syntax at all is a
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from ..iptables import IptablesRuleset
@@ -62,6 +63,7 @@ _TOP = frozenset({"-s", "--source", "-d", "--destination", "-p", "--protocol", "
 _MAX_SNAP = 32768
 
 
+@lru_cache(maxsize=4096)
 def exact_probability(text: str) -> Fraction:
     """The probability kube-proxy meant: 1/n when ``text`` is within 2^-31 of it, else as printed.
 
@@ -272,12 +274,14 @@ def _parse_rule(line: str, lineno: int, table: str, chains: set[str], warnings: 
             matches.append(("unknown", raw))
             break
         neg = False
-    for m in matches:
-        if m[0] == "unknown":
-            warnings.append(f"line {lineno}: kept unknown match {m[1]!r} (never matches in traces)")
-    # `-p tcp -m tcp` (save form) is the same match as kube-proxy's `-m tcp -p tcp`.
-    protos = {m[1] for m in matches if m[0] == "proto"}
-    matches = [m for m in matches if not (m[0] == "p" and m[1] in protos)]
+    kinds = [m[0] for m in matches]
+    if "unknown" in kinds:
+        warnings.extend(f"line {lineno}: kept unknown match {m[1]!r} (never matches in traces)"
+                        for m in matches if m[0] == "unknown")
+    if "p" in kinds and "proto" in kinds:
+        # `-p tcp -m tcp` (save form) is the same match as kube-proxy's `-m tcp -p tcp`.
+        protos = {m[1] for m in matches if m[0] == "proto"}
+        matches = [m for m in matches if not (m[0] == "p" and m[1] in protos)]
     return Rule(chain, tuple(matches), target, owner_of_comment(matches), text)
 
 
