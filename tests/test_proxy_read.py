@@ -418,3 +418,40 @@ def test_explained_probabilities_are_the_tracers_on_damaged_dumps(drop: set[int]
         tr = nr.trace("10.0.0.5", f"{cip['ip']}:{cip['port']}")
         got = {d.endpoint: d.probability for d in tr.destinations}
         assert {e["endpoint"]: e["probability"] for e in rep.endpoints} == pytest.approx(got), (rep.service, drop)
+
+
+def test_a_kubectl_export_of_nodes_services_and_endpointslices_is_valid_diff_input(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    for name in ("my-service", "nodeport-local", "session-affinity", "multi-port"):
+        cluster = scenario(name)
+        node = node_names(cluster)[-1]
+        # What `kubectl get nodes,services,endpointslices -A -o yaml` prints: a List, no Pods.
+        items = [*cluster.nodes(), *cluster.services(), *cluster.endpoint_slices()]
+        export = tmp_path / f"{name}.yaml"
+        export.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
+                                          "items": items}))
+        dump = tmp_path / f"{name}.rules"
+        dump.write_text(rules(cluster, node, view="save").text("save"))
+        code = main(["rules", "--diff", str(dump), "-f", str(export), "--node", node])
+        assert code == 0, (name, capsys.readouterr().out)
+        capsys.readouterr()
+
+
+def test_nft_handles_and_ipvs_firewall_marks_are_tolerated() -> None:
+    listing = rules(overall("nftables"), "test-node").text("list")
+    numbered = "\n".join(ln + f" # handle {i}" if ln.strip() and not ln.strip().startswith(("}", "type ", "elements",
+                                                                                              "comment", "size", "flags",
+                                                                                              "timeout"))
+                         and not ln.startswith("\t\t\t") else ln for i, ln in enumerate(listing.splitlines()))
+    nr = read_rules(numbered, local_ips=("192.168.0.2",))
+    assert not nr.warnings, nr.warnings[:3]
+    assert kl.diff_rules(nr, overall("nftables"), "test-node").agree
+    text = ("IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n"
+            "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+            "FWM  7 rr\n  -> 10.0.0.9:0                   Masq    1      0          0\n"
+            "TCP  10.96.0.10:53 rr\n  -> 10.244.0.2:53                Masq    1      0          0\n")
+    nr = read_rules(text)
+    assert list(nr.ruleset.virtual_servers) == [("10.96.0.10", "TCP", 53)]
+    assert any("firewall-mark" in w for w in nr.warnings)

@@ -78,9 +78,11 @@ def diff_command(args: argparse.Namespace) -> int:
     """``kubelearn rules --diff FILE -f MANIFESTS --node NODE``: exit 0 agree, 1 differ."""
     from ..cli import cluster_from_args
     from ..proxy.read import diff_rules, read_rules_file
+    from ..proxy.read.diff import snapshot_cluster
 
     nr = read_rules_file(args.diff, getattr(args, "local_ips", []) or [])
-    cluster = cluster_from_args(args)
+    # A kubectl export's EndpointSlices are the state kube-proxy synced from: taken as they are.
+    cluster = snapshot_cluster(*args.filenames, seed=args.seed) if args.filenames else cluster_from_args(args)
     d = diff_rules(nr, cluster, args.node)
     print(d)
     return 0 if d.agree else 1

@@ -95,7 +95,7 @@ def _check_ip(ip: str) -> str:
 def _sections(text: str) -> dict[str, list[tuple[int, str]]]:
     """Split a dump into its tools' outputs: iptables-save, nft, ipvsadm, ipset (numbered lines)."""
     from .ipvs import is_ipset_line, is_ipvs_line
-    from .nft import is_nft_input_line
+    from .nft import _HANDLE, is_nft_input_line
 
     out: dict[str, list[tuple[int, str]]] = {"iptables": [], "nft": [], "nft_input": [], "ipvs": [], "ipset": []}
     in_table = False
@@ -127,7 +127,7 @@ def _sections(text: str) -> dict[str, list[tuple[int, str]]]:
         if line.startswith(("-A ", ":", "[")) or line == "COMMIT":
             out["iptables"].append((lineno, raw))  # outside a table: the iptables reader says so
             continue
-        if line.startswith("table ") and line.endswith("{"):
+        if line.startswith("table ") and _HANDLE.sub("", line).endswith("{"):
             from .nft import _braces
 
             out["nft"].append((lineno, raw))

@@ -32,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Difference", "RulesDiff", "diff"]
+__all__ = ["Difference", "RulesDiff", "diff", "snapshot_cluster"]
 
 UNORDERED = frozenset({("nat", "KUBE-SERVICES"), ("nat", "KUBE-NODEPORTS"), ("filter", "KUBE-SERVICES"),
                        ("filter", "KUBE-EXTERNAL-SERVICES"), ("filter", "KUBE-NODEPORTS"),
@@ -291,3 +291,37 @@ def diff(rules: Any, cluster: Any, node: str) -> RulesDiff:
     else:
         compared = _diff_tables(expected.tables, rules.ruleset.tables, out)
     return RulesDiff(node, rules.mode, out, compared)
+
+
+#: The label value kubelearn gives EndpointSlices it takes as they are from an export.
+SNAPSHOT_MANAGER = "kubelearn-snapshot"
+
+
+def snapshot_cluster(*sources: Any, seed: int = 0) -> Any:
+    """The cluster state in ``sources`` as kube-proxy sees it, EndpointSlices taken as they are.
+
+    ``kubectl get nodes,services,endpointslices -A -o yaml`` is a snapshot: its EndpointSlices are
+    what kube-proxy programmed from, but it has no Pods, and kubelearn's EndpointSlice controller
+    would empty a selector's slices for want of pods.  So where the input holds EndpointSlices for
+    a Service, that Service's selector is dropped (kube-proxy never reads selectors) and its slices
+    are marked as not the controller's, so they stay exactly as exported.  Input without
+    EndpointSlices (plain manifests with Deployments) loads as :func:`kubelearn.load` does.
+    """
+    import copy
+
+    from ...apply import load
+    from ...manifest import read_documents
+
+    objs = [copy.deepcopy(d.obj) for d in read_documents(*sources)]
+    sliced = {((o.get("metadata") or {}).get("namespace") or "default",
+               ((o.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/service-name"))
+              for o in objs if o.get("kind") == "EndpointSlice"}
+    for o in objs:
+        meta = o.get("metadata") or {}
+        if o.get("kind") == "Service" and (meta.get("namespace") or "default", meta.get("name")) in sliced:
+            (o.get("spec") or {}).pop("selector", None)
+        elif o.get("kind") == "EndpointSlice":
+            labels = meta.get("labels") or {}
+            if "endpointslice.kubernetes.io/managed-by" in labels:
+                labels["endpointslice.kubernetes.io/managed-by"] = SNAPSHOT_MANAGER
+    return load(objs, seed=seed)

@@ -36,7 +36,7 @@ _REAL = re.compile(r"^->\s+(\S+):(\d+)(?:\s+(.*))?$")
 def is_ipvs_line(line: str) -> bool:
     """A line of ``ipvsadm -Ln`` output."""
     s = line.strip()
-    return bool(s.startswith(("IP Virtual Server version", "Prot LocalAddress:Port", "-> RemoteAddress:Port"))
+    return bool(s.startswith(("IP Virtual Server version", "Prot LocalAddress:Port", "-> RemoteAddress:Port", "FWM "))
                 or _VS.match(s) or _REAL.match(s))
 
 
@@ -50,6 +50,7 @@ def is_ipset_line(line: str) -> bool:
 def parse_ipvsadm(lines: list[tuple[int, str]], rs: IpvsRuleset, warnings: list[str]) -> None:
     """Fill ``rs.virtual_servers`` from ``ipvsadm -Ln`` (any of its three forms)."""
     current: VirtualServer | None = None
+    in_fwm = False
     weights: dict[tuple[str, str, int], list[int]] = {}
     for lineno, raw in lines:
         s = raw.strip()
@@ -64,6 +65,7 @@ def parse_ipvsadm(lines: list[tuple[int, str]], rs: IpvsRuleset, warnings: list[
                 k = rest.index("persistent")
                 if k + 1 < len(rest) and rest[k + 1].isdigit():
                     persistent = int(rest[k + 1])
+            in_fwm = False
             current = VirtualServer(proto, addr, port, sched or "", persistent, [], None)  # type: ignore[arg-type]
             rs.virtual_servers[(addr, proto, port)] = current
             weights[(addr, proto, port)] = []
@@ -71,6 +73,8 @@ def parse_ipvsadm(lines: list[tuple[int, str]], rs: IpvsRuleset, warnings: list[
         m = _REAL.match(s)
         if m:
             if current is None:
+                if in_fwm:
+                    continue
                 raise DumpError(f"line {lineno}: real server {s!r} before any virtual server")
             fields = (m[3] or "").split()
             weight = 1
@@ -79,6 +83,10 @@ def parse_ipvsadm(lines: list[tuple[int, str]], rs: IpvsRuleset, warnings: list[
                 weight = int(fields[1]) if fields[1].isdigit() else 1
             current.reals.append(f"{m[1]}:{m[2]}")
             weights[(current.address, current.protocol, current.port)].append(weight)
+            continue
+        if s.startswith("FWM "):  # a firewall-mark virtual server: not kube-proxy's, kept out
+            warnings.append(f"line {lineno}: skipped firewall-mark virtual server {s!r} (kube-proxy does not use FWM)")
+            current, in_fwm = None, True
             continue
         raise DumpError(f"line {lineno}: not ipvsadm -Ln output: {s[:60]!r}")
     for key, ws in weights.items():

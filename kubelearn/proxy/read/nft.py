@@ -42,6 +42,9 @@ def chain_owner(chain: str) -> tuple[str, str] | None:
     return (f"{m['ns']}/{m['name']}", m["port"]) if m else None
 
 
+_HANDLE = re.compile(r"\s+# handle \d+\s*$")
+
+
 def _braces(line: str) -> int:
     depth, quoted = 0, False
     for c in line:
@@ -74,6 +77,8 @@ def parse_nft(lines: list[tuple[int, str]], node_ip: str, warnings: list[str]) -
     rs = NftablesRuleset("", node_ip)
     rs.chain_comments = {}
     info = ParsedNft()
+    # `nft -a list ruleset` ends lines with "# handle N": the kernel's rule ids, not rules.
+    lines = [(ln, _HANDLE.sub("", raw)) for ln, raw in lines]
     i, n = 0, len(lines)
 
     def block(start: int) -> tuple[list[tuple[int, str]], int]:
