@@ -11,6 +11,7 @@ rule deleted or added in the kernel is named by the diff.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -39,9 +40,11 @@ def _netns(script: str, stdin: str) -> str:
     return r.stdout
 
 
-def _iptables_dump(cluster: object, node: str, extra: list[str] = ()) -> str:  # type: ignore[assignment]
+def _iptables_dump(cluster: object, node: str, extra: list[str] = (), legacy: bool = False) -> str:  # type: ignore[assignment]
     rs = rules(cluster, node, mode="iptables")  # type: ignore[arg-type]
     script = "\n".join(["iptables-restore --noflush", *FOREIGN_IPTABLES, *extra, "iptables-save -c"])
+    if legacy:  # the same, through the old x_tables back end
+        script = re.sub(r"^iptables(-restore|-save)? ", r"iptables-legacy\1 ", script, flags=re.M)
     return _netns(script, rs.iptables_restore_input())
 
 
@@ -54,30 +57,39 @@ def _nft_dump(cluster: object, node: str, extra: list[str] = ()) -> str:  # type
 
 
 def _dump(mode: str, cluster: object, node: str, extra: list[str] = ()) -> str:  # type: ignore[assignment]
-    return _iptables_dump(cluster, node, extra) if mode == "iptables" else _nft_dump(cluster, node, extra)
+    if mode.startswith("iptables"):
+        return _iptables_dump(cluster, node, extra, legacy=mode == "iptables-legacy")
+    return _nft_dump(cluster, node, extra)
 
 
-@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+def _tools(mode: str) -> tuple[str, ...]:
+    if mode == "iptables-legacy":
+        return ("unshare", "iptables-legacy", "iptables-legacy-save", "iptables-legacy-restore")
+    return ("unshare", "iptables", "iptables-save", "iptables-restore", *(["nft"] if mode == "nftables" else []))
+
+
+@pytest.mark.parametrize("mode", ["iptables", "iptables-legacy", "nftables"])
 def test_every_scenario_round_trips_through_the_kernel(mode: str) -> None:
-    _need("unshare", "iptables", "iptables-save", "iptables-restore", *(["nft"] if mode == "nftables" else []))
+    _need(*_tools(mode))
     checked = 0
     for name in SCENARIOS:
         cluster = scenario(name)
         for node in node_names(cluster):
             text = _dump(mode, cluster, node)
             nr = kl.read_rules(text, local_ips=(cluster.node_ip(node),))
-            assert nr.mode == mode, (name, node)
-            if mode == "iptables":
+            assert nr.mode == mode.split("-")[0], (name, node)
+            if mode.startswith("iptables"):
+                assert nr.backend == ("legacy" if mode == "iptables-legacy" else "nf_tables")
                 assert "nat DOCKER (Docker)" in nr.foreign and "filter cali-FORWARD (Calico)" in nr.foreign
                 assert "[0:0] -A" in text  # counters were on
             else:
                 assert "table inet cni-test" in nr.foreign and "table ip nat" in nr.foreign
             for src, dst, proto in flows(cluster, node):
-                want = answer(trace(cluster, node, src, dst, proto, mode=mode))
+                want = answer(trace(cluster, node, src, dst, proto, mode=nr.mode))
                 assert answer(nr.trace(src, dst, proto)) == want, (name, node, src, dst)
                 checked += 1
             got = explained(nr.explain())
-            want_ex = expected_explain(cluster, node, mode)
+            want_ex = expected_explain(cluster, node, nr.mode)
             assert got.keys() == want_ex.keys(), (name, node)
             for k, eps in want_ex.items():
                 assert got[k] == pytest.approx(eps), (name, node, k)
@@ -88,7 +100,7 @@ def test_every_scenario_round_trips_through_the_kernel(mode: str) -> None:
 
 @pytest.mark.parametrize("mode", ["iptables", "nftables"])
 def test_a_rule_deleted_or_added_in_the_kernel_is_named_by_the_diff(mode: str) -> None:
-    _need("unshare", "iptables", "iptables-save", "iptables-restore", *(["nft"] if mode == "nftables" else []))
+    _need(*_tools(mode))
     cluster = scenario("my-service")
     node = node_names(cluster)[1]
     rs = rules(cluster, node, mode=mode)
