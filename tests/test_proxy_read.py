@@ -201,7 +201,7 @@ def test_comments_quoted_or_bare_and_escaped() -> None:
     text = ('*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-X - [0:0]\n'
             '-A KUBE-SERVICES -d 10.96.0.5/32 -p udp -m comment --comment "kube-system/kube-dns:dns cluster IP" '
             '-m udp --dport 53 -j KUBE-SVC-X\n'
-            '-A KUBE-SVC-X -m comment --comment "say \\"hi\\"" -j KUBE-SVC-X\nCOMMIT\n')
+            '-A KUBE-SVC-X -m comment --comment "say \\"hi\\"" -j RETURN\nCOMMIT\n')
     nr = read_rules(text)
     rule = nr.ruleset.tables["nat"]["KUBE-SVC-X"][0]
     assert ("comment", 'say "hi"') in rule.matches
@@ -455,3 +455,14 @@ def test_nft_handles_and_ipvs_firewall_marks_are_tolerated() -> None:
     nr = read_rules(text)
     assert list(nr.ruleset.virtual_servers) == [("10.96.0.10", "TCP", 53)]
     assert any("firewall-mark" in w for w in nr.warnings)
+
+
+def test_jump_loops_are_refused_with_the_line_that_closes_them() -> None:
+    with pytest.raises(DumpError, match=r"^line 7: the jump from B to A in table nat closes a loop"):
+        read_rules("*nat\n:PREROUTING ACCEPT [0:0]\n:A - [0:0]\n:B - [0:0]\n-A PREROUTING -j A\n-A A -j B\n"
+                   "-A B -j A\nCOMMIT\n")
+    with pytest.raises(DumpError, match=r"^line 6: the jump from b to a closes a loop"):
+        read_rules("table ip kube-proxy {\n\tchain a {\n\t\tjump b\n\t}\n\tchain b {\n\t\tgoto a\n\t}\n}\n")
+    deep = "".join(f":C{i} - [0:0]\n" for i in range(300)) + "".join(f"-A C{i} -j C{i + 1}\n" for i in range(299))
+    with pytest.raises(DumpError, match="nests too deep"):
+        read_rules("*filter\n" + deep + "COMMIT\n")

@@ -352,6 +352,15 @@ def trace_rules(rules: NodeRules, src: str, dst: str, protocol: str = "TCP",
     if protocol not in ("TCP", "UDP", "SCTP"):
         raise TraceError(f'unsupported protocol "{protocol}": must be TCP, UDP or SCTP')
     extra = tuple(_check_ip(ip) for ip in (*rules.local_ips, *local_ips))
+    try:
+        return _trace(rules, src, dst, protocol, extra)
+    except RecursionError:
+        # The tracer recurses once per rule it branches on: ~900 endpoints in one chain is its limit.
+        raise TraceError(f"cannot trace {src} -> {dst}: a chain on its path branches more often than kubelearn's "
+                         "tracer can follow (about 900 endpoints)") from None
+
+
+def _trace(rules: NodeRules, src: str, dst: str, protocol: str, extra: tuple[str, ...]) -> Trace:
     rs = rules.ruleset
     if rules.mode == "nftables":
         from ..nft_trace import trace_nft

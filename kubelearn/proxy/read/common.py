@@ -14,7 +14,7 @@ from typing import Any
 
 from ...errors import KubelearnError
 
-__all__ = ["DumpError", "Quoted", "tokenize", "owner_of_comment", "split_spn"]
+__all__ = ["DumpError", "Quoted", "find_loop", "tokenize", "owner_of_comment", "split_spn"]
 
 
 class DumpError(KubelearnError, ValueError):
@@ -86,4 +86,40 @@ def owner_of_comment(matches: list[tuple[Any, ...]]) -> tuple[str, str] | None:
             spn = spn_of_comment(m[1])
             if spn:
                 return split_spn(spn)
+    return None
+
+
+#: The kernel's limit on nested jumps is far below this; deeper chains of jumps are refused too.
+MAX_DEPTH = 200
+
+
+def find_loop(edges: dict[str, list[tuple[str, int]]]) -> tuple[str, int, str] | None:
+    """A jump that closes a loop (or nests deeper than :data:`MAX_DEPTH`): (chain, line, target).
+
+    ``edges[chain]`` lists (target chain, line of the jump).  The kernel refuses such rulesets
+    (``iptables-restore``: "Too many levels of symbolic links"; nft: "loop detected"), so a dump
+    holding one was edited by hand, and the tracer would never finish it.  Iterative, so the
+    check itself cannot overflow the stack.
+    """
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    for root in edges:
+        if state.get(root):
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        state[root] = 1
+        while stack:
+            chain, i = stack[-1]
+            out = edges.get(chain, [])
+            if i >= len(out):
+                state[chain] = 2
+                stack.pop()
+                continue
+            stack[-1] = (chain, i + 1)
+            target, line = out[i]
+            st = state.get(target)
+            if st == 1 or len(stack) > MAX_DEPTH:
+                return chain, line, target
+            if st is None:
+                state[target] = 1
+                stack.append((target, 0))
     return None

@@ -40,7 +40,7 @@ from typing import Any
 
 from ..iptables import IptablesRuleset
 from ..ruleset import Rule
-from .common import DumpError, Quoted, owner_of_comment, tokenize
+from .common import DumpError, Quoted, find_loop, owner_of_comment, tokenize
 
 __all__ = ["parse_iptables_save", "exact_probability", "STANDARD_TABLES"]
 
@@ -302,6 +302,7 @@ def parse_iptables_save(lines: list[tuple[int, str]], node_ip: str, warnings: li
     rs.tables = {}
     rs.kube_chains = {}
     info = ParsedIptables()
+    jumps: dict[str, dict[str, list[tuple[str, int]]]] = {}
     table: str | None = None
     chains: set[str] = set()
     start = 0
@@ -356,9 +357,16 @@ def parse_iptables_save(lines: list[tuple[int, str]], node_ip: str, warnings: li
         except (ValueError, IndexError, KeyError, ZeroDivisionError) as exc:
             raise DumpError(f"line {lineno}: cannot read rule: {exc}") from None
         rs.tables[table][rule.chain].append(rule)
+        if rule.target and rule.target[0] in ("jump", "goto"):
+            jumps.setdefault(table, {}).setdefault(rule.chain, []).append((rule.target[1], lineno))
     if table is not None:
         raise DumpError(f"line {lines[-1][0] if lines else 1}: table {table} (line {start}) has no COMMIT: "
                         "the dump is truncated")
+    for t, edges in jumps.items():
+        loop = find_loop(edges)
+        if loop:
+            raise DumpError(f"line {loop[1]}: the jump from {loop[0]} to {loop[2]} in table {t} closes a loop "
+                            "(or nests too deep): the kernel refuses such rules, so the dump was edited")
     for t in ("filter", "nat"):
         rs.tables.setdefault(t, {})
         rs.kube_chains.setdefault(t, [])

@@ -28,7 +28,7 @@ import re
 from typing import Any
 
 from ..nftables import SETS, NftablesRuleset, NftRule
-from .common import DumpError, Quoted, split_spn, tokenize
+from .common import DumpError, Quoted, find_loop, split_spn, tokenize
 
 __all__ = ["parse_nft", "chain_owner"]
 
@@ -70,6 +70,28 @@ class ParsedNft:
         self.base_chains: dict[str, str] = {}
         self.set_types: dict[str, str] = {}
         self.has_kube_table = False
+
+
+def check_loops(rs: NftablesRuleset, lines: dict[tuple[str, int], int]) -> None:
+    """Refuse jump/goto loops, through verdict maps too (the kernel does): a trace would never end."""
+    edges: dict[str, list[tuple[str, int]]] = {}
+    for chain, rules in rs.chains.items():
+        for k, r in enumerate(rules):
+            line = lines.get((chain, k), 0)
+            for e in r.exprs:
+                if e[0] in ("jump", "goto"):
+                    targets = [e[1]]
+                elif e[0] == "numgen":
+                    targets = list(e[1])
+                elif e[0] in ("vmap3", "vmap2"):
+                    targets = [v[1] for _, _, v in rs.elements.get(e[1], []) if isinstance(v, tuple) and v[1]]
+                else:
+                    targets = []
+                edges.setdefault(chain, []).extend((t, line) for t in targets)
+    loop = find_loop(edges)
+    if loop:
+        raise DumpError(f"line {loop[1]}: the jump from {loop[0]} to {loop[2]} closes a loop (or nests too deep): "
+                        "nft refuses such rules, so the dump was edited")
 
 
 def parse_nft(lines: list[tuple[int, str]], node_ip: str, warnings: list[str]) -> tuple[NftablesRuleset, ParsedNft]:
@@ -167,6 +189,7 @@ def _table(body: list[tuple[int, str]], rs: NftablesRuleset, info: ParsedNft, wa
                 raise DumpError(f"line {start}: rule with unbalanced braces in chain {name}")
         else:
             warnings.append(f"line {lineno}: kept {kind} {name} (not used by the tracer)")
+    rule_lines: dict[tuple[str, int], int] = {}
     for chain, lineno, text in chains_rules:
         try:
             exprs = _rule(text, rs)
@@ -175,6 +198,8 @@ def _table(body: list[tuple[int, str]], rs: NftablesRuleset, info: ParsedNft, wa
         if any(e[0] == "unknown" for e in exprs):
             warnings.append(f"line {lineno}: kept rule with unknown expression {text[:80]!r} (never matches in traces)")
         rs.chains[chain].append(NftRule(chain, text, tuple(exprs), chain_owner(chain)))
+        rule_lines[(chain, len(rs.chains[chain]) - 1)] = lineno
+    check_loops(rs, rule_lines)
 
 
 def _set(kind: str, name: str, inner: list[tuple[int, str]], rs: NftablesRuleset, info: ParsedNft,
@@ -411,6 +436,7 @@ def parse_nft_input(lines: list[tuple[int, str]], node_ip: str, warnings: list[s
     rs = NftablesRuleset("", node_ip)
     rs.chain_comments = {}
     info = ParsedNft()
+    rule_line: dict[int, int] = {}
     for lineno, raw in lines:
         m = _INPUT.match(raw.strip())
         if not m:
@@ -464,6 +490,7 @@ def parse_nft_input(lines: list[tuple[int, str]], node_ip: str, warnings: list[s
                 rs.chains.setdefault(name, []).insert(0, rule)
             else:
                 rs.chains.setdefault(name, []).append(rule)
+            rule_line[id(rule)] = lineno
         elif obj == "element":
             body = tail.strip()
             if not (body.startswith("{") and body.endswith("}")):
@@ -477,4 +504,5 @@ def parse_nft_input(lines: list[tuple[int, str]], node_ip: str, warnings: list[s
                 rs.elements.setdefault(name, []).extend(items)
     for name in SETS:
         rs.elements.setdefault(name, [])
+    check_loops(rs, {(c, k): rule_line.get(id(r), 0) for c, rr in rs.chains.items() for k, r in enumerate(rr)})
     return rs, info
