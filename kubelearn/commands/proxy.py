@@ -42,7 +42,7 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     t.add_argument("-o", "--output", default="text", choices=("text", "json"))
     t.add_argument("--rules-file", action="append", default=[], metavar="FILE",
                    help="trace through a node's own iptables-save/nft/ipvsadm dump instead of manifests (repeatable)")
-    t.add_argument("--local-ip", dest="local_ips", action="append", default=[], metavar="IP",
+    t.add_argument("--local-ip", dest="local_ips", action="append", default=[], metavar="IP", type=_local_ip,
                    help="with --rules-file: the node's own address (repeatable)")
     t.set_defaults(func=_trace, parser=t)
 
@@ -69,6 +69,12 @@ def _src(value: str) -> str:
     except KubelearnError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return value
+
+
+def _local_ip(value: str) -> str:
+    from .dumps import _local_ip as check
+
+    return check(value)
 
 
 def _dst(value: str) -> str:
