@@ -466,3 +466,15 @@ def test_jump_loops_are_refused_with_the_line_that_closes_them() -> None:
     deep = "".join(f":C{i} - [0:0]\n" for i in range(300)) + "".join(f"-A C{i} -j C{i + 1}\n" for i in range(299))
     with pytest.raises(DumpError, match="nests too deep"):
         read_rules("*filter\n" + deep + "COMMIT\n")
+
+
+def test_nft_nodeports_on_every_local_address() -> None:
+    # kube-proxy's services chain when nodePortAddresses matches all: fib + "not localhost".
+    listing = rules(overall("nftables"), "test-node").text("list").replace(
+        "ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports",
+        "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports")
+    nr = read_rules(listing, local_ips=("192.168.0.2", "10.1.2.3"))
+    assert not nr.warnings
+    assert nr.trace("203.0.113.9", "10.1.2.3:3002").verdict == "DNAT"  # any local address serves NodePorts
+    assert nr.trace("203.0.113.9", "10.9.9.9:3002").verdict == "NONE"  # not the node's
+    assert nr.trace("127.0.0.1", "127.0.0.1:3002").verdict == "NONE"  # never on localhost

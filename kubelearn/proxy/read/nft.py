@@ -340,9 +340,10 @@ def _rule(text: str, rs: NftablesRuleset) -> list[tuple[Any, ...]]:
             if not vals or not all(_ADDR_SET.match(v) for v in vals):
                 return unknown()
             if which == "d":
-                if neg:
-                    return unknown()
-                exprs.append(("daddr", vals[0]) if len(vals) == 1 else ("daddr_in", tuple(vals)))
+                if neg:  # e.g. `fib daddr type local ip daddr != 127.0.0.0/8 … vmap @service-nodeports`
+                    exprs.append(("daddr_not_any", tuple(vals)))
+                else:
+                    exprs.append(("daddr", vals[0]) if len(vals) == 1 else ("daddr_in", tuple(vals)))
             elif neg:
                 exprs.append(("saddr_not", vals[0]) if len(vals) == 1 else ("saddr_not_any", tuple(vals)))
             else:

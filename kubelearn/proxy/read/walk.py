@@ -99,7 +99,7 @@ class DumpNftWalker(NftWalker):
 
     def rule(self, r: NftRule, i: int, pk: Packet) -> tuple[list[tuple[Packet, str | None]] | None, Packet]:
         kinds = [e[0] for e in r.exprs]
-        if not any(k in ("unknown", "fib_daddr_local", "saddr_in", "accept") for k in kinds):
+        if not any(k in ("unknown", "fib_daddr_local", "saddr_in", "daddr_not_any", "accept") for k in kinds):
             return super().rule(r, i, pk)
         for e in r.exprs:
             ok = True
@@ -109,10 +109,12 @@ class DumpNftWalker(NftWalker):
                 ok = self.is_local(pk.dst)
             elif e[0] == "saddr_in":
                 ok = any(in_net(pk.src, c) for c in e[1])
+            elif e[0] == "daddr_not_any":
+                ok = not any(in_net(pk.dst, c) for c in e[1])
             if not ok:
                 self.record("ip kube-proxy", r.chain, r.text, False, pk)
                 return None, pk
-        rest = tuple(e for e in r.exprs if e[0] not in ("fib_daddr_local", "saddr_in"))
+        rest = tuple(e for e in r.exprs if e[0] not in ("fib_daddr_local", "saddr_in", "daddr_not_any"))
         accept = bool(rest) and rest[-1][0] == "accept"
         if accept:
             rest = rest[:-1]
