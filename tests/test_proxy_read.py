@@ -468,8 +468,9 @@ def test_jump_loops_are_refused_with_the_line_that_closes_them() -> None:
         read_rules("*filter\n" + deep + "COMMIT\n")
 
 
-def test_nft_nodeports_on_every_local_address() -> None:
-    # kube-proxy's services chain when nodePortAddresses matches all: fib + "not localhost".
+def test_nft_fib_local_and_negated_daddr_are_traced() -> None:
+    # The NodePort rule in the form that serves every local address but localhost (fib + "not localhost"),
+    # as a hand-edited or differently configured node may hold it: the reader and tracer follow it.
     listing = rules(overall("nftables"), "test-node").text("list").replace(
         "ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports",
         "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports")

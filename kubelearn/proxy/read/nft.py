@@ -340,7 +340,7 @@ def _rule(text: str, rs: NftablesRuleset) -> list[tuple[Any, ...]]:
             if not vals or not all(_ADDR_SET.match(v) for v in vals):
                 return unknown()
             if which == "d":
-                if neg:  # e.g. `fib daddr type local ip daddr != 127.0.0.0/8 … vmap @service-nodeports`
+                if neg:  # e.g. `ip daddr != 127.0.0.0/8`: every address but these
                     exprs.append(("daddr_not_any", tuple(vals)))
                 else:
                     exprs.append(("daddr", vals[0]) if len(vals) == 1 else ("daddr_in", tuple(vals)))
