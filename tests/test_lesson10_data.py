@@ -25,7 +25,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 DUMP = NOTEBOOKS / "data" / "10-kind-worker-iptables-save.txt"
 MANIFEST = NOTEBOOKS / "manifests" / "07-my-service.yaml"
 NODE = "kind-worker"
-# kindnet's masquerade agent, as `iptables-save` shows it on a kind node (kindnetd v20240813).
+# kindnet's masquerade agent (chain KIND-MASQ-AGENT), with the comments a kind node shows.
 KINDNET = [
     ["iptables", "-t", "nat", "-N", "KIND-MASQ-AGENT"],
     ["iptables", "-t", "nat", "-A", "POSTROUTING", "-m", "addrtype", "!", "--dst-type", "LOCAL", "-m", "comment",
