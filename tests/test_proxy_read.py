@@ -437,6 +437,7 @@ def test_a_kubectl_export_of_nodes_services_and_endpointslices_is_valid_diff_inp
         code = main(["rules", "--diff", str(dump), "-f", str(export), "--node", node])
         assert code == 0, (name, capsys.readouterr().out)
         capsys.readouterr()
+        assert kl.diff_rules(read_rules_file(dump), str(export), node).agree  # the Python API takes the path too
 
 
 def test_nft_handles_and_ipvs_firewall_marks_are_tolerated() -> None:

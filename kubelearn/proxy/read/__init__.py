@@ -386,7 +386,23 @@ def explain_rules(rules: NodeRules) -> list[Any]:
 
 
 def diff_rules(rules: NodeRules, cluster: Any, node: str) -> Any:
-    """What differs between a node's dump and what kube-proxy should program there (:mod:`.diff`)."""
-    from .diff import diff
+    """What differs between a node's dump and what kube-proxy should program there (:mod:`.diff`).
 
+    Args:
+        rules: the node's dump, read.
+        cluster: a :class:`~kubelearn.Cluster`, or the path(s) of a cluster-state export
+            (``kubectl get nodes,services,endpointslices -A -o yaml > state.yaml``), whose
+            EndpointSlices are then taken as they are (see :func:`.diff.snapshot_cluster`).
+        node: the node's name.
+
+    Returns:
+        A :class:`~.diff.RulesDiff`: ``agree``, ``differences`` (missing, unexpected, stale)
+        grouped by Service with ``by_service()``, printable.
+    """
+    from .diff import diff, snapshot_cluster
+
+    if isinstance(cluster, (str, os.PathLike)):
+        cluster = snapshot_cluster(cluster)
+    elif isinstance(cluster, list):
+        cluster = snapshot_cluster(*cluster)
     return diff(rules, cluster, node)
