@@ -123,3 +123,34 @@ def test_a_rule_deleted_or_added_in_the_kernel_is_named_by_the_diff(mode: str) -
     assert any(x.chain == chain and x.service.startswith("default/my-service") for x in missing), str(d)
     assert any("10.96.99.99" in x.rule for x in unexpected), str(d)
     assert "default/my-service" in str(d)
+
+
+@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+def test_cli_trace_rules_file_equals_trace_f_and_explain_and_diff_agree(
+        mode: str, tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    from pathlib import Path
+
+    from _read_support import ANSWER
+
+    from kubelearn.cli import main
+
+    _need(*_tools(mode))
+    name = "loadbalancer"
+    cluster = scenario(name)
+    manifest = str(kl.scenario_path(name))
+    for node in node_names(cluster):
+        dump = Path(str(tmp_path)) / f"{node}.rules"
+        dump.write_text(_dump(mode, cluster, node))
+        for src, dst, proto in flows(cluster, node)[::7]:
+            common = ["--src", src, "--dst", dst, "--protocol", proto.lower(), "-o", "json"]
+            assert main(["trace", "-f", manifest, "--node", node, "--mode", mode, *common]) == 0
+            want = json.loads(capsys.readouterr().out)
+            assert main(["trace", "--rules-file", str(dump), "--local-ip", cluster.node_ip(node), *common]) == 0
+            got = json.loads(capsys.readouterr().out)
+            assert {k: got[k] for k in ANSWER} == {k: want[k] for k in ANSWER}, (node, src, dst)
+        assert main(["explain-rules", str(dump), "-o", "json"]) == 0
+        services = {(x["service"], x["port"]) for x in json.loads(capsys.readouterr().out)}
+        assert ("default/web-lb", "http") in services
+        assert main(["rules", "--diff", str(dump), "-f", manifest, "--node", node]) == 0
+        assert "agrees" in capsys.readouterr().out
