@@ -480,3 +480,10 @@ def test_nft_fib_local_and_negated_daddr_are_traced() -> None:
     assert nr.trace("203.0.113.9", "10.1.2.3:3002").verdict == "DNAT"  # any local address serves NodePorts
     assert nr.trace("203.0.113.9", "10.9.9.9:3002").verdict == "NONE"  # not the node's
     assert nr.trace("127.0.0.1", "127.0.0.1:3002").verdict == "NONE"  # never on localhost
+
+
+def test_the_two_back_ends_warning_is_reported() -> None:
+    text = "# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n" + SAVE
+    nr = read_rules(text)
+    assert nr.warnings == ["line 1: iptables-save says: Warning: iptables-legacy tables present, "
+                           "use iptables-legacy-save to see them"]
