@@ -3,8 +3,8 @@
 Target: reading under 10 s for 10,000 services x 10 endpoints (430,000 lines, 31 MiB, within the
 64 MiB limit); explain and one diff each about as long again.  The dump is the save view kubelearn
 renders, which the netlab tests show is what the kernel prints.  Measured 2026-12-03 on the 2-core
-shared x86_64 VM, Python 3.11.7, load average ~9 (other builds running): read median 9.2 s,
-explain 7.4 s, diff 11.1 s, one trace 0.13 s.  Whole-process numbers on an idle machine: not taken.
+shared x86_64 VM, Python 3.11.7: at load average ~3, read median 3.4 s, explain 2.5 s, diff 4.7 s,
+one trace 0.03 s; at load average ~9 (other builds running) 9.2 s, 7.4 s, 11.1 s, 0.13 s.
 Run: ``.venv/bin/python benchmarks/bench_read.py [n_services] [endpoints]``.
 """
 
