@@ -50,6 +50,12 @@ _EXPORTS: dict[str, str] = {
     "rules": "kubelearn.proxy",
     "trace": "kubelearn.proxy",
     "categorize_endpoints": "kubelearn.proxy",
+    # a real node's dump: iptables-save, nft list ruleset, ipvsadm -Ln
+    "read_rules": "kubelearn.proxy.read",
+    "read_rules_file": "kubelearn.proxy.read",
+    "explain_rules": "kubelearn.proxy.read",
+    "trace_rules": "kubelearn.proxy.read",
+    "diff_rules": "kubelearn.proxy.read",
     # traffic
     "simulate": "kubelearn.traffic",
     "LOG_COLUMNS": "kubelearn.traffic",
@@ -120,6 +126,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .manifest import dump
     from .netlab import NetLab, compare  # type: ignore[no-redef]  # also a submodule name
     from .proxy import categorize_endpoints, rules, trace  # type: ignore[no-redef]
+    from .proxy.read import diff_rules, explain_rules, read_rules, read_rules_file, trace_rules
     from .scenarios import SCENARIOS, default_scenario, scenario, scenario_path
     from .topology import default_cluster
     from .traffic import (  # type: ignore[no-redef]  # simulate, workload: also submodule names

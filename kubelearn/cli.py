@@ -25,6 +25,7 @@ __all__ = ["main", "build_parser", "cluster_from_args"]
 COMMAND_MODULES = (
     "kubelearn.commands.cluster",
     "kubelearn.commands.proxy",
+    "kubelearn.commands.dumps",
     "kubelearn.commands.traffic",
     "kubelearn.commands.netlab",
     "kubelearn.commands.lab",

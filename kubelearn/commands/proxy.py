@@ -29,16 +29,22 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
                    help="proxy mode (default: the cluster's KubeProxyConfiguration)")
     p.add_argument("--view", default="restore", choices=ALL_VIEWS, metavar="VIEW",
                    help="iptables: restore|save; nftables: list|input; ipvs: ipvsadm (default: restore)")
+    p.add_argument("--diff", metavar="FILE", help="compare a node's iptables-save/nft/ipvsadm dump with what "
+                   "kube-proxy should program (exit 0 agree, 1 differ)")
     p.set_defaults(func=_rules, parser=p)
 
     t = subparsers.add_parser("trace", parents=parents, help="follow a new connection through kube-proxy's rules")
-    t.add_argument("--node", required=True, help="node where the packet meets kube-proxy's rules")
+    t.add_argument("--node", help="node where the packet meets kube-proxy's rules (required without --rules-file)")
     t.add_argument("--src", required=True, type=_src, help="source IP (pod, node or external client)")
     t.add_argument("--dst", required=True, type=_dst, help="destination IP:PORT")
-    t.add_argument("--protocol", default="TCP", choices=("TCP", "UDP", "SCTP"))
+    t.add_argument("--protocol", default="TCP", type=str.upper, choices=("TCP", "UDP", "SCTP"))
     t.add_argument("--mode", choices=("iptables", "nftables", "ipvs"))
     t.add_argument("-o", "--output", default="text", choices=("text", "json"))
-    t.set_defaults(func=_trace)
+    t.add_argument("--rules-file", action="append", default=[], metavar="FILE",
+                   help="trace through a node's own iptables-save/nft/ipvsadm dump instead of manifests (repeatable)")
+    t.add_argument("--local-ip", dest="local_ips", action="append", default=[], metavar="IP", type=_local_ip,
+                   help="with --rules-file: the node's own address (repeatable)")
+    t.set_defaults(func=_trace, parser=t)
 
 
 # Every view any mode has; which of them fits the mode is checked once the mode is known.
@@ -65,6 +71,12 @@ def _src(value: str) -> str:
     return value
 
 
+def _local_ip(value: str) -> str:
+    from .dumps import _local_ip as check
+
+    return check(value)
+
+
 def _dst(value: str) -> str:
     from ..proxy.trace import parse_dst
 
@@ -84,6 +96,10 @@ def _cluster(args: argparse.Namespace) -> Any:
 def _rules(args: argparse.Namespace) -> int:
     from ..proxy import rules
 
+    if args.diff:
+        from .dumps import diff_command
+
+        return diff_command(args)
     cluster = _cluster(args)
     mode = args.mode or cluster.proxy_mode
     if mode in _MODE_VIEWS and args.view not in _MODE_VIEWS[mode]:
@@ -98,6 +114,17 @@ def _rules(args: argparse.Namespace) -> int:
 def _trace(args: argparse.Namespace) -> int:
     from ..proxy import trace
 
+    if args.rules_file:
+        if args.filenames or args.node or args.mode:
+            return _usage_error(args.parser, "argument --rules-file: not allowed with -f, --node or --mode "
+                                             "(the dump is the node)")
+        from .dumps import trace_command
+
+        return trace_command(args)
+    if args.local_ips:
+        return _usage_error(args.parser, "argument --local-ip: only with --rules-file")
+    if not args.node:
+        return _usage_error(args.parser, "the following arguments are required: --node")
     tr = trace(_cluster(args), args.node, args.src, args.dst, args.protocol, mode=args.mode)
     if args.output == "json":
         print(json.dumps(tr.to_dict(), indent=2))

@@ -223,11 +223,12 @@ def build_ipvs(cluster: Cluster, node: str, settings: dict[str, Any] | None = No
 
 
 
-def trace_ipvs(rs: IpvsRuleset, src: str, dst: str, protocol: str = "TCP") -> Trace:
+def trace_ipvs(rs: IpvsRuleset, src: str, dst: str, protocol: str = "TCP", extra_local: tuple[str, ...] = (),
+               walker: type[IptablesWalker] | None = None) -> Trace:
     """Trace a new connection: nat hook (masquerade marks) → IPVS → POSTROUTING."""
     src_ip = parse_ip(src, "source address")
     dst_ip, dport = parse_dst(dst)
-    w = IptablesWalker(rs, node_locals([rs.node_ip]))
+    w = (walker or IptablesWalker)(rs, node_locals([rs.node_ip, *extra_local]))
     pk = Packet(src_ip, dst_ip, dport, protocol.lower())
     hook = "OUTPUT" if w.is_local(src_ip) else "PREROUTING"
     results: list[tuple[Packet, str]] = []

@@ -124,11 +124,12 @@ class NftWalker(Walker):
         return None, pk
 
 
-def trace_nft(rs: NftablesRuleset, src: str, dst: str, protocol: str = "TCP") -> Trace:
+def trace_nft(rs: NftablesRuleset, src: str, dst: str, protocol: str = "TCP", extra_local: tuple[str, ...] = (),
+              walker: type[NftWalker] | None = None) -> Trace:
     """Trace a new connection through the nftables base chains in hook and priority order."""
     src_ip = parse_ip(src, "source address")
     dst_ip, dport = parse_dst(dst)
-    w = NftWalker(rs, node_locals([rs.node_ip]))
+    w = (walker or NftWalker)(rs, node_locals([rs.node_ip, *extra_local]))
     pk = Packet(src_ip, dst_ip, dport, protocol.lower())
     out = w.is_local(src_ip)
     hook = "OUTPUT" if out else "PREROUTING"

@@ -374,11 +374,16 @@ def finish(walker: Walker, results: list[tuple[Packet, str]], *, mode: str, hook
     )
 
 
-def trace_iptables(rs: Any, src: str, dst: str, protocol: str = "TCP", extra_local: tuple[str, ...] = ()) -> Trace:
-    """Trace a new connection through an iptables ruleset (also the iptables side of IPVS)."""
+def trace_iptables(rs: Any, src: str, dst: str, protocol: str = "TCP", extra_local: tuple[str, ...] = (),
+                   walker: type[IptablesWalker] | None = None) -> Trace:
+    """Trace a new connection through an iptables ruleset (also the iptables side of IPVS).
+
+    ``walker`` replaces :class:`IptablesWalker` (a subclass that also knows the constructs of
+    a real node's dump, see :mod:`kubelearn.proxy.read`).
+    """
     src_ip = parse_ip(src, "source address")
     dst_ip, dport = parse_dst(dst)
-    w = IptablesWalker(rs, node_locals([rs.node_ip, *extra_local]))
+    w = (walker or IptablesWalker)(rs, node_locals([rs.node_ip, *extra_local]))
     pk = Packet(src_ip, dst_ip, dport, protocol.lower())
     hook = "OUTPUT" if w.is_local(src_ip) else "PREROUTING"
     results: list[tuple[Packet, str]] = []
