@@ -26,7 +26,7 @@ from ..cluster import Cluster
 from . import names
 from .config import ProxyConfigError, nodeport_ips, proxy_settings
 from .endpoints import ServicePort, categorize_endpoints, service_ports
-from .ruleset import Match, Rule, chain_lines, probability_match, render_save
+from .ruleset import Match, Rule, chain_lines, check_service_port, check_settings, probability_match, render_save
 from .ruleset import Rule as _Rule
 
 __all__ = ["IptablesRuleset", "ProxyConfigError", "build_iptables", "proxy_settings", "LARGE_CLUSTER_THRESHOLD"]
@@ -183,8 +183,11 @@ class IptablesRuleset:
 def build_iptables(cluster: Cluster, node: str, settings: dict[str, Any] | None = None) -> IptablesRuleset:
     """Render the iptables rules kube-proxy on ``node`` writes for ``cluster``."""
     st = settings or proxy_settings(cluster, node)
+    check_settings(st)
     rs = IptablesRuleset(node, st["node_ip"], st)
     ports = service_ports(cluster)
+    for sp in ports:
+        check_service_port(sp)
     large = sum(len(sp.endpoints) for sp in ports) > LARGE_CLUSTER_THRESHOLD
     mark = st["mark"]
 

@@ -24,7 +24,7 @@ from ..cluster import Cluster
 from .config import proxy_settings
 from .endpoints import categorize_endpoints, service_ports
 from .iptables import IptablesRuleset
-from .ruleset import Rule, chain_lines
+from .ruleset import Rule, chain_lines, check_service_port, check_settings
 from .trace import IptablesWalker, Packet, Trace, finish, node_locals, parse_dst, parse_ip
 
 __all__ = ["SCHEDULERS", "IpvsRuleset", "VirtualServer", "build_ipvs", "trace_ipvs"]
@@ -137,9 +137,13 @@ def build_ipvs(cluster: Cluster, node: str, settings: dict[str, Any] | None = No
         from .config import ProxyConfigError
 
         raise ProxyConfigError(f'invalid IPVS scheduler "{sched}": must be one of {", ".join(SCHEDULERS)}')
+    check_settings(st)
+    ports = service_ports(cluster)
+    for sp in ports:
+        check_service_port(sp)
     rs = IpvsRuleset(node, st["node_ip"], st)
     sets: dict[str, set[Any]] = {k: set() for k in _SET_TYPES}
-    for sp in service_ports(cluster):
+    for sp in ports:
         cat = categorize_endpoints(sp, node)
         owner = (f"{sp.namespace}/{sp.name}", sp.port_name)
         proto = sp.proto
