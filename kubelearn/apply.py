@@ -32,7 +32,7 @@ from . import controllers, defaults, schema, validation
 from .allocation import AllocationIndex, allocate
 from .cluster import KINDS, Cluster
 from .errors import ApplyError, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
-from .manifest import Document, read_documents
+from .manifest import Document, Text, read_documents
 from .topology import (
     KIND_API_VERSION,
     PROXY_API_VERSION,
@@ -46,7 +46,7 @@ from .workloads import remove
 
 __all__ = ["ResourceMappingError", "apply", "delete", "dry_run", "load"]
 
-Source = str | os.PathLike[str] | Mapping[str, Any] | Iterable[Mapping[str, Any]]
+Source = str | os.PathLike[str] | Text | Mapping[str, Any] | Iterable[Mapping[str, Any]]
 
 _TOPOLOGY = {(KIND_API_VERSION, "Cluster"), (PROXY_API_VERSION, "KubeProxyConfiguration")}
 
