@@ -190,8 +190,12 @@ def _merge_update(new: dict[str, Any], old: Mapping[str, Any]) -> dict[str, Any]
 
 def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = True) -> Cluster:
     errors: list[KubelearnError] = []
-    work = cluster
     index = AllocationIndex(cluster)
+    # Objects accepted so far, stored together at the end: one copy of the object table
+    # instead of one per document (which made loading N objects cost N^2).  Each document
+    # still sees the ones before it: through `accepted` for lookups, `index` for addresses.
+    accepted: list[dict[str, Any]] = []
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
     for doc in docs:
         obj = copy.deepcopy(doc.obj)
         api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
@@ -214,18 +218,18 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
         if info.namespaced:
             ns = str(meta.get("namespace") or "default")
             meta["namespace"] = ns
-            if ("Namespace", "", ns) not in work.objects:
+            if ("Namespace", "", ns) not in cluster.objects and ("Namespace", "", ns) not in latest:
                 errors.append(NotFoundError("namespaces", ns))
                 continue
         else:
             ns = ""
             meta.pop("namespace", None)  # the API server ignores a namespace on cluster-scoped objects
         key = (kind, ns, name)
-        old = work.objects.get(key)
+        old = latest.get(key) or cluster.objects.get(key)
         obj = defaults.apply_defaults(obj)
         if old is not None:
             obj = _merge_update(obj, old)
-        obj, alloc_errors = allocate(obj, work, old, index=index)
+        obj, alloc_errors = allocate(obj, cluster, old, index=index)
         if alloc_errors:
             errors.append(InvalidError(kind, name, alloc_errors[:1]))
             continue
@@ -237,15 +241,17 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
 
             field_errors = list(validate_workload(obj))
         else:
-            field_errors = list(validation.validate(obj, work, old))
+            field_errors = list(validation.validate(obj, cluster, old))
         if field_errors:
             errors.append(InvalidError(kind, name, field_errors))
             continue
-        work = work.with_object(obj)
+        accepted.append(obj)
+        latest[key] = obj
         if kind == "Service":
             index.record(obj)
     if errors:
         raise ApplyError(errors)
+    work = cluster.with_objects(accepted) if accepted else cluster
     if not reconcile:
         return work
     return _reconcile(work)

@@ -674,8 +674,27 @@ def _pod_template(template: Any, selector: Any, path: str) -> list[FieldError]:
     return errs
 
 
+#: kubelearn's own ceiling on ``spec.replicas`` (the API server allows up to 2^31-1).  A kind
+#: node's kubelet runs at most 110 pods (``maxPods``), so beyond a few hundred replicas every
+#: extra pod is Pending anyway; 10,000 keeps building the cluster within seconds and well
+#: under a gigabyte (benchmarks/), where 200,000 would take minutes and gigabytes.
+MAX_REPLICAS = 10_000
+
+
+def replicas_limit_error(path: str, replicas: Any) -> FieldError | None:
+    """The error for a replica count above :data:`MAX_REPLICAS`, or None."""
+    n = _i(replicas)
+    if n > MAX_REPLICAS:
+        return FieldError(path, INVALID, n, f"must be less than or equal to {MAX_REPLICAS} "
+                          "(kubelearn's limit; the API server allows more)")
+    return None
+
+
 def _selector_and_template(spec: Mapping[str, Any], kind_word: str) -> list[FieldError]:
     errs = _nonnegative("spec.replicas", _i(spec.get("replicas")))
+    too_many = replicas_limit_error("spec.replicas", spec.get("replicas"))
+    if too_many is not None:
+        errs.append(too_many)
     selector = spec.get("selector")
     if selector is None:
         errs.append(FieldError("spec.selector", REQUIRED))
