@@ -231,12 +231,41 @@ def _measure(root: Any, children: Any) -> tuple[int, int, int, Any]:
     return expanded, unique, depth, None
 
 
+def _small_tree(root: Any) -> bool:
+    """The fast path: a walk level by level, following aliases, that ends within the bounds.
+
+    It visits every node once per path to it, so it counts the *expanded* size; stopping
+    beyond :data:`MAX_ALIAS_EXPANSION` nodes or :data:`MAX_DEPTH` levels (a cycle never ends)
+    hands the document to the exact, memoised :func:`_measure`.
+    """
+    mapping, sequence = yaml.MappingNode, yaml.SequenceNode
+    level = [root]
+    depth = visited = 0
+    while level:
+        depth += 1
+        visited += len(level)
+        if depth > MAX_DEPTH or visited > MAX_ALIAS_EXPANSION:
+            return False
+        nxt: list[Any] = []
+        for node in level:
+            cls = type(node)
+            if cls is mapping:
+                for pair in node.value:
+                    nxt.extend(pair)
+            elif cls is sequence:
+                nxt.extend(node.value)
+        level = nxt
+    return True
+
+
 def _check_node(root: Any, source: str) -> None:
     """Refuse a YAML document that recurses, nests too deeply or expands too far.
 
     Runs on the composed node graph, before any Python object is built: an alias is the
     same node object referenced again.
     """
+    if _small_tree(root):
+        return
     expanded, unique, depth, cycle = _measure(root, _node_children)
     if cycle is not None:
         mark = cycle.start_mark
