@@ -188,6 +188,26 @@ def _merge_update(new: dict[str, Any], old: Mapping[str, Any]) -> dict[str, Any]
     return new
 
 
+def _without_nulls(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as the API server stores it after decoding: a JSON ``null`` field is Go's zero
+    value, which is written back as an absent field (``spec``, ``status`` and ``metadata``,
+    plain structs, come back as ``{}``).  Iterative: the reader bounded the depth already.
+    """
+    structs = [key for key in ("metadata", "spec", "status") if key in obj and obj[key] is None]
+    stack: list[Any] = [obj]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key in [k for k, v in value.items() if v is None]:
+                del value[key]
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    for key in structs:
+        obj[key] = {}
+    return obj
+
+
 def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = True) -> Cluster:
     errors: list[KubelearnError] = []
     index = AllocationIndex(cluster)
@@ -210,6 +230,8 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
         if decode_errors:
             errors.append(schema.BadRequestError(obj, decode_errors, doc.source))
             continue
+        obj = _without_nulls(obj)
+        meta = obj.get("metadata")
         if not isinstance(meta, dict) or not meta.get("name"):
             errors.append(InvalidError(kind, "", [FieldError("metadata.name", "Required value",
                                                               detail="name or generateName is required")]))

@@ -244,10 +244,13 @@ class Cluster:
 
     def node_ip(self, node: str) -> str:
         """A node's InternalIP."""
-        for addr in self.get("Node", node)["status"]["addresses"]:
-            if addr["type"] == "InternalIP":
-                return str(addr["address"])
-        raise NotFoundError("nodes", node)  # pragma: no cover - every kubelearn node has one
+        status = self.get("Node", node).get("status")
+        addresses = status.get("addresses") if isinstance(status, Mapping) else None
+        for addr in addresses if isinstance(addresses, builtins.list) else ():
+            if isinstance(addr, Mapping) and addr.get("type") == "InternalIP":
+                return str(addr.get("address"))
+        # A Node applied from a manifest may lack one; kube-proxy would not know its own IP.
+        raise KubelearnError(f'node "{node}" has no InternalIP in status.addresses: kube-proxy and the lab need one')
 
     @property
     def proxy_mode(self) -> str:
