@@ -40,10 +40,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Cluster", "EPOCH", "KINDS", "Kind", "MAX_OBJECTS", "NodeSpec", "ObjectKey", "Topology", "kind_info"]
 
-#: The most objects one cluster holds (every kind together).  A pod takes about 8 KB as a
-#: Python dict, so this keeps a cluster under half a gigabyte and its controllers within
-#: seconds (benchmarks/); 10,000 Services with their EndpointSlices fit with room to spare.
-#: Storing more raises a KubelearnError and leaves the cluster as it was.
+#: The most objects one cluster holds (every kind together).  A Deployment of 10,000 pods
+#: loads in about 1.4 s of CPU with a 90 MB peak (``benchmarks/bench_load.py``), so this
+#: keeps any cluster within a few hundred megabytes and its controllers within seconds;
+#: 10,000 Services with their EndpointSlices fit with room to spare.  Storing more raises a
+#: KubelearnError and leaves the cluster as it was.
 MAX_OBJECTS = 50_000
 
 #: Time zero of every kubelearn cluster; ``creationTimestamp`` = EPOCH + seconds.
