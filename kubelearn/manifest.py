@@ -35,8 +35,8 @@ from .errors import ManifestError
 if TYPE_CHECKING:  # pragma: no cover
     from .cluster import Cluster
 
-__all__ = ["Document", "MAX_ALIAS_EXPANSION", "MAX_DEPTH", "MAX_FILE_BYTES", "SUFFIXES", "SYSTEM_OBJECTS", "Text",
-           "check_value", "dump", "kind_config", "read_documents", "read_stdin", "strip_server_fields", "to_json"]
+__all__ = ["Document", "MAX_ALIAS_EXPANSION", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_TOTAL_BYTES", "SUFFIXES",
+           "SYSTEM_OBJECTS", "Text", "check_value", "dump", "kind_config", "read_documents", "read_stdin", "strip_server_fields", "to_json"]
 
 #: File suffixes ``kubectl apply -f DIR`` reads from a directory.
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -391,17 +391,47 @@ def _too_large(size: int, source: str) -> ManifestError:
                          f"this input holds {size:,} bytes or more)", source=source)
 
 
-def _read_path(path: Path) -> list[Document]:
+#: All the inputs of one read together (many files, a directory): about ten files at the
+#: per-file limit.  Parsed YAML takes several times its text in memory; this keeps one load
+#: within a few hundred megabytes however many ``-f`` a command line holds.
+MAX_TOTAL_BYTES = 32 * 1024 * 1024
+
+
+class _Budget:
+    """Bytes and documents read so far by one :func:`read_documents` call."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def charge(self, size: int, source: str) -> None:
+        self.bytes += size
+        if self.bytes > MAX_TOTAL_BYTES:
+            raise ManifestError(f"the inputs hold more than {MAX_TOTAL_BYTES:,} bytes together (32 MiB); kubelearn "
+                                "reads at most that in one load", source=source)
+
+    @staticmethod
+    def count(docs: list[Document]) -> None:
+        from .cluster import MAX_OBJECTS  # the class's module only; no edit logic
+
+        if len(docs) > MAX_OBJECTS:
+            last = docs[-1]
+            raise ManifestError(f"more than {MAX_OBJECTS:,} objects; a kubelearn cluster holds at most "
+                                f"{MAX_OBJECTS:,} (kubelearn.cluster.MAX_OBJECTS)", source=last.source)
+
+
+def _read_path(path: Path, budget: _Budget | None = None) -> list[Document]:
+    budget = budget or _Budget()
     if path.is_dir():
         docs: list[Document] = []
         for child in sorted(path.iterdir(), key=lambda p: p.name):
             if child.is_file() and child.name.endswith(SUFFIXES):
-                docs.extend(_read_file(child))
+                docs.extend(_read_file(child, budget))
+                budget.count(docs)
         return docs
-    return _read_file(path)
+    return _read_file(path, budget)
 
 
-def _read_file(path: Path) -> list[Document]:
+def _read_file(path: Path, budget: _Budget | None = None) -> list[Document]:
     """Read one manifest file, refusing what is not a regular file or too large *before* reading.
 
     The file is opened without blocking (a FIFO would otherwise wait for a writer forever),
@@ -420,6 +450,7 @@ def _read_file(path: Path) -> list[Document]:
                                 "files, directories and standard input (-f -)", source=source)
         if st.st_size > MAX_FILE_BYTES:
             raise _too_large(st.st_size, source)
+        (budget or _Budget()).charge(st.st_size, source)
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
@@ -486,7 +517,9 @@ def read_documents(*sources: str | os.PathLike[str] | Text | Mapping[str, Any] |
     file or text over :data:`MAX_FILE_BYTES` (3 MiB, the API server's request limit), a path
     that is not a regular file or directory (checked before opening it for reading: a FIFO
     or ``/dev/zero`` is never read), YAML aliases that recurse or add more than
-    :data:`MAX_ALIAS_EXPANSION` nodes, nesting deeper than :data:`MAX_DEPTH`.
+    :data:`MAX_ALIAS_EXPANSION` nodes, nesting deeper than :data:`MAX_DEPTH`, more than
+    :data:`MAX_TOTAL_BYTES` (32 MiB) in all or more objects than a cluster holds
+    (:data:`kubelearn.cluster.MAX_OBJECTS`).
 
     Returns:
         One :class:`Document` per object; ``kind: List`` is expanded, empty documents skipped.
@@ -497,26 +530,30 @@ def read_documents(*sources: str | os.PathLike[str] | Text | Mapping[str, Any] |
             and the bounds above.
     """
     docs: list[Document] = []
+    budget = _Budget()
     for source in sources:
         if isinstance(source, Text):
             if len(source.text) > MAX_FILE_BYTES and len(source.text.encode("utf-8")) > MAX_FILE_BYTES:
                 raise _too_large(len(source.text.encode("utf-8")), source.source)
+            budget.charge(len(source.text), source.source)
             docs.extend(_from_nodes(source.text, source.source))
         elif isinstance(source, os.PathLike):
             path = Path(source)
             if not path.exists():
                 raise ManifestError(f'error: the path "{path}" does not exist')
-            docs.extend(_read_path(path))
+            docs.extend(_read_path(path, budget))
         elif isinstance(source, str):
             if not _looks_like_text(source) and source.strip():
                 path = Path(source)
                 if path.exists():
-                    docs.extend(_read_path(path))
+                    docs.extend(_read_path(path, budget))
+                    budget.count(docs)
                     continue
                 if source.endswith(SUFFIXES) or os.sep in source:
                     raise ManifestError(f'error: the path "{source}" does not exist')
             if len(source) > MAX_FILE_BYTES // 4 and len(source.encode("utf-8")) > MAX_FILE_BYTES:
                 raise _too_large(len(source.encode("utf-8")), "<string>")
+            budget.charge(len(source), "<string>")
             docs.extend(_from_nodes(source, "<string>"))
         elif isinstance(source, Mapping):
             check_value(source, "<dict>")
@@ -527,8 +564,10 @@ def read_documents(*sources: str | os.PathLike[str] | Text | Mapping[str, Any] |
                 check_value(item, "<list>")
                 obj = copy.deepcopy(dict(item)) if isinstance(item, Mapping) else item
                 docs.extend(_expand(obj, None, "<list>", i, None))
+                budget.count(docs)
         else:
             raise ManifestError(f"cannot read a manifest from a {type(source).__name__}")
+        budget.count(docs)
     return docs
 
 

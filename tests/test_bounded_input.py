@@ -137,6 +137,28 @@ def test_a_directory_is_read_as_today(tmp_path: Path, capsys: pytest.CaptureFixt
     assert code == 0 and "\nweb " in out
 
 
+def test_many_files_together_are_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["validate"]
+    for i in range(11):  # 11 x 3 MiB > 32 MiB
+        f = tmp_path / f"f{i}.yaml"
+        f.write_text(SERVICE.replace("web", f"web{i}") + "#" * (manifest.MAX_FILE_BYTES - 200) + "\n")
+        argv += ["-f", str(f)]
+    code, _, err = _run(argv, capsys)
+    assert code == 1 and "the inputs hold more than 33,554,432 bytes together (32 MiB)" in err
+    code, _, err = _run(["validate", "-f", str(tmp_path)], capsys)  # a directory of them too
+    assert code == 1 and "bytes together" in err
+
+
+def test_too_many_documents_are_refused_while_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kubelearn.cluster as cluster_mod
+
+    monkeypatch.setattr(cluster_mod, "MAX_OBJECTS", 5)
+    text = "---\n".join(SERVICE.replace("web", f"web{i}") for i in range(6))
+    with pytest.raises(ManifestError, match="more than 5 objects; a kubelearn cluster holds at most 5"):
+        manifest.read_documents(text)
+    assert len(manifest.read_documents("---\n".join(SERVICE.replace("web", f"w{i}") for i in range(5)))) == 5
+
+
 # ------------------------------------------------------------------------- -f conventions
 def test_f_dash_reads_standard_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(SERVICE.encode())))
