@@ -91,3 +91,60 @@ def test_issue14_lb_ingress_injection_never_reaches_the_kernel(tmp_path: Path, m
         lab.open()
     assert fed == []
     _assert_nothing_escaped(before, lab.prefix, marker)
+
+
+LB_MANIFEST = """
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: {mode}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  type: LoadBalancer
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 8080}}]
+status:
+  loadBalancer:
+    ingress: [{{ip: {ip}}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec: {{containers: [{{name: web, image: nginx, ports: [{{containerPort: 8080}}]}}]}}
+"""
+
+
+@requires_lab("nftables")
+@pytest.mark.parametrize(("mode", "ip"), [
+    ("iptables", "192.0.2.10\n-A KUBE-SERVICES -j ACCEPT"),
+    ("nftables", '192.0.2.10 . tcp . 80 }\ninclude "/etc/passwd"\n'),
+    ("iptables", None),  # the Node payload instead
+], ids=["iptables-rule", "nft-include", "node-address"])
+def test_issue14_injections_via_netlab_run_are_refused_before_any_namespace(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: str, ip: str | None) -> None:
+    import json
+
+    from kubelearn.cli import main
+
+    marker = tmp_path / "pwned"
+    f = tmp_path / "hostile.yaml"
+    if ip is None:
+        f.write_text("apiVersion: v1\nkind: Node\nmetadata: {name: kind-worker}\n"
+                     "spec: {podCIDR: 10.244.1.0/24, podCIDRs: [10.244.1.0/24]}\n"
+                     f"status:\n  addresses:\n  - {{type: InternalIP, address: {json.dumps(_node_payload(marker))}}}\n")
+    else:
+        f.write_text(LB_MANIFEST.format(mode=mode, ip=json.dumps(ip)))
+    before = _namespaces()
+    assert main(["netlab", "run", "-f", str(f), "--connections", "3"]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "is invalid:" in err and "must be a valid IP address" in err
+    assert not marker.exists()
+    assert _namespaces() - before == set() or all(n.startswith(nl_host.FAMILY) for n in _namespaces() - before)
+    assert "klnlpwn" not in _namespaces()
