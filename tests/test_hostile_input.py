@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import kubelearn as kl
 from kubelearn.cli import main
@@ -327,3 +329,23 @@ def test_load_balancer_status_is_validated_as_the_api_server_does() -> None:
         'status.loadBalancer.ingress[3].ipMode: Unsupported value: "Magic": supported values: "Proxy", "VIP"',
         'status.loadBalancer.ingress[4].hostname: Invalid value: "192.0.2.3": must be a DNS name, not an IP address',
     ]
+
+
+# ------------------------------------------------------------ the same, with any text at all
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field_i=st.integers(0, len(FIELDS) - 1), text=st.text(max_size=24), mode=st.sampled_from(MODES))
+def test_any_text_in_any_writer_field_is_refused_or_unused(base: Cluster, field_i: int, text: str, mode: str) -> None:
+    _label, plant = FIELDS[field_i]
+    try:
+        hostile = plant(base, text)
+        texts = _texts(hostile, mode)
+    except KubelearnError:
+        return
+    # Accepted: then the text was a well-formed token (or unused), never a line break or quote.
+    for out in texts:
+        for line in out.splitlines():
+            assert "\r" not in line and "\x00" not in line
+    if any(c in text for c in '\n\r"\'#;{}\\ ') and text.strip():
+        assert texts == _texts(base, mode), f"{_label}: {text!r} reached the rules"
