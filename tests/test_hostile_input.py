@@ -349,3 +349,26 @@ def test_any_text_in_any_writer_field_is_refused_or_unused(base: Cluster, field_
             assert "\r" not in line and "\x00" not in line
     if any(c in text for c in '\n\r"\'#;{}\\ ') and text.strip():
         assert texts == _texts(base, mode), f"{_label}: {text!r} reached the rules"
+
+
+SHAPES = [("Service", ["spec", "ports", 0, "port"]), ("Service", ["spec", "ports", 0, "nodePort"]),
+          ("Service", ["spec", "sessionAffinityConfig", "clientIP", "timeoutSeconds"]),
+          ("Service", ["spec", "healthCheckNodePort"]), ("Service", ["spec", "ports", 0]), ("Service", ["spec", "ports"]),
+          ("Service", ["spec", "externalIPs"]), ("Service", ["status", "loadBalancer", "ingress", 0]),
+          ("EndpointSlice", ["ports", 0, "port"]), ("EndpointSlice", ["endpoints", 0]),
+          ("EndpointSlice", ["endpoints", 0, "addresses"])]
+
+
+@pytest.mark.parametrize(("kind", "path"), SHAPES, ids=[".".join(map(str, p)) for _, p in SHAPES])
+@pytest.mark.parametrize("value", ["80\n-j ACCEPT", None, [1], 1.5, 10**30, {}, "x"], ids=repr)
+def test_wrong_shapes_built_without_validation_are_refused_not_crashes(base: Cluster, kind: str, path: list[Any],
+                                                                       value: Any) -> None:
+    name = "web" if kind == "Service" else _slice_name(base)
+    hostile = _edit(base, kind, name, _set(path, value))
+    for mode in MODES:
+        try:
+            texts = _texts(hostile, mode)  # anything but a KubelearnError fails the test
+        except KubelearnError:
+            continue
+        # Accepted: a harmless shape (an empty or null value reads as absent), never the payload.
+        assert value != "80\n-j ACCEPT" or all("80\n-j ACCEPT" not in t for t in texts)

@@ -21,9 +21,9 @@ from typing import Any
 
 from ..cluster import Cluster
 from .config import nodeport_ips, proxy_settings
-from .endpoints import ServicePort, categorize_endpoints, service_ports
+from .endpoints import ServicePort, categorize_endpoints
 from .names import nft_endpoint_base, nft_hashed_name, nft_service_base
-from .ruleset import check_cidr, check_service_port, check_settings
+from .ruleset import check_cidr, check_settings, checked_service_ports
 from .trace import Trace
 
 __all__ = ["NftablesRuleset", "NftRule", "build_nftables", "trace_nftables"]
@@ -191,9 +191,7 @@ def build_nftables(cluster: Cluster, node: str, settings: dict[str, Any] | None 
     """Render the ``ip kube-proxy`` table kube-proxy on ``node`` programs."""
     st = settings or proxy_settings(cluster, node)
     check_settings(st)
-    ports = service_ports(cluster)
-    for sp in ports:
-        check_service_port(sp)
+    ports = checked_service_ports(cluster)
     rs = NftablesRuleset(node, st["node_ip"])
     mark = st["mark"]
     cidr = st["local_cidr"]

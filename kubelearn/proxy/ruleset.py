@@ -36,7 +36,7 @@ from ..validation import _valid_cidr, parse_ip
 if TYPE_CHECKING:  # pragma: no cover
     from .endpoints import ServicePort
 
-__all__ = ["Rule", "check_service_port", "check_settings", "gc_paused", "render_restore", "render_save",
+__all__ = ["Rule", "check_objects", "check_service_port", "check_settings", "checked_service_ports", "gc_paused", "render_restore", "render_save",
            "save_probability", "save_string"]
 
 # ------------------------------------------------------------------ the last gate
@@ -108,6 +108,64 @@ def check_service_port(sp: ServicePort) -> None:
             raise UnsafeValueError(owner, "EndpointSlice endpoints[].addresses[]", e.ip, "an IP address")
         if not _is_int(e.port, 1, 65535):
             raise UnsafeValueError(owner, "EndpointSlice ports[].port", e.port, "a port number")
+
+
+def _int_or_absent(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def check_objects(cluster: Any) -> None:
+    """Refuse Services and EndpointSlices whose number fields are not integers.
+
+    Validation (the schema's strict decoding) refuses those on apply; a cluster built with
+    ``Cluster.with_object`` skips it, and kube-proxy's model would otherwise fail on them
+    with a bare ``int()`` error.
+
+    Raises:
+        UnsafeValueError: naming the object, the field and the value.
+    """
+    for (kind, ns, name), obj in cluster.objects.items():
+        if kind not in ("Service", "EndpointSlice"):
+            continue
+        owner = f"{kind} {ns}/{name}"
+        if kind == "Service":
+            spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+            fields = [("spec.healthCheckNodePort", spec.get("healthCheckNodePort")),
+                      ("spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+                       ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
+                       if isinstance(spec.get("sessionAffinityConfig"), dict) else None)]
+            ports = spec.get("ports") or []
+            for i, p in enumerate(ports if isinstance(ports, list) else [ports]):
+                if not isinstance(p, dict):
+                    raise UnsafeValueError(owner, f"spec.ports[{i}]", p, "an object")
+                fields += [(f"spec.ports[{i}].port", p.get("port")), (f"spec.ports[{i}].nodePort", p.get("nodePort"))]
+        else:
+            ports = obj.get("ports") or []
+            fields = [(f"ports[{i}].port", p.get("port") if isinstance(p, dict) else p)
+                      for i, p in enumerate(ports if isinstance(ports, list) else [ports])]
+        for path, value in fields:
+            if not _int_or_absent(value):
+                raise UnsafeValueError(owner, path, value, "an integer")
+
+
+def checked_service_ports(cluster: Any) -> list[ServicePort]:
+    """:func:`~kubelearn.proxy.endpoints.service_ports`, every one checked by :func:`check_service_port`.
+
+    Raises:
+        UnsafeValueError: a value that is not a well-formed token, or objects whose shape
+            kube-proxy's model cannot read at all (possible only without validation).
+    """
+    from .endpoints import service_ports
+
+    check_objects(cluster)
+    try:
+        ports = service_ports(cluster)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise UnsafeValueError("the cluster's Services and EndpointSlices", "a field", f"{type(exc).__name__}: {exc}",
+                               "of the shape the API defines (was the cluster built without validation?)") from None
+    for sp in ports:
+        check_service_port(sp)
+    return ports
 
 
 def check_settings(st: dict[str, Any]) -> None:
