@@ -146,6 +146,25 @@ class Topology:
     kube_proxy_mode: str = "iptables"
 
 
+def _storable(obj: Any) -> dict[str, Any]:
+    """A private copy of ``obj`` with what storage itself needs: ``kind``, ``metadata.name``.
+
+    Storage does no validation (the controllers write through it), but a Python caller can
+    hand it anything; these are refused with a clear message instead of a KeyError.
+    """
+    if not isinstance(obj, Mapping):
+        raise KubelearnError(f"cannot store a {type(obj).__name__}: an object is a mapping with kind and metadata")
+    new = copy.deepcopy(dict(obj))
+    meta = new.setdefault("metadata", {})
+    if not isinstance(new.get("kind"), str):
+        raise KubelearnError("cannot store an object without a kind (a string)")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        raise KubelearnError(f"cannot store a {new['kind']} without metadata.name (a non-empty string)")
+    if "namespace" in meta and not isinstance(meta["namespace"], str):
+        raise KubelearnError(f"cannot store a {new['kind']} whose metadata.namespace is not a string")
+    return new
+
+
 @dataclass(frozen=True, eq=False)
 class Cluster:
     """An immutable snapshot of a cluster's API objects.
@@ -274,9 +293,9 @@ class Cluster:
         creations = dict(self.creations)
         clock = self.clock
         for obj in objs:
-            new = copy.deepcopy(dict(obj))
+            new = _storable(obj)
             info = kind_info(new["kind"])
-            meta = new.setdefault("metadata", {})
+            meta = new["metadata"]
             ns = meta.get("namespace", "default") if info.namespaced else ""
             if info.namespaced:
                 meta["namespace"] = ns

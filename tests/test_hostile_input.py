@@ -372,3 +372,11 @@ def test_wrong_shapes_built_without_validation_are_refused_not_crashes(base: Clu
             continue
         # Accepted: a harmless shape (an empty or null value reads as absent), never the payload.
         assert value != "80\n-j ACCEPT" or all("80\n-j ACCEPT" not in t for t in texts)
+
+
+@pytest.mark.parametrize("obj", [{"kind": "Service"}, {"metadata": {"name": "x"}}, {"kind": "Service", "metadata": None},
+                                 {"kind": "Service", "metadata": {"name": ["x"]}}, "Service",
+                                 {"kind": "Service", "metadata": {"name": "x", "namespace": 3}}], ids=repr)
+def test_storage_refuses_what_it_cannot_key_with_a_clear_error(base: Cluster, obj: Any) -> None:
+    with pytest.raises(KubelearnError, match="cannot store"):
+        base.with_object(obj)
