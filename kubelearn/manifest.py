@@ -487,8 +487,13 @@ def read_stdin(stream: Any = None) -> Text:
     import sys
 
     stream = stream if stream is not None else sys.stdin
+    if stream is None:
+        raise ManifestError("standard input is not available (-f -)", source="STDIN")
     raw = getattr(stream, "buffer", stream)
-    data = raw.read(MAX_FILE_BYTES + 1)
+    try:
+        data = raw.read(MAX_FILE_BYTES + 1)
+    except (OSError, ValueError) as exc:  # closed, or not readable
+        raise ManifestError(f"cannot read standard input: {exc}", source="STDIN") from None
     if isinstance(data, str):
         data = data.encode("utf-8")
     if len(data) > MAX_FILE_BYTES:
