@@ -32,7 +32,7 @@ from . import controllers, defaults, schema, validation
 from .allocation import AllocationIndex, allocate
 from .cluster import KINDS, Cluster
 from .errors import ApplyError, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
-from .manifest import Document, read_documents
+from .manifest import Document, Text, read_documents
 from .topology import (
     KIND_API_VERSION,
     PROXY_API_VERSION,
@@ -46,7 +46,7 @@ from .workloads import remove
 
 __all__ = ["ResourceMappingError", "apply", "delete", "dry_run", "load"]
 
-Source = str | os.PathLike[str] | Mapping[str, Any] | Iterable[Mapping[str, Any]]
+Source = str | os.PathLike[str] | Text | Mapping[str, Any] | Iterable[Mapping[str, Any]]
 
 _TOPOLOGY = {(KIND_API_VERSION, "Cluster"), (PROXY_API_VERSION, "KubeProxyConfiguration")}
 
@@ -188,10 +188,34 @@ def _merge_update(new: dict[str, Any], old: Mapping[str, Any]) -> dict[str, Any]
     return new
 
 
+def _without_nulls(obj: dict[str, Any]) -> dict[str, Any]:
+    """The object as the API server stores it after decoding: a JSON ``null`` field is Go's zero
+    value, which is written back as an absent field (``spec``, ``status`` and ``metadata``,
+    plain structs, come back as ``{}``).  Iterative: the reader bounded the depth already.
+    """
+    structs = [key for key in ("metadata", "spec", "status") if key in obj and obj[key] is None]
+    stack: list[Any] = [obj]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key in [k for k, v in value.items() if v is None]:
+                del value[key]
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    for key in structs:
+        obj[key] = {}
+    return obj
+
+
 def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = True) -> Cluster:
     errors: list[KubelearnError] = []
-    work = cluster
     index = AllocationIndex(cluster)
+    # Objects accepted so far, stored together at the end: one copy of the object table
+    # instead of one per document (which made loading N objects cost N^2).  Each document
+    # still sees the ones before it: through `accepted` for lookups, `index` for addresses.
+    accepted: list[dict[str, Any]] = []
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
     for doc in docs:
         obj = copy.deepcopy(doc.obj)
         api_version, kind = str(obj["apiVersion"]), str(obj["kind"])
@@ -206,6 +230,8 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
         if decode_errors:
             errors.append(schema.BadRequestError(obj, decode_errors, doc.source))
             continue
+        obj = _without_nulls(obj)
+        meta = obj.get("metadata")
         if not isinstance(meta, dict) or not meta.get("name"):
             errors.append(InvalidError(kind, "", [FieldError("metadata.name", "Required value",
                                                               detail="name or generateName is required")]))
@@ -214,18 +240,18 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
         if info.namespaced:
             ns = str(meta.get("namespace") or "default")
             meta["namespace"] = ns
-            if ("Namespace", "", ns) not in work.objects:
+            if ("Namespace", "", ns) not in cluster.objects and ("Namespace", "", ns) not in latest:
                 errors.append(NotFoundError("namespaces", ns))
                 continue
         else:
             ns = ""
             meta.pop("namespace", None)  # the API server ignores a namespace on cluster-scoped objects
         key = (kind, ns, name)
-        old = work.objects.get(key)
+        old = latest.get(key) or cluster.objects.get(key)
         obj = defaults.apply_defaults(obj)
         if old is not None:
             obj = _merge_update(obj, old)
-        obj, alloc_errors = allocate(obj, work, old, index=index)
+        obj, alloc_errors = allocate(obj, cluster, old, index=index)
         if alloc_errors:
             errors.append(InvalidError(kind, name, alloc_errors[:1]))
             continue
@@ -237,15 +263,17 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
 
             field_errors = list(validate_workload(obj))
         else:
-            field_errors = list(validation.validate(obj, work, old))
+            field_errors = list(validation.validate(obj, cluster, old))
         if field_errors:
             errors.append(InvalidError(kind, name, field_errors))
             continue
-        work = work.with_object(obj)
+        accepted.append(obj)
+        latest[key] = obj
         if kind == "Service":
             index.record(obj)
     if errors:
         raise ApplyError(errors)
+    work = cluster.with_objects(accepted) if accepted else cluster
     if not reconcile:
         return work
     return _reconcile(work)

@@ -15,11 +15,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__
 from .errors import KubelearnError
 
-__all__ = ["main", "build_parser", "cluster_from_args"]
+__all__ = ["main", "build_parser", "cluster_from_args", "sources_from_args"]
 
 # One module per area; a module that is absent in this build is simply not offered.
 COMMAND_MODULES = (
@@ -41,7 +42,8 @@ def _files_parent() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PATH",
-        help="manifest file or directory (repeatable); default: the embedded my-service scenario",
+        help="manifest file or directory (repeatable), or - for standard input; default: the embedded "
+             "my-service scenario",
     )
     common.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
     return common
@@ -68,13 +70,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def sources_from_args(args: argparse.Namespace) -> list[Any]:
+    """The ``-f`` values as manifest sources, with kubectl's conventions.
+
+    ``-f -`` is standard input; every other value is a path (never YAML text), and one that
+    does not exist is an error naming it, as kubectl words it.
+
+    Raises:
+        ManifestError: ``error: the path "nope" does not exist`` (also for ``-f ""``).
+    """
+    from pathlib import Path
+
+    from .errors import ManifestError
+    from .manifest import read_stdin
+
+    sources: list[Any] = []
+    for name in args.filenames:
+        if name == "-":
+            sources.append(read_stdin())
+        elif not name or not Path(name).exists():
+            raise ManifestError(f'error: the path "{name}" does not exist')
+        else:
+            sources.append(Path(name))
+    return sources
+
+
 def cluster_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The cluster the ``-f`` files describe, or the default scenario without ``-f``."""
     from .apply import load
     from .scenarios import default_scenario
 
     if args.filenames:
-        return load(*args.filenames, seed=args.seed)
+        return load(*sources_from_args(args), seed=args.seed)
     return default_scenario(seed=args.seed)
 
 

@@ -29,15 +29,23 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .errors import NotFoundError
+from .errors import InvalidError, KubelearnError, NotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
     from os import PathLike
 
-__all__ = ["Cluster", "EPOCH", "KINDS", "Kind", "NodeSpec", "ObjectKey", "Topology", "kind_info"]
+__all__ = ["Cluster", "EPOCH", "KINDS", "Kind", "MAX_OBJECTS", "NodeSpec", "ObjectKey", "Topology", "kind_info"]
+
+#: The most objects one cluster holds (every kind together).  A Deployment of 10,000 pods
+#: loads in about 1.4 s of CPU with a 90 MB peak (``benchmarks/bench_load.py``), so this
+#: keeps any cluster within a few hundred megabytes and its controllers within seconds;
+#: 10,000 Services with their EndpointSlices fit with room to spare.  Storing more raises a
+#: KubelearnError and leaves the cluster as it was.
+MAX_OBJECTS = 50_000
 
 #: Time zero of every kubelearn cluster; ``creationTimestamp`` = EPOCH + seconds.
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -138,6 +146,25 @@ class Topology:
     kube_proxy_mode: str = "iptables"
 
 
+def _storable(obj: Any) -> dict[str, Any]:
+    """A private copy of ``obj`` with what storage itself needs: ``kind``, ``metadata.name``.
+
+    Storage does no validation (the controllers write through it), but a Python caller can
+    hand it anything; these are refused with a clear message instead of a KeyError.
+    """
+    if not isinstance(obj, Mapping):
+        raise KubelearnError(f"cannot store a {type(obj).__name__}: an object is a mapping with kind and metadata")
+    new = copy.deepcopy(dict(obj))
+    meta = new.setdefault("metadata", {})
+    if not isinstance(new.get("kind"), str):
+        raise KubelearnError("cannot store an object without a kind (a string)")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        raise KubelearnError(f"cannot store a {new['kind']} without metadata.name (a non-empty string)")
+    if "namespace" in meta and not isinstance(meta["namespace"], str):
+        raise KubelearnError(f"cannot store a {new['kind']} whose metadata.namespace is not a string")
+    return new
+
+
 @dataclass(frozen=True, eq=False)
 class Cluster:
     """An immutable snapshot of a cluster's API objects.
@@ -185,14 +212,36 @@ class Cluster:
         info = kind_info(kind)
         return (info.kind, namespace if info.namespaced else "", name) in self.objects
 
+    # An index by kind and namespace, built on first use in one pass over ``objects``.  It is
+    # derived from the frozen value, never edited, and not copied by ``replace`` (a new
+    # cluster builds its own), so the cluster stays a value; without it every lookup scanned
+    # every object, and 10,000 Services took minutes to load and list.
+    @cached_property
+    def _index(self) -> tuple[dict[str, builtins.list[dict[str, Any]]],
+                              dict[tuple[str, str], builtins.list[dict[str, Any]]]]:
+        by_kind: dict[str, builtins.list[dict[str, Any]]] = {}
+        by_namespace: dict[tuple[str, str], builtins.list[dict[str, Any]]] = {}
+        for (kind, ns, _), obj in self.objects.items():
+            by_kind.setdefault(kind, []).append(obj)
+            by_namespace.setdefault((kind, ns), []).append(obj)
+        return by_kind, by_namespace
+
+    @cached_property
+    def _slices_by_service(self) -> dict[str, builtins.list[dict[str, Any]]]:
+        out: dict[str, builtins.list[dict[str, Any]]] = {}
+        for s in self._index[0].get("EndpointSlice", []):
+            name = ((s.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/service-name")
+            if isinstance(name, str):
+                out.setdefault(name, []).append(s)
+        return out
+
     def list(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """All objects of a kind, in creation order; ``namespace=None`` means all namespaces."""
         info = kind_info(kind)
-        return [
-            obj
-            for (k, ns, _), obj in self.objects.items()
-            if k == info.kind and (namespace is None or not info.namespaced or ns == namespace)
-        ]
+        by_kind, by_namespace = self._index
+        if namespace is None or not info.namespaced:
+            return builtins.list(by_kind.get(info.kind, ()))
+        return builtins.list(by_namespace.get((info.kind, namespace), ()))
 
     def services(self, namespace: str | None = None) -> builtins.list[dict[str, Any]]:
         """All Services (with defaults and allocated IPs filled in)."""
@@ -208,17 +257,20 @@ class Cluster:
 
     def endpoint_slices(self, namespace: str | None = None, service: str | None = None) -> builtins.list[dict[str, Any]]:
         """EndpointSlices, optionally only those labelled ``kubernetes.io/service-name: <service>``."""
-        slices = self.list("EndpointSlice", namespace)
         if service is None:
-            return slices
-        return [s for s in slices if s["metadata"].get("labels", {}).get("kubernetes.io/service-name") == service]
+            return self.list("EndpointSlice", namespace)
+        return [s for s in self._slices_by_service.get(service, ())
+                if namespace is None or s["metadata"].get("namespace") == namespace]
 
     def node_ip(self, node: str) -> str:
         """A node's InternalIP."""
-        for addr in self.get("Node", node)["status"]["addresses"]:
-            if addr["type"] == "InternalIP":
-                return str(addr["address"])
-        raise NotFoundError("nodes", node)  # pragma: no cover - every kubelearn node has one
+        status = self.get("Node", node).get("status")
+        addresses = status.get("addresses") if isinstance(status, Mapping) else None
+        for addr in addresses if isinstance(addresses, builtins.list) else ():
+            if isinstance(addr, Mapping) and addr.get("type") == "InternalIP":
+                return str(addr.get("address"))
+        # A Node applied from a manifest may lack one; kube-proxy would not know its own IP.
+        raise KubelearnError(f'node "{node}" has no InternalIP in status.addresses: kube-proxy and the lab need one')
 
     @property
     def proxy_mode(self) -> str:
@@ -241,9 +293,9 @@ class Cluster:
         creations = dict(self.creations)
         clock = self.clock
         for obj in objs:
-            new = copy.deepcopy(dict(obj))
+            new = _storable(obj)
             info = kind_info(new["kind"])
-            meta = new.setdefault("metadata", {})
+            meta = new["metadata"]
             ns = meta.get("namespace", "default") if info.namespaced else ""
             if info.namespaced:
                 meta["namespace"] = ns
@@ -260,6 +312,9 @@ class Cluster:
                 meta.setdefault("creationTimestamp", self.timestamp())
             meta["resourceVersion"] = str(clock)
             objects[key] = new
+        if len(objects) > MAX_OBJECTS and len(objects) > len(self.objects):
+            raise KubelearnError(f"error: the cluster would hold {len(objects):,} objects; kubelearn keeps at most "
+                                 f"{MAX_OBJECTS:,} (a bound on memory and time, see kubelearn.cluster.MAX_OBJECTS)")
         return replace(self, objects=MappingProxyType(objects), clock=clock, creations=MappingProxyType(creations))
 
     def without(self, kind: str, name: str, namespace: str = "default") -> Cluster:
@@ -308,8 +363,17 @@ class Cluster:
         return delete(self, kind, name, namespace)
 
     def scale(self, name: str, replicas: int, namespace: str = "default", kind: str = "Deployment") -> Cluster:
-        """``kubectl scale deployment NAME --replicas=N`` (or a StatefulSet with ``kind=``)."""
+        """``kubectl scale deployment NAME --replicas=N`` (or a StatefulSet with ``kind=``).
+
+        Raises:
+            InvalidError: more than :data:`kubelearn.validation.MAX_REPLICAS` replicas.
+        """
         from .controllers import scale
+        from .validation import replicas_limit_error
+
+        too_many = replicas_limit_error("spec.replicas", replicas)
+        if too_many is not None:
+            raise InvalidError(kind_info(kind).kind, name, [too_many])
 
         return scale(self, name, replicas, namespace=namespace, kind=kind)
 

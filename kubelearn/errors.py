@@ -14,7 +14,9 @@ or, for several causes, one ``* <field>: <body>`` line each.  kubelearn raises t
   unless everything is valid, so a cluster is never half-built;
 - :class:`ManifestError` is input that is not a Kubernetes object at all (YAML syntax,
   missing ``kind``), with file, document, line and column;
-- :class:`NotFoundError` is kubectl's ``Error from server (NotFound): …``.
+- :class:`NotFoundError` is kubectl's ``Error from server (NotFound): …``;
+- :class:`UnsafeValueError` is a value that would reach a command line or a rules file
+  (``ip -batch``, ``iptables-restore``, ``nft -f``) without being a well-formed token.
 
 Every error kubelearn raises on purpose is a :class:`KubelearnError`, so the CLI can print
 it without a traceback.
@@ -34,6 +36,7 @@ __all__ = [
     "ManifestError",
     "NO_VALUE",
     "NotFoundError",
+    "UnsafeValueError",
     "render_value",
 ]
 
@@ -215,3 +218,30 @@ class NotFoundError(KubelearnError, KeyError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (NotFoundError, (self.resource, self.name, self.namespace))
+
+
+class UnsafeValueError(KubelearnError, ValueError):
+    """A value refused at the last gate before a command line or a rules file.
+
+    Validation normally refuses such values with the API server's words; this error is the
+    defence behind it (a cluster built through the Python API skips validation): a writer of
+    ``ip -batch``, ``iptables-restore`` or ``nft -f`` input checks every token it writes.
+
+    >>> str(UnsafeValueError("Service default/web", "status.loadBalancer.ingress ip", "1.2.3.4\\n-A X", "an IP address"))
+    'refusing to write rules for Service default/web: status.loadBalancer.ingress ip "1.2.3.4\\\\n-A X" is not an IP address'
+    """
+
+    def __init__(self, owner: str, what: str, value: Any, expected: str, *, action: str = "write rules"):
+        self.owner, self.what, self.value, self.expected, self.action = owner, what, value, expected, action
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        shown = json.dumps(self.value, ensure_ascii=False, default=repr)
+        return f"refusing to {self.action} for {self.owner}: {self.what} {shown} is not {self.expected}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_unsafe, (self.owner, self.what, self.value, self.expected, self.action))
+
+
+def _rebuild_unsafe(owner: str, what: str, value: Any, expected: str, action: str) -> UnsafeValueError:
+    return UnsafeValueError(owner, what, value, expected, action=action)

@@ -89,12 +89,14 @@ LABEL_VALUE_MESSAGE = _regex_error(
     _LABEL_VALUE_FMT, "MyValue", "my_value", "12345",
 )
 
-_DNS1035_RE = re.compile(f"^{_DNS1035_FMT}$")
-_DNS1123_LABEL_RE = re.compile(f"^{_DNS1123_LABEL_FMT}$")
-_DNS1123_SUBDOMAIN_RE = re.compile(f"^{_DNS1123_SUBDOMAIN_FMT}$")
-_QUALIFIED_NAME_RE = re.compile(f"^{_QUALIFIED_NAME_FMT}$")
-_LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE_FMT}$")
-_PORT_NAME_CHARSET_RE = re.compile("^[-a-z0-9]+$")
+# \Z, not $: Python's $ also matches before a trailing newline, and "web\n" is no name (Go's
+# regexp has no such exception).
+_DNS1035_RE = re.compile(f"^{_DNS1035_FMT}\\Z")
+_DNS1123_LABEL_RE = re.compile(f"^{_DNS1123_LABEL_FMT}\\Z")
+_DNS1123_SUBDOMAIN_RE = re.compile(f"^{_DNS1123_SUBDOMAIN_FMT}\\Z")
+_QUALIFIED_NAME_RE = re.compile(f"^{_QUALIFIED_NAME_FMT}\\Z")
+_LABEL_VALUE_RE = re.compile(f"^{_LABEL_VALUE_FMT}\\Z")
+_PORT_NAME_CHARSET_RE = re.compile("^[-a-z0-9]+\\Z")
 _ONE_LETTER_RE = re.compile("[a-z]")
 
 

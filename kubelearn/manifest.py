@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,8 @@ from .errors import ManifestError
 if TYPE_CHECKING:  # pragma: no cover
     from .cluster import Cluster
 
-__all__ = ["Document", "SUFFIXES", "SYSTEM_OBJECTS", "dump", "kind_config", "read_documents", "strip_server_fields", "to_json"]
+__all__ = ["Document", "MAX_ALIAS_EXPANSION", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_TOTAL_BYTES", "SUFFIXES",
+           "SYSTEM_OBJECTS", "Text", "check_value", "dump", "kind_config", "read_documents", "read_stdin", "strip_server_fields", "to_json"]
 
 #: File suffixes ``kubectl apply -f DIR`` reads from a directory.
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -164,6 +166,138 @@ def _check_object(obj: Any, source: str, index: int, line: int | None, path: str
     return obj
 
 
+#: How many nodes following aliases may add to one document.  YAML's anchors and aliases
+#: let a few hundred bytes stand for billions of nodes ("billion laughs"); go-yaml, which
+#: the API server decodes with, stops at about 400,000 alias-driven decodes with
+#: ``yaml: document contains excessive aliasing``, and so does kubelearn.
+MAX_ALIAS_EXPANSION = 400_000
+
+#: How deeply mappings and lists may nest in one object.  The deepest field of a real
+#: Kubernetes object is about 15 levels down (a pod template's node affinity); 100 leaves
+#: room for anything a learner writes while keeping every recursive walk far from Python's
+#: stack limit.
+MAX_DEPTH = 100
+
+_RECURSIVE = "yaml: anchor value contains itself (an alias inside the anchored value refers back to it)"
+
+
+def _node_children(node: Any) -> list[Any]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _value_children(value: Any) -> list[Any]:
+    # Only containers: Python shares equal strings and small ints, which expand to nothing.
+    if isinstance(value, Mapping):
+        return [v for v in value.values() if isinstance(v, (Mapping, list, tuple))]
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, (Mapping, list, tuple))]
+    return []
+
+
+def _measure(root: Any, children: Any) -> tuple[int, int, int, Any]:
+    """``(expanded size, distinct nodes, depth, the node that closes a cycle or None)`` of a graph.
+
+    Shared nodes (YAML aliases, or one dict placed twice) are counted once per use in the
+    expanded size, memoised so that the walk itself visits each distinct node once;
+    iterative, so no input can exhaust the stack.
+    """
+    size: dict[int, tuple[int, int]] = {}  # id -> (expanded size, depth)
+    active: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    unique = 0
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            active.discard(key)
+            kids = [size[id(c)] for c in children(node)]
+            size[key] = (1 + sum(k[0] for k in kids), 1 + max((k[1] for k in kids), default=0))
+            continue
+        if key in size:
+            continue
+        active.add(key)
+        unique += 1
+        stack.append((node, True))
+        for child in children(node):
+            if id(child) in active:
+                return 0, unique, 0, child
+            if id(child) not in size:
+                stack.append((child, False))
+    expanded, depth = size[id(root)]
+    return expanded, unique, depth, None
+
+
+def _small_tree(root: Any) -> bool:
+    """The fast path: a walk level by level, following aliases, that ends within the bounds.
+
+    It visits every node once per path to it, so it counts the *expanded* size; stopping
+    beyond :data:`MAX_ALIAS_EXPANSION` nodes or :data:`MAX_DEPTH` levels (a cycle never ends)
+    hands the document to the exact, memoised :func:`_measure`.
+    """
+    mapping, sequence = yaml.MappingNode, yaml.SequenceNode
+    level = [root]
+    depth = visited = 0
+    while level:
+        depth += 1
+        visited += len(level)
+        if depth > MAX_DEPTH or visited > MAX_ALIAS_EXPANSION:
+            return False
+        nxt: list[Any] = []
+        for node in level:
+            cls = type(node)
+            if cls is mapping:
+                for pair in node.value:
+                    nxt.extend(pair)
+            elif cls is sequence:
+                nxt.extend(node.value)
+        level = nxt
+    return True
+
+
+def _check_node(root: Any, source: str) -> None:
+    """Refuse a YAML document that recurses, nests too deeply or expands too far.
+
+    Runs on the composed node graph, before any Python object is built: an alias is the
+    same node object referenced again.
+    """
+    if _small_tree(root):
+        return
+    expanded, unique, depth, cycle = _measure(root, _node_children)
+    if cycle is not None:
+        mark = cycle.start_mark
+        raise ManifestError(_RECURSIVE, source=source, line=mark.line + 1, column=mark.column + 1)
+    line = root.start_mark.line + 1
+    if expanded - unique > MAX_ALIAS_EXPANSION:
+        raise ManifestError(f"yaml: document contains excessive aliasing (aliases would add {expanded - unique:,} "
+                            f"nodes; at most {MAX_ALIAS_EXPANSION:,})", source=source, line=line)
+    if depth > MAX_DEPTH:
+        raise ManifestError(f"the document nests {depth} levels deep; kubelearn reads at most {MAX_DEPTH}",
+                            source=source, line=line)
+
+
+def check_value(obj: Any, source: str = "<dict>") -> None:
+    """The same bounds for an object given as Python data (which may even contain itself).
+
+    Raises:
+        ManifestError: an object that contains itself, nests deeper than :data:`MAX_DEPTH`
+            or whose shared parts expand beyond :data:`MAX_ALIAS_EXPANSION`.
+    """
+    expanded, unique, depth, cycle = _measure(obj, _value_children)
+    if cycle is not None:
+        raise ManifestError("the object contains itself (a mapping or list inside it refers back to it)",
+                            source=source)
+    if expanded - unique > MAX_ALIAS_EXPANSION:
+        raise ManifestError(f"the object's shared parts expand to {expanded:,} values; at most "
+                            f"{MAX_ALIAS_EXPANSION:,} more than it holds", source=source)
+    if depth > MAX_DEPTH:
+        raise ManifestError(f"the object nests {depth} levels deep; kubelearn reads at most {MAX_DEPTH}",
+                            source=source)
+
+
 def _from_nodes(text: str, source: str) -> list[Document]:
     """Parse every document of one YAML stream, remembering where each object starts."""
     docs: list[Document] = []
@@ -172,6 +306,7 @@ def _from_nodes(text: str, source: str) -> list[Document]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            _check_node(node, source)
             obj = loader.construct_document(node)
             if obj is not None:
                 line = node.start_mark.line + 1
@@ -194,18 +329,22 @@ _TOPOLOGY_DOCUMENTS = {("kind.x-k8s.io/v1alpha4", "Cluster"), ("kubeproxy.config
 
 
 def _field_lines(node: Any, prefix: str = "") -> dict[str, int]:
-    """Field path → 1-based line for every key and list item under a YAML node."""
+    """Field path → 1-based line for every key and list item under a YAML node.
+
+    Iterative (the node graph was checked for cycles and depth by :func:`_check_node`).
+    """
     out: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
-            out[path] = key_node.start_mark.line + 1
-            out.update(_field_lines(value_node, path))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            path = f"{prefix}[{i}]"
-            out[path] = item.start_mark.line + 1
-            out.update(_field_lines(item, path))
+    stack: list[tuple[Any, str]] = [(node, prefix)]
+    while stack:
+        current, base = stack.pop()
+        items: list[tuple[str, Any, Any]] = []
+        if isinstance(current, yaml.MappingNode):
+            items = [(f"{base}.{k.value}" if base else str(k.value), k, v) for k, v in current.value]
+        elif isinstance(current, yaml.SequenceNode):
+            items = [(f"{base}[{i}]", item, item) for i, item in enumerate(current.value)]
+        for path, at, _child in items:
+            out.setdefault(path, at.start_mark.line + 1)
+        stack.extend((child, path) for path, _, child in reversed(items))
     return out
 
 
@@ -241,70 +380,199 @@ def _expand_item(item: Any, node: Any, source: str, index: int, line: int | None
         raise ManifestError(exc.message, source=source, document=index, line=line, path=f"items[{i}]") from None
 
 
-def _read_path(path: Path) -> list[Document]:
+#: The largest manifest file (or text) kubelearn reads: the API server's own limit on a
+#: request body (``MaxRequestBodyBytes``, 3 MiB), so nothing kubelearn accepts would be
+#: refused as too large by a real cluster for its size alone.
+MAX_FILE_BYTES = 3 * 1024 * 1024
+
+
+def _too_large(size: int, source: str) -> ManifestError:
+    return ManifestError(f"Request entity too large: limit is {MAX_FILE_BYTES} (the API server's request size limit; "
+                         f"this input holds {size:,} bytes or more)", source=source)
+
+
+#: All the inputs of one read together (many files, a directory): about ten files at the
+#: per-file limit.  Parsed YAML takes several times its text in memory; this keeps one load
+#: within a few hundred megabytes however many ``-f`` a command line holds.
+MAX_TOTAL_BYTES = 32 * 1024 * 1024
+
+
+class _Budget:
+    """Bytes and documents read so far by one :func:`read_documents` call."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def charge(self, size: int, source: str) -> None:
+        self.bytes += size
+        if self.bytes > MAX_TOTAL_BYTES:
+            raise ManifestError(f"the inputs hold more than {MAX_TOTAL_BYTES:,} bytes together (32 MiB); kubelearn "
+                                "reads at most that in one load", source=source)
+
+    @staticmethod
+    def count(docs: list[Document]) -> None:
+        from .cluster import MAX_OBJECTS  # the class's module only; no edit logic
+
+        if len(docs) > MAX_OBJECTS:
+            last = docs[-1]
+            raise ManifestError(f"more than {MAX_OBJECTS:,} objects; a kubelearn cluster holds at most "
+                                f"{MAX_OBJECTS:,} (kubelearn.cluster.MAX_OBJECTS)", source=last.source)
+
+
+def _read_path(path: Path, budget: _Budget | None = None) -> list[Document]:
+    budget = budget or _Budget()
     if path.is_dir():
         docs: list[Document] = []
         for child in sorted(path.iterdir(), key=lambda p: p.name):
             if child.is_file() and child.name.endswith(SUFFIXES):
-                docs.extend(_read_file(child))
+                docs.extend(_read_file(child, budget))
+                budget.count(docs)
         return docs
-    return _read_file(path)
+    return _read_file(path, budget)
 
 
-def _read_file(path: Path) -> list[Document]:
+def _read_file(path: Path, budget: _Budget | None = None) -> list[Document]:
+    """Read one manifest file, refusing what is not a regular file or too large *before* reading.
+
+    The file is opened without blocking (a FIFO would otherwise wait for a writer forever),
+    checked with ``fstat`` on the open descriptor (no window between check and read), and
+    read up to one byte past the limit (a file that grows meanwhile is still caught).
+    """
+    source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ManifestError("the file is not UTF-8 text", source=str(path)) from None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
-        raise ManifestError(f"cannot read the file: {exc.strerror}", source=str(path)) from None
-    return _from_nodes(text, str(path))
+        raise ManifestError(f"cannot read the file: {exc.strerror}", source=source) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ManifestError("not a regular file (a device, FIFO or socket); kubelearn reads manifests only from "
+                                "files, directories and standard input (-f -)", source=source)
+        if st.st_size > MAX_FILE_BYTES:
+            raise _too_large(st.st_size, source)
+        (budget or _Budget()).charge(st.st_size, source)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ManifestError(f"cannot read the file: {exc.strerror}", source=source) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_large(len(data), source)
+    return _from_bytes(data, source)
+
+
+def _from_bytes(data: bytes, source: str) -> list[Document]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ManifestError("the file is not UTF-8 text", source=source) from None
+    return _from_nodes(text, source)
+
+
+@dataclass(frozen=True)
+class Text:
+    """Manifest text with a name for messages, never mistaken for a path (``-f -`` is ``STDIN``)."""
+
+    text: str
+    source: str = "<string>"
+
+
+def read_stdin(stream: Any = None) -> Text:
+    """Standard input as manifest text (kubectl's ``-f -``), at most :data:`MAX_FILE_BYTES`.
+
+    Raises:
+        ManifestError: input larger than the limit, or not UTF-8.
+    """
+    import sys
+
+    stream = stream if stream is not None else sys.stdin
+    if stream is None:
+        raise ManifestError("standard input is not available (-f -)", source="STDIN")
+    raw = getattr(stream, "buffer", stream)
+    try:
+        data = raw.read(MAX_FILE_BYTES + 1)
+    except (OSError, ValueError) as exc:  # closed, or not readable
+        raise ManifestError(f"cannot read standard input: {exc}", source="STDIN") from None
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_large(len(data), "STDIN")
+    try:
+        return Text(data.decode("utf-8"), "STDIN")
+    except UnicodeDecodeError:
+        raise ManifestError("standard input is not UTF-8 text", source="STDIN") from None
 
 
 def _looks_like_text(s: str) -> bool:
     return "\n" in s or ":" in s.split("/")[-1] or s.lstrip().startswith(("{", "["))
 
 
-def read_documents(*sources: str | os.PathLike[str] | Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> list[Document]:
+def read_documents(*sources: str | os.PathLike[str] | Text | Mapping[str, Any] | Iterable[Mapping[str, Any]]
+                   ) -> list[Document]:
     """Read every API object from the given sources, in order.
 
     Args:
         *sources: each one a path to a file or directory (``kubectl apply -f`` semantics:
             a directory's ``.yaml``/``.yml``/``.json`` files in name order, not recursive),
-            YAML or JSON text, an object dict, or a list of object dicts.
+            YAML or JSON text (a ``str``, or a :class:`Text` that is never taken for a path),
+            an object dict, or a list of object dicts.
+
+    Bounds (each refused with a :class:`ManifestError` before the work it would cost): a
+    file or text over :data:`MAX_FILE_BYTES` (3 MiB, the API server's request limit), a path
+    that is not a regular file or directory (checked before opening it for reading: a FIFO
+    or ``/dev/zero`` is never read), YAML aliases that recurse or add more than
+    :data:`MAX_ALIAS_EXPANSION` nodes, nesting deeper than :data:`MAX_DEPTH`, more than
+    :data:`MAX_TOTAL_BYTES` (32 MiB) in all or more objects than a cluster holds
+    (:data:`kubelearn.cluster.MAX_OBJECTS`).
 
     Returns:
         One :class:`Document` per object; ``kind: List`` is expanded, empty documents skipped.
 
     Raises:
         ManifestError: YAML syntax errors (with 1-based line and column), duplicate keys,
-            documents that are not mappings or lack ``apiVersion``/``kind``, missing files.
+            documents that are not mappings or lack ``apiVersion``/``kind``, missing files,
+            and the bounds above.
     """
     docs: list[Document] = []
+    budget = _Budget()
     for source in sources:
-        if isinstance(source, os.PathLike):
+        if isinstance(source, Text):
+            if len(source.text) > MAX_FILE_BYTES and len(source.text.encode("utf-8")) > MAX_FILE_BYTES:
+                raise _too_large(len(source.text.encode("utf-8")), source.source)
+            budget.charge(len(source.text), source.source)
+            docs.extend(_from_nodes(source.text, source.source))
+        elif isinstance(source, os.PathLike):
             path = Path(source)
             if not path.exists():
                 raise ManifestError(f'error: the path "{path}" does not exist')
-            docs.extend(_read_path(path))
+            docs.extend(_read_path(path, budget))
         elif isinstance(source, str):
             if not _looks_like_text(source) and source.strip():
                 path = Path(source)
                 if path.exists():
-                    docs.extend(_read_path(path))
+                    docs.extend(_read_path(path, budget))
+                    budget.count(docs)
                     continue
                 if source.endswith(SUFFIXES) or os.sep in source:
                     raise ManifestError(f'error: the path "{source}" does not exist')
+            if len(source) > MAX_FILE_BYTES // 4 and len(source.encode("utf-8")) > MAX_FILE_BYTES:
+                raise _too_large(len(source.encode("utf-8")), "<string>")
+            budget.charge(len(source), "<string>")
             docs.extend(_from_nodes(source, "<string>"))
         elif isinstance(source, Mapping):
+            check_value(source, "<dict>")
             obj = copy.deepcopy(dict(source))
             docs.extend(_expand(obj, None, "<dict>", len(docs), None))
         elif isinstance(source, Iterable):
             for i, item in enumerate(source):
+                check_value(item, "<list>")
                 obj = copy.deepcopy(dict(item)) if isinstance(item, Mapping) else item
                 docs.extend(_expand(obj, None, "<list>", i, None))
+                budget.count(docs)
         else:
             raise ManifestError(f"cannot read a manifest from a {type(source).__name__}")
+        budget.count(docs)
     return docs
 
 

@@ -375,10 +375,21 @@ def check(obj: Mapping[str, Any], all_errors: bool = False) -> list[FieldError]:
     return errs
 
 
-def _sorted_keys(value: Any) -> Any:
-    """The value as kubectl sends it: every mapping's keys in sorted order (Go's encoding/json)."""
+def _sorted_keys(value: Any, depth: int = 0) -> Any:
+    """The value as kubectl sends it: every mapping's keys in sorted order (Go's encoding/json).
+
+    Raises:
+        ManifestError: beyond ``kubelearn.manifest.MAX_DEPTH`` levels, which also stops an
+            object that contains itself (a recursive value is infinitely deep).
+    """
+    from .errors import ManifestError
+    from .manifest import MAX_DEPTH
+
+    if depth > MAX_DEPTH:
+        raise ManifestError(f"the object nests more than {MAX_DEPTH} levels deep (or contains itself); "
+                            f"kubelearn reads at most {MAX_DEPTH}")
     if isinstance(value, Mapping):
-        return {k: _sorted_keys(value[k]) for k in sorted(value, key=str)}
+        return {k: _sorted_keys(value[k], depth + 1) for k in sorted(value, key=str)}
     if isinstance(value, list):
-        return [_sorted_keys(v) for v in value]
+        return [_sorted_keys(v, depth + 1) for v in value]
     return value

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -97,6 +98,12 @@ def _raise_all(errors: list[ManifestError]) -> None:
         raise errors[0]
     if errors:
         raise TopologyError(errors)
+
+
+#: kind's own rule for a cluster name (sigs.k8s.io/kind, pkg/internal/apis/config/validate.go).
+_KIND_NAME = re.compile(r"[a-z0-9.-]+")
+#: kind's ``clusterNameMax``, above which it warns that the name is probably too long.
+KIND_NAME_MAX = 50
 
 
 def _fail(message: str, path: str = "") -> ManifestError:
@@ -181,6 +188,15 @@ def topology_from_kind_config(doc: Mapping[str, Any]) -> Topology:
     name = doc.get("name") or "kind"
     if not isinstance(name, str):
         errors.append(_fail("must be a string", "name"))
+        name = "kind"
+    elif not _KIND_NAME.fullmatch(name):
+        errors.append(_fail(f"'{name}' is not a valid cluster name, cluster names must match `^[a-z0-9.-]+$`", "name"))
+        name = "kind"
+    elif len(name) > KIND_NAME_MAX:
+        # kind only warns ("probably too long"); its node names, <name>-control-plane, become
+        # host names and label values, which stop at 63 characters.
+        errors.append(_fail(f"cluster name {name!r} is too long: kubelearn takes at most {KIND_NAME_MAX} characters "
+                            "(kind warns above that; node names must stay valid host names)", "name"))
         name = "kind"
     nodes = doc.get("nodes")
     if nodes is None:

@@ -109,7 +109,7 @@ def _nonnegative(path: str, value: int) -> list[FieldError]:
     return [FieldError(path, INVALID, value, _NEGATIVE_MESSAGE)] if value < 0 else []
 
 
-_V4_SLOPPY = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_V4_SLOPPY = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")  # used with fullmatch: no trailing newline, ASCII digits only
 
 
 def parse_ip(text: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -119,7 +119,7 @@ def parse_ip(text: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """
     if not isinstance(text, str) or not text:
         return None
-    if _V4_SLOPPY.match(text):
+    if _V4_SLOPPY.fullmatch(text):
         parts = [int(p) for p in text.split(".")]
         if all(p <= 255 for p in parts):
             return ipaddress.IPv4Address(".".join(map(str, parts)))
@@ -138,7 +138,7 @@ def _valid_cidr(text: str) -> bool:
         return False
     addr, bits = text.split("/")
     ip = parse_ip(addr)
-    if ip is None or not bits.isdigit() or (len(bits) > 1 and bits[0] == "0"):
+    if ip is None or not (bits.isascii() and bits.isdigit()) or (len(bits) > 1 and bits[0] == "0"):
         return False
     return int(bits) <= (32 if ip.version == 4 and ":" not in addr else 128)
 
@@ -444,6 +444,41 @@ def validate_service(svc: Mapping[str, Any], old: Mapping[str, Any] | None = Non
         errs.append(FieldError("allocateLoadBalancerNodePorts", REQUIRED))
     errs += _load_balancer_class(spec, None)
     errs += _traffic_policies(spec)
+    errs += validate_load_balancer_status(_m(_m(svc.get("status")).get("loadBalancer")))
+    return errs
+
+
+LB_IP_MODES = ("Proxy", "VIP")
+
+
+def validate_load_balancer_status(status: Mapping[str, Any], path: str = "status.loadBalancer") -> list[FieldError]:
+    """``ValidateLoadBalancerStatus``: each ingress point's ``ip``, ``ipMode`` and ``hostname``.
+
+    kubelearn has no cloud controller, so a manifest's ``status.loadBalancer`` stands for what
+    one would have written; the API server checks that status on every status update, and
+    kube-proxy writes each ingress IP into the node's rules, so kubelearn checks it on apply.
+    """
+    errs: list[FieldError] = []
+    for i, ing in enumerate(_l(status.get("ingress"))):
+        ing = _m(ing)
+        p = f"{path}.ingress[{i}]"
+        ip = ing.get("ip")
+        if ip is not None and ip != "":
+            if parse_ip(ip) is None:
+                errs.append(FieldError(f"{p}.ip", INVALID, _s(ip) or ip, _IP_MESSAGE))
+        mode = ing.get("ipMode")
+        if mode is not None:
+            if not ip:
+                errs.append(FieldError(f"{p}.ipMode", FORBIDDEN, detail="may not be specified when `ip` is not set"))
+            elif mode not in LB_IP_MODES:
+                errs.append(not_supported(f"{p}.ipMode", mode, LB_IP_MODES))
+        elif ip:
+            errs.append(FieldError(f"{p}.ipMode", REQUIRED, detail="must be specified when `ip` is set"))
+        hostname = ing.get("hostname")
+        if isinstance(hostname, str) and hostname:
+            errs += _invalid_each(f"{p}.hostname", hostname, is_dns1123_subdomain(hostname))
+            if parse_ip(hostname) is not None:
+                errs.append(FieldError(f"{p}.hostname", INVALID, hostname, "must be a DNS name, not an IP address"))
     return errs
 
 
@@ -586,7 +621,27 @@ def validate_pod_spec(spec: Any, path: str = "spec") -> list[FieldError]:
 
 def _pod(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[FieldError]:
     errs = validate_object_meta(obj.get("metadata"), is_dns1123_subdomain)
-    return errs + validate_pod_spec(obj.get("spec"))
+    return errs + validate_pod_spec(obj.get("spec")) + _pod_status_ips(_m(obj.get("status")))
+
+
+def _pod_status_ips(status: Mapping[str, Any]) -> list[FieldError]:
+    """``ValidatePodStatusUpdate``'s address checks, for a status given in a manifest.
+
+    A real API server clears a new Pod's status; kubelearn keeps a manifest's ``status`` as
+    observed state, and pod addresses end up in EndpointSlices, rules and the lab.
+    """
+    errs: list[FieldError] = []
+    for single, plural in (("podIP", "podIPs"), ("hostIP", "hostIPs")):
+        # The singular field is the plural's first item in the internal API (conversion).
+        values = [_m(item).get("ip") for item in _l(status.get(plural))]
+        if not values and status.get(single) not in (None, ""):
+            values = [status.get(single)]
+        elif status.get(single) not in (None, "") and status.get(single) != values[0]:
+            values.insert(0, status.get(single))
+        for i, value in enumerate(values):
+            if parse_ip(value) is None:
+                errs.append(FieldError(f"status.{plural}[{i}]", INVALID, _s(value) or value, _IP_MESSAGE))
+    return errs
 
 
 # ------------------------------------------------------------------ apps/v1
@@ -619,8 +674,27 @@ def _pod_template(template: Any, selector: Any, path: str) -> list[FieldError]:
     return errs
 
 
+#: kubelearn's own ceiling on ``spec.replicas`` (the API server allows up to 2^31-1).  A kind
+#: node's kubelet runs at most 110 pods (``maxPods``), so beyond a few hundred replicas every
+#: extra pod is Pending anyway; 10,000 load in about 1.4 s of CPU and 90 MB
+#: (``benchmarks/bench_load.py``), where 200,000 took minutes and gigabytes.
+MAX_REPLICAS = 10_000
+
+
+def replicas_limit_error(path: str, replicas: Any) -> FieldError | None:
+    """The error for a replica count above :data:`MAX_REPLICAS`, or None."""
+    n = _i(replicas)
+    if n > MAX_REPLICAS:
+        return FieldError(path, INVALID, n, f"must be less than or equal to {MAX_REPLICAS} "
+                          "(kubelearn's limit; the API server allows more)")
+    return None
+
+
 def _selector_and_template(spec: Mapping[str, Any], kind_word: str) -> list[FieldError]:
     errs = _nonnegative("spec.replicas", _i(spec.get("replicas")))
+    too_many = replicas_limit_error("spec.replicas", spec.get("replicas"))
+    if too_many is not None:
+        errs.append(too_many)
     selector = spec.get("selector")
     if selector is None:
         errs.append(FieldError("spec.selector", REQUIRED))
@@ -638,7 +712,7 @@ def _selector_and_template(spec: Mapping[str, Any], kind_word: str) -> list[Fiel
     return errs
 
 
-_PERCENT = re.compile(r"^[0-9]+%$")
+_PERCENT = re.compile(r"^[0-9]+%\Z")
 
 
 def _int_or_percent(value: Any, path: str) -> tuple[list[FieldError], int]:
@@ -845,12 +919,26 @@ def _namespace(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[Fi
     return validate_object_meta(obj.get("metadata"), is_dns1123_label, namespaced=False)
 
 
+#: kubelearn's own detail for a node address the API server would store but kubelearn cannot use.
+NODE_ADDRESS_DETAIL = (_IP_MESSAGE + " (kubelearn checks this although the API server does not: "
+                       "kube-proxy's rules and the lab use the node's InternalIP)")
+
+
 def _node(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> list[FieldError]:
     errs = validate_object_meta(obj.get("metadata"), is_dns1123_subdomain, namespaced=False)
     spec = _m(obj.get("spec"))
+    if spec.get("podCIDR") not in (None, "") and not _valid_cidr(_s(spec.get("podCIDR"))):
+        errs.append(FieldError("spec.podCIDR", INVALID, _s(spec.get("podCIDR")), _CIDR_MESSAGE))
     for i, cidr in enumerate(_l(spec.get("podCIDRs"))):
         if not _valid_cidr(_s(cidr)):
             errs.append(FieldError(f"spec.podCIDRs[{i}]", INVALID, _s(cidr), "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"))
+    # The API server stores node addresses as given (the kubelet reports them); kubelearn
+    # uses InternalIP and ExternalIP as addresses in rules and in the lab, so it checks them.
+    for i, addr in enumerate(_l(_m(obj.get("status")).get("addresses"))):
+        addr = _m(addr)
+        if addr.get("type") in ("InternalIP", "ExternalIP") and parse_ip(addr.get("address")) is None:
+            errs.append(FieldError(f"status.addresses[{i}].address", INVALID, _s(addr.get("address")) or addr.get("address"),
+                                   NODE_ADDRESS_DETAIL))
     return errs
 
 

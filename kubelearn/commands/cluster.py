@@ -71,7 +71,9 @@ def _validate(args: argparse.Namespace) -> int:
     if not args.filenames:
         # kubectl's wording when apply gets no files.
         raise KubelearnError("error: must specify one of -f and -k")
-    errors = dry_run(None, *args.filenames, seed=args.seed)
+    from ..cli import sources_from_args
+
+    errors = dry_run(None, *sources_from_args(args), seed=args.seed)
     if errors:
         for err in errors:
             print(str(err), file=sys.stderr)

@@ -39,6 +39,8 @@ from ..errors import KubelearnError
 __all__ = [
     "FAMILY",
     "HostError",
+    "add_namespaces",
+    "check_batch_line",
     "PreflightError",
     "cleanup",
     "in_netns",
@@ -51,8 +53,8 @@ __all__ = [
 
 #: Every lab's namespaces start with this, then 6 hex digits and a dash.
 FAMILY = "klnl-"
-_PREFIX_RE = re.compile(r"^klnl-[0-9a-f]{6}-$")
-_NS_RE = re.compile(r"^(klnl-[0-9a-f]{6}-)[A-Za-z0-9._-]+$")
+_PREFIX_RE = re.compile(r"^klnl-[0-9a-f]{6}-\Z")  # \Z: $ would let a trailing newline through
+_NS_RE = re.compile(r"^(klnl-[0-9a-f]{6}-)[A-Za-z0-9._-]+\Z")
 
 #: Tools the lab cannot do without, and the Debian package that carries each.
 REQUIRED_TOOLS = {"ip": "iproute2", "iptables-restore": "iptables", "iptables-save": "iptables"}
@@ -246,11 +248,42 @@ def set_sysctls(ns: str, assignments: Sequence[str]) -> None:
     run_in(ns, ["sh", "-e", "-c", "; ".join(script)])
 
 
+# One line of ``ip -batch`` input: words of address, name and number characters, or one
+# double-quoted word of those plus spaces (the bridge's alias).  ``ip`` splits batch lines
+# at newlines and reads ``#`` as a comment and quotes as grouping, so anything else (a newline
+# inside an address from a manifest, say) could add commands that run as root.
+_BATCH_WORD = r'(?:[A-Za-z0-9._:/=-]+|"[A-Za-z0-9 ._:/=-]*")'
+_BATCH_LINE = re.compile(rf"{_BATCH_WORD}(?: {_BATCH_WORD})*")
+
+
+def check_batch_line(line: str) -> str:
+    """``line`` when it is a plain ``ip -batch`` command, else :class:`HostError`."""
+    if not isinstance(line, str) or not _BATCH_LINE.fullmatch(line):
+        raise HostError(f"refusing to pass {line!r} to ip -batch: not a plain command "
+                        "(only address, name and number characters)")
+    return line
+
+
 def ip_batch(ns: str, commands: Sequence[str]) -> None:
-    """Run many ``ip`` commands in one process inside ``ns`` (``ip -n NS -batch -``)."""
+    """Run many ``ip`` commands in one process inside ``ns`` (``ip -n NS -batch -``).
+
+    Raises:
+        HostError: when ``ns`` is not a lab namespace, a line is not a plain command
+            (see :func:`check_batch_line`), or ``ip`` fails.
+    """
     _check_ns(ns)
+    for line in commands:
+        check_batch_line(line)
     if commands:
         run(["ip", "-n", ns, "-batch", "-"], input="\n".join(commands) + "\n")
+
+
+def add_namespaces(names: Sequence[str]) -> None:
+    """``ip netns add`` for each lab namespace in ``names`` (each checked to be of the lab family)."""
+    for ns in names:
+        _check_ns(ns)
+    if names:
+        run(["ip", "-batch", "-"], input="".join(f"netns add {ns}\n" for ns in names))
 
 
 _libc: ctypes.CDLL | None = None

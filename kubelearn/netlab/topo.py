@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -109,6 +110,31 @@ def _short(text: str, n: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
+def _ipv4(value: Any, what: str) -> str:
+    """A checked IPv4 address in its canonical text: nothing else reaches an ``ip`` command."""
+    try:
+        ip = ipaddress.ip_address(value) if isinstance(value, str) and "%" not in value else None
+    except ValueError:
+        ip = None
+    if ip is None:
+        raise KubelearnError(f"{what} {json.dumps(value, default=repr)} is not an IP address: the lab uses only checked addresses")
+    if ip.version != 4:
+        raise KubelearnError(f"{what} {value} is IPv6: the lab is IPv4 only")
+    return str(ip)
+
+
+def _ipv4_net(value: Any, what: str) -> ipaddress.IPv4Network:
+    try:
+        net = ipaddress.ip_network(value, strict=False) if isinstance(value, str) else None
+    except ValueError:
+        net = None
+    if net is None:
+        raise KubelearnError(f"{what} {json.dumps(value, default=repr)} is not a CIDR: the lab uses only checked addresses")
+    if not isinstance(net, ipaddress.IPv4Network):
+        raise KubelearnError(f"{what} {value} is IPv6: the lab is IPv4 only")
+    return net
+
+
 def _pod_ip(pod: dict[str, Any]) -> str | None:
     ip = (pod.get("status") or {}).get("podIP")
     return str(ip) if ip else None
@@ -126,8 +152,7 @@ def lab_pods(cluster: Cluster) -> list[dict[str, Any]]:
         ip = _pod_ip(pod)
         if not ip or not pod.get("spec", {}).get("nodeName") or pod["spec"].get("hostNetwork"):
             continue
-        if ipaddress.ip_address(ip).version != 4:
-            raise KubelearnError(f'pod "{pod["metadata"]["name"]}" has IPv6 address {ip}: the lab is IPv4 only')
+        _ipv4(ip, f'pod "{pod["metadata"]["name"]}" status.podIP')
         out.append(pod)
     return out
 
@@ -141,7 +166,7 @@ def pod_plan(prefix: str, pod: dict[str, Any]) -> PodNS:
         namespace=meta.get("namespace", "default"),
         name=meta["name"],
         ns=f"{prefix}p{digest}",
-        ip=str(pod["status"]["podIP"]),
+        ip=_ipv4(pod["status"]["podIP"], f'pod "{meta["name"]}" status.podIP'),
         node=str(pod["spec"]["nodeName"]),
         host_veth=f"veth{digest}",
     )
@@ -159,21 +184,20 @@ def plan(cluster: Cluster, prefix: str, external_addresses: Iterable[str] = ()) 
         KubelearnError: for IPv6-only clusters or nodes without a pod CIDR.
     """
     host.check_prefix(prefix)
-    net = ipaddress.ip_network(cluster.topology.node_subnet, strict=False)
+    net = _ipv4_net(cluster.topology.node_subnet, "the node network")
+    _ipv4_net(cluster.topology.pod_subnet, "the pod network")
     nodes: list[NodeNS] = []
     for i, node in enumerate(objects(cluster.nodes())):
         name = node["metadata"]["name"]
         cidr = node.get("spec", {}).get("podCIDR")
         if not cidr:
             raise KubelearnError(f'node "{name}" has no spec.podCIDR: the lab needs one to route pods')
-        pod_net = ipaddress.ip_network(cidr, strict=False)
-        if pod_net.version != 4:
-            raise KubelearnError(f'node "{name}" has IPv6 pod CIDR {cidr}: the lab is IPv4 only')
+        pod_net = _ipv4_net(cidr, f'node "{name}" spec.podCIDR')
         nodes.append(
             NodeNS(
                 name=name,
                 ns=f"{prefix}n{_short(name, 6)}",
-                ip=cluster.node_ip(name),
+                ip=_ipv4(cluster.node_ip(name), f'node "{name}" InternalIP'),
                 pod_cidr=str(pod_net),
                 gateway=str(pod_net.network_address + 1),
                 switch_port=f"n{i}",
@@ -183,7 +207,7 @@ def plan(cluster: Cluster, prefix: str, external_addresses: Iterable[str] = ()) 
     pods = tuple(pod_plan(prefix, p) for p in lab_pods(cluster) if p["spec"]["nodeName"] in node_names)
     # kind's host is the node network's gateway; the lab's external host takes its place.
     gw = str(net.network_address + 1)
-    extra = tuple(a for a in dict.fromkeys(str(ipaddress.ip_address(x)) for x in external_addresses) if a != gw)
+    extra = tuple(a for a in dict.fromkeys(_ipv4(x, "external client address") for x in external_addresses) if a != gw)
     inside = [net, ipaddress.ip_network(cluster.topology.pod_subnet, strict=False),
               *(ipaddress.ip_network(n.pod_cidr) for n in nodes)]
     for a in extra:
@@ -248,7 +272,7 @@ def build(p: Plan, owner_pid: int | None = None, *, bridge_nf_off: bool | None =
     for ns in p.namespaces():
         if os.path.exists(os.path.join(host.NETNS_RUN_DIR, ns)):
             raise host.HostError(f'network namespace "{ns}" already exists')
-    host.run(["ip", "-batch", "-"], input="".join(f"netns add {ns}\n" for ns in p.namespaces()))
+    host.add_namespaces(p.namespaces())
 
     pid = os.getpid() if owner_pid is None else owner_pid
     if bridge_nf_off is None:
@@ -295,8 +319,7 @@ def build(p: Plan, owner_pid: int | None = None, *, bridge_nf_off: bool | None =
 def add_pods(p: Plan, pods: Sequence[PodNS]) -> None:
     """Wire pods whose namespaces already exist (``build``) or create them (scale-up)."""
     new = [pod.ns for pod in pods if not os.path.exists(os.path.join(host.NETNS_RUN_DIR, pod.ns))]
-    if new:
-        host.run(["ip", "-batch", "-"], input="".join(f"netns add {ns}\n" for ns in new))
+    host.add_namespaces(new)
     by_node: dict[str, list[str]] = {}
     for pod in pods:
         in_pod, in_node = pod_commands(p, pod)

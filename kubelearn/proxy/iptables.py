@@ -25,8 +25,8 @@ from typing import Any
 from ..cluster import Cluster
 from . import names
 from .config import ProxyConfigError, nodeport_ips, proxy_settings
-from .endpoints import ServicePort, categorize_endpoints, service_ports
-from .ruleset import Match, Rule, chain_lines, probability_match, render_save
+from .endpoints import ServicePort, categorize_endpoints
+from .ruleset import Match, Rule, chain_lines, check_settings, checked_service_ports, probability_match, render_save
 from .ruleset import Rule as _Rule
 
 __all__ = ["IptablesRuleset", "ProxyConfigError", "build_iptables", "proxy_settings", "LARGE_CLUSTER_THRESHOLD"]
@@ -183,8 +183,9 @@ class IptablesRuleset:
 def build_iptables(cluster: Cluster, node: str, settings: dict[str, Any] | None = None) -> IptablesRuleset:
     """Render the iptables rules kube-proxy on ``node`` writes for ``cluster``."""
     st = settings or proxy_settings(cluster, node)
+    check_settings(st)
     rs = IptablesRuleset(node, st["node_ip"], st)
-    ports = service_ports(cluster)
+    ports = checked_service_ports(cluster)
     large = sum(len(sp.endpoints) for sp in ports) > LARGE_CLUSTER_THRESHOLD
     mark = st["mark"]
 

@@ -22,9 +22,9 @@ from typing import Any
 
 from ..cluster import Cluster
 from .config import proxy_settings
-from .endpoints import categorize_endpoints, service_ports
+from .endpoints import categorize_endpoints
 from .iptables import IptablesRuleset
-from .ruleset import Rule, chain_lines
+from .ruleset import Rule, chain_lines, check_settings, checked_service_ports
 from .trace import IptablesWalker, Packet, Trace, finish, node_locals, parse_dst, parse_ip
 
 __all__ = ["SCHEDULERS", "IpvsRuleset", "VirtualServer", "build_ipvs", "trace_ipvs"]
@@ -137,9 +137,11 @@ def build_ipvs(cluster: Cluster, node: str, settings: dict[str, Any] | None = No
         from .config import ProxyConfigError
 
         raise ProxyConfigError(f'invalid IPVS scheduler "{sched}": must be one of {", ".join(SCHEDULERS)}')
+    check_settings(st)
+    ports = checked_service_ports(cluster)
     rs = IpvsRuleset(node, st["node_ip"], st)
     sets: dict[str, set[Any]] = {k: set() for k in _SET_TYPES}
-    for sp in service_ports(cluster):
+    for sp in ports:
         cat = categorize_endpoints(sp, node)
         owner = (f"{sp.namespace}/{sp.name}", sp.port_name)
         proto = sp.proto

@@ -21,8 +21,9 @@ from typing import Any
 
 from ..cluster import Cluster
 from .config import nodeport_ips, proxy_settings
-from .endpoints import ServicePort, categorize_endpoints, service_ports
+from .endpoints import ServicePort, categorize_endpoints
 from .names import nft_endpoint_base, nft_hashed_name, nft_service_base
+from .ruleset import check_cidr, check_settings, checked_service_ports
 from .trace import Trace
 
 __all__ = ["NftablesRuleset", "NftRule", "build_nftables", "trace_nftables"]
@@ -189,12 +190,14 @@ class NftablesRuleset:
 def build_nftables(cluster: Cluster, node: str, settings: dict[str, Any] | None = None) -> NftablesRuleset:
     """Render the ``ip kube-proxy`` table kube-proxy on ``node`` programs."""
     st = settings or proxy_settings(cluster, node)
+    check_settings(st)
+    ports = checked_service_ports(cluster)
     rs = NftablesRuleset(node, st["node_ip"])
     mark = st["mark"]
     cidr = st["local_cidr"]
     for name in sorted([*PLAIN_CHAINS, *BASE_CHAINS]):
         rs.chains[name] = []
-    svc_cidr = cluster.topology.service_subnet
+    svc_cidr = check_cidr(f'cluster "{cluster.topology.name}"', "networking.serviceSubnet", cluster.topology.service_subnet)
     rs.add("cluster-ips-check", 'ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"',
            ("daddr_in_set", "cluster-ips"), ("reject",))
     rs.add("cluster-ips-check", f'ip daddr {{ {svc_cidr} }} drop comment "Drop traffic to unallocated ClusterIPs"',
@@ -229,7 +232,7 @@ def build_nftables(cluster: Cluster, node: str, settings: dict[str, Any] | None 
     for ip in nodeport_ips(st_np, default_all=False) or []:
         if ip != "127.0.0.1":  # nftables mode never serves NodePorts on localhost
             rs.elements["nodeport-ips"].append((ip, ip, True))
-    for sp in service_ports(cluster):
+    for sp in ports:
         _service(rs, sp, node, cidr, st["masquerade_all"])
     return rs
 

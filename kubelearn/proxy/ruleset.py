@@ -12,17 +12,187 @@ random --probability 0.5000000000``).  Two renderers turn them into text: the *r
 form kube-proxy writes and the *save* form ``iptables-save`` prints after the kernel has
 stored the rule (addresses first with ``/32``, ``-p`` before the modules, ``--set-xmark``,
 probabilities quantised to 1/2^31, ``--mask 255.255.255.255 --rsource`` on ``recent``).
+
+Every value that reaches the text is checked first (:func:`check_service_port`,
+:func:`check_settings`): ``iptables-restore`` and ``nft -f`` read their input as a language,
+so a newline or a quote inside an address or a name would add rules (or ``include`` a file)
+of its author's choosing, run by root.  Validation refuses such values with the API
+server's words; these checks are the second gate for clusters built through the Python
+API, which skips validation.
 """
 
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Rule", "gc_paused", "render_restore", "render_save", "save_probability", "save_string"]
+from ..errors import UnsafeValueError
+from ..validation import _valid_cidr, parse_ip
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .endpoints import ServicePort
+
+__all__ = ["Rule", "check_objects", "check_service_port", "check_settings", "checked_service_ports", "gc_paused", "render_restore", "render_save",
+           "save_probability", "save_string"]
+
+# ------------------------------------------------------------------ the last gate
+# Names as the API server allows them (DNS-1123 subdomains, labels for ports); what matters
+# here is the character set: no space, quote, newline, ";" or "#" can reach a rules file.
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+_PORT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_SCHEDULER = re.compile(r"[a-z]{1,16}")
+_MARK = re.compile(r"0x[0-9a-f]{1,8}")
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")  # the common case, one C call
+_IP_CHARS = frozenset("0123456789abcdefABCDEF.:")
+
+
+def _is_ip_token(value: Any) -> bool:
+    # An address as the API server accepts it, and nothing but address characters.
+    if not isinstance(value, str):
+        return False
+    if _CANONICAL_V4.fullmatch(value):
+        return True
+    return parse_ip(value) is not None and _IP_CHARS.issuperset(value)
+
+
+def _is_cidr_token(value: Any) -> bool:
+    return (isinstance(value, str) and _valid_cidr(value)
+            and all(c in "0123456789abcdefABCDEF.:/" for c in value))
+
+
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def check_service_port(sp: ServicePort) -> None:
+    """Refuse a service port whose names, addresses or numbers are not well-formed tokens.
+
+    Raises:
+        UnsafeValueError: naming the Service, the field and the value.
+    """
+    owner = f"Service {sp.namespace}/{sp.name}" if isinstance(sp.namespace, str) else "a Service"
+    checks: list[tuple[str, Any, bool, str]] = [
+        ("metadata.namespace", sp.namespace, isinstance(sp.namespace, str) and bool(_NAME.fullmatch(sp.namespace)),
+         "a DNS-1123 name"),
+        ("metadata.name", sp.name, isinstance(sp.name, str) and bool(_NAME.fullmatch(sp.name)), "a DNS-1123 name"),
+        ("spec.ports[].name", sp.port_name,
+         sp.port_name == "" or (isinstance(sp.port_name, str) and bool(_PORT_NAME.fullmatch(sp.port_name))),
+         "a port name (DNS-1123 label)"),
+        ("spec.ports[].protocol", sp.protocol, sp.protocol in PROTOCOLS, "TCP, UDP or SCTP"),
+        ("spec.ports[].port", sp.port, _is_int(sp.port, 1, 65535), "a port number"),
+        ("spec.ports[].nodePort", sp.node_port, _is_int(sp.node_port, 0, 65535), "a port number"),
+        ("spec.healthCheckNodePort", sp.health_check_node_port, _is_int(sp.health_check_node_port, 0, 65535),
+         "a port number"),
+        ("spec.clusterIP", sp.cluster_ip, _is_ip_token(sp.cluster_ip), "an IP address"),
+    ]
+    checks += [("spec.externalIPs[]", ip, _is_ip_token(ip), "an IP address") for ip in sp.external_ips]
+    checks += [("status.loadBalancer.ingress[].ip", ip, _is_ip_token(ip), "an IP address") for ip in sp.lb_ips]
+    checks += [("spec.loadBalancerSourceRanges[]", r, _is_cidr_token(r), "a CIDR") for r in sp.source_ranges]
+    if sp.affinity_timeout is not None:
+        checks.append(("spec.sessionAffinityConfig.clientIP.timeoutSeconds", sp.affinity_timeout,
+                       _is_int(sp.affinity_timeout, 0, 2**31 - 1), "a number of seconds"))
+    for what, value, ok, expected in checks:
+        if not ok:
+            raise UnsafeValueError(owner, what, value, expected)
+    # Endpoints are the bulk of a big ruleset: checked in a tight loop, explained when one fails.
+    for e in sp.endpoints:
+        if not _is_ip_token(e.ip):
+            raise UnsafeValueError(owner, "EndpointSlice endpoints[].addresses[]", e.ip, "an IP address")
+        if not _is_int(e.port, 1, 65535):
+            raise UnsafeValueError(owner, "EndpointSlice ports[].port", e.port, "a port number")
+
+
+def _int_or_absent(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def check_objects(cluster: Any) -> None:
+    """Refuse Services and EndpointSlices whose number fields are not integers.
+
+    Validation (the schema's strict decoding) refuses those on apply; a cluster built with
+    ``Cluster.with_object`` skips it, and kube-proxy's model would otherwise fail on them
+    with a bare ``int()`` error.
+
+    Raises:
+        UnsafeValueError: naming the object, the field and the value.
+    """
+    for (kind, ns, name), obj in cluster.objects.items():
+        if kind not in ("Service", "EndpointSlice"):
+            continue
+        owner = f"{kind} {ns}/{name}"
+        if kind == "Service":
+            spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+            fields = [("spec.healthCheckNodePort", spec.get("healthCheckNodePort")),
+                      ("spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+                       ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds")
+                       if isinstance(spec.get("sessionAffinityConfig"), dict) else None)]
+            ports = spec.get("ports") or []
+            for i, p in enumerate(ports if isinstance(ports, list) else [ports]):
+                if not isinstance(p, dict):
+                    raise UnsafeValueError(owner, f"spec.ports[{i}]", p, "an object")
+                fields += [(f"spec.ports[{i}].port", p.get("port")), (f"spec.ports[{i}].nodePort", p.get("nodePort"))]
+        else:
+            ports = obj.get("ports") or []
+            fields = [(f"ports[{i}].port", p.get("port") if isinstance(p, dict) else p)
+                      for i, p in enumerate(ports if isinstance(ports, list) else [ports])]
+        for path, value in fields:
+            if not _int_or_absent(value):
+                raise UnsafeValueError(owner, path, value, "an integer")
+
+
+def checked_service_ports(cluster: Any) -> list[ServicePort]:
+    """:func:`~kubelearn.proxy.endpoints.service_ports`, every one checked by :func:`check_service_port`.
+
+    Raises:
+        UnsafeValueError: a value that is not a well-formed token, or objects whose shape
+            kube-proxy's model cannot read at all (possible only without validation).
+    """
+    from .endpoints import service_ports
+
+    check_objects(cluster)
+    try:
+        ports = service_ports(cluster)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise UnsafeValueError("the cluster's Services and EndpointSlices", "a field", f"{type(exc).__name__}: {exc}",
+                               "of the shape the API defines (was the cluster built without validation?)") from None
+    for sp in ports:
+        check_service_port(sp)
+    return ports
+
+
+def check_settings(st: dict[str, Any]) -> None:
+    """Refuse node and KubeProxyConfiguration values that are not well-formed tokens.
+
+    Raises:
+        UnsafeValueError: e.g. a Node whose InternalIP is not an IP address.
+    """
+    owner = f'node "{st.get("node")}"'
+    if not _is_ip_token(st.get("node_ip")):
+        raise UnsafeValueError(owner, "status.addresses InternalIP", st.get("node_ip"), "an IP address")
+    if st.get("local_cidr") and not _is_cidr_token(st["local_cidr"]):
+        raise UnsafeValueError(owner, "the local traffic CIDR (clusterCIDR or spec.podCIDR)", st["local_cidr"], "a CIDR")
+    if not (isinstance(st.get("mark"), str) and _MARK.fullmatch(st["mark"])):
+        raise UnsafeValueError(owner, "the masquerade mark (iptables.masqueradeBit)", st.get("mark"), "a 32-bit mark")
+    for a in st.get("nodeport_addresses") or []:
+        if a != "primary" and not _is_cidr_token(a):
+            raise UnsafeValueError(owner, "nodePortAddresses[]", a, 'a CIDR or "primary"')
+    if "scheduler" in st and not (isinstance(st["scheduler"], str) and _SCHEDULER.fullmatch(st["scheduler"])):
+        raise UnsafeValueError(owner, "ipvs.scheduler", st["scheduler"], "an IPVS scheduler name")
+
+
+def check_cidr(owner: str, what: str, value: Any) -> str:
+    """``value`` when it is a well-formed CIDR token, else :class:`UnsafeValueError`."""
+    if not _is_cidr_token(value):
+        raise UnsafeValueError(owner, what, value, "a CIDR")
+    return str(value)
 
 
 @contextmanager
