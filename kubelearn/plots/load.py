@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from scipy.stats import binom
 
 from ._common import (
     ERROR_COLOR,
+    MAX_WIDTH,
     NEUTRAL_COLOR,
     PlotDataError,
     colors_for,
@@ -101,7 +102,8 @@ def _pods_by_node(log: pd.DataFrame, extra_pods: Iterable[str] = ()) -> list[tup
 
 
 def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFrame | pd.Series | None = None,
-              service: str | None = None, no_prediction: str | None = None, ax: Axes | None = None) -> Axes:
+              service: str | None = None, no_prediction: str | None = None,
+              count: Literal["connections", "requests"] = "connections", ax: Axes | None = None) -> Axes:
     """Connections answered by each pod, grouped and coloured by node, against the prediction.
 
     Each bar is one pod's count of answered connections (``outcome == "ok"``).  A dark tick
@@ -123,12 +125,19 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
             they are not independent choices and the binomial band does not hold).  When
             given, neither a predicted share nor a chance band is drawn, and the legend
             says why.
+        count: ``"connections"`` (what kube-proxy balances) or ``"requests"`` (what a
+            pod's CPU feels: every request of a keep-alive connection goes where the
+            connection went).  Requests ride on connections, so they are not independent
+            choices: with ``"requests"`` no prediction or chance band is drawn.
         ax: axes to draw on; without it a new figure is made.
 
     Returns:
         The axes drawn on.
     """
     require_columns(log, ["pod", "pod_node", "outcome"], "plot_load")
+    _check_count(count)
+    if count == "requests" and not no_prediction:
+        no_prediction = "requests follow their connection's pod"
     if no_prediction:
         predicted = {}
     if predicted is None:
@@ -148,7 +157,9 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
         answered_share = {k: float(v) for k, v in predicted.items() if k}
         total = sum(answered_share.values())
         predicted = {k: v / total for k, v in answered_share.items()} if total > 0 else None
-    log = first_requests(filter_service(without_attrs(log), service))
+    log = filter_service(without_attrs(log), service)
+    if count == "connections":
+        log = first_requests(log)
     outcome = text_values(log, "outcome")
     pods = text_values(log, "pod")
     is_answered = (outcome == "ok") & (pods != "")
@@ -163,8 +174,16 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
     assert predicted is not None
 
     failures = pd.Series(outcome[outcome != "ok"], dtype=object).value_counts()
-    width = max(7.0, 0.55 * (sum(len(ps) for _, ps in groups) + len(failures)) + 3.0)
-    ax = new_axes(ax, (width, 4.0))
+    # Room for every pod's name, whole and upright (split after the ReplicaSet hash) when the
+    # bars fit side by side in 8.8 inches next to the legend; else the names stand on end and
+    # the figure grows downwards to hold them.
+    names = [p for _, ps in groups for p in ps] + [str(o) for o in failures.index]
+    label_in = max((max(len(x) for x in _two_lines(n).split("\n")) for n in names), default=1) * 8 * 0.62 / 72
+    slots = len(names) + 0.6 * len(groups) + 0.5
+    upright_width = slots * (label_in + 0.12) + 3.3
+    width = min(MAX_WIDTH, max(7.0, upright_width))
+    created = ax is None
+    ax = new_axes(ax, (width, 4.0 if upright_width <= MAX_WIDTH else 3.6 + label_in))
     node_colors = node_color_map([node for node, _ in groups if node])
 
     with style():
@@ -191,7 +210,7 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
             ax.annotate(node or "(node unknown)", xy=((start + x - 1) / 2, 0.98), xycoords=("data", "axes fraction"),
                         ha="center", va="top", fontsize=8, color="#222222", fontweight="bold")
             x += 0.6  # gap between nodes
-        bars = ax.bar(xs, heights, width=0.8, color=colors, edgecolor="white", label="connections answered")
+        bars = ax.bar(xs, heights, width=0.8, color=colors, edgecolor="white", label=f"{count} answered")
         for patch, gid in zip(bars.patches, gids, strict=True):
             patch.set_gid(gid)
 
@@ -220,13 +239,12 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
 
         # Pod names whole, split after the ReplicaSet hash; upright when they fit side by side.
         split = [_two_lines(t) for t in tick_labels]
-        label_in = max((max(len(x) for x in t.split("\n")) for t in split), default=1) * 8 * 0.62 / 72
-        room_in = ax.get_position().width * _figwidth(ax) * 0.9 / max(1.0, x + 0.5 + len(failures))
-        ax.set_xticks(ticks, split, rotation=0 if label_in <= room_in else 90, fontsize=8)
-        ax.set_ylabel("connections answered")
+        room_in = (ax.get_position().width * _figwidth(ax) - (2.6 if created else 0.0)) / max(1.0, slots)
+        ax.set_xticks(ticks, split, rotation=0 if label_in + 0.1 <= room_in else 90, fontsize=8)
+        ax.set_ylabel(f"{count} answered")
         svc = service or _single(log, "service")
         # y given: matplotlib skips its title-placement layout pass (a widget redraws this often).
-        ax.set_title(f"Which pod answered: {len(log):,} connections" + (f" to {svc}" if svc else ""), y=1.0)
+        ax.set_title(f"Which pod answered: {len(log):,} {count}" + (f" to {svc}" if svc else ""), y=1.0)
         handles: list[Any] = [Patch(facecolor=c, label=f"pod on {node}") for node, c in node_colors.items()]
         if no_prediction:
             handles.append(Line2D([], [], color="none",
@@ -277,6 +295,11 @@ def present_shares(log: pd.DataFrame, bin_seconds: float = 1.0) -> dict[str, flo
             expected[str(pod)] = expected.get(str(pod), 0.0) + size / len(pods)
     total = sum(expected.values())
     return {p: v / total for p, v in sorted(expected.items())}
+
+
+def _check_count(count: str) -> None:
+    if count not in ("connections", "requests"):
+        raise PlotDataError(f'count must be "connections" or "requests", not {count!r}')
 
 
 def _figwidth(ax: Axes) -> float:
@@ -394,8 +417,9 @@ def _nice_bin(duration: float, target: int = 40) -> float:
 
 
 def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_seconds: float | None = None,
+                 count: Literal["connections", "requests"] = "connections",
                  service: str | None = None, now: float | None = None, ax: Axes | None = None) -> Axes:
-    """Connections per second reaching each pod over time, with events and failures marked.
+    """New connections (or requests) per second reaching each pod over time, with events marked.
 
     One line per pod; failed connections (no pod answered) are hatched vermillion bars along
     the bottom.  Events (a Deployment scaled, a pod crashed, a rollout) are dashed vertical
@@ -406,6 +430,9 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
         log: a request log (columns ``time``, ``pod``, ``outcome``).
         events: events to mark (see :func:`events_of`); default ``log.attrs["events"]``.
         bin_seconds: width of each time bin; default about 1/40 of the run.
+        count: ``"connections"`` (new connections per second: where kube-proxy's choices
+            went) or ``"requests"`` (requests per second: where the work went, keep-alive
+            requests included).
         service: only connections to this Service (``"namespace/name"``).
         now: draw a "now" line here (the timeline player's position).
         ax: axes to draw on; without it a new figure is made.
@@ -415,7 +442,10 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
     """
     require_columns(log, ["time", "pod", "outcome"], "plot_traffic")
     evs = events_of(events, log)
-    log = first_requests(filter_service(without_attrs(log), service))
+    _check_count(count)
+    log = filter_service(without_attrs(log), service)
+    if count == "connections":
+        log = first_requests(log)
     times = log["time"].to_numpy(dtype=float)
     end = max([float(times.max()) if len(times) else 0.0, *(e.end or e.time for e in evs), 0.0])
     bw = float(bin_seconds) if bin_seconds else _nice_bin(end)
@@ -476,7 +506,7 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
             ax.axvline(now, color=ERROR_COLOR, lw=2, gid="now", label=f"now ({now:g} s)")
         ax.set_xlim(0, max(edges[-1], now or 0.0))
         ax.set_xlabel("time (seconds)")
-        ax.set_ylabel("connections per second")
+        ax.set_ylabel(f"{'new connections' if count == 'connections' else 'requests'} per second")
         svc = service or _single(log, "service")
         # Room above the axes for the events' numbers.
         ax.set_title("Traffic over time, per pod" + (f" behind {svc}" if svc else ""), pad=16 if captions else 6)
