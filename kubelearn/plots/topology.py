@@ -506,7 +506,7 @@ def _draw_traffic(ax: Axes, log: pd.DataFrame, anchors: dict[str, tuple[float, f
         # Out of kube-proxy, the label sits near the arrow's start, where each arrow has a slot of
         # its own: arrows from different nodes cross in the band and converge on their pods.
         _arrow(ax, start, end, lw=lw, gid=f"edge:{a}->{b}", ls="--" if rewritten else "-",
-               color=ERROR_COLOR if rewritten else DARK_TEXT, label=label, at=0.25 if a.startswith("proxy:") else 0.5,
+               color=ERROR_COLOR if rewritten else DARK_TEXT, label=label, at=0.2 if a.startswith("proxy:") else 0.5,
                # A client that dials a pod IP bypasses kube-proxy: its arrow passes behind the rules.
                zorder=1.5 if a.startswith("client:") and b.startswith("pod:") else 4)
     entered = ~direct
