@@ -39,7 +39,7 @@ from .errors import KubelearnError
 
 __all__ = ["CLIENT_APP", "SCENARIOS", "Exploration", "ServiceSettings", "UnknownScenarioError", "client_deployment",
            "default_scenario", "explore_service", "explorer_workload", "scenario", "scenario_path", "scenario_text",
-           "service_manifest", "teaching_events", "with_load_balancer_ip", "with_proxy_mode"]
+           "service_manifest", "teaching_events", "with_client_pod", "with_load_balancer_ip", "with_proxy_mode"]
 
 #: Scenario name -> what it shows (one line).
 SCENARIOS: Mapping[str, str] = MappingProxyType({
@@ -334,6 +334,18 @@ def explore_service(settings: ServiceSettings, base: Cluster | None = None) -> E
     except KubelearnError as exc:
         result.error = str(exc)
     return result
+
+
+def with_client_pod(cluster: Cluster, name: str = "client", namespace: str = "default") -> Cluster:
+    """The cluster with one idle client pod (``app: client``), where a learner's connections start.
+
+    The same Pod as the lessons' ``client`` (busybox sleeping), applied as ``kubectl apply``
+    would: the scheduler places it, the kubelet gives it an IP.
+    """
+    return cluster.apply({"apiVersion": "v1", "kind": "Pod",
+                          "metadata": {"name": name, "namespace": namespace, "labels": {"app": "client"}},
+                          "spec": {"containers": [{"name": "client", "image": "busybox:1.36",
+                                                   "command": ["sleep", "infinity"]}]}})
 
 
 def teaching_events(cluster: Cluster, wl: Any) -> list[dict[str, Any]]:

@@ -172,8 +172,26 @@ def _layout(trace: Any, upto: int | None) -> tuple[_Block, list[tuple[str, _Bloc
         if repeats > 1:
             tail.add(f"then, the same on each of the {repeats} branches:", full, fontweight="bold", color="#222222",
                      gid="tail")
-        last_shown = shown if repeats == 1 else (len(steps) if shown > tail_idx[-1] or upto is None else shown)
-        _rule_lines(tail, steps, tail_idx, full, last_shown, current, [None])
+            last_shown = len(steps) if shown > tail_idx[-1] or upto is None else shown
+            _rule_lines(tail, steps, tail_idx, full, last_shown, current, [None])
+        else:
+            # Branches that differ afterwards (a hairpin connection is masqueraded): when the
+            # tail splits into one run per branch, each starting with the same rule, say which is which.
+            first = (getattr(steps[tail_idx[0]], "chain", ""), getattr(steps[tail_idx[0]], "rule", ""))
+            starts = [k for k, i in enumerate(tail_idx)
+                      if (getattr(steps[i], "chain", ""), getattr(steps[i], "rule", "")) == first]
+            if len(starts) == len(dests) > 1:
+                bounds = [*starts, len(tail_idx)]
+                for k in range(len(dests)):
+                    part = tail_idx[bounds[k]:bounds[k + 1]]
+                    if not any(i < shown for i in part):
+                        continue
+                    tail.add(f"then, on branch {k + 1} (to {getattr(dests[k], 'endpoint', '')}):", full,
+                             fontweight="bold", color="#222222", gid=f"tail:{k + 1}")
+                    _rule_lines(tail, steps, part, full, shown, current, [None])
+            else:
+                tail.add("then:", full, fontweight="bold", color="#222222", gid="tail")
+                _rule_lines(tail, steps, tail_idx, full, shown, current, [None])
     finished = upto is None or upto == len(steps)
     if finished:
         verdict = str(getattr(trace, "verdict", ""))
@@ -215,7 +233,8 @@ def plot_trace(trace: Any, *, upto: int | None = None, ax: Axes | None = None) -
         trace: a :func:`kubelearn.proxy.trace` result (``steps``, ``verdict``,
             ``destinations``, ``masquerade``, ``rules_walked``).
         upto: show only the first ``upto`` steps, marking the last with ``▶`` (the packet
-            tracer steps through with this); the layout stays that of the whole trace.
+            tracer steps through with this); on given axes sized by :func:`trace_figsize`
+            the rows keep the places they have in the whole trace.
         ax: axes to draw on; without it a new figure of :func:`trace_figsize` is made.
 
     Returns:
@@ -224,9 +243,11 @@ def plot_trace(trace: Any, *, upto: int | None = None, ax: Axes | None = None) -
     steps: Sequence[Any] = list(getattr(trace, "steps", None) or [])
     if upto is not None and not 0 <= upto <= len(steps):
         raise PlotDataError(f"upto must be between 0 and {len(steps)} (this trace has {len(steps)} steps), not {upto}")
-    total = _trace_lines(trace, None)
+    # On the caller's axes (the packet tracer's figure, sized for the whole trace) the rows keep
+    # their places as steps are revealed; a figure of its own fits the steps shown.
+    total = _trace_lines(trace, None if ax is not None else upto)
     trunk, branches, tail, cols, n_steps = _layout(trace, upto)
-    ax = new_axes(ax, trace_figsize(trace))
+    ax = new_axes(ax, (WIDTH, max(2.0, total * LINE_INCHES + 0.7)))
     with style():
         text_kw: dict[str, Any] = {"ha": "left", "va": "center", "family": "monospace", "fontsize": TRACE_FONT}
         y = 0.0

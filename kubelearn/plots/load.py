@@ -560,7 +560,7 @@ def plot_affinity(log: pd.DataFrame, *, timeout: float | None = None, max_client
 
     A row per client; a point per answered connection, in the pod's colour and shape.
     With ``sessionAffinity: ClientIP`` a row should be one colour.  A ring marks every
-    connection that went to a different pod than the client's previous one: a red ring when
+    connection that went to a different pod than the client's previous one: a vermillion (red-orange) ring when
     the client had been silent longer than the affinity timeout (the entry expired), a grey
     ring otherwise (the affinity list forgot the client, the pod went away, or there is no
     affinity at all).

@@ -92,10 +92,10 @@ class PacketTracer(View):
 
     def __init__(self, cluster: Cluster | None = None, mode: str | None = None) -> None:
         super().__init__()
-        if cluster is None:
-            from ..scenarios import default_scenario
+        if cluster is None:  # the tutorial's my-service, and a client pod to start from
+            from ..scenarios import default_scenario, with_client_pod
 
-            cluster = default_scenario()
+            cluster = with_client_pod(default_scenario())
         self.cluster = cluster
         w = self._w
         srcs = sources(cluster)
