@@ -251,7 +251,7 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
                                   label="\n".join(textwrap.wrap(f"no prediction: {no_prediction}", width=34))))
         elif unpredictable:
             handles.append(Line2D([], [], color="none", label="no prediction for this run"))
-        else:
+        elif xs:  # no pod at all: nothing was predicted, say nothing about it
             handles.append(Line2D([], [], color="#222222", lw=2,
                                   label="equal share (assumed)" if assumed else "predicted share"))
             handles.append(Patch(facecolor=NEUTRAL_COLOR, alpha=0.25, label="what chance alone explains (95%)"))
@@ -469,8 +469,9 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
         failed = (~ok).to_numpy()
         if failed.any():
             frate = np.bincount(bins[failed], minlength=nbins) / bw
-            ax.bar(edges[:-1], frate, width=bw, align="edge", color="white", edgecolor=ERROR_COLOR, hatch="///",
-                   label="failed (no pod answered)", gid="failed")
+            # One stepped patch, not a bar per bin: a bar is a patch of its own, and a widget redraws often.
+            ax.stairs(frate, edges, fill=True, facecolor="white", edgecolor=ERROR_COLOR, hatch="///", lw=1,
+                      label="failed (no pod answered)", gid="failed")
         # Events at the same moment share one caption, so their labels do not overprint.
         # Their propagation windows may end at different times: keep the longest.
         merged: dict[float, Event] = {}

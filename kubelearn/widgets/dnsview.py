@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from ..cluster import Cluster
 from ..errors import KubelearnError
 from ..plots._common import ERROR_COLOR, NEUTRAL_COLOR, OKABE_ITO, KubelearnFigure, new_axes, new_figure, objects, style
-from ._base import View
+from ._base import View, place
 
 __all__ = ["DnsExplorer", "plot_resolution", "resolution_figsize"]
 
@@ -154,8 +154,10 @@ class DnsExplorer(View):
             raise KubelearnError(self._error or "nothing resolved")
         ns, pod = self.inputs["pod"].value
         conf = resolv_conf(self.cluster, pod, ns)
-        fig = new_figure(resolution_figsize(self.resolution, conf), layout="constrained")
-        plot_resolution(self.resolution, conf, ax=fig.add_subplot())
+        fig = new_figure(resolution_figsize(self.resolution, conf))
+        ax = fig.add_subplot()
+        place(ax, 0.1, 0.1, 0.1, 0.4)  # fixed margins (see place): the title above, nothing else outside
+        plot_resolution(self.resolution, conf, ax=ax)
         return fig
 
     def explain(self) -> str:

@@ -17,7 +17,7 @@ from ..cluster import Cluster
 from ..errors import KubelearnError
 from ..plots import plot_trace, trace_figsize
 from ..plots._common import KubelearnFigure, new_figure, objects
-from ._base import View
+from ._base import View, place
 
 __all__ = ["PacketTracer", "destinations", "sources"]
 
@@ -181,8 +181,10 @@ class PacketTracer(View):
         """
         if self.trace is None:
             raise KubelearnError(self._trace_error or "nothing traced")
-        fig = new_figure(trace_figsize(self.trace), layout="constrained")
-        plot_trace(self.trace, upto=self.inputs["step"].value, ax=fig.add_subplot())
+        fig = new_figure(trace_figsize(self.trace))
+        ax = fig.add_subplot()
+        place(ax, 0.1, 0.1, 0.1, 0.4)  # fixed margins (see place): the title above, nothing else outside
+        plot_trace(self.trace, upto=self.inputs["step"].value, ax=ax)
         return fig
 
     def explain(self) -> str:
