@@ -145,11 +145,14 @@ def _run_all(page: Any, lab: str, notebook: str) -> None:
                            "?.status === 'idle'")
     page.evaluate("window.jupyterapp.shell.activateById('filebrowser')")  # as a learner has it: file browser open
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # Done when every cell ran (cells tagged nbval-skip may be left), or at the first error
+    # (Run All stops there): the caller then finds the error output and fails with it.
     page.wait_for_function("""() => { const p = window.jupyterapp.shell.currentWidget;
-        return p.content.widgets.filter(c => c.model.type === 'code')
+        const idle = p.sessionContext.session.kernel.status === 'idle';
+        const failed = document.querySelector('.jp-Notebook [data-mime-type="application/vnd.jupyter.stderr"]');
+        return idle && (failed || p.content.widgets.filter(c => c.model.type === 'code')
                  .every(c => c.model.executionCount !== null
-                             || (c.model.getMetadata('tags') || []).includes('nbval-skip'))
-               && p.sessionContext.session.kernel.status === 'idle'; }""")
+                             || (c.model.getMetadata('tags') || []).includes('nbval-skip'))); }""")
 
 
 FITS = """() => Array.from(document.querySelectorAll('.jp-Notebook .widget-output')).map(el => {
@@ -171,7 +174,8 @@ def test_lesson_runs_and_its_widgets_fit_and_redraw(lab: str, notebook: str) -> 
             page.set_default_timeout(240_000)
             _run_all(page, lab, notebook)
             # No traceback, no warning anywhere.
-            assert page.locator('.jp-Notebook [data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
+            errors = page.locator('.jp-Notebook [data-mime-type="application/vnd.jupyter.stderr"]')
+            assert errors.count() == 0, errors.first.inner_text()[:2000]
             boxes = page.evaluate(FITS)
             assert boxes, f"{notebook} shows no widget"
             for box in boxes:

@@ -203,3 +203,24 @@ def test_lesson_figure_sizes_fit_the_notebook(lesson: str) -> None:
                 pytest.xfail(f"{lesson} asks for figsize width {w} in; lessons 01-08 are being redone in parallel "
                              "(issue 9, another branch), which sizes them")
             assert float(w) * 100 <= MAX_PX, f"{lesson}: figsize width {w} in"
+
+
+def _png_width(data: str) -> int:
+    import base64
+    import struct
+
+    raw = base64.b64decode(data[:64])
+    return int(struct.unpack(">I", raw[16:20])[0])  # the IHDR chunk's width
+
+
+@pytest.mark.parametrize("lesson", [p.name for p in LESSONS])
+def test_stored_lesson_pictures_are_not_scaled_down(lesson: str) -> None:
+    """Every PNG stored in a lesson is at most 900 px wide: JupyterLab shows it at its own size."""
+    nb = json.loads((REPO / "notebooks" / lesson).read_text())
+    widths = [_png_width(out["data"]["image/png"]) for cell in nb["cells"] if cell["cell_type"] == "code"
+              for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
+    too_wide = [w for w in widths if w > MAX_PX]
+    if too_wide and not lesson.startswith("09-"):
+        pytest.xfail(f"{lesson}: stored pictures {too_wide} px wide, drawn before the plots were resized; lessons "
+                     "00-08 are re-executed when issue 9's branches are merged")
+    assert not too_wide, f"{lesson}: pictures {too_wide} px wide"
