@@ -6,9 +6,11 @@ Prints the median (and 90th percentile) wall time of one replicas change in the 
 explorer with 10,000 connections, the picture cache cleared before each change so every
 change really re-applies, re-simulates and redraws; then its parts (pipeline: apply +
 controllers + simulate + predicted shares; figure: building the matplotlib artists; SVG:
-rendering it with real text, what the widget shows; PNG: the static fallback, for
-comparison), and a change in each of the other widgets.  The target is a median under 150 ms.
-Wall time: note the machine's load (``uptime``) next to the numbers.
+rendering it with real text, what the widget shows; PNG: the still in the widget's output
+for readers without widgets, made once when the widget is displayed), and a change in each
+of the other widgets.  The target is a median under 150 ms.  Wall time: note the machine's
+load (``uptime``) next to the numbers; to compare two versions on a busy machine, run them
+in turn (``PYTHONPATH=<other checkout> python benchmarks/bench_widgets.py``) several times.
 """
 
 from __future__ import annotations
@@ -73,8 +75,8 @@ def main() -> None:
     row("  figure: topology + load artists", timed(lambda i: explorer.figure(), args.repeat))
     fig = explorer.figure()
     row("  SVG rendering (what the widget shows)", timed(lambda i: fig.to_svg(), args.repeat))
-    row(f"  PNG rendering at {explorer.dpi} dpi (static fallback only)", timed(lambda i: fig.to_png(dpi=explorer.dpi),
-                                                                          args.repeat))
+    row(f"  PNG rendering at {fig.dpi:g} dpi (the still, for readers without widgets)",
+        timed(lambda i: fig.to_png(), args.repeat))
     explorer.set(replicas=3)
     explorer.set(replicas=4)
     row("Service explorer: flip back to a drawn setting (cached)",

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle  # noqa: E402
 
@@ -21,6 +22,7 @@ from kubelearn.cluster import Cluster  # noqa: E402
 from kubelearn.errors import KubelearnError  # noqa: E402
 from kubelearn.plots import (  # noqa: E402
     OKABE_ITO,
+    KubelearnFigure,
     PlotDataError,
     chance_band,
     colors_for,
@@ -139,13 +141,40 @@ def test_palette_is_okabe_ito_and_stable() -> None:
     assert colors_for(["b", "a", "b"]) == {"b": OKABE_ITO[0], "a": OKABE_ITO[1]}
 
 
-def test_plots_leave_global_matplotlib_state_alone() -> None:
+@pytest.fixture(autouse=True)
+def _close_figures() -> Any:
+    yield
+    plt.close("all")
+
+
+def test_plots_without_ax_make_one_figure_each_and_leave_rcparams_alone() -> None:
+    """Like seaborn: without ``ax`` a plot opens one pyplot figure (the notebook shows it) and
+    returns its Axes; with ``ax`` it opens none.  The learner's rcParams are never changed."""
     before = dict(matplotlib.rcParams)
     figs_before = plt.get_fignums()
-    plot_load(synthetic_log())
-    plot_topology(hand_cluster(), synthetic_log())
-    assert plt.get_fignums() == figs_before  # no pyplot figure was opened
+    ax = plot_load(synthetic_log())
+    assert isinstance(ax, Axes) and isinstance(ax.figure, KubelearnFigure)
+    assert len(plt.get_fignums()) == len(figs_before) + 1
+    _, own = plt.subplots()
+    n = len(plt.get_fignums())
+    assert plot_topology(hand_cluster(), synthetic_log(), ax=own) is own
+    assert len(plt.get_fignums()) == n
     assert {k: v for k, v in matplotlib.rcParams.items() if before.get(k) != v} == {}
+
+
+def test_plotting_uses_no_private_matplotlib_api() -> None:
+    """No patched renderer methods, no underscore names from matplotlib (issue 10)."""
+    import pathlib
+    import re
+
+    import kubelearn.plots
+    import kubelearn.widgets
+
+    for package in (kubelearn.plots, kubelearn.widgets):
+        for path in pathlib.Path(package.__path__[0]).glob("*.py"):
+            text = path.read_text()
+            assert not re.search(r"(fontManager|renderer|matplotlib[\w.]*)\._[a-z]", text), path
+            assert "get_text_width_height_descent" not in text, path
 
 
 # -------------------------------------------------------------------------- load
@@ -158,9 +187,8 @@ def test_chance_band_is_the_binomial_95_percent_interval() -> None:
 
 def test_load_bars_equal_the_logs_counts() -> None:
     log = synthetic_log(fail_every=10)
-    fig = plot_load(log)
-    assert isinstance(fig, Figure)
-    ax = fig.axes[0]
+    ax = plot_load(log)
+    assert isinstance(ax, Axes)
     heights = bar_heights(ax, "pod:")
     ok = log[log["outcome"] == "ok"]
     assert heights == {p: float((ok["pod"] == p).sum()) for p in ENDPOINT_PODS}
@@ -169,20 +197,20 @@ def test_load_bars_equal_the_logs_counts() -> None:
 
 
 def test_load_bars_are_grouped_and_coloured_by_node() -> None:
-    ax = plot_load(synthetic_log()).axes[0]
+    ax = plot_load(synthetic_log())
     bars = {p.get_gid()[4:]: p for p in ax.patches if (p.get_gid() or "").startswith("pod:")}
     a, b, c = (bars[p] for p in ENDPOINT_PODS)
     assert a.get_facecolor() == b.get_facecolor() != c.get_facecolor()  # kind-worker vs kind-worker2
     assert c.get_x() - b.get_x() > 1.2  # a gap separates the nodes
     texts = {t.get_text() for t in ax.texts}
     assert {"kind-worker", "kind-worker2"} <= texts
-    assert [t.get_text() for t in ax.get_xticklabels()] == ENDPOINT_PODS
+    assert [t.get_text().replace("\n", "") for t in ax.get_xticklabels()] == ENDPOINT_PODS  # whole names
 
 
 def test_load_counts_connections_not_keep_alive_requests() -> None:
     log = synthetic_log(n=300)
     repeated = pd.concat([log, log, log]).sort_values(["connection", "time"], kind="stable")  # 3 requests each
-    ax = plot_load(repeated).axes[0]
+    ax = plot_load(repeated)
     ok = log[log["outcome"] == "ok"]
     assert bar_heights(ax, "pod:") == {p: float((ok["pod"] == p).sum()) for p in ENDPOINT_PODS}
     assert "300 connections" in ax.get_title()
@@ -191,7 +219,7 @@ def test_load_counts_connections_not_keep_alive_requests() -> None:
 def test_load_draws_prediction_and_band_from_given_shares() -> None:
     log = synthetic_log(n=600)
     shares = {"web-7d4b9-aaaaa": 0.5, "web-7d4b9-bbbbb": 0.25, "web-7d4b9-ccccc": 0.25}
-    ax = plot_load(log, predicted=shares).axes[0]
+    ax = plot_load(log, predicted=shares)
     lines = {ln.get_gid(): ln for ln in ax.lines}
     assert lines["predicted:web-7d4b9-aaaaa"].get_ydata()[0] == pytest.approx(300)
     assert lines["predicted:web-7d4b9-ccccc"].get_ydata()[0] == pytest.approx(150)
@@ -202,7 +230,7 @@ def test_load_draws_prediction_and_band_from_given_shares() -> None:
 
 
 def test_load_says_when_the_equal_share_is_assumed() -> None:
-    ax = plot_load(synthetic_log(n=300)).axes[0]
+    ax = plot_load(synthetic_log(n=300))
     assert "equal share (assumed)" in [t.get_text() for t in ax.get_legend().get_texts()]
     line = next(ln for ln in ax.lines if ln.get_gid() == "predicted:web-7d4b9-bbbbb")
     assert line.get_ydata()[0] == pytest.approx(100)
@@ -216,7 +244,7 @@ def test_load_on_given_axes_returns_them() -> None:
 
 def test_load_filters_by_service() -> None:
     log = pd.concat([synthetic_log(n=300), synthetic_log(n=200, seed=3).assign(service="default/other")])
-    ax = plot_load(log, service="default/other").axes[0]
+    ax = plot_load(log, service="default/other")
     assert sum(bar_heights(ax, "pod:").values()) == 200
 
 
@@ -228,48 +256,23 @@ def test_load_rejects_something_that_is_not_a_log() -> None:
 
 
 def test_figure_shows_itself_as_png_in_a_notebook() -> None:
-    fig = plot_load(synthetic_log())
-    data = fig._repr_png_()  # type: ignore[attr-defined]
+    fig = plot_load(synthetic_log()).figure
+    data = fig._repr_png_()  # type: ignore[union-attr]
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_svg_text_metrics_kept_across_exports_change_nothing() -> None:
-    # KubelearnFigure keeps text metrics and font heights between SVG exports (a widget redraw
-    # would otherwise measure every label again); the SVG must be what matplotlib draws alone.
-    import re
-
-    from kubelearn.plots import KubelearnFigure
-    from kubelearn.plots._common import _FONT_HEIGHTS, _SVG_TEXT_METRICS
-
-    def export(fast: bool) -> bytes:
-        fig = plot_topology(hand_cluster(), synthetic_log(via="nodeport", fail_every=7))
-        assert isinstance(fig, KubelearnFigure)
-        fig.text(0.01, 0.01, "a label only this test draws, in bold", fontsize=13, fontweight="bold")
-        fig.fast_text = fast
-        # Clip-path ids hash object ids, which differ between two figures: compare without them.
-        return re.sub(rb"url\(#p[0-9a-f]+\)|id=\"p[0-9a-f]+\"", b"", fig.to_svg())
-
-    plain = export(False)
-    _SVG_TEXT_METRICS.clear()
-    _FONT_HEIGHTS.clear()
-    first = export(True)  # fills the caches
-    assert any(key[0] == "a label only this test draws, in bold" for key in _SVG_TEXT_METRICS)
-    assert _FONT_HEIGHTS
-    assert first == plain and export(True) == plain  # measured afresh, then from the caches
 
 
 # ----------------------------------------------------------------------- traffic
 def test_traffic_lines_add_up_to_the_answered_connections() -> None:
     log = synthetic_log(n=1200, fail_every=20)
-    ax = plot_traffic(log, bin_seconds=5).axes[0]
+    ax = plot_traffic(log, bin_seconds=5)
     total = 0.0
     for p in ENDPOINT_PODS:
         stairs = next(a for a in ax.patches if a.get_gid() == f"pod:{p}")
         rate = stairs.get_data().values
         assert rate.sum() * 5 == pytest.approx(((log["pod"] == p) & (log["outcome"] == "ok")).sum())
         total += rate.sum() * 5
-    failed = [p for p in ax.patches if p.get_gid() == "failed"]
-    assert sum(p.get_height() for p in failed) * 5 == pytest.approx((log["outcome"] != "ok").sum())
+    [failed] = [p for p in ax.patches if p.get_gid() == "failed"]  # one stepped, hatched patch
+    assert failed.get_data().values.sum() * 5 == pytest.approx((log["outcome"] != "ok").sum())
     assert total == pytest.approx((log["outcome"] == "ok").sum())
 
 
@@ -277,10 +280,13 @@ def test_traffic_marks_events_and_windows() -> None:
     log = synthetic_log()
     events = [{"at": 20, "action": "scale", "args": {"deployment": "web", "replicas": 5}},
               {"start": 30, "end": 34, "label": "propagation window"}, (50, "pod crashes")]
-    ax = plot_traffic(log, events=events, now=42).axes[0]
+    ax = plot_traffic(log, events=events, now=42)
     gids = {a.get_gid() for a in [*ax.lines, *ax.patches]}
     assert {"event:scale web to 5", "window:propagation window", "event:pod crashes", "now"} <= gids
-    assert {"scale web to 5", "propagation window", "pod crashes"} <= {t.get_text() for t in ax.texts}
+    captions = next(t.get_text() for t in ax.texts if t.get_gid() == "eventcaptions").replace("\n", " ")
+    assert "(1) 20 s: scale web to 5" in captions and "(2) 30-34 s: propagation window" in captions
+    assert "(3) 50 s: pod crashes" in captions
+    assert {t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("eventnumber:")} == {"1", "2", "3"}
 
 
 def test_events_from_log_attrs_and_bad_events() -> None:
@@ -295,12 +301,12 @@ def test_events_from_log_attrs_and_bad_events() -> None:
 def test_affinity_marks_where_stickiness_broke() -> None:
     sticky = synthetic_log(sticky=True)
     assert return_rate(sticky) == 1.0
-    ax = plot_affinity(sticky).axes[0]
+    ax = plot_affinity(sticky)
     assert not [c for c in ax.collections if (c.get_gid() or "").startswith("break:")]
     assert "100% of repeat connections" in ax.get_title()
 
     random_log = synthetic_log()
-    ax = plot_affinity(random_log, timeout=1000).axes[0]
+    ax = plot_affinity(random_log, timeout=1000)
     moved = next(c for c in ax.collections if c.get_gid() == "break:moved")
     assert len(moved.get_offsets()) > 100
     assert f"{return_rate(random_log):.0%}" in ax.get_title()
@@ -311,29 +317,31 @@ def test_affinity_timeout_breaks_are_told_apart() -> None:
     log = synthetic_log(n=4, clients=1)
     log["time"] = [0.0, 1.0, 100.0, 101.0]
     log["pod"] = pd.Categorical(["web-7d4b9-aaaaa", "web-7d4b9-aaaaa", "web-7d4b9-bbbbb", "web-7d4b9-ccccc"])
-    ax = plot_affinity(log, timeout=10).axes[0]
+    ax = plot_affinity(log, timeout=10)
     breaks = {c.get_gid(): [tuple(o) for o in c.get_offsets()] for c in ax.collections
               if (c.get_gid() or "").startswith("break:")}
     assert breaks == {"break:timed out": [(100.0, 0.0)], "break:moved": [(101.0, 0.0)]}
 
 
 def test_affinity_limits_the_clients_shown() -> None:
-    ax = plot_affinity(synthetic_log(clients=40, n=2000), max_clients=10).axes[0]
+    ax = plot_affinity(synthetic_log(clients=40, n=2000), max_clients=10)
     assert len(ax.get_yticks()) == 10 and "first 10 of 40 clients" in ax.get_title()
 
 
 # ---------------------------------------------------------------------- topology
 def test_topology_draws_one_box_per_node_with_its_pods() -> None:
     cluster = hand_cluster()
-    ax = plot_topology(cluster).axes[0]
+    ax = plot_topology(cluster)
     boxes = {p.get_gid() for p in ax.patches if isinstance(p, FancyBboxPatch)}
     assert {g for g in boxes if g.startswith("node:")} == {f"node:{n}" for n in NODES}
     assert {g for g in boxes if g.startswith("pod:")} == {f"pod:{p}" for p in PODS}
     texts = " ".join(t.get_text() for t in ax.texts)
-    assert "kind-control-plane (control plane)" in texts and "virtual IP 10.96.10.20" in texts
+    assert "kind-control-plane\n172.18.0.2, control plane" in texts and "virtual IP 10.96.10.20" in texts
     assert "node port 30080" in texts
     labels = {t.get_gid(): t.get_text() for t in ax.texts}
-    assert "(not ready)" in labels["podlabel:web-7d4b9-ddddd"] and "(not ready)" not in labels["podlabel:web-7d4b9-aaaaa"]
+    assert "not ready" in labels["podlabel:web-7d4b9-ddddd"] and "not ready" not in labels["podlabel:web-7d4b9-aaaaa"]
+    # Pod names are never cut: split after the ReplicaSet hash, whole.
+    assert labels["podlabel:web-7d4b9-aaaaa"].replace("\n", " ").startswith("web-7d4b9-aaaaa")
     # Every node runs kube-proxy: one box of rules per node.
     assert {g for g in boxes if g.startswith("proxy:")} == {f"proxy:{n}" for n in NODES}
     # Without a log: the Service selects its three endpoints.
@@ -344,7 +352,7 @@ def test_topology_draws_one_box_per_node_with_its_pods() -> None:
 def test_topology_arrows_carry_the_logs_traffic_and_show_snat() -> None:
     cluster = hand_cluster()
     log = synthetic_log(n=600)
-    ax = plot_topology(cluster, log).axes[0]
+    ax = plot_topology(cluster, log)
     arrows = {p.get_gid(): p for p in ax.patches if isinstance(p, FancyArrowPatch)}
     into_pods = {g: a for g, a in arrows.items() if "->pod:" in g}
     # Every connection reaches its pod from the kube-proxy of the node it entered.
@@ -368,7 +376,7 @@ def test_topology_arrows_carry_the_logs_traffic_and_show_snat() -> None:
 def test_topology_clusterip_path_goes_client_service_kube_proxy_pod() -> None:
     cluster = hand_cluster("ClusterIP")
     log = synthetic_log(n=300, via="clusterip")
-    ax = plot_topology(cluster, log).axes[0]
+    ax = plot_topology(cluster, log)
     arrows = {p.get_gid() for p in ax.patches if isinstance(p, FancyArrowPatch)}
     assert "edge:client:external->vip" in arrows and "edge:vip->proxy:kind-worker2" in arrows
     assert not [g for g in arrows if g.startswith("edge:client:") and "->vip" not in g]
@@ -379,8 +387,8 @@ def test_topology_clusterip_path_goes_client_service_kube_proxy_pod() -> None:
                                               ("ClusterIP", "clusterip")])
 def test_topology_arrows_avoid_the_service_and_labels_avoid_each_other(service_type: str, via: str) -> None:
     """What a learner reads must not be covered: no label on another, no arrow through the Service."""
-    fig = plot_topology(hand_cluster(service_type), synthetic_log(n=600, via=via))
-    ax = fig.axes[0]
+    ax = plot_topology(hand_cluster(service_type), synthetic_log(n=600, via=via))
+    fig = ax.figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     renderer = FigureCanvasAgg(fig).get_renderer()
@@ -420,7 +428,7 @@ def test_text_on_filled_boxes_is_readable() -> None:
 def test_topology_of_a_load_balancer_draws_it() -> None:
     cluster = hand_cluster("LoadBalancer")
     log = synthetic_log(n=300, via="loadbalancer")
-    ax = plot_topology(cluster, log).axes[0]
+    ax = plot_topology(cluster, log)
     gids = {p.get_gid() for p in ax.patches}
     assert "loadbalancer" in gids and "edge:client:external->lb" in gids and "edge:lb->proxy:kind-worker" in gids
     assert any("172.18.255.200" in t.get_text() for t in ax.texts)
@@ -454,21 +462,27 @@ def sample_trace() -> SimpleNamespace:
 
 
 def test_trace_lists_every_rule_and_highlights_the_branch_taken() -> None:
-    ax = plot_trace(sample_trace()).axes[0]
+    ax = plot_trace(sample_trace())
     taken = sorted(int(t.get_gid().split(":")[1]) for t in ax.texts if (t.get_gid() or "").startswith("taken:"))
     passed = sorted(int(t.get_gid().split(":")[1]) for t in ax.texts if (t.get_gid() or "").startswith("step:"))
     assert taken == [0, 2, 4, 5] and passed == [1, 3]
+    text = " ".join(" ".join(t.get_text() for t in ax.texts).split())  # wrapped lines, read as one
+    assert "p = 0.5 → taken" in text and "p = 0.3333 → not this time" in text
     texts = [t.get_text() for t in ax.texts]
-    assert any("p = 0.5 → taken" in t for t in texts) and any("p = 0.3333 → not this time" in t for t in texts)
     assert "nat table, chain KUBE-SVC-ABC" in texts
     assert "source address kept (no SNAT)" in texts and "verdict: DNAT to 10.244.1.3:8080" in texts
+    # The branch point is drawn as branches: one box per endpoint, each headed by its share.
+    assert [t for t in texts if t.startswith("branch ")] == [f"branch {k}: 33.3% of connections" for k in (1, 2, 3)]
+    # Rules are wrapped, never cut: every character of every rule is on the picture.
+    for st in sample_trace().steps:
+        assert " ".join(st.rule.split()) in text.replace("  ", " ")
     dest = {p.get_gid(): p.get_width() for p in ax.patches if (p.get_gid() or "").startswith("dest:")}
     assert len(dest) == 3 and len(set(dest.values())) == 1
     assert "6 rules walked" in ax.get_title(loc="left")
 
 
 def test_trace_steps_through_with_upto() -> None:
-    ax = plot_trace(sample_trace(), upto=3).axes[0]
+    ax = plot_trace(sample_trace(), upto=3)
     gids = [t.get_gid() for t in ax.texts if (t.get_gid() or "").startswith(("taken:", "step:"))]
     assert gids == ["taken:0", "step:1", "taken:2"]
     assert "verdict" not in {t.get_gid() for t in ax.texts}
@@ -483,7 +497,7 @@ def test_first_packet_cost_curve() -> None:
                          "services": [10, 100, 1000] * 2,
                          "rules_walked": [8.0, 53.0, 503.0, 4.0, 4.0, 4.0],
                          "max_rules_walked": [13, 103, 1003, 4, 4, 4]})
-    ax = plot_first_packet_cost(data).axes[0]
+    ax = plot_first_packet_cost(data)
     line = next(ln for ln in ax.lines if ln.get_gid() == "mode:iptables")
     assert list(line.get_ydata()) == [8.0, 53.0, 503.0]
     assert ax.get_xscale() == "log"

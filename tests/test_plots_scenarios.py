@@ -6,6 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from typing import Any  # noqa: E402
+
+import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Rectangle  # noqa: E402
 
@@ -16,10 +19,16 @@ from kubelearn.traffic import simulate  # noqa: E402
 from kubelearn.traffic.workload import WorkloadError  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _close_figures() -> Any:
+    yield
+    plt.close("all")
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_every_plot_on_every_scenario(name: str) -> None:
     cluster = scenario(name)
-    ax = plot_topology(cluster).axes[0]
+    ax = plot_topology(cluster)
     boxes = {p.get_gid() for p in ax.patches if isinstance(p, FancyBboxPatch)}
     assert {g for g in boxes if g.startswith("node:")} == {f"node:{n['metadata']['name']}" for n in cluster.nodes()}
     scheduled = {p["metadata"]["name"] for p in cluster.pods() if p.get("spec", {}).get("nodeName")}
@@ -29,14 +38,14 @@ def test_every_plot_on_every_scenario(name: str) -> None:
     except WorkloadError as exc:  # e.g. an ExternalName Service: nothing for kube-proxy to route
         assert "error:" in str(exc)
         return
-    ax = plot_load(log).axes[0]
+    ax = plot_load(log)
     heights = {p.get_gid()[4:]: p.get_height() for p in ax.patches
                if isinstance(p, Rectangle) and (p.get_gid() or "").startswith("pod:")}
     ok = log[log["outcome"] == "ok"]
     assert heights == {p: float((ok["pod"] == p).sum()) for p in heights}
     assert sum(heights.values()) == len(ok)
     plot_traffic(log)
-    ax = plot_topology(cluster, log).axes[0]
+    ax = plot_topology(cluster, log)
     assert f"{len(log):,} connections" in ax.get_title()
 
 
@@ -45,7 +54,7 @@ def test_trace_of_the_default_service_through_the_real_tracer() -> None:
     svc = cluster.get("Service", "my-service")
     client = next(p for p in cluster.pods() if p["metadata"].get("namespace") == "default")
     t = trace(cluster, client["spec"]["nodeName"], client["status"]["podIP"], f"{svc['spec']['clusterIP']}:80")
-    ax = plot_trace(t).axes[0]
+    ax = plot_trace(t)
     taken = [x for x in ax.texts if (x.get_gid() or "").startswith("taken:")]
     assert len(taken) == sum(s.matched for s in t.steps)
     dests = [p for p in ax.patches if (p.get_gid() or "").startswith("dest:")]
@@ -71,9 +80,9 @@ def test_plot_load_takes_predicted_shares_as_returned() -> None:
     pred = kl.predicted_shares(cluster)
     from_frame = kl.plots.plot_load(log, predicted=pred)
     from_dict = kl.plots.plot_load(log, predicted=pred["predicted"].to_dict())
-    legend = [t.get_text() for t in from_frame.axes[0].get_legend().get_texts()]
+    legend = [t.get_text() for t in from_frame.get_legend().get_texts()]
     assert "equal share (assumed)" not in legend
-    lines = lambda fig: [tuple(map(tuple, ln.get_xydata())) for ln in fig.axes[0].get_lines()]  # noqa: E731
+    lines = lambda ax: [tuple(map(tuple, ln.get_xydata())) for ln in ax.get_lines()]  # noqa: E731
     assert lines(from_frame) == lines(from_dict) and lines(from_frame)
 
 
@@ -88,9 +97,9 @@ def test_plot_load_renormalises_a_prediction_with_failures() -> None:
     pods = sorted(set(log["pod"].astype(str)) - {""})
     frame = pd.DataFrame({"node": ["n"] * (len(pods) + 1), "predicted": [0.25] * len(pods) + [0.25]},
                          index=pd.Index([*pods, ""], name="pod"))
-    fig = kl.plots.plot_load(log, predicted=frame)
+    ax = kl.plots.plot_load(log, predicted=frame)
     n = int((log.drop_duplicates("connection")["outcome"] == "ok").sum())
-    ys = sorted({round(float(y), 6) for ln in fig.axes[0].get_lines() for y in ln.get_ydata()})
+    ys = sorted({round(float(y), 6) for ln in ax.get_lines() for y in ln.get_ydata()})
     assert round(n / len(pods), 6) in ys  # each pod's reference is 1/3 of the answered connections
 
 
@@ -104,8 +113,7 @@ def test_plot_load_draws_no_reference_when_the_model_cannot_predict() -> None:
                      events=[kl.Event(1.0, "scale", {"deployment": "my-app", "replicas": 5})])
     pred = kl.predicted_shares(cluster, wl)
     assert pred["predicted"].isna().all()
-    fig = kl.plots.plot_load(kl.simulate(cluster, wl, seed=0), predicted=pred)
-    ax = fig.axes[0]
+    ax = kl.plots.plot_load(kl.simulate(cluster, wl, seed=0), predicted=pred)
     assert not [ln for ln in ax.get_lines() if (ln.get_gid() or "").startswith("predicted:")]
     assert not [p for p in ax.patches if (p.get_gid() or "").startswith("band:")]
     assert "no prediction for this run" in [t.get_text() for t in ax.get_legend().get_texts()]

@@ -81,7 +81,8 @@ def test_explanations_say_what_changed() -> None:
 def test_explorer_starts_with_a_picture_and_fixed_height(explorer: ServiceExplorer) -> None:
     svg = explorer.picture()
     assert svg is not None and b"<svg" in svg[:400] and b"Which pod answered" in svg
-    assert explorer.output.layout.height == "760px"
+    # No fixed height: the picture area grows with the picture rather than scrolling.
+    assert explorer.output.layout.height is None and explorer.output.layout.min_height == "720px"
     assert explorer.error is None and explorer.result.log is not None
     assert len(explorer.result.log) == 600
     for name in ("replicas", "clients", "connections", "affinity_timeout", "seed"):
@@ -100,7 +101,7 @@ def test_replicas_control_recomputes_and_redraws(explorer: ServiceExplorer) -> N
     assert len(explorer.result.predicted) == 5
     assert explorer.picture() != before
     assert "replicas 3 → 5" in explorer.message.value
-    assert "Observed: 600 of 600 requests answered" in explorer.message.value
+    assert "Observed: 600 of 600 connections answered" in explorer.message.value
 
 
 @pytest.mark.parametrize("control, value, check", [
@@ -210,8 +211,56 @@ def test_static_fallback_and_notebook_bundle(explorer: ServiceExplorer) -> None:
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[0].startswith("Cluster topology: default/my-service") and titles[1].startswith("Which pod answered")
     bundle = explorer._repr_mimebundle_()
+    # One output, two representations: JupyterLab renders the live view, readers without a
+    # widget manager the still; the still is the current state, not the first one.
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["image/png"].startswith("iVBORw0KGgo")  # base64 of the PNG signature: the static fallback
+    explorer.set(replicas=5)
+    again = explorer._repr_mimebundle_()
+    assert again["image/png"] != bundle["image/png"] and "replicas 3 → 5" in again["text/plain"]
+
+
+def test_explorer_at_zero_replicas_says_who_answered(explorer: ServiceExplorer) -> None:
+    """At replicas 0 the answers come from pods still terminating in their grace period: say so."""
+    explorer.set(replicas=0)
+    log = explorer.result.log
+    ok = log[log["outcome"] == "ok"]
+    text = explorer.message.value
+    assert "no pod is ready" in text and "none" not in text
+    if len(ok):  # kube-proxy falls back to serving-terminating endpoints
+        terminating = {p["metadata"]["name"] for p in explorer.result.cluster.pods()
+                       if "deletionTimestamp" in p["metadata"]}
+        assert set(ok["pod"].astype(str)) <= terminating
+        assert "terminating in" in text and "grace period" in text
+        for pod in set(ok["pod"].astype(str)):
+            assert pod in text
+
+
+def test_explorer_hides_the_prediction_under_client_ip_affinity(explorer: ServiceExplorer) -> None:
+    """A per-connection prediction and its binomial band do not apply when clients stick to pods."""
+    def drawn(fig: KubelearnFigure) -> tuple[int, int, list[str]]:
+        load = fig.axes[1]
+        lines = [ln for ln in load.get_lines() if (ln.get_gid() or "").startswith("predicted:")]
+        bands = [p for p in load.patches if (p.get_gid() or "").startswith("band:")]
+        return len(lines), len(bands), [t.get_text() for t in load.get_legend().get_texts()]
+
+    lines, bands, _ = drawn(explorer.figure())
+    assert lines == bands == 3
+    explorer.set(session_affinity="ClientIP")
+    lines, bands, legend = drawn(explorer.figure())
+    assert lines == bands == 0
+    assert any(" ".join(t.split()).startswith("no prediction: ClientIP affinity") for t in legend)
+
+
+def test_every_widget_picture_fits_the_notebook(explorer: ServiceExplorer, base) -> None:  # type: ignore[no-untyped-def]
+    """At most 880 px wide (8.8 in at 100 dpi; 845 CSS px as SVG): JupyterLab's output area holds it unscaled."""
+    for view in (explorer, PacketTracer(base), DnsExplorer(base)):
+        fig = view.figure()
+        assert fig.get_figwidth() <= 8.8 and fig.dpi == 100
+        svg = view.picture()
+        assert svg is not None
+        width_pt = float(svg.split(b'width="', 1)[1].split(b"pt", 1)[0])
+        assert width_pt * 4 / 3 <= 900  # CSS pixels
 
 
 # --------------------------------------------------------------------- packet tracer
@@ -231,6 +280,14 @@ def test_packet_tracer_steps_through_the_rules(base) -> None:  # type: ignore[no
     assert tracer.inputs["step"].value == 1
 
 
+def test_packet_tracer_starts_from_a_client_pod(base) -> None:  # type: ignore[no-untyped-def]
+    """Not from CoreDNS (a backend in kube-system) and not from a Service's own pod."""
+    tracer = PacketTracer(base)
+    label, (kind, _ip, _node) = tracer.inputs["source"].options[0]
+    assert kind == "pod" and "kube-system" not in label and "coredns" not in label
+    assert tracer.inputs["source"].value == tracer.inputs["source"].options[0][1]
+
+
 def test_packet_tracer_routes_follow_the_source(base) -> None:  # type: ignore[no-untyped-def]
     tracer = PacketTracer(base)
     pod_choice = next(v for label, v in tracer.inputs["source"].options if v[0] == "pod" and "my-app" in label)
@@ -240,8 +297,10 @@ def test_packet_tracer_routes_follow_the_source(base) -> None:  # type: ignore[n
     tracer.inputs["destination"].value = vip
     assert tracer.trace.dst == vip and tracer.trace.verdict == "DNAT"
     assert len(tracer.trace.destinations) == 3
+    tracer.inputs["step"].value = 5
     tracer.inputs["mode"].value = "nftables"
     assert tracer.trace.mode == "nftables" and tracer.inputs["step"].max == len(tracer.trace.steps)
+    assert tracer.inputs["step"].value == 5  # a new proxy mode keeps the learner's step
     external = next(v for _, v in tracer.inputs["source"].options if v[0] == "external")
     tracer.inputs["source"].value = external
     assert not tracer.inputs["node"].disabled  # a ClusterIP reached from outside: the learner picks the node
@@ -296,13 +355,16 @@ def test_timeline_player_moves_through_time(base) -> None:  # type: ignore[no-un
     fig = player.figure()
     top, bottom = fig.axes
     assert any(line.get_gid() == "now" for line in top.lines)
-    texts = {t.get_text() for t in top.texts}
-    assert {"scale my-app to 5", "scale my-app to 2"} <= texts
+    captions = " ".join(next(t.get_text() for t in top.texts if t.get_gid() == "eventcaptions").split())
+    assert "scale my-app to 5" in captions and "scale my-app to 2" in captions
     # the crash, then a second later the kubelet's verdict on the exited container
-    assert any(t.endswith(" crashes") for t in texts)
-    assert any(t.endswith(" not ready (its container exited)") for t in texts)
+    assert " crashes" in captions and " not ready (its container exited)" in captions
     counted = sum(p.get_height() for p in bottom.patches if (p.get_gid() or "").startswith(("pod:", "outcome:")))
-    assert counted == int((player.log["time"] <= player.now).sum())
+    so_far = player.log[player.log["time"] <= player.now]
+    # Connections, in the bars, the title and the message alike (a connection carries several requests).
+    assert counted == so_far["connection"].nunique()
+    assert f"({counted:,} connections)" in bottom.get_title()
+    assert f"{counted:,} connections so far" in player.message.value
     assert player.picture() != end
     failed = int((player.log["outcome"] != "ok").sum())
     assert failed > 0  # the crash at 30 s costs some connections before every node has caught up

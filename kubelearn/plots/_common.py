@@ -12,19 +12,15 @@ import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import matplotlib
-import matplotlib.font_manager
 import matplotlib.rcsetup
 import matplotlib.style
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.backend_bases import RendererBase
-from matplotlib.backends.backend_svg import RendererSVG
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 
 from ..errors import KubelearnError
 
@@ -33,12 +29,16 @@ __all__ = [
     "ERROR_COLOR",
     "NEUTRAL_COLOR",
     "STYLE",
+    "DPI",
     "KubelearnFigure",
+    "MAX_WIDTH",
+    "MIN_FONT",
     "PlotDataError",
     "color_for",
     "colors_for",
     "node_colors",
     "new_axes",
+    "new_figure",
     "style",
 ]
 
@@ -72,10 +72,13 @@ STYLE: Mapping[str, Any] = {
     "ytick.color": "#222222",
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
     "font.size": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
     "legend.fontsize": 8,
+    "legend.title_fontsize": 8,
     "legend.frameon": False,
     "axes.prop_cycle": matplotlib.rcsetup.cycler(color=list(OKABE_ITO)),
 }
@@ -88,97 +91,23 @@ def style() -> Iterator[None]:
         yield
 
 
-#: Width, height and descent of a text in an SVG, by (text, font file, font properties).
-#: matplotlib caches text metrics per *renderer*, and every SVG export makes a new renderer,
-#: so each redraw would measure every label again with FreeType (a third of an SVG export).
-#: The metrics of a string in a given font at a given size never change, so they are kept
-#: here across exports; the font file is part of the key, so a learner who changes
-#: ``font.family`` gets fresh measurements.
-_SVG_TEXT_METRICS: dict[tuple[str, str, FontProperties], tuple[float, float, float]] = {}
-_SVG_TEXT_METRICS_MAX = 8192
-
-
-def _cached_svg_metrics(svg: RendererSVG) -> Any:
-    """``svg.get_text_width_height_descent``, answered from :data:`_SVG_TEXT_METRICS` for plain text."""
-    measure = svg.get_text_width_height_descent
-
-    def metrics(s: str, prop: FontProperties, ismath: Any) -> tuple[float, float, float]:
-        if ismath:  # mathtext and TeX depend on more rcParams than the font: measure every time
-            return measure(s, prop, ismath)
-        key = (s, matplotlib.font_manager.findfont(prop), prop.copy())  # a copy: FontProperties is mutable
-        hit = _SVG_TEXT_METRICS.get(key)
-        if hit is None:
-            if len(_SVG_TEXT_METRICS) >= _SVG_TEXT_METRICS_MAX:
-                _SVG_TEXT_METRICS.clear()
-            w, h, d = measure(s, prop, ismath)
-            hit = _SVG_TEXT_METRICS[key] = (float(w), float(h), float(d))
-        return hit
-
-    return metrics
-
-
-#: A font's line metrics (ascent, descent, line gap) at a size, by (font files, size, dpi).
-_FONT_HEIGHTS: dict[tuple[tuple[str, ...], float, float], tuple[float, float, float] | tuple[None, None, None]] = {}
-
-
-def _font_heights(dpi: float) -> Any:
-    """What matplotlib 3.11's ``Text._get_layout`` reads from the font's tables, kept across exports.
-
-    ``_get_layout`` asks a renderer that has ``_get_font_height_metrics`` for a font's ascent,
-    descent and line gap, and otherwise reads them from the font's OS/2 (or hhea) table on
-    every call, for every text, on every export.  This answers with the very same numbers,
-    read once per font and size.  Returning ``None`` values makes matplotlib read them
-    itself, so a font without those tables is handled as before.
-    """
-    from matplotlib.font_manager import fontManager, get_font
-
-    def heights(prop: FontProperties) -> tuple[float, float, float] | tuple[None, None, None]:
-        paths = tuple(fontManager._find_fonts_by_props(prop))
-        size = float(prop.get_size_in_points())
-        key = (paths, size, float(dpi))
-        hit = _FONT_HEIGHTS.get(key)
-        if hit is None:
-            font: Any = get_font(list(paths))  # get_sfnt_table is typed per literal table name
-            hit = (None, None, None)
-            for name, gap, ascent, descent in (("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
-                                               ("hhea", "lineGap", "ascent", "descent")):
-                table = font.get_sfnt_table(name)
-                if table is None:
-                    continue
-                scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * size * dpi / 72
-                hit = (table[ascent] * scale, -table[descent] * scale, table[gap] * scale)
-                break
-            if len(_FONT_HEIGHTS) >= _SVG_TEXT_METRICS_MAX:
-                _FONT_HEIGHTS.clear()
-            _FONT_HEIGHTS[key] = hit
-        return hit
-
-    return heights
+#: Resolution of every figure kubelearn makes: at 100 dpi an 8 pt label is 11 pixels tall, and
+#: a figure 8.8 inches wide is 880 pixels, which fits JupyterLab's output area with the file
+#: browser open (about 900 px) without being scaled down.
+DPI = 100
+#: The widest figure kubelearn makes, in inches (880 px at :data:`DPI`; an SVG is 845 CSS px).
+MAX_WIDTH = 8.8
+#: The smallest text kubelearn draws, in points.
+MIN_FONT = 8.0
 
 
 class KubelearnFigure(Figure):
     """A matplotlib Figure that shows itself as a PNG in any notebook.
 
-    Figures made without pyplot are not registered anywhere (no global state), so they would
-    not be displayed automatically; ``_repr_png_`` lets IPython show one that a cell returns.
+    Figures made without pyplot (what the widgets draw on) are not registered anywhere, so
+    they would not be displayed automatically; ``_repr_png_`` lets IPython show one that a
+    cell returns.
     """
-
-    #: Keep text metrics across SVG exports (see :meth:`draw`); False draws exactly as plain
-    #: matplotlib does (the tests compare the two, byte for byte).
-    fast_text = True
-
-    def draw(self, renderer: RendererBase) -> None:
-        # An SVG export measures its text through a renderer made for that one export; give
-        # this renderer (only this one: no global patching) the text metrics kept across
-        # exports: the same numbers, without FreeType laying out every label again.
-        svg = getattr(renderer, "_renderer", renderer)
-        if self.fast_text and isinstance(svg, RendererSVG) and "get_text_width_height_descent" not in vars(renderer):
-            renderer.get_text_width_height_descent = _cached_svg_metrics(svg)  # type: ignore[method-assign]
-            from matplotlib.font_manager import fontManager
-
-            if not hasattr(renderer, "_get_font_height_metrics") and hasattr(fontManager, "_find_fonts_by_props"):
-                renderer._get_font_height_metrics = _font_heights(self.dpi)  # type: ignore[attr-defined]
-        super().draw(renderer)
 
     def _repr_png_(self) -> bytes:
         return self.to_png()
@@ -187,32 +116,47 @@ class KubelearnFigure(Figure):
         """The figure as SVG with real text (the browser draws the letters).
 
         Rasterising text glyph by glyph is most of the cost of a PNG; an SVG whose text stays
-        text is about three times faster to produce, which is what keeps a widget redraw fast.
+        text is much faster to produce, which is what keeps a widget redraw fast.
         """
         buf = io.BytesIO()
         with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "kubelearn"}):
             self.savefig(buf, format="svg", metadata={"Date": None})
         return buf.getvalue()
 
-    def to_png(self, dpi: int = 96) -> bytes:
-        """The figure as PNG bytes (what a static notebook or a widget shows)."""
+    def to_png(self, dpi: float | None = None) -> bytes:
+        """The figure as PNG bytes at ``dpi`` (default the figure's own, :data:`DPI`)."""
         buf = io.BytesIO()
         # Fast zlib level: widgets redraw on every change, and the PNG is only a few hundred kB.
-        self.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+        self.savefig(buf, format="png", dpi=dpi or self.dpi, pil_kwargs={"compress_level": 1})
         return buf.getvalue()
 
 
-def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Axes, bool]:
-    """The axes to draw on: the caller's, or those of a new :class:`KubelearnFigure`.
+def new_figure(figsize: tuple[float, float], layout: Literal["constrained"] | None = None) -> KubelearnFigure:
+    """A figure in kubelearn's style that pyplot does not know about (widgets draw on these).
 
-    Returns:
-        ``(axes, created)``; ``created`` tells the plot function to return the figure.
+    Args:
+        figsize: width and height in inches; the width is capped at :data:`MAX_WIDTH`.
+        layout: matplotlib's layout engine (``"constrained"``) or None for fixed margins.
+    """
+    with style():
+        return KubelearnFigure(figsize=(min(figsize[0], MAX_WIDTH), figsize[1]), dpi=DPI, layout=layout)
+
+
+def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    """The axes to draw on: the caller's, or those of a new pyplot figure.
+
+    As in seaborn, a plot called without ``ax`` makes its own figure through pyplot, so a
+    notebook with the inline backend shows it at the end of the cell; the figure is sized for
+    the picture (at most :data:`MAX_WIDTH` inches wide) and laid out by constrained layout.
     """
     if ax is not None:
-        return ax, False
+        return ax
+    import matplotlib.pyplot as plt
+
     with style():
-        fig = KubelearnFigure(figsize=figsize, layout="constrained")
-        return fig.add_subplot(), True
+        fig = plt.figure(figsize=(min(figsize[0], MAX_WIDTH), figsize[1]), dpi=DPI, layout="constrained",
+                         FigureClass=KubelearnFigure)
+        return fig.add_subplot()
 
 
 def color_for(name: str, names: Sequence[str]) -> str:
@@ -264,11 +208,6 @@ def objects(items: Any) -> list[dict[str, Any]]:
     mypy could not read; harmless now, and it keeps the call sites checked either way.)
     """
     return [dict_ for dict_ in items]
-
-
-def result(ax: Axes, created: bool) -> Any:
-    """What a plot function returns: its figure when it made one, else the caller's axes."""
-    return ax.figure if created else ax
 
 
 class PlotDataError(KubelearnError, ValueError):

@@ -9,123 +9,285 @@ to the pod.  nftables mode replaces the long list with one verdict-map lookup an
 ``numgen random mod n`` choice; IPVS mode with a virtual server in a hash table.  Only the
 first packet pays: conntrack remembers the choice for the rest of the connection.
 
-:func:`plot_trace` draws a trace as a list a learner can follow, rule by rule, with the
-branch taken and its probability; :func:`plot_first_packet_cost` draws the curve behind
+:func:`plot_trace` draws a trace as the path a learner can follow, rule by rule: the rules
+every connection meets, the random branch point with one branch per endpoint (its
+probability, its rules, its DNAT), and what every branch meets afterwards; :func:`plot_first_packet_cost` draws the curve behind
 kube-proxy's move to nftables (rules walked against the number of Services).
 """
 
 from __future__ import annotations
 
+import textwrap
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any, overload
+from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-from ..errors import KubelearnError
-from ._common import NEUTRAL_COLOR, OKABE_ITO, PlotDataError, new_axes, objects, require_columns, result, style
+from ._common import NEUTRAL_COLOR, OKABE_ITO, PlotDataError, new_axes, objects, require_columns, style
 
-__all__ = ["MODES", "first_packet_cost", "plot_first_packet_cost", "plot_trace"]
+__all__ = ["MODES", "first_packet_cost", "plot_first_packet_cost", "plot_trace", "trace_figsize"]
 
 MODES = ("iptables", "nftables", "ipvs")
 MODE_COLORS = {"iptables": OKABE_ITO[5], "nftables": OKABE_ITO[0], "ipvs": OKABE_ITO[2]}
 MODE_MARKERS = {"iptables": "o", "nftables": "s", "ipvs": "^"}
 TAKEN_COLOR = OKABE_ITO[0]
-MAX_RULE_CHARS = 100
-
-
-def _short(text: str, limit: int = MAX_RULE_CHARS) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+#: Text of the trace: monospace at the smallest size kubelearn draws, with room between lines.
+TRACE_FONT = 8.0
+LINE_INCHES = TRACE_FONT * 1.45 / 72
+#: A monospace character's advance at TRACE_FONT (DejaVu Sans Mono: 0.602 em), in inches.
+CHAR_INCHES = TRACE_FONT * 0.64 / 72  # 0.602 em, with room for bold and rounding
+#: Branches side by side in one row (more go on further rows).
+MAX_COLUMNS = 3
+WIDTH = 8.6
 
 
 def _pct(p: Any) -> str:
     return f"{float(p):.1%}" if p is not None else ""
 
 
-@overload
-def plot_trace(trace: Any, *, upto: int | None = ..., ax: None = ...) -> Figure: ...
-@overload
-def plot_trace(trace: Any, *, upto: int | None = ..., ax: Axes) -> Axes: ...
-def plot_trace(trace: Any, *, upto: int | None = None, ax: Axes | None = None) -> Figure | Axes:
-    """The rules one connection's first packet walked, as a list to follow from top to bottom.
+class _Block:
+    """Lines of text for one part of the path: (text, style, step index or None)."""
 
-    Rules are grouped under their table and chain.  The rule whose match sent the packet on
-    (the branch taken) is bold, blue and marked ``→``; rules tried and passed over are grey.
-    A rule with a probability (``-m statistic --mode random``, ``numgen``) shows it.  At the
-    bottom: the verdict, whether the source was masqueraded (SNAT), and every pod this
-    connection could have reached with its probability, as bars.
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, dict[str, Any], int | None]] = []
 
-    Args:
-        trace: a :class:`kubelearn.proxy.trace` result (``steps``, ``verdict``,
-            ``destinations``, ``masquerade``, ``rules_walked``).
-        upto: show only the first ``upto`` steps (the packet tracer steps through with this).
-        ax: axes to draw on; without it a new figure is made and returned.
+    def add(self, text: str, width: int, step: int | None = None, indent: str = "", **kw: Any) -> None:
+        wrapped = textwrap.wrap(" ".join(str(text).split()), width=max(12, width), subsequent_indent=indent + "  ",
+                                break_long_words=True, break_on_hyphens=False) or [""]
+        rest = {k: v for k, v in kw.items() if k != "gid"}  # one gid per rule: on its first line
+        for k, line in enumerate(wrapped):
+            self.lines.append((line, kw if k == 0 else rest, step if k == 0 else None))
 
-    Returns:
-        The new figure, or ``ax`` when it was given.
+
+def _path_parts(steps: Sequence[Any], dests: Sequence[Any]) -> tuple[list[int], list[list[int]], list[int | None],
+                                                                       list[int], int]:
+    """Split a trace's steps into the trunk, one list per destination, and the shared tail.
+
+    The tracer walks every branch a random rule can take: after the Service's chain it
+    lists each endpoint's chain in turn, then what every branch meets next (filter and
+    POSTROUTING), once per branch.  Returns ``(trunk, branches, branch_rule, tail,
+    tail_repeats)``: the step indices before the branch point, each destination's own steps,
+    the rule that sends a packet to each destination (None when one rule dispatches to all,
+    as nftables' ``numgen`` verdict map does: that rule is in the trunk), the steps after the
+    branches (one copy when every branch repeats them), and how many copies there were.
     """
-    steps: Sequence[Any] = list(getattr(trace, "steps", None) or [])
-    dests: Sequence[Any] = list(getattr(trace, "destinations", None) or [])
-    if upto is not None and not 0 <= upto <= len(steps):
-        raise PlotDataError(f"upto must be between 0 and {len(steps)} (this trace has {len(steps)} steps), not {upto}")
-    shown = steps if upto is None else steps[:upto]
-    finished = upto is None or upto == len(steps)
-    rows: list[tuple[str, dict[str, Any]]] = []
-    chain = None
-    for i, st in enumerate(shown):
+    chains = {str(getattr(d, "chain", "")): i for i, d in enumerate(dests)}
+    owner = [chains.get(str(getattr(st, "chain", ""))) for st in steps]
+    firsts = [i for i, o in enumerate(owner) if o is not None]
+    if not dests or not firsts:
+        return list(range(len(steps))), [[] for _ in dests], [None] * len(dests), [], 1
+    last = firsts[-1]
+    dispatch = next((str(getattr(steps[i], "chain", "")) for i in range(firsts[0] - 1, -1, -1)
+                     if owner[i] is None), None)
+    branches: list[list[int]] = [[] for _ in dests]
+    branch_rule: list[int | None] = [None] * len(dests)
+    trunk: list[int] = []
+    for i in range(last + 1):
+        st = steps[i]
+        if owner[i] is not None:
+            branches[owner[i]].append(i)  # type: ignore[index]
+            continue
+        rule = str(getattr(st, "rule", ""))
+        named = [k for c, k in chains.items() if c and c in rule]
+        if str(getattr(st, "chain", "")) == dispatch and len(named) == 1 and branch_rule[named[0]] is None:
+            branch_rule[named[0]] = i
+        elif i < firsts[0]:
+            trunk.append(i)
+        else:  # a step of the dispatch chain between branches that names no single branch
+            trunk.append(i)
+    tail = list(range(last + 1, len(steps)))
+    repeats = 1
+    n = len(dests)
+    if tail and len(tail) % n == 0 and n > 1:
+        # Every branch meets the same rules afterwards: the tracer lists them once per branch
+        # (iptables, branch after branch; nftables, hook by hook).  Keep each rule's first copy.
+        keys = {i: (getattr(steps[i], "chain", ""), getattr(steps[i], "rule", ""),
+                    bool(getattr(steps[i], "matched", False))) for i in tail}
+        size = len(tail) // n
+        ordered = [keys[i] for i in tail]
+        if all(ordered[k * size:(k + 1) * size] == ordered[:size] for k in range(n)):
+            tail, repeats = tail[:size], n
+        elif all(c == n for c in Counter(ordered).values()):
+            seen: set[Any] = set()
+            firsts_of = [i for i in tail if not (keys[i] in seen or seen.add(keys[i]))]  # type: ignore[func-returns-value]
+            tail, repeats = firsts_of, n
+    return trunk, branches, branch_rule, tail, repeats
+
+
+def _rule_lines(block: _Block, steps: Sequence[Any], indices: Sequence[int], width: int, shown: int,
+                current: int | None, chain: list[Any]) -> None:
+    """Chain headers and rules (wrapped, never cut) for the given steps, up to ``shown``."""
+    for i in indices:
+        if i >= shown:
+            continue
+        st = steps[i]
         key = (getattr(st, "table", ""), getattr(st, "chain", ""))
-        if key != chain:
-            rows.append((f"{key[0]} table, chain {key[1]}" if key[0] else f"chain {key[1]}",
-                         {"fontweight": "bold", "color": "#222222", "gid": f"chain:{key[1]}"}))
-            chain = key
+        if key != chain[0]:
+            block.add(f"{key[0]} table, chain {key[1]}" if key[0] else f"chain {key[1]}", width,
+                      fontweight="bold", color="#222222", gid=f"chain:{key[1]}")
+            chain[0] = key
         matched = bool(getattr(st, "matched", False))
         prob = getattr(st, "probability", None)
-        suffix = ""
+        text = ("▶ " if i == current else "") + ("→ " if matched else "✗ ") + str(getattr(st, "rule", ""))
         if prob is not None:
-            suffix = f"   [random: p = {float(prob):.4g}" + (" → taken]" if matched else " → not this time]")
-        current = upto is not None and i == upto - 1
-        text = ("→ " if matched else "   ") + _short(getattr(st, "rule", "")) + suffix
-        rows.append((("▶ " if current else "   ") + text,
-                     {"color": TAKEN_COLOR if matched else NEUTRAL_COLOR,
-                      "fontweight": "bold" if matched else "normal", "gid": f"{'taken' if matched else 'step'}:{i}"}))
+            text += f"  [random: p = {float(prob):.4g}" + (" → taken]" if matched else " → not this time]")
+        block.add(text, width, step=i, indent="",
+                  color=TAKEN_COLOR if matched else NEUTRAL_COLOR, fontweight="bold" if matched else "normal",
+                  gid=f"{'taken' if matched else 'step'}:{i}")
+
+
+def _layout(trace: Any, upto: int | None) -> tuple[_Block, list[tuple[str, _Block]], _Block, int, int]:
+    steps: Sequence[Any] = list(getattr(trace, "steps", None) or [])
+    dests: Sequence[Any] = list(getattr(trace, "destinations", None) or [])
+    shown = len(steps) if upto is None else upto
+    current = None if upto is None or upto == 0 else upto - 1
+    trunk_idx, branch_idx, branch_rule, tail_idx, repeats = _path_parts(steps, dests)
+    full = int((WIDTH - 0.4) / CHAR_INCHES)
+    cols = max(1, min(MAX_COLUMNS, len(dests)))
+    col_chars = int(((WIDTH - 0.4) / cols - 0.2) / CHAR_INCHES)
+    trunk = _Block()
+    _rule_lines(trunk, steps, trunk_idx, full, shown, current, [None])
+    branches: list[tuple[str, _Block]] = []
+    for k, d in enumerate(dests):
+        b = _Block()
+        p = getattr(d, "probability", None)
+        b.add(f"branch {k + 1}: {_pct(p)} of connections", col_chars, fontweight="bold", color="#222222",
+              gid=f"branch:{k + 1}")
+        rule = branch_rule[k]
+        idx = ([rule] if rule is not None else []) + branch_idx[k]
+        _rule_lines(b, steps, idx, col_chars, shown, current, [None])
+        if not idx:
+            b.add("(not walked by this trace)", col_chars, color=NEUTRAL_COLOR, style="italic")
+        reached = shown > max(idx, default=len(steps))
+        if reached or upto is None:
+            masq = " (source rewritten: SNAT)" if getattr(d, "masquerade", False) else ""
+            b.add(f"⇒ pod {getattr(d, 'endpoint', '')}{masq}", col_chars, fontweight="bold", color="#222222",
+                  gid=f"endpoint:{getattr(d, 'endpoint', '')}")
+        branches.append((str(getattr(d, "endpoint", "")), b))
+    tail = _Block()
+    if tail_idx and any(i < shown for i in tail_idx):
+        if repeats > 1:
+            tail.add(f"then, the same on each of the {repeats} branches:", full, fontweight="bold", color="#222222",
+                     gid="tail")
+            last_shown = len(steps) if shown > tail_idx[-1] or upto is None else shown
+            _rule_lines(tail, steps, tail_idx, full, last_shown, current, [None])
+        else:
+            # Branches that differ afterwards (a hairpin connection is masqueraded): when the
+            # tail splits into one run per branch, each starting with the same rule, say which is which.
+            first = (getattr(steps[tail_idx[0]], "chain", ""), getattr(steps[tail_idx[0]], "rule", ""))
+            starts = [k for k, i in enumerate(tail_idx)
+                      if (getattr(steps[i], "chain", ""), getattr(steps[i], "rule", "")) == first]
+            if len(starts) == len(dests) > 1:
+                bounds = [*starts, len(tail_idx)]
+                for k in range(len(dests)):
+                    part = tail_idx[bounds[k]:bounds[k + 1]]
+                    if not any(i < shown for i in part):
+                        continue
+                    tail.add(f"then, on branch {k + 1} (to {getattr(dests[k], 'endpoint', '')}):", full,
+                             fontweight="bold", color="#222222", gid=f"tail:{k + 1}")
+                    _rule_lines(tail, steps, part, full, shown, current, [None])
+            else:
+                tail.add("then:", full, fontweight="bold", color="#222222", gid="tail")
+                _rule_lines(tail, steps, tail_idx, full, shown, current, [None])
+    finished = upto is None or upto == len(steps)
     if finished:
-        verdict = getattr(trace, "verdict", "")
-        rows.append((f"verdict: {verdict}", {"fontweight": "bold", "color": "#222222", "gid": "verdict"}))
-        masq = getattr(trace, "masquerade", None)
-        if masq is not None:
-            rows.append(("source address rewritten (SNAT, masquerade)" if masq else "source address kept (no SNAT)",
-                         {"color": "#222222", "gid": "masquerade"}))
-    n_rows = len(rows) + (len(dests) + 1 if finished and dests else 0)
-    ax, created = new_axes(ax, (10.0, max(2.0, 0.24 * n_rows + 0.9)))
+        verdict = str(getattr(trace, "verdict", ""))
+        tail.add(f"verdict: {verdict}", full, fontweight="bold", color="#222222", gid="verdict")
+        snat = getattr(trace, "masquerade", None)
+        if snat is not None:
+            tail.add("source address rewritten (SNAT, masquerade)" if snat else "source address kept (no SNAT)", full,
+                     color="#222222", gid="masquerade")
+    return trunk, branches, tail, cols, len(steps)
+
+
+def _trace_lines(trace: Any, upto: int | None) -> float:
+    trunk, branches, tail, cols, _ = _layout(trace, upto)
+    rows = [branches[i:i + cols] for i in range(0, len(branches), cols)]
+    return len(trunk.lines) + len(tail.lines) + sum(max(len(b.lines) for _, b in row) + 1.5 for row in rows) + 2
+
+
+def trace_figsize(trace: Any) -> tuple[float, float]:
+    """The figure size (inches) that shows a whole trace at 8 pt: every rule wrapped, none cut.
+
+    The size does not depend on how many steps are shown, so a widget stepping through the
+    trace keeps one layout.
+    """
+    return (WIDTH, max(2.0, _trace_lines(trace, None) * LINE_INCHES + 0.7))
+
+
+def plot_trace(trace: Any, *, upto: int | None = None, ax: Axes | None = None) -> Axes:
+    """The path of one connection's first packet through the rules, with its branches.
+
+    From the top: the rules every connection meets (grouped under their table and chain),
+    then the branch point where kube-proxy picks an endpoint at random, drawn as side-by-side
+    branches (one per endpoint, with its probability, the rule that sends a packet there and
+    that endpoint's own chain ending in the DNAT), then what every branch meets next,
+    listed once.  A rule that matched (the packet went on from it) is bold, blue and marked
+    ``→``; a rule tried and passed over is grey and marked ``✗``.  Rules are wrapped, never
+    cut.  At the bottom: the verdict and whether the source was masqueraded (SNAT).
+
+    Args:
+        trace: a :func:`kubelearn.proxy.trace` result (``steps``, ``verdict``,
+            ``destinations``, ``masquerade``, ``rules_walked``).
+        upto: show only the first ``upto`` steps, marking the last with ``▶`` (the packet
+            tracer steps through with this); on given axes sized by :func:`trace_figsize`
+            the rows keep the places they have in the whole trace.
+        ax: axes to draw on; without it a new figure of :func:`trace_figsize` is made.
+
+    Returns:
+        The axes drawn on.
+    """
+    steps: Sequence[Any] = list(getattr(trace, "steps", None) or [])
+    if upto is not None and not 0 <= upto <= len(steps):
+        raise PlotDataError(f"upto must be between 0 and {len(steps)} (this trace has {len(steps)} steps), not {upto}")
+    # On the caller's axes (the packet tracer's figure, sized for the whole trace) the rows keep
+    # their places as steps are revealed; a figure of its own fits the steps shown.
+    total = _trace_lines(trace, None if ax is not None else upto)
+    trunk, branches, tail, cols, n_steps = _layout(trace, upto)
+    ax = new_axes(ax, (WIDTH, max(2.0, total * LINE_INCHES + 0.7)))
     with style():
+        text_kw: dict[str, Any] = {"ha": "left", "va": "center", "family": "monospace", "fontsize": TRACE_FONT}
         y = 0.0
-        for text, kw in rows:
-            ax.text(0.0, y, text, ha="left", va="center", family="monospace", fontsize=7.5, **kw)
-            y -= 1
-        if finished and dests:
-            ax.text(0.0, y, "where this connection could go:", ha="left", va="center", fontsize=8,
-                    fontweight="bold")
-            y -= 1
-            for d in dests:
-                p = float(getattr(d, "probability", 0.0) or 0.0)
-                ep = str(getattr(d, "endpoint", ""))
-                ax.barh(y, 0.35 * p, left=0.02, height=0.6, color=TAKEN_COLOR, alpha=0.8, gid=f"dest:{ep}")
-                ax.text(0.39, y, f"{ep}  {_pct(p)}  via {getattr(d, 'chain', '')}", ha="left", va="center",
-                        fontsize=7.5, family="monospace")
+
+        def draw(block: _Block, x: float, y: float) -> float:
+            for text, kw, _step in block.lines:
+                ax.text(x, y, text, **text_kw, **kw)
                 y -= 1
+            return y
+
+        y = draw(trunk, 0.0, y)
+        col_w = 1.0 / cols
+        rows = [branches[i:i + cols] for i in range(0, len(branches), cols)]
+        fork = y + 0.4
+        for r, row in enumerate(rows):
+            height = max(len(b.lines) for _, b in row)
+            top = y - (1.6 if r == 0 else 0.6)
+            for c, (endpoint, b) in enumerate(row):
+                x0 = c * col_w + 0.004
+                ax.add_patch(Rectangle((x0, top - height + 0.4), col_w - 0.012, height + 0.2,
+                                       facecolor="#F4F8FC", edgecolor=TAKEN_COLOR, lw=0.8, zorder=0,
+                                       gid=f"dest:{endpoint}"))
+                if r == 0:  # the fork: one arrow from the trunk to each branch
+                    ax.annotate("", xy=(x0 + col_w / 2, top + 0.6), xytext=(0.12, fork),
+                                arrowprops={"arrowstyle": "-|>", "color": TAKEN_COLOR, "lw": 1.2,
+                                            "shrinkA": 0, "shrinkB": 0}, zorder=1)
+                draw(b, x0 + 0.008, top)
+            y = top - height - 0.9
+        draw(tail, 0.0, y)
         ax.set_xlim(0, 1)
-        ax.set_ylim(y + 0.3, 0.8)
+        ax.set_ylim(-total + 0.5, 0.8)
         ax.axis("off")
         walked = getattr(trace, "rules_walked", None)
         title = "Path of one connection's first packet"
         if walked is not None:
             title += f": {walked} rules walked"
         if upto is not None:
-            title += f" (step {upto} of {len(steps)})"
+            title += f" (step {upto} of {n_steps})"
         ax.set_title(title, loc="left")
-    return result(ax, created)
+    return ax
 
 
 def first_packet_cost(service_counts: Iterable[int] = (1, 10, 100, 1000), modes: Iterable[str] = MODES,
@@ -140,15 +302,10 @@ def first_packet_cost(service_counts: Iterable[int] = (1, 10, 100, 1000), modes:
         One row per (mode, services): ``mode``, ``services`` (every Service in the cluster,
         ``kubernetes`` and ``kube-dns`` included), ``rules_walked`` (mean over the sampled
         Services), ``max_rules_walked``.
-
-    Raises:
-        KubelearnError: when the tracer or the scenarios are not available in this build.
     """
-    try:
-        from ..proxy import trace  # type: ignore[attr-defined]  # the tracer (issue 3) may be absent
-        from ..scenarios import default_scenario
-    except ImportError as exc:  # pragma: no cover - depends on the build
-        raise KubelearnError(f"first_packet_cost needs kubelearn.proxy and kubelearn.scenarios: {exc}") from exc
+    from ..proxy import trace
+    from ..scenarios import default_scenario
+
     counts = sorted({int(c) for c in service_counts})
     if not counts or counts[0] < 1:
         raise PlotDataError("service_counts must be positive numbers of Services")
@@ -186,11 +343,7 @@ def first_packet_cost(service_counts: Iterable[int] = (1, 10, 100, 1000), modes:
     return pd.DataFrame(rows)
 
 
-@overload
-def plot_first_packet_cost(data: pd.DataFrame, *, ax: None = ...) -> Figure: ...
-@overload
-def plot_first_packet_cost(data: pd.DataFrame, *, ax: Axes) -> Axes: ...
-def plot_first_packet_cost(data: pd.DataFrame, *, ax: Axes | None = None) -> Figure | Axes:
+def plot_first_packet_cost(data: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """Rules walked by a connection's first packet against the number of Services, per mode.
 
     iptables mode matches the first packet against ``KUBE-SERVICES`` one rule at a time, so
@@ -202,15 +355,15 @@ def plot_first_packet_cost(data: pd.DataFrame, *, ax: Axes | None = None) -> Fig
     Args:
         data: columns ``mode``, ``services``, ``rules_walked`` (as from
             :func:`first_packet_cost`); ``max_rules_walked`` is drawn as a band when present.
-        ax: axes to draw on; without it a new figure is made and returned.
+        ax: axes to draw on; without it a new figure is made.
 
     Returns:
-        The new figure, or ``ax`` when it was given.
+        The axes drawn on.
     """
     require_columns(data, ["mode", "services", "rules_walked"], "plot_first_packet_cost")
     if data.empty:
         raise PlotDataError("plot_first_packet_cost needs at least one measurement")
-    ax, created = new_axes(ax, (7.0, 4.0))
+    ax = new_axes(ax, (7.0, 4.0))
     with style():
         for mode in [m for m in MODES if m in set(data["mode"])] + sorted(set(data["mode"]) - set(MODES)):
             sub = data[data["mode"] == mode].sort_values("services")
@@ -227,4 +380,4 @@ def plot_first_packet_cost(data: pd.DataFrame, *, ax: Axes | None = None) -> Fig
         ax.set_title("What a new connection costs as the cluster grows")
         ax.legend(title="kube-proxy mode (band: worst Service)", loc="upper left")
         ax.grid(True, which="major", alpha=0.3)
-    return result(ax, created)
+    return ax

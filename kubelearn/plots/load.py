@@ -17,26 +17,26 @@ table of each client's share on its most used pod).
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Mapping
-from typing import Any, overload
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from scipy.stats import binom
 
 from ._common import (
     ERROR_COLOR,
+    MAX_WIDTH,
     NEUTRAL_COLOR,
     PlotDataError,
     colors_for,
     first_requests,
     new_axes,
     require_columns,
-    result,
     style,
     text_column,
     text_values,
@@ -46,7 +46,8 @@ from ._common import (
     node_colors as node_color_map,
 )
 
-__all__ = ["Event", "chance_band", "events_of", "plot_affinity", "plot_load", "plot_traffic", "return_rate"]
+__all__ = ["Event", "chance_band", "events_of", "plot_affinity", "plot_load", "plot_traffic", "present_shares",
+           "return_rate"]
 
 #: Markers for pods, so a pod is told apart by shape as well as colour.
 POD_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
@@ -100,14 +101,9 @@ def _pods_by_node(log: pd.DataFrame, extra_pods: Iterable[str] = ()) -> list[tup
     return [(node, sorted(groups[node])) for node in sorted(groups, key=lambda n: (n == "", n))]
 
 
-@overload
-def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFrame | pd.Series | None = ..., service: str | None = ...,
-              ax: None = ...) -> Figure: ...
-@overload
-def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFrame | pd.Series | None = ..., service: str | None = ...,
-              ax: Axes) -> Axes: ...
-def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFrame | pd.Series | None = None, service: str | None = None,
-              ax: Axes | None = None) -> Figure | Axes:
+def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFrame | pd.Series | None = None,
+              service: str | None = None, no_prediction: str | None = None,
+              count: Literal["connections", "requests"] = "connections", ax: Axes | None = None) -> Axes:
     """Connections answered by each pod, grouped and coloured by node, against the prediction.
 
     Each bar is one pod's count of answered connections (``outcome == "ok"``).  A dark tick
@@ -124,12 +120,26 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
             ``attrs["predicted_shares"]`` is used when present, else an equal share for
             every pod seen (what iptables and nftables mode predict without affinity).
         service: only connections to this Service (``"namespace/name"``).
-        ax: axes to draw on; without it a new figure is made and returned.
+        no_prediction: why no per-connection prediction applies to this run, for example
+            ``"sessionAffinity: ClientIP"`` (a client's connections follow its first one, so
+            they are not independent choices and the binomial band does not hold).  When
+            given, neither a predicted share nor a chance band is drawn, and the legend
+            says why.
+        count: ``"connections"`` (what kube-proxy balances) or ``"requests"`` (what a
+            pod's CPU feels: every request of a keep-alive connection goes where the
+            connection went).  Requests ride on connections, so they are not independent
+            choices: with ``"requests"`` no prediction or chance band is drawn.
+        ax: axes to draw on; without it a new figure is made.
 
     Returns:
-        The new figure, or ``ax`` when it was given.
+        The axes drawn on.
     """
     require_columns(log, ["pod", "pod_node", "outcome"], "plot_load")
+    _check_count(count)
+    if count == "requests" and not no_prediction:
+        no_prediction = "requests follow their connection's pod"
+    if no_prediction:
+        predicted = {}
     if predicted is None:
         predicted = log.attrs.get("predicted_shares")
     if isinstance(predicted, pd.DataFrame):
@@ -138,7 +148,7 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
         predicted = {str(k): float(v) for k, v in predicted.items()}
     # kubelearn.predicted_shares says NaN where the model cannot predict (a run with events,
     # clients caching a multi-record DNS answer): draw no reference at all rather than a false one.
-    unpredictable = predicted is not None and any(v != v for v in predicted.values())
+    unpredictable = bool(no_prediction) or (predicted is not None and any(v != v for v in predicted.values()))
     if unpredictable:
         predicted = None
     if predicted is not None:
@@ -147,7 +157,9 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
         answered_share = {k: float(v) for k, v in predicted.items() if k}
         total = sum(answered_share.values())
         predicted = {k: v / total for k, v in answered_share.items()} if total > 0 else None
-    log = first_requests(filter_service(without_attrs(log), service))
+    log = filter_service(without_attrs(log), service)
+    if count == "connections":
+        log = first_requests(log)
     outcome = text_values(log, "outcome")
     pods = text_values(log, "pod")
     is_answered = (outcome == "ok") & (pods != "")
@@ -162,8 +174,16 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
     assert predicted is not None
 
     failures = pd.Series(outcome[outcome != "ok"], dtype=object).value_counts()
-    width = max(7.0, 0.7 * (sum(len(ps) for _, ps in groups) + len(failures)) + 2.5)
-    ax, created = new_axes(ax, (min(width, 14.0), 4.0))
+    # Room for every pod's name, whole and upright (split after the ReplicaSet hash) when the
+    # bars fit side by side in 8.8 inches next to the legend; else the names stand on end and
+    # the figure grows downwards to hold them.
+    names = [p for _, ps in groups for p in ps] + [str(o) for o in failures.index]
+    label_in = max((max(len(x) for x in _two_lines(n).split("\n")) for n in names), default=1) * 8 * 0.62 / 72
+    slots = len(names) + 0.6 * len(groups) + 0.5
+    upright_width = slots * (label_in + 0.12) + 3.3
+    width = min(MAX_WIDTH, max(7.0, upright_width))
+    created = ax is None
+    ax = new_axes(ax, (width, 4.0 if upright_width <= MAX_WIDTH else 3.6 + label_in))
     node_colors = node_color_map([node for node, _ in groups if node])
 
     with style():
@@ -190,7 +210,7 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
             ax.annotate(node or "(node unknown)", xy=((start + x - 1) / 2, 0.98), xycoords=("data", "axes fraction"),
                         ha="center", va="top", fontsize=8, color="#222222", fontweight="bold")
             x += 0.6  # gap between nodes
-        bars = ax.bar(xs, heights, width=0.8, color=colors, edgecolor="white", label="connections answered")
+        bars = ax.bar(xs, heights, width=0.8, color=colors, edgecolor="white", label=f"{count} answered")
         for patch, gid in zip(bars.patches, gids, strict=True):
             patch.set_gid(gid)
 
@@ -205,7 +225,7 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
         for xi, h in zip(xs, heights, strict=True):
             share = f"{h / n:.0%}" if n else ""
             ax.annotate(f"{h}\n{share}", (xi, h), xytext=(0, 2), textcoords="offset points", ha="center",
-                        va="bottom", fontsize=7)
+                        va="bottom", fontsize=8)
 
         if len(failures):
             x += 0.4
@@ -217,15 +237,21 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
             ticks += fx
             tick_labels += [str(o) for o in failures.index]
 
-        ax.set_xticks(ticks, tick_labels, rotation=30, ha="right")
-        ax.set_ylabel("connections answered")
+        # Pod names whole, split after the ReplicaSet hash; upright when they fit side by side.
+        split = [_two_lines(t) for t in tick_labels]
+        room_in = (ax.get_position().width * _figwidth(ax) - (2.6 if created else 0.0)) / max(1.0, slots)
+        ax.set_xticks(ticks, split, rotation=0 if label_in + 0.1 <= room_in else 90, fontsize=8)
+        ax.set_ylabel(f"{count} answered")
         svc = service or _single(log, "service")
         # y given: matplotlib skips its title-placement layout pass (a widget redraws this often).
-        ax.set_title(f"Which pod answered: {len(log):,} connections" + (f" to {svc}" if svc else ""), y=1.0)
+        ax.set_title(f"Which pod answered: {len(log):,} {count}" + (f" to {svc}" if svc else ""), y=1.0)
         handles: list[Any] = [Patch(facecolor=c, label=f"pod on {node}") for node, c in node_colors.items()]
-        if unpredictable:
+        if no_prediction:
+            handles.append(Line2D([], [], color="none",
+                                  label="\n".join(textwrap.wrap(f"no prediction: {no_prediction}", width=34))))
+        elif unpredictable:
             handles.append(Line2D([], [], color="none", label="no prediction for this run"))
-        else:
+        elif xs:  # no pod at all: nothing was predicted, say nothing about it
             handles.append(Line2D([], [], color="#222222", lw=2,
                                   label="equal share (assumed)" if assumed else "predicted share"))
             handles.append(Patch(facecolor=NEUTRAL_COLOR, alpha=0.25, label="what chance alone explains (95%)"))
@@ -235,7 +261,56 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
         top = max([*heights, *(failures.tolist() or [0]),
                    *(() if unpredictable else (n * float(p) for p in predicted.values()))], default=1)
         ax.set_ylim(0, max(1.0, top) * 1.35)
-    return result(ax, created)
+    return ax
+
+
+def present_shares(log: pd.DataFrame, bin_seconds: float = 1.0) -> dict[str, float]:
+    """Each pod's expected share of the answered connections, given which pods were answering when.
+
+    With pods coming and going (a scale-up, a crash, a rollout), "an equal share each" is
+    wrong: a pod added at 15 s cannot have had part of the first 15 s.  The run is cut into
+    windows of ``bin_seconds``; in each, the connections answered are shared equally among
+    the pods that answered at least one connection in that window (kube-proxy's random
+    choice over the ready endpoints of that moment); the shares are summed over windows.
+
+    Simplification: "answering in a window" stands for "a ready endpoint then"; with fewer
+    connections per window than pods, a ready pod that chance left idle is missed.
+
+    Returns:
+        pod -> share of all answered connections (summing to 1); empty when none was answered.
+    """
+    require_columns(log, ["time", "pod", "outcome"], "present_shares")
+    if bin_seconds <= 0:
+        raise PlotDataError(f"bin_seconds must be positive, not {bin_seconds}")
+    first = first_requests(without_attrs(log))
+    ok = (text_values(first, "outcome") == "ok") & (text_values(first, "pod") != "")
+    frame = pd.DataFrame({"bin": (first["time"].to_numpy(dtype=float)[ok] // bin_seconds).astype(int),
+                          "pod": text_values(first, "pod")[ok]})
+    if frame.empty:
+        return {}
+    per_bin = frame.groupby("bin")["pod"].agg(["size", "unique"])
+    expected: dict[str, float] = {}
+    for size, pods in zip(per_bin["size"], per_bin["unique"], strict=True):
+        for pod in pods:
+            expected[str(pod)] = expected.get(str(pod), 0.0) + size / len(pods)
+    total = sum(expected.values())
+    return {p: v / total for p, v in sorted(expected.items())}
+
+
+def _check_count(count: str) -> None:
+    if count not in ("connections", "requests"):
+        raise PlotDataError(f'count must be "connections" or "requests", not {count!r}')
+
+
+def _figwidth(ax: Axes) -> float:
+    fig = ax.get_figure(root=True)
+    return float(fig.get_figwidth()) if fig is not None else 8.8
+
+
+def _two_lines(name: str) -> str:
+    """``my-app-774ddb954b-988m2`` as ``my-app-774ddb954b-`` over ``988m2``: whole, half as wide."""
+    cut = name.rfind("-", 0, len(name) - 1)
+    return f"{name[:cut + 1]}\n{name[cut + 1:]}" if len(name) > 14 and cut > 0 else name
 
 
 def _single(log: pd.DataFrame, column: str) -> str:
@@ -341,15 +416,10 @@ def _nice_bin(duration: float, target: int = 40) -> float:
     return float(10 * mag)  # pragma: no cover
 
 
-@overload
-def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = ..., bin_seconds: float | None = ...,
-                 service: str | None = ..., now: float | None = ..., ax: None = ...) -> Figure: ...
-@overload
-def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = ..., bin_seconds: float | None = ...,
-                 service: str | None = ..., now: float | None = ..., ax: Axes) -> Axes: ...
 def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_seconds: float | None = None,
-                 service: str | None = None, now: float | None = None, ax: Axes | None = None) -> Figure | Axes:
-    """Connections per second reaching each pod over time, with events and failures marked.
+                 count: Literal["connections", "requests"] = "connections",
+                 service: str | None = None, now: float | None = None, ax: Axes | None = None) -> Axes:
+    """New connections (or requests) per second reaching each pod over time, with events marked.
 
     One line per pod; failed connections (no pod answered) are hatched vermillion bars along
     the bottom.  Events (a Deployment scaled, a pod crashed, a rollout) are dashed vertical
@@ -360,16 +430,22 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
         log: a request log (columns ``time``, ``pod``, ``outcome``).
         events: events to mark (see :func:`events_of`); default ``log.attrs["events"]``.
         bin_seconds: width of each time bin; default about 1/40 of the run.
+        count: ``"connections"`` (new connections per second: where kube-proxy's choices
+            went) or ``"requests"`` (requests per second: where the work went, keep-alive
+            requests included).
         service: only connections to this Service (``"namespace/name"``).
         now: draw a "now" line here (the timeline player's position).
-        ax: axes to draw on; without it a new figure is made and returned.
+        ax: axes to draw on; without it a new figure is made.
 
     Returns:
-        The new figure, or ``ax`` when it was given.
+        The axes drawn on.
     """
     require_columns(log, ["time", "pod", "outcome"], "plot_traffic")
     evs = events_of(events, log)
-    log = first_requests(filter_service(without_attrs(log), service))
+    _check_count(count)
+    log = filter_service(without_attrs(log), service)
+    if count == "connections":
+        log = first_requests(log)
     times = log["time"].to_numpy(dtype=float)
     end = max([float(times.max()) if len(times) else 0.0, *(e.end or e.time for e in evs), 0.0])
     bw = float(bin_seconds) if bin_seconds else _nice_bin(end)
@@ -377,7 +453,7 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
         raise PlotDataError(f"bin_seconds must be positive, not {bin_seconds}")
     nbins = max(1, int(math.floor(end / bw)) + 1)
     edges = np.arange(nbins + 1) * bw
-    ax, created = new_axes(ax, (9.0, 3.6))
+    ax = new_axes(ax, (9.0, 3.6))
     pods = text_column(log, "pod")
     ok = text_column(log, "outcome") == "ok"
     bins = np.minimum((times // bw).astype(int), nbins - 1) if len(times) else np.array([], dtype=int)
@@ -393,9 +469,9 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
         failed = (~ok).to_numpy()
         if failed.any():
             frate = np.bincount(bins[failed], minlength=nbins) / bw
-            ax.bar(edges[:-1], frate, width=bw, align="edge", color="white", edgecolor=ERROR_COLOR, hatch="///",
-                   label="failed (no pod answered)", gid="failed")
-        ymax = ax.get_ylim()[1]
+            # One stepped patch, not a bar per bin: a bar is a patch of its own, and a widget redraws often.
+            ax.stairs(frate, edges, fill=True, facecolor="white", edgecolor=ERROR_COLOR, hatch="///", lw=1,
+                      label="failed (no pod answered)", gid="failed")
         # Events at the same moment share one caption, so their labels do not overprint.
         # Their propagation windows may end at different times: keep the longest.
         merged: dict[float, Event] = {}
@@ -406,23 +482,38 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
                 merged[ev.time] = Event(ev.time, f"{first.label}, {ev.label}", first.kind, max(ends) if ends else None)
             else:
                 merged[ev.time] = ev
-        for ev in merged.values():
+        # Each event is a numbered line (or shaded window) with its number just above the axes;
+        # the captions are listed under the x axis, wrapped to the axes' width, so a long
+        # caption can never squash the plot (as rotated labels inside it did).
+        captions = []
+        for k, ev in enumerate(merged.values(), 1):
             if ev.end is not None:
                 ax.axvspan(ev.time, ev.end, color=NEUTRAL_COLOR, alpha=0.18, lw=0, gid=f"window:{ev.label}")
             else:
                 ax.axvline(ev.time, color="#222222", ls="--", lw=1, gid=f"event:{ev.label}")
-            ax.annotate(ev.label, (ev.time, ymax), xytext=(3, -3), textcoords="offset points", rotation=90,
-                        va="top", ha="left", fontsize=7)
+            ax.annotate(str(k), (ev.time, 1.0), xycoords=("data", "axes fraction"), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=8, fontweight="bold",
+                        gid=f"eventnumber:{k}",
+                        bbox={"boxstyle": "circle,pad=0.15", "facecolor": "white", "edgecolor": "#222222", "lw": 0.6})
+            span = f"{ev.time:.3g}-{ev.end:.3g} s" if ev.end is not None else f"{ev.time:.3g} s"
+            captions.append(f"({k}) {span}: {ev.label}")
+        if captions:
+            width_in = ax.get_position().width * _figwidth(ax)
+            chars = max(40, int(width_in * 72 / (8 * 0.55)))
+            text = "\n".join(textwrap.wrap("    ".join(captions), width=chars, break_on_hyphens=False))
+            ax.annotate(text, (0, 0), xycoords="axes fraction", xytext=(0, -30), textcoords="offset points",
+                        ha="left", va="top", fontsize=8, gid="eventcaptions", annotation_clip=False)
         if now is not None:
             ax.axvline(now, color=ERROR_COLOR, lw=2, gid="now", label=f"now ({now:g} s)")
         ax.set_xlim(0, max(edges[-1], now or 0.0))
         ax.set_xlabel("time (seconds)")
-        ax.set_ylabel("connections per second")
+        ax.set_ylabel(f"{'new connections' if count == 'connections' else 'requests'} per second")
         svc = service or _single(log, "service")
-        ax.set_title("Traffic over time, per pod" + (f" behind {svc}" if svc else ""))
+        # Room above the axes for the events' numbers.
+        ax.set_title("Traffic over time, per pod" + (f" behind {svc}" if svc else ""), pad=16 if captions else 6)
         if pod_names or failed.any():
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return result(ax, created)
+    return ax
 
 
 # ------------------------------------------------------------------------- affinity
@@ -464,19 +555,13 @@ def return_rate(log: pd.DataFrame) -> float:
     return float((same_client & frame["pod"].eq(frame["pod"].shift())).sum() / repeats)
 
 
-@overload
-def plot_affinity(log: pd.DataFrame, *, timeout: float | None = ..., max_clients: int = ...,
-                  service: str | None = ..., ax: None = ...) -> Figure: ...
-@overload
-def plot_affinity(log: pd.DataFrame, *, timeout: float | None = ..., max_clients: int = ...,
-                  service: str | None = ..., ax: Axes) -> Axes: ...
 def plot_affinity(log: pd.DataFrame, *, timeout: float | None = None, max_clients: int = 30,
-                  service: str | None = None, ax: Axes | None = None) -> Figure | Axes:
+                  service: str | None = None, ax: Axes | None = None) -> Axes:
     """Each client's connections over time, coloured by the pod that answered.
 
     A row per client; a point per answered connection, in the pod's colour and shape.
     With ``sessionAffinity: ClientIP`` a row should be one colour.  A ring marks every
-    connection that went to a different pod than the client's previous one: a red ring when
+    connection that went to a different pod than the client's previous one: a vermillion (red-orange) ring when
     the client had been silent longer than the affinity timeout (the entry expired), a grey
     ring otherwise (the affinity list forgot the client, the pod went away, or there is no
     affinity at all).
@@ -487,10 +572,10 @@ def plot_affinity(log: pd.DataFrame, *, timeout: float | None = None, max_client
             ``log.attrs["affinity_timeout"]`` when present.
         max_clients: draw at most this many clients (the first to connect).
         service: only connections to this Service (``"namespace/name"``).
-        ax: axes to draw on; without it a new figure is made and returned.
+        ax: axes to draw on; without it a new figure is made.
 
     Returns:
-        The new figure, or ``ax`` when it was given.
+        The axes drawn on.
     """
     require_columns(log, ["time", "client", "pod", "outcome"], "plot_affinity")
     if timeout is None:
@@ -506,7 +591,7 @@ def plot_affinity(log: pd.DataFrame, *, timeout: float | None = None, max_client
     row = {c: i for i, c in enumerate(clients)}
     pod_names = sorted(frame["pod"].unique())
     pod_colors = colors_for(pod_names)
-    ax, created = new_axes(ax, (9.0, max(2.5, 0.28 * len(clients) + 1.5)))
+    ax = new_axes(ax, (9.0, max(2.5, 0.28 * len(clients) + 1.5)))
     with style():
         for i, pod in enumerate(pod_names):
             sel = frame[frame["pod"] == pod]
@@ -534,6 +619,6 @@ def plot_affinity(log: pd.DataFrame, *, timeout: float | None = None, max_client
         ax.set_title(f"Session affinity: {sticky}{more}")
         if pod_names:
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return result(ax, created)
+    return ax
 
 

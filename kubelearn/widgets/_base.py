@@ -2,8 +2,16 @@
 
 Widgets are optional: ``ipywidgets`` is imported only when a widget is built, so the rest
 of kubelearn works (and installs) without it.  Every widget draws with the same pure
-functions as :mod:`kubelearn.plots` and puts the picture into an ``Output`` widget of fixed
-height, so the page never jumps while the learner plays.
+functions as :mod:`kubelearn.plots` and puts the picture into an ``Output`` widget with a
+minimum height, so the page hardly moves while the learner plays, and no scroll bars: every
+picture is at most 8.8 inches (845 CSS pixels as SVG) wide, so it fits JupyterLab's output
+area with the file browser open.
+
+Live picture and still: a widget shown in a notebook answers with one output carrying both
+the live view (``application/vnd.jupyter.widget-view+json``) and a PNG of its current picture
+(``image/png``).  JupyterLab, Voilà and VS Code render the live view and ignore the PNG;
+GitHub, nbviewer and HTML exports without widget state fall back to the PNG.  So a reader
+never sees a still next to a live picture that has moved on.
 """
 
 from __future__ import annotations
@@ -49,6 +57,31 @@ def svg_output(svg: bytes, alt: str) -> dict[str, Any]:
             "data": {"image/svg+xml": svg.decode("utf-8"), "text/plain": alt}}
 
 
+def place(ax: Any, left: float, right: float, bottom: float, top: float, box: tuple[float, float, float, float]
+          | None = None) -> None:
+    """Put ``ax`` in its figure with margins in inches (left, right, bottom, top) inside ``box``.
+
+    ``box`` is ``(x0, y0, width, height)`` in inches (default: the whole figure).  A widget
+    redraws on every change, and matplotlib's constrained layout measures every label twice
+    to do what these few numbers do: margins for the known labels of a known picture.
+    """
+    fw, fh = ax.get_figure(root=True).get_size_inches()
+    x0, y0, w, h = box or (0.0, 0.0, fw, fh)
+    ax.set_position([(x0 + left) / fw, (y0 + bottom) / fh, max(0.1, w - left - right) / fw,
+                     max(0.1, h - bottom - top) / fh])
+
+
+def legend_inches(ax: Any, ncol: int = 1) -> tuple[float, float]:
+    """Width and height (inches) of the axes' legend at 8 pt, from its labels (no renderer needed)."""
+    legend = ax.get_legend()
+    if legend is None:
+        return (0.0, 0.0)
+    texts = [t.get_text() for t in legend.get_texts()]
+    width = max((len(line) for t in texts for line in t.split("\n")), default=0) * 8 * 0.58 / 72 + 0.55
+    rows = -(-sum(t.count("\n") + 1 for t in texts) // ncol)
+    return (width * ncol, rows * 8 * 1.5 / 72 + 0.15)
+
+
 def error_output(message: str) -> dict[str, Any]:
     """An output showing an error message as the API server worded it, without a traceback."""
     body = html.escape(message)
@@ -71,22 +104,20 @@ class View:
     nbclient and plain Python alike, has the effect of ``clear_output(wait=True)`` (the old
     picture stays until the new one is ready, so nothing flickers), and never opens a
     pyplot figure.  The picture is an SVG whose text stays text: rasterising letters is most
-    of a PNG's cost.  Measured on the Service explorer's figure (matplotlib 3.11): a PNG at
-    72 dpi takes about 200 ms, and still about 170 ms when one Figure keeps its Agg canvas
-    (so the renderer and its text-metrics cache are reused), against about 36 ms for the SVG
-    (whose text metrics are kept across exports: see ``KubelearnFigure.draw``).  Keeping one
-    Figure and clearing its axes costs more than making a new one (9 ms against 7 ms), so
-    every redraw makes a fresh figure.
+    of a PNG's cost (the Service explorer's picture: about 40 ms as SVG, 130 ms as a PNG at
+    100 dpi, on an idle 2-core machine; see ``benchmarks/bench_widgets.py``).  Every redraw
+    makes a fresh figure (cheaper than clearing one), laid out with fixed margins from the
+    labels it draws (:func:`place`), not by a layout engine that measures every label again.
     """
 
-    #: Height of the picture area; fixed so the notebook does not jump on every change.
-    height = "640px"
-    dpi = 72
+    #: Minimum height of the picture area, so the notebook hardly moves on a change; the area
+    #: grows with a taller picture rather than scrolling.
+    height = "480px"
 
     def __init__(self) -> None:
         w = ipywidgets()
         self._w = w
-        self.output = w.Output(layout=w.Layout(height=self.height, overflow="auto", border="1px solid #ddd"))
+        self.output = w.Output(layout=w.Layout(min_height=self.height, border="1px solid #ddd"))
         self.message = w.HTML(value="")
         self.error: str | None = None
         self.renders = 0
@@ -137,12 +168,23 @@ class View:
             return base64.b64decode(outs[0]["data"]["image/png"])
         return None
 
+    def still(self) -> bytes | None:
+        """The current picture as PNG bytes (what readers without a widget manager see), or None
+        when an error is shown."""
+        if self.error or self.picture() is None:
+            return None
+        return self.figure().to_png()
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        # The live widget for JupyterLab, plus the current picture as a PNG for places that
-        # cannot run widgets (GitHub, nbviewer, exported HTML): a static fallback.
+        # One output, two representations: the live widget, which JupyterLab and Voilà render
+        # (the widget view outranks every other mimetype there), and the current picture as a
+        # PNG, which GitHub, nbviewer and HTML exports without widget state show instead.
         bundle = dict(self.widget._repr_mimebundle_(**kwargs) or {})
         if self.error:
             bundle["text/plain"] = self.error
-        elif self.picture() is not None:
-            bundle["image/png"] = base64.b64encode(self.figure().to_png(dpi=self.dpi)).decode("ascii")
+        else:
+            still = self.still()
+            if still is not None:
+                bundle["image/png"] = base64.b64encode(still).decode("ascii")
+                bundle["text/plain"] = self.explain() or bundle.get("text/plain", "")
         return bundle

@@ -13,36 +13,49 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from matplotlib.axes import Axes
+
 from ..cluster import Cluster
 from ..errors import KubelearnError
-from ..plots._common import ERROR_COLOR, NEUTRAL_COLOR, OKABE_ITO, KubelearnFigure, new_axes, objects, style
-from ._base import View
+from ..plots._common import ERROR_COLOR, NEUTRAL_COLOR, OKABE_ITO, KubelearnFigure, new_axes, new_figure, objects, style
+from ._base import View, place
 
-__all__ = ["DnsExplorer", "plot_resolution"]
+__all__ = ["DnsExplorer", "plot_resolution", "resolution_figsize"]
 
 RECORD_TYPES = ("A", "AAAA", "SRV", "PTR", "CNAME", "TXT")
 ANSWERED = OKABE_ITO[2]  # bluish green
 
 
-def plot_resolution(resolution: Any, resolv_conf: str = "") -> KubelearnFigure:
-    """A resolver's session as a figure: resolv.conf, then one line per query with its answer.
+def resolution_figsize(resolution: Any, resolv_conf: str = "") -> tuple[float, float]:
+    """The figure size (inches) :func:`plot_resolution` needs for this session at 8 pt."""
+    conf = [ln for ln in resolv_conf.splitlines() if ln.strip()]
+    queries = list(getattr(resolution, "queries", ()) or ())
+    answers = sum(max(1, len(getattr(q, "answer", ()) or ())) for q in queries)
+    return (8.6, max(2.2, 0.19 * (len(conf) + answers + 2 * len(queries) + 5)))
+
+
+def plot_resolution(resolution: Any, resolv_conf: str = "", *, ax: Axes | None = None) -> Axes:
+    """A resolver's session: resolv.conf, then one line per query with its answer.
 
     Args:
         resolution: a :class:`kubelearn.dns.Resolution` (``queries`` with ``name``, ``type``,
             ``rcode``, ``answer``; ``rcode`` and ``answer`` overall).
         resolv_conf: the pod's resolv.conf text, drawn above the queries when given.
+        ax: axes to draw on; without it a new figure of :func:`resolution_figsize` is made.
+
+    Returns:
+        The axes drawn on.
     """
     conf = [ln for ln in resolv_conf.splitlines() if ln.strip()]
     queries = list(getattr(resolution, "queries", ()) or ())
-    answers = sum(max(1, len(getattr(q, "answer", ()) or ())) for q in queries)
-    ax, _ = new_axes(None, (10.0, max(2.2, 0.22 * (len(conf) + answers + 2 * len(queries) + 5))))
+    ax = new_axes(ax, resolution_figsize(resolution, resolv_conf))
     with style():
         y = 0.0
         if conf:
             ax.text(0, y, "the pod's /etc/resolv.conf:", fontweight="bold", va="center", fontsize=8)
             y -= 1
             for ln in conf:
-                ax.text(0.02, y, ln, family="monospace", va="center", fontsize=7.5, color=NEUTRAL_COLOR)
+                ax.text(0.02, y, ln, family="monospace", va="center", fontsize=8, color=NEUTRAL_COLOR)
                 y -= 1
             y -= 0.5
         for i, q in enumerate(queries, 1):
@@ -57,10 +70,10 @@ def plot_resolution(resolution: Any, resolv_conf: str = "") -> KubelearnFigure:
             y -= 1
             note = str(getattr(q, "note", "") or "")
             if note:
-                ax.text(0.04, y, note, va="center", fontsize=7, style="italic", color=NEUTRAL_COLOR)
+                ax.text(0.04, y, note, va="center", fontsize=8, style="italic", color=NEUTRAL_COLOR)
                 y -= 1
             for rec in answer:
-                ax.text(0.04, y, str(rec).replace("\t", "  "), family="monospace", va="center", fontsize=7.5,
+                ax.text(0.04, y, str(rec).replace("\t", "  "), family="monospace", va="center", fontsize=8,
                         gid=f"answer:{i}")
                 y -= 1
         ax.set_xlim(0, 1)
@@ -70,7 +83,7 @@ def plot_resolution(resolution: Any, resolv_conf: str = "") -> KubelearnFigure:
         ax.set_title(f"Resolving {getattr(resolution, 'name', '')!r} ({getattr(resolution, 'type', '')}) from "
                      f"{getattr(resolution, 'client', '') or 'a pod'}: {len(queries)} "
                      f"quer{'y' if len(queries) == 1 else 'ies'}, {final}", loc="left")
-    return ax.figure  # type: ignore[return-value]
+    return ax
 
 
 class DnsExplorer(View):
@@ -81,14 +94,14 @@ class DnsExplorer(View):
         inputs: ``pod``, ``name`` and ``type`` controls.
     """
 
-    height = "520px"
+    height = "400px"
 
     def __init__(self, cluster: Cluster | None = None, name: str | None = None) -> None:
         super().__init__()
-        if cluster is None:
-            from ..scenarios import default_scenario
+        if cluster is None:  # the tutorial's my-service, and a client pod to start from
+            from ..scenarios import default_scenario, with_client_pod
 
-            cluster = default_scenario()
+            cluster = with_client_pod(default_scenario())
         self.cluster = cluster
         w = self._w
         pods = [(f"{p['metadata'].get('namespace', 'default')}/{p['metadata']['name']}",
@@ -140,7 +153,12 @@ class DnsExplorer(View):
         if self.resolution is None:
             raise KubelearnError(self._error or "nothing resolved")
         ns, pod = self.inputs["pod"].value
-        return plot_resolution(self.resolution, resolv_conf(self.cluster, pod, ns))
+        conf = resolv_conf(self.cluster, pod, ns)
+        fig = new_figure(resolution_figsize(self.resolution, conf))
+        ax = fig.add_subplot()
+        place(ax, 0.1, 0.1, 0.1, 0.4)  # fixed margins (see place): the title above, nothing else outside
+        plot_resolution(self.resolution, conf, ax=ax)
+        return fig
 
     def explain(self) -> str:
         r = self.resolution

@@ -1,6 +1,8 @@
 """The Service explorer: change a Service and its cluster, and see where traffic goes.
 
-Every control is a field of a real manifest or configuration: ``spec.type``,
+Every control is a field of a real manifest or configuration (the manifests are built, and
+the cluster changed, by :func:`kubelearn.scenarios.explore_service`; this module only draws
+and explains): ``spec.type``,
 ``spec.clusterIP: None`` (headless), ``spec.sessionAffinity`` and its
 ``timeoutSeconds``, ``spec.externalTrafficPolicy`` and ``spec.internalTrafficPolicy`` on the
 Service; ``spec.replicas`` on the Deployment behind it; ``mode`` and ``ipvs.scheduler`` in
@@ -12,224 +14,38 @@ traffic policy on a Service nothing external can reach) shows the API server's o
 
 from __future__ import annotations
 
-import copy
 import html
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, fields, replace
 from typing import Any
 
 import pandas as pd
 
 from ..cluster import Cluster
 from ..errors import KubelearnError
-from ..plots import plot_load, plot_topology
-from ..plots._common import KubelearnFigure, objects, style
-from ._base import View, svg_output
+from ..plots import plot_load, plot_topology, topology_figsize
+from ..plots._common import KubelearnFigure, new_figure, text_values
+from ..scenarios import (
+    AFFINITIES,
+    CLIENT_APP,
+    IPVS_SCHEDULERS,
+    LB_IP,
+    PROXY_MODES,
+    SERVICE_TYPES,
+    TRAFFIC_POLICIES,
+    Exploration,
+    ServiceSettings,
+    explore_service,
+    service_manifest,
+)
+from ._base import View, legend_inches, place, svg_output
 
 __all__ = ["CLIENT_APP", "Exploration", "ServiceExplorer", "ServiceSettings", "explain_change", "explore_service",
            "service_manifest"]
 
-SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
-AFFINITIES = ("None", "ClientIP")
-PROXY_MODES = ("iptables", "nftables", "ipvs")
-# kube-proxy's IPVS schedulers (ipvs.scheduler; "" means rr).
-IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "mh")
-TRAFFIC_POLICIES = ("Cluster", "Local")
-#: Label of the client pods the explorer adds for in-cluster traffic.
-CLIENT_APP = "kubelearn-client"
-#: The load balancer's address (what cloud-provider-kind would assign from the kind network).
-LB_IP = "172.18.255.200"
-EXTERNAL_CIDR = "203.0.113.0/24"  # TEST-NET-3: documentation addresses, never a real client
-#: Simulated run length: arrivals are spread over this many seconds, so short affinity
-#: timeouts are visibly reached.
-RUN_SECONDS = 600.0
 #: Pictures kept for settings already drawn (flipping a control back is instant).
 CACHE_SIZE = 16
-
-
-@dataclass(frozen=True)
-class ServiceSettings:
-    """Everything the explorer's controls set.
-
-    ``external_traffic_policy`` is ``""`` for "not set" (the API server then defaults it to
-    ``Cluster`` on NodePort and LoadBalancer Services); setting it on a plain ClusterIP
-    Service is refused, as on a real cluster.
-    """
-
-    type: str = "ClusterIP"
-    headless: bool = False
-    replicas: int = 3
-    session_affinity: str = "None"
-    affinity_timeout: int = 10800
-    proxy_mode: str = "iptables"
-    ipvs_scheduler: str = "rr"
-    external_traffic_policy: str = ""
-    internal_traffic_policy: str = "Cluster"
-    clients: int = 10
-    connections: int = 2000
-    seed: int = 0
-
-
-@dataclass
-class Exploration:
-    """The result of one setting: the cluster, the request log and the predicted shares, or an error."""
-
-    settings: ServiceSettings
-    cluster: Cluster | None = None
-    log: pd.DataFrame | None = None
-    predicted: dict[str, float] = field(default_factory=dict)
-    service: str = ""
-    error: str | None = None
-
-
-def service_manifest(settings: ServiceSettings, template: Mapping[str, Any]) -> dict[str, Any]:
-    """The Service manifest for ``settings``, keeping the template's name, selector and ports.
-
-    Allocated fields (clusterIP, nodePort) are not copied: the API server allocates them again,
-    as it would for a Service deleted and re-created.
-    """
-    meta = template["metadata"]
-    spec = template["spec"]
-    ports = []
-    for p in spec.get("ports") or []:
-        port = {"port": p["port"], "targetPort": p.get("targetPort", p["port"]), "protocol": p.get("protocol", "TCP")}
-        if p.get("name"):
-            port["name"] = p["name"]
-        ports.append(port)
-    new_spec: dict[str, Any] = {"type": settings.type, "selector": dict(spec.get("selector") or {}), "ports": ports,
-                                "sessionAffinity": settings.session_affinity,
-                                "internalTrafficPolicy": settings.internal_traffic_policy}
-    if settings.headless:
-        new_spec["clusterIP"] = "None"
-    if settings.session_affinity == "ClientIP":
-        new_spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": settings.affinity_timeout}}
-    if settings.external_traffic_policy:
-        new_spec["externalTrafficPolicy"] = settings.external_traffic_policy
-    out_meta: dict[str, Any] = {"name": meta["name"], "namespace": meta.get("namespace", "default")}
-    if meta.get("labels"):
-        out_meta["labels"] = dict(meta["labels"])
-    return {"apiVersion": "v1", "kind": "Service", "metadata": out_meta, "spec": new_spec}
-
-
-def _client_deployment(replicas: int, namespace: str) -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": CLIENT_APP, "namespace": namespace, "labels": {"app": CLIENT_APP}},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": CLIENT_APP}},
-                     "template": {"metadata": {"labels": {"app": CLIENT_APP}},
-                                  "spec": {"containers": [{"name": "client", "image": "busybox:1.36",
-                                                           "command": ["sleep", "infinity"]}]}}}}
-
-
-def _target(cluster: Cluster) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The base cluster's first Service with a selector, and the Deployment it selects."""
-    from ..labels import selector_matches
-
-    for svc in objects(cluster.services()):
-        sel = svc["spec"].get("selector")
-        if svc["metadata"].get("namespace") == "kube-system" or not sel or svc["metadata"]["name"] == "kubernetes":
-            continue
-        ns = svc["metadata"].get("namespace", "default")
-        for dep in objects(cluster.list("Deployment", ns)):
-            labels = dep["spec"].get("template", {}).get("metadata", {}).get("labels") or {}
-            if selector_matches(sel, labels):
-                return svc, dep
-        return svc, None
-    raise KubelearnError("the base cluster has no Service with a selector to explore")
-
-
-def _with_load_balancer_ip(cluster: Cluster, name: str, namespace: str) -> Cluster:
-    """Write the address a load-balancer controller would give the Service into its status.
-
-    kind has no cloud: a LoadBalancer Service stays ``EXTERNAL-IP <pending>`` until a controller
-    such as cloud-provider-kind or MetalLB assigns an address from the node network and writes
-    ``status.loadBalancer.ingress``.  The explorer plays that controller, with the address the
-    ``loadbalancer`` scenario uses (simplification: no real controller runs).
-    """
-    svc = copy.deepcopy(cluster.get("Service", name, namespace))
-    svc.setdefault("status", {})["loadBalancer"] = {"ingress": [{"ip": LB_IP, "ipMode": "VIP"}]}
-    return cluster.with_object(svc)
-
-
-def _with_proxy(cluster: Cluster, mode: str, scheduler: str) -> Cluster:
-    config = dict(cluster.proxy_config)
-    config["mode"] = mode
-    ipvs = dict(config.get("ipvs") or {})
-    ipvs["scheduler"] = scheduler
-    config["ipvs"] = ipvs
-    return replace(cluster, proxy_config=config)
-
-
-def _workload(settings: ServiceSettings, svc: Mapping[str, Any], cluster: Cluster) -> Any:
-    from ..traffic.workload import cluster_ip, dns, external, load_balancer, node_port, pods, workload
-
-    name = svc["metadata"]["name"]
-    ns = svc["metadata"].get("namespace", "default")
-    port = int(svc["spec"]["ports"][0]["port"])
-    if settings.headless:
-        clients, target = pods(selector={"app": CLIENT_APP}, namespace=ns), dns(name, port)
-    elif settings.type == "ClusterIP":
-        clients, target = pods(selector={"app": CLIENT_APP}, namespace=ns), cluster_ip(name, port, ns)
-    elif settings.type == "NodePort":
-        workers = [n["metadata"]["name"] for n in objects(cluster.nodes())
-                   if "node-role.kubernetes.io/control-plane" not in (n["metadata"].get("labels") or {})]
-        node = workers[0] if workers else objects(cluster.nodes())[0]["metadata"]["name"]
-        clients, target = external(EXTERNAL_CIDR, settings.clients), node_port(name, node, port, ns)
-    else:
-        clients, target = external(EXTERNAL_CIDR, settings.clients), load_balancer(name, "cloud", port, ns)
-    return workload(clients, target, connections=settings.connections, arrival="poisson",
-                       rate=settings.connections / RUN_SECONDS, name="service-explorer")
-
-
-def explore_service(settings: ServiceSettings, base: Cluster | None = None) -> Exploration:
-    """Apply ``settings`` to ``base`` (default: the default scenario) and simulate the traffic.
-
-    The Deployment behind the Service is scaled to ``replicas``, the Service is deleted and
-    re-created from :func:`service_manifest` (so a change of type or of ``clusterIP`` is a
-    clean create, as a learner would do with ``kubectl delete`` and ``kubectl apply``), client
-    pods are added for in-cluster traffic, kube-proxy's mode is set, and
-    :func:`kubelearn.traffic.simulate` runs.
-
-    Returns:
-        An :class:`Exploration`; ``error`` holds the API server's message when Kubernetes
-        refuses the combination (nothing is raised for that).
-    """
-    from ..traffic import simulate
-    from ..traffic.simulate import predicted_shares
-
-    result = Exploration(settings)
-    try:
-        if base is None:
-            from ..scenarios import default_scenario
-
-            base = default_scenario()
-        svc, dep = _target(base)
-        ns = svc["metadata"].get("namespace", "default")
-        result.service = f"{ns}/{svc['metadata']['name']}"
-        cluster = base
-        if dep is not None:
-            cluster = cluster.scale(dep["metadata"]["name"], settings.replicas, namespace=ns)
-        # The Service is deleted and created again (so the API server allocates afresh); the
-        # client pods are applied with it, in one apply: one round of the controllers, not two.
-        manifests = [service_manifest(settings, svc)]
-        if settings.headless or settings.type == "ClusterIP":
-            manifests.insert(0, _client_deployment(settings.clients, ns))
-        cluster = cluster.delete("Service", svc["metadata"]["name"], ns).apply(*manifests)
-        if settings.type == "LoadBalancer":
-            cluster = _with_load_balancer_ip(cluster, svc["metadata"]["name"], ns)
-        cluster = _with_proxy(cluster, settings.proxy_mode, settings.ipvs_scheduler)
-        new_svc = cluster.get("Service", svc["metadata"]["name"], ns)
-        wl = _workload(settings, new_svc, cluster)
-        result.cluster = cluster
-        result.log = simulate(cluster, wl, seed=settings.seed, progress=False)
-        shares = predicted_shares(cluster, wl)
-        # NaN where the model cannot predict (events, cached multi-record DNS answers): no reference
-        reached = {str(p): float(v) for p, v in shares["predicted"].items() if p and v == v}
-        total = sum(reached.values())
-        result.predicted = {p: v / total for p, v in reached.items()} if total else {}
-    except KubelearnError as exc:
-        result.error = str(exc)
-    return result
 
 
 # ------------------------------------------------------------------------ explanations
@@ -240,17 +56,20 @@ def _share(n: int) -> str:
 def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
     """One line, in plain words, about what the last change does (or what is shown at first)."""
     if old is None:
-        return (f"{new.type}{' (headless)' if new.headless else ''} Service in front of {new.replicas} pods, "
-                f"{new.connections:,} connections from {new.clients} clients: each pod should get about "
-                f"{_share(new.replicas)}.")
+        head = (f"{new.type}{' (headless)' if new.headless else ''} Service in front of {new.replicas} pods, "
+                f"{new.connections:,} connections from {new.clients} clients")
+        if new.session_affinity == "ClientIP":
+            return head + ": with ClientIP affinity each client sticks to its first pod, so the shares follow the clients."
+        return head + (f": each pod should get about {_share(new.replicas)}." if new.replicas else ": no pod is ready.")
     changed = [f.name for f in fields(ServiceSettings) if getattr(old, f.name) != getattr(new, f.name)]
     if not changed:
         return "Nothing changed."
     f = changed[0]
     a, b = getattr(old, f), getattr(new, f)
     texts: dict[str, Callable[[], str]] = {  # lazily: only the changed field's values fit
-        "replicas": lambda: f"replicas {a} → {b}: each ready pod should now get about {_share(b)} of the connections "
-                    f"(was {_share(a)}).",
+        "replicas": lambda: (f"replicas {a} → {b}: each ready pod should now get about {_share(b)} of the connections "
+                             f"(was {_share(a)})." if b else
+                             f"replicas {a} → 0: no pod is ready, so no new connection should find a ready endpoint."),
         "type": lambda: {"ClusterIP": "type ClusterIP: only reachable inside the cluster, through its virtual IP.",
                  "NodePort": "type NodePort: every node now also listens on the node port; external clients dial "
                              "a node's IP.",
@@ -307,7 +126,7 @@ class ServiceExplorer(View):
         controls: the ipywidgets controls, by field name in :attr:`inputs`.
     """
 
-    height = "760px"
+    height = "720px"
 
     def __init__(self, base: Cluster | None = None, settings: ServiceSettings | None = None,
                  run: Runner | None = None) -> None:
@@ -417,13 +236,37 @@ class ServiceExplorer(View):
     def explain(self) -> str:
         line = explain_change(self._previous, self.settings)
         log = self.result.log
-        if log is not None and len(log):
-            ok = int((log["outcome"] == "ok").sum())
-            line += f" Observed: {ok:,} of {len(log):,} requests answered."
-        return line
+        if log is None or not len(log):
+            return line
+        # The explorer's clients send one request per connection; the counts are connections.
+        outcome = text_values(log, "outcome")
+        ok = int((outcome == "ok").sum())
+        line += f" Observed: {ok:,} of {len(log):,} connections answered"
+        cluster = self.result.cluster
+        answered = set(text_values(log, "pod")[outcome == "ok"].tolist()) - {""}
+        terminating = sorted(p for p in answered if cluster is not None and _terminating(cluster, p))
+        if terminating:
+            n_term = int(((outcome == "ok") & pd.Series(text_values(log, "pod")).isin(terminating).to_numpy()).sum())
+            line += (f"; {n_term:,} of them by pod{'s' if len(terminating) > 1 else ''} still terminating in "
+                     f"{'their' if len(terminating) > 1 else 'its'} grace period ({', '.join(terminating)}): with no "
+                     "ready endpoint left, kube-proxy falls back to endpoints that are serving but terminating, until the "
+                     "grace period ends and the pods are gone")
+        refused = len(log) - ok
+        if refused:
+            line += f"; {refused:,} not answered ({', '.join(sorted(set(outcome[outcome != 'ok'].tolist())))})"
+        return line + "."
+
+    def no_prediction(self) -> str | None:
+        """Why the load plot draws no predicted share and no chance band, or None when they apply."""
+        s = self.settings
+        if s.session_affinity == "ClientIP":
+            return "ClientIP affinity (a client sticks to its first pod)"
+        if s.proxy_mode == "ipvs" and s.ipvs_scheduler in ("sh", "dh", "mh"):
+            return f"IPVS {s.ipvs_scheduler} hashes addresses (not a random pick)"
+        return None
 
     def figure(self) -> KubelearnFigure:
-        """Topology (top) and load per pod (bottom) for the current settings.
+        """Topology (top) and load per pod (bottom) for the current settings, at most 8.8 inches wide.
 
         Raises:
             KubelearnError: the API server's refusal, when the settings are refused.
@@ -431,18 +274,33 @@ class ServiceExplorer(View):
         if self.result.error is not None:
             raise _Refused(self.result.error)
         assert self.result.cluster is not None and self.result.log is not None
-        with style():
-            # Fixed margins instead of constrained layout: a widget redraws on every change and
-            # the layout engine costs as much as the drawing; the legends sit in the right margin.
-            fig = KubelearnFigure(figsize=(13, 10))
-            top, bottom = fig.subplots(2, 1, height_ratios=[1.7, 1])
-            fig.subplots_adjust(left=0.06, right=0.81, top=0.96, bottom=0.12, hspace=0.2)
+        tw, th = topology_figsize(self.result.cluster, self.result.log, service=self.result.service)
+        width, load_h = max(tw, 8.0), 3.9
+        fig = new_figure((width, th + load_h))
+        top, bottom = fig.add_subplot(), fig.add_axes((0, 0, 1, 1))
+        place(bottom, 0.75, 2.7, 1.0, 0.35, box=(0, 0, width, load_h))  # provisional: plot_load sizes its labels
         plot_topology(self.result.cluster, self.result.log, service=self.result.service, ax=top)
-        plot_load(self.result.log, predicted=self.result.predicted or None, service=self.result.service, ax=bottom)
+        plot_load(self.result.log, predicted=self.result.predicted or None, service=self.result.service,
+                  no_prediction=self.no_prediction(), ax=bottom)
+        # Fixed margins, measured from the labels drawn (see place): the topology's title above,
+        # its legend below (two columns); the load plot's legend on the right, pod names below.
+        _, legend_h = legend_inches(top, ncol=2)
+        place(top, 0.05, 0.05, legend_h + 0.1, 0.5, box=(0, load_h, width, th))
+        legend_w, _ = legend_inches(bottom)
+        ticks = bottom.get_xticklabels()
+        upright = not ticks or ticks[0].get_rotation() == 0
+        longest = max((len(line) for t in ticks for line in t.get_text().split("\n")), default=4)
+        below = 0.6 if upright else longest * 8 * 0.62 / 72 + 0.25
+        place(bottom, 0.75, legend_w + 0.1, below, 0.35, box=(0, 0, width, load_h))
         return fig
 
     def __repr__(self) -> str:
         return f"ServiceExplorer({', '.join(f'{k}={v!r}' for k, v in asdict(self.settings).items())})"
+
+
+def _terminating(cluster: Cluster, pod: str) -> bool:
+    found = [p for p in cluster.pods() if p["metadata"]["name"] == pod]
+    return bool(found) and "deletionTimestamp" in found[0]["metadata"]
 
 
 class _Refused(KubelearnError):

@@ -5,7 +5,10 @@ EndpointSlice controller updates the slice, then every node's kube-proxy rewrite
 on its own schedule: for a moment some nodes still send connections to a pod that is gone
 (refused or dropped) while others already use the new one.  The player steps through a
 request log in time, with the events marked, and shows the load per pod up to the moment
-on the slider.
+on the slider, against what each pod should have had given the pods that were answering at
+each moment (a pod added at 15 s is not expected to have had a share of the first 15 s).
+Everything is counted in connections: kube-proxy picks a pod per connection, and every
+request of a keep-alive connection goes where its connection went.
 """
 
 from __future__ import annotations
@@ -17,36 +20,12 @@ from typing import Any
 import pandas as pd
 
 from ..cluster import Cluster
-from ..plots import plot_load, plot_traffic
-from ..plots._common import KubelearnFigure, PlotDataError, objects, require_columns, style
-from ._base import View
-from .service import CLIENT_APP, _client_deployment
+from ..plots import plot_load, plot_traffic, present_shares
+from ..plots._common import KubelearnFigure, PlotDataError, new_figure, require_columns
+from ..scenarios import CLIENT_APP, client_deployment, teaching_events
+from ._base import View, legend_inches, place
 
 __all__ = ["TimelinePlayer"]
-
-
-def _teaching_events(cluster: Cluster, wl: Any) -> list[dict[str, Any]]:
-    """Scale up, a crash, scale down: the Deployment behind the workload's Service."""
-    from ..labels import selector_matches
-
-    target = dict(next(iter(wl.target.values()))) if not isinstance(next(iter(wl.target.values())), str) else {}
-    svc_name = target.get("service") or wl.target.get("dns")
-    ns = target.get("namespace", "default")
-    svc = cluster.get("Service", str(svc_name).split(".")[0], ns)
-    selector = svc["spec"].get("selector") or {}
-    deps = [d for d in objects(cluster.list("Deployment", ns))
-            if selector_matches(selector, d["spec"]["template"]["metadata"].get("labels") or {})]
-    if not deps:
-        return []
-    dep = deps[0]["metadata"]["name"]
-    replicas = int(deps[0]["spec"].get("replicas", 1))
-    pods = sorted(p["metadata"]["name"] for p in objects(cluster.pods(ns))
-                  if selector_matches(selector, p["metadata"].get("labels") or {}))
-    events: list[dict[str, Any]] = [{"at": 15, "scale": {"deployment": dep, "replicas": replicas + 2}}]
-    if pods:
-        events.append({"at": 30, "crashPod": {"name": pods[0]}})
-    events.append({"at": 45, "scale": {"deployment": dep, "replicas": max(1, replicas - 1)}})
-    return events
 
 
 class TimelinePlayer(View):
@@ -61,7 +40,7 @@ class TimelinePlayer(View):
         inputs: ``time`` (the slider) and ``play`` (the play button, linked to it).
     """
 
-    height = "700px"
+    height = "560px"
 
     def __init__(self, log: pd.DataFrame, events: Iterable[Any] | None = None, step: float | None = None,
                  interval_ms: int = 400) -> None:
@@ -110,14 +89,14 @@ class TimelinePlayer(View):
         base = cluster if cluster is not None else scenario(name, seed=seed)
         wl = default_workload(base, connections=connections)
         if events is None and not wl.events:
-            events = _teaching_events(base, wl)
+            events = teaching_events(base, wl)
         if events is not None:
             evs = [e if isinstance(e, Event) else Event(float(e["at"]), *next((k, v) for k, v in e.items() if k != "at"))
                    for e in events]
             # Separate client pods, so the events (a crash, a scale-down) only touch the servers.
             ns = next(iter(wl.clients[0].values())).get("namespace", "default") \
                 if isinstance(next(iter(wl.clients[0].values())), dict) else "default"
-            base = base.apply(_client_deployment(3, ns))
+            base = base.apply(client_deployment(3, ns))
             wl = workload(pods(selector={"app": CLIENT_APP}, namespace=ns), wl.target, connections=connections,
                           arrival="poisson", rate=connections / 60.0, events=evs, name="timeline")
         return cls(simulate(base, wl, seed=seed, progress=False))
@@ -127,20 +106,42 @@ class TimelinePlayer(View):
         """The time on the slider, in seconds."""
         return float(self.inputs["time"].value * self.step_seconds)
 
-    def figure(self) -> KubelearnFigure:
-        """Traffic over the whole run with a "now" line, and the load per pod up to now."""
-        with style():
-            fig = KubelearnFigure(figsize=(11, 7.5))  # fixed margins: see ServiceExplorer.figure
-            top, bottom = fig.subplots(2, 1, height_ratios=[1, 1])
-            fig.subplots_adjust(left=0.07, right=0.75, top=0.95, bottom=0.16, hspace=0.35)
-        plot_traffic(self.log, events=self.events, now=self.now, ax=top)
+    def _so_far(self) -> pd.DataFrame:
         so_far = self.log[self.log["time"] <= self.now]
         so_far.attrs = {k: v for k, v in self.log.attrs.items() if k != "predicted_shares"}
-        plot_load(so_far, ax=bottom)
-        bottom.set_title(f"Which pod answered, up to {self.now:g} s ({len(so_far):,} requests)")
+        return so_far
+
+    def figure(self) -> KubelearnFigure:
+        """Traffic over the whole run with a "now" line, and the connections per pod up to now
+        against each pod's expected share given the pods answering at each moment."""
+        so_far = self._so_far()
+        width, top_h, load_h = 8.8, 4.1, 3.9
+        fig = new_figure((width, top_h + load_h))
+        top = fig.add_axes((0, 0, 1, 1))
+        bottom = fig.add_axes((0, 0, 1, 1))
+        place(bottom, 0.75, 2.7, 1.0, 0.35, box=(0, 0, width, load_h))  # provisional: plot_load sizes its labels
+        place(top, 0.75, 2.7, 1.0, 0.45, box=(0, load_h, width, top_h))
+        plot_traffic(self.log, events=self.events, now=self.now, ax=top)
+        expected = present_shares(so_far, bin_seconds=self.step_seconds) if len(so_far) else None
+        plot_load(so_far, predicted=expected or None, ax=bottom)
+        n = int(so_far["connection"].nunique()) if "connection" in so_far.columns else len(so_far)
+        bottom.set_title(f"Which pod answered, up to {self.now:g} s ({n:,} connections)")
+        # Fixed margins from the labels drawn (see place): legends on the right, the event
+        # captions under the traffic plot, pod names under the load plot.
+        captions = next((t.get_text() for t in top.texts if t.get_gid() == "eventcaptions"), "")
+        lines = captions.count("\n") + 1 if captions else 0
+        place(top, 0.75, legend_inches(top)[0] + 0.1, 0.5 + 0.17 * lines + (0.15 if lines else 0), 0.45,
+              box=(0, load_h, width, top_h))
+        ticks = bottom.get_xticklabels()
+        upright = not ticks or ticks[0].get_rotation() == 0
+        longest = max((len(line) for t in ticks for line in t.get_text().split("\n")), default=4)
+        place(bottom, 0.75, legend_inches(bottom)[0] + 0.1, 0.6 if upright else longest * 8 * 0.62 / 72 + 0.25, 0.35,
+              box=(0, 0, width, load_h))
         return fig
 
     def explain(self) -> str:
-        so_far = self.log[self.log["time"] <= self.now]
-        failed = int((so_far["outcome"] != "ok").sum())
-        return f"At {self.now:g} s: {len(so_far):,} requests so far, {failed:,} failed."
+        so_far = self._so_far()
+        first = so_far.drop_duplicates("connection") if "connection" in so_far.columns else so_far
+        failed = int((first["outcome"] != "ok").sum())
+        return (f"At {self.now:g} s: {len(first):,} connections so far ({len(so_far):,} requests on them), "
+                f"{failed:,} connections not answered.")

@@ -15,9 +15,9 @@ from typing import Any
 
 from ..cluster import Cluster
 from ..errors import KubelearnError
-from ..plots import plot_trace
-from ..plots._common import KubelearnFigure, objects
-from ._base import View
+from ..plots import plot_trace, trace_figsize
+from ..plots._common import KubelearnFigure, new_figure, objects
+from ._base import View, place
 
 __all__ = ["PacketTracer", "destinations", "sources"]
 
@@ -25,9 +25,24 @@ EXTERNAL_CLIENT = "203.0.113.10"  # TEST-NET-3, a documentation address
 
 
 def sources(cluster: Cluster) -> list[tuple[str, tuple[str, str, str]]]:
-    """Choices of source: ``(label, (kind, ip, node))`` for every running pod, node, and one external client."""
+    """Choices of source: ``(label, (kind, ip, node))`` for every running pod, node, and one external client.
+
+    Client pods come first: pods outside ``kube-system`` that no Service selects (a learner's
+    ``client`` pod), then the other pods of the learner's namespaces, then system pods (CoreDNS
+    is a Service's backend, not where a learner's connection starts), nodes and the outside.
+    """
+    from ..labels import selector_matches
+
+    selectors = [s["spec"]["selector"] for s in objects(cluster.services()) if (s.get("spec") or {}).get("selector")]
+
+    def rank(pod: dict[str, Any]) -> tuple[int, str]:
+        labels = pod["metadata"].get("labels") or {}
+        system = pod["metadata"].get("namespace", "default") == "kube-system"
+        backend = any(selector_matches(sel, labels) for sel in selectors)
+        return (2 if system else 1 if backend else 0, pod["metadata"]["name"])
+
     out: list[tuple[str, tuple[str, str, str]]] = []
-    for pod in objects(cluster.pods()):
+    for pod in sorted(objects(cluster.pods()), key=rank):
         ip = pod.get("status", {}).get("podIP")
         node = pod.get("spec", {}).get("nodeName")
         if ip and node:
@@ -73,14 +88,14 @@ class PacketTracer(View):
         inputs: the controls: ``source``, ``destination``, ``node``, ``mode``, ``protocol``, ``step``.
     """
 
-    height = "560px"
+    height = "480px"
 
     def __init__(self, cluster: Cluster | None = None, mode: str | None = None) -> None:
         super().__init__()
-        if cluster is None:
-            from ..scenarios import default_scenario
+        if cluster is None:  # the tutorial's my-service, and a client pod to start from
+            from ..scenarios import default_scenario, with_client_pod
 
-            cluster = default_scenario()
+            cluster = with_client_pod(default_scenario())
         self.cluster = cluster
         w = self._w
         srcs = sources(cluster)
@@ -127,9 +142,13 @@ class PacketTracer(View):
 
     def _on_route(self, change: Mapping[str, Any]) -> None:
         self._sync_node()
-        self._retrace()
+        # The same connection in another proxy mode or protocol keeps its step (as far as the
+        # new trace has one); a new source or destination is a new route, shown whole.
+        owner = getattr(change, "owner", None) if not isinstance(change, Mapping) else change.get("owner")
+        keep = owner is self.inputs["mode"] or owner is self.inputs["protocol"]
+        self._retrace(keep_step=keep)
 
-    def _retrace(self) -> None:
+    def _retrace(self, keep_step: bool = False) -> None:
         from ..proxy import trace
 
         _kind, src_ip, _ = self.inputs["source"].value
@@ -141,9 +160,10 @@ class PacketTracer(View):
         except KubelearnError as exc:
             self.trace, self._trace_error, n = None, str(exc), 0
         slider = self.inputs["step"]
+        step = slider.value
         slider.unobserve_all("value")
         slider.max = n
-        slider.value = n  # a new route is shown whole; step back with the slider
+        slider.value = min(step, n) if keep_step else n  # a new route is shown whole; step back with the slider
         slider.observe(lambda _: self.refresh(), names="value")
         self.refresh()
 
@@ -161,8 +181,11 @@ class PacketTracer(View):
         """
         if self.trace is None:
             raise KubelearnError(self._trace_error or "nothing traced")
-        fig = plot_trace(self.trace, upto=self.inputs["step"].value)
-        return fig  # type: ignore[return-value]
+        fig = new_figure(trace_figsize(self.trace))
+        ax = fig.add_subplot()
+        place(ax, 0.1, 0.1, 0.1, 0.4)  # fixed margins (see place): the title above, nothing else outside
+        plot_trace(self.trace, upto=self.inputs["step"].value, ax=ax)
+        return fig
 
     def explain(self) -> str:
         if self.trace is None:
