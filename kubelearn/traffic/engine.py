@@ -1,0 +1,480 @@
+"""The simulator's engine: every connection through the rules of the node where it enters.
+
+This is lesson 04's picture, step by step.  For each connection:
+
+1. **the client** (:mod:`~kubelearn.traffic.clients`): connections go to the workload's
+   clients in turn, at the arrival times; a client that is gone sends nothing more;
+2. **its entry node and the address it dials** (:mod:`~kubelearn.traffic.routes`,
+   :mod:`~kubelearn.traffic.dns_client`): the client pod's node, the node a NodePort was
+   dialled on, the node a load balancer picked;
+3. **the trace of the rules that node has at that moment** (:class:`TraceBook`): each node's
+   kube-proxy syncs a little after every change (:mod:`~kubelearn.traffic.events`), and
+   :func:`kubelearn.proxy.trace` follows the connection through *those* rules.  A trace depends
+   only on (the node's rules version, the node, the :class:`~kubelearn.traffic.routes.SourceClass`,
+   the address), so it is computed once per distinct key and shared;
+4. **the kernel state the trace consults**: none for a plain Service (a random branch with the
+   trace's probabilities), ``xt_recent`` lists (:mod:`~kubelearn.traffic.xt_recent`) or nftables
+   affinity sets (:mod:`~kubelearn.traffic.nft_sets`) for ClientIP affinity, the IPVS scheduler
+   and persistence templates (:mod:`~kubelearn.traffic.ipvs_schedulers`), all per node;
+5. **the outcome**: the pod behind the endpoint answers (``ok``), is not listening
+   (``refused``) or is gone (``dropped``); then conntrack keeps every request of the connection
+   on that pod (:mod:`~kubelearn.traffic.conntrack`).
+
+Connections whose trace consults no state are independent draws, so they are chosen all at
+once with numpy (:meth:`Engine.choose_stateless`, the one vectorised fast path); connections
+that consult kernel state go one at a time, in time order (:meth:`Engine.choose_stateful`).  The
+oracle test (``tests/test_traffic_oracle.py``) routes every connection one at a time and checks
+that both paths give the same distributions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from ..cluster import Cluster
+from ..proxy import Trace, trace
+from . import conntrack
+from . import lb as lbmod
+from .clients import Client, pod_ready_ip, stream
+from .dns_client import resolve_per_connection
+from .events import Timeline
+from .ipvs_schedulers import Persistence, Scheduler, hash_bucket, ip_to_int, make_scheduler
+from .log import CLIENT_KINDS, LOG_COLUMNS, OUTCOMES, VIAS
+from .nft_sets import NFT_AFFINITY_SET_SIZE, AffinitySets
+from .routes import Route, SourceClass, lb_ip, service_port, source_class, static_route, via
+from .strings import Strings, from_codes
+from .workload import Workload
+from .xt_recent import XT_RECENT_IP_LIST_TOT, RecentLists
+
+__all__ = ["Engine", "TraceBook", "pod_table"]
+
+NO_NODE = -1  # a connection that enters no node (lost before it got there, or never made)
+
+
+class Progress(Protocol):
+    """What the engine reports progress to (a ``tqdm`` bar)."""
+
+    def update(self, n: float | None = 1) -> bool | None: ...
+
+
+class TraceBook:
+    """The memoised traces: one :func:`kubelearn.proxy.trace` per (rules version, node, source class, address).
+
+    A node's rules tell sources apart only by their :class:`~kubelearn.traffic.routes.SourceClass`,
+    so the trace of the first client of a class answers for all of them, with one exception:
+    a pod reaching *itself* through a Service is masqueraded by its endpoint chain's hairpin
+    rule.  :meth:`branch_masquerade` gives each branch's masquerade for a client that is not
+    that endpoint; the engine adds the hairpin per connection.
+    """
+
+    def __init__(self, tl: Timeline, protocol: str, mode: str | None):
+        self.tl, self.protocol, self.mode = tl, protocol, mode
+        self.traces: list[Trace] = []
+        self.masq: list[tuple[bool, ...]] = []
+        self._index: dict[tuple[int, str, SourceClass, str], int] = {}
+
+    def lookup(self, view: int, node: str, source: SourceClass, dst: str, sources: list[str]) -> int:
+        """The index of the trace for this key, traced from ``sources[0]`` (or from another of
+        ``sources`` when the first is one of the trace's own endpoints)."""
+        key = (view, node, source, dst)
+        i = self._index.get(key)
+        if i is not None:
+            return i
+        rules_of = self.tl.snapshots[view].cluster
+        tr = trace(rules_of, node, sources[0], dst, self.protocol, mode=self.mode)
+        endpoints = {d.endpoint.rsplit(":", 1)[0] for d in tr.destinations}
+        if sources[0] in endpoints:
+            other = next((s for s in sources if s not in endpoints), None)
+            if other is not None:
+                tr = trace(rules_of, node, other, dst, self.protocol, mode=self.mode)
+        self.traces.append(tr)
+        self.masq.append(self.branch_masquerade(tr, sources[0] if sources[0] in endpoints else ""))
+        i = self._index[key] = len(self.traces) - 1
+        return i
+
+    @staticmethod
+    def branch_masquerade(tr: Trace, hairpin_source: str) -> tuple[bool, ...]:
+        """Each destination's masquerade for a source that is not that destination.
+
+        When every client of the key is an endpoint, the trace was made from one of them and
+        its own branch shows the hairpin; that branch then takes the others' answer (what
+        decides masquerading for a non-hairpin source is decided before the endpoint choice).
+        """
+        own = [d.endpoint.rsplit(":", 1)[0] == hairpin_source for d in tr.destinations]
+        others = [d.masquerade for d, mine in zip(tr.destinations, own, strict=True) if not mine]
+        return tuple((any(others) if others else d.masquerade) if mine else d.masquerade
+                     for d, mine in zip(tr.destinations, own, strict=True))
+
+
+@dataclass
+class Connections:
+    """The run's connections, one array element each (a struct of arrays)."""
+
+    start: np.ndarray  # seconds
+    end: np.ndarray  # when the connection closes
+    client: np.ndarray  # index into the clients
+    sends: np.ndarray  # False: its client is gone, the connection is never made
+    entry: np.ndarray  # node index (NO_NODE: none)
+    dst: np.ndarray  # Strings code of the "IP:port" dialled
+    nxdomain: np.ndarray  # the name did not resolve
+    dns_service: np.ndarray  # Strings code: the Service whose DNS name answered
+    dns_port_name: np.ndarray
+    truth: np.ndarray  # index of the true snapshot at the start
+    trace: np.ndarray  # index into the TraceBook (-1: not traced)
+    branch: np.ndarray  # the trace destination chosen (-1: none)
+
+
+def pod_table(snapshot_cluster: Cluster, crashed: frozenset[str],
+              failed: frozenset[str]) -> dict[str, tuple[str, str, bool]]:
+    """podIP → (pod name, node, listening) in one true snapshot (pods on lost nodes are unreachable)."""
+    out: dict[str, tuple[str, str, bool]] = {}
+    for p in snapshot_cluster.pods(None):
+        ip = pod_ready_ip(p)
+        node = (p.get("spec") or {}).get("nodeName") or ""
+        if not ip or node in failed or (p.get("spec") or {}).get("hostNetwork"):
+            continue
+        key = f"{p['metadata'].get('namespace', 'default')}/{p['metadata']['name']}"
+        out[ip] = (p["metadata"]["name"], node, key not in crashed)
+    return out
+
+
+class Engine:
+    """One simulation run (see the module docstring for the steps)."""
+
+    def __init__(self, cluster: Cluster, wl: Workload, clients: list[Client], tl: Timeline, seed: int,
+                 mode: str | None):
+        self.cluster, self.wl, self.clients, self.tl, self.seed = cluster, wl, clients, tl, seed
+        self.mode = mode or cluster.proxy_mode
+        self.nodes = tl.nodes
+        self.node_index = {n: i for i, n in enumerate(tl.nodes)}
+        self.strings = Strings()
+        self.book = TraceBook(tl, wl.protocol, mode)
+
+    # ------------------------------------------------------------------ 1. the clients
+    def connections(self) -> Connections:
+        """Arrival times, each connection's client (in turn), and whether its client still sends."""
+        wl = self.wl
+        n = wl.connections
+        rng = stream(self.cluster, self.seed, "traffic/arrivals")
+        if wl.arrival == "poisson":
+            gaps = rng.exponential(1.0 / wl.rate, size=n)
+            start = np.concatenate([[0.0], np.cumsum(gaps[:-1])]) if n else np.zeros(0)
+        else:
+            start = np.arange(n, dtype=np.float64) / wl.rate
+        client = np.arange(n, dtype=np.int64) % max(len(self.clients), 1)
+        self.client_death = self.client_deaths()
+        sends = start < self.client_death[client]
+        zeros = np.zeros(n, dtype=np.int64)
+        return Connections(start=start, end=start + wl.connection_seconds, client=client, sends=sends,
+                           entry=np.full(n, NO_NODE, dtype=np.int64), dst=zeros.copy(),
+                           nxdomain=np.zeros(n, dtype=bool), dns_service=zeros.copy(),
+                           dns_port_name=zeros.copy(), truth=self.tl.truth_index(start),
+                           trace=np.full(n, -1, dtype=np.int64), branch=np.full(n, -1, dtype=np.int64))
+
+    def client_deaths(self) -> np.ndarray:
+        """When each client stops sending: a pod client at the first snapshot where it is gone
+        (deleted, grace period over, replaced by a new pod of the same name) or crashed; never
+        for nodes and external hosts (a lost node's clients keep trying: their connections time out)."""
+        out = np.full(len(self.clients), np.inf)
+        snaps = self.tl.snapshots
+        for c, cl in enumerate(self.clients):
+            if cl.kind != "pod":
+                continue
+            key = f"{cl.namespace}/{cl.name}"
+            for snap in snaps[1:]:
+                pod = snap.cluster.get("Pod", cl.name, cl.namespace) if snap.cluster.has(
+                    "Pod", cl.name, cl.namespace) else None
+                if (pod is None or key in snap.crashed or pod_ready_ip(pod) != cl.ip
+                        or (pod.get("spec") or {}).get("nodeName") != cl.node):
+                    out[c] = snap.time
+                    break
+        return out
+
+    # ------------------------------------------------------------------ 2. entry node and address
+    def route(self, c: Connections) -> None:
+        """Where each connection enters and what it dials."""
+        t = self.wl.target
+        if "dns" in t:
+            for cl in self.clients:
+                static_route(self.cluster, self.wl, cl)  # external clients cannot use the cluster DNS
+            d = resolve_per_connection(self.cluster, self.wl, self.clients, self.tl, self.seed, c.start,
+                                       c.client, c.sends, self.strings)
+            own = np.array([self.node_index[cl.node] for cl in self.clients], dtype=np.int64)
+            c.entry[:] = np.where(c.sends, own[c.client], NO_NODE)
+            c.dst, c.nxdomain, c.dns_service, c.dns_port_name = d.dst, d.nxdomain, d.service, d.port_name
+            return
+        routes = [static_route(self.cluster, self.wl, cl) for cl in self.clients]
+        entry = np.array([self.node_index.get(r.entry, NO_NODE) if r else NO_NODE for r in routes], dtype=np.int64)
+        dst = np.array([self.strings.code(r.dst) if r else 0 for r in routes], dtype=np.int64)
+        c.entry[:] = entry[c.client]
+        c.dst[:] = dst[c.client]
+        if any(r is None for r in routes):
+            self.balance(c, routes)
+
+    def balance(self, c: Connections, routes: list[Route | None]) -> None:
+        """An outside client of a LoadBalancer: the balancer hands each connection to a healthy node."""
+        spec = self.wl.target["loadBalancer"]
+        ns = spec.get("namespace", "default")
+        svc = self.cluster.get("Service", spec["service"], ns)
+        ip = lb_ip(svc, spec)
+        dcode = self.strings.code(f"{ip}:{service_port(svc, spec.get('port'))['port']}")
+        rng = stream(self.cluster, self.seed, "traffic/lb")
+        outside = np.array([r is None for r in routes])[c.client]
+        for k in np.unique(c.truth[outside]).tolist():
+            snap = self.tl.snapshots[k]
+            now = snap.cluster.get("Service", spec["service"], ns)
+            healthy = [n for n in lbmod.balancer_nodes(snap.cluster, now, spec.get("kind", "cloud"), ip)
+                       if n not in snap.failed_nodes]
+            m = outside & (c.truth == k)
+            c.dst[m] = dcode
+            if healthy:
+                codes = np.array([self.node_index[n] for n in healthy], dtype=np.int64)
+                c.entry[m] = codes[rng.integers(0, len(codes), size=int(m.sum()))]
+            else:
+                c.entry[m] = NO_NODE  # no healthy node: the balancer has nowhere to send it
+
+    # ------------------------------------------------------------------ 3. the rules of the entry node
+    def trace_all(self, c: Connections) -> np.ndarray:
+        """The trace each connection meets: the entry node's rules as of its last sync.
+
+        Returns the mask of connections lost before any rule: their entry node is down.
+        """
+        view = np.zeros(len(c.start), dtype=np.int64)
+        if len(self.tl.snapshots) > 1:
+            for e in np.unique(c.entry[c.entry >= 0]).tolist():
+                m = c.entry == e
+                view[m] = self.tl.view_index(e, c.start[m])
+        entry_down = np.zeros(len(c.start), dtype=bool)
+        for k, snap in enumerate(self.tl.snapshots):
+            for node in snap.failed_nodes:
+                if node in self.node_index:
+                    entry_down |= (c.truth == k) & (c.entry == self.node_index[node])
+        traced = (c.entry >= 0) & c.sends & ~c.nxdomain & ~entry_down
+        source = np.array([[source_class(cl, n) for n in self.nodes] for cl in self.clients],
+                          dtype=np.int64).reshape(len(self.clients), len(self.nodes))
+        idx = np.flatnonzero(traced)
+        if not len(idx):
+            return entry_down
+        keys = pd.DataFrame({"view": view[idx], "entry": c.entry[idx], "dst": c.dst[idx],
+                             "source": source[c.client[idx], c.entry[idx]]})
+        groups = keys.groupby(["view", "entry", "source", "dst"], sort=True).indices
+        ips = [cl.ip for cl in self.clients]
+        for (v, e, s, d), members in groups.items():
+            conns = idx[members]
+            # the first client of the key traces; the others stand by for the hairpin case
+            first = ips[int(c.client[conns[0]])]
+            others = [ips[x] for x in np.flatnonzero(np.bincount(c.client[conns], minlength=len(ips))).tolist()]
+            c.trace[conns] = self.book.lookup(int(v), self.nodes[int(e)], SourceClass(int(s)),
+                                              self.strings.values[int(d)], [first, *others])
+        for tr in self.book.traces:
+            self.strings.codes(d.endpoint for d in tr.destinations)
+        for tr in self.book.traces:
+            self.strings.code(tr.service or "")
+            self.strings.code(tr.port_name or "")
+        return entry_down
+
+    # ------------------------------------------------------------------ 4. the endpoint
+    def choose(self, c: Connections) -> None:
+        """The endpoint of every DNATed connection: at random, or as the kernel state says."""
+        traces = self.book.traces
+        stateful = np.array([tr.scheduler is not None or bool(tr.affinity_timeout) for tr in traces], dtype=bool)
+        dnat = np.array([tr.verdict == "DNAT" and bool(tr.destinations) for tr in traces], dtype=bool)
+        # the statistic / numgen branch every connection would take with no state: one uniform draw each
+        u = stream(self.cluster, self.seed, "traffic/endpoints").random(len(c.start))
+        fallback = np.full(len(c.start), -1, dtype=np.int64)
+        has = c.trace >= 0
+        for g in np.unique(c.trace[has]).tolist():
+            if dnat[g]:
+                m = c.trace == g
+                fallback[m] = self.random_branch(traces[g], u[m])
+        go = has & dnat[np.maximum(c.trace, 0)]
+        simple = go & ~stateful[np.maximum(c.trace, 0)]
+        self.choose_stateless(c, simple, fallback)
+        self.choose_stateful(c, go & ~simple, fallback)
+
+    @staticmethod
+    def random_branch(tr: Trace, u: np.ndarray) -> np.ndarray:
+        """The branch the ``-m statistic`` / ``numgen`` rules take for uniform draws ``u``."""
+        p = np.array([d.probability for d in tr.destinations], dtype=np.float64)
+        cum = np.cumsum(p / p.sum())
+        cum[-1] = 1.0
+        return np.searchsorted(cum, u, side="right")
+
+    def choose_stateless(self, c: Connections, m: np.ndarray, fallback: np.ndarray) -> None:
+        """THE FAST PATH.  Connections whose trace consults no state are independent draws with
+        the trace's probabilities, so every one of them takes its random branch at once."""
+        c.branch[m] = fallback[m]
+
+    def choose_stateful(self, c: Connections, m: np.ndarray, fallback: np.ndarray) -> None:
+        """Connections whose trace consults kernel state, one at a time in time order.
+
+        The state lives in the entry node's kernel: ``xt_recent`` lists and nftables sets per
+        endpoint chain (so shared by every Service port that uses that chain), an IPVS scheduler
+        and its persistence templates per virtual server.
+        """
+        idx = np.flatnonzero(m)
+        if not len(idx):
+            return
+        idx = idx[np.argsort(c.start[idx], kind="stable")]
+        traces = self.book.traces
+        ip_of = np.array([ip_to_int(cl.ip) if ":" not in cl.ip else 0 for cl in self.clients], dtype=np.int64)
+        ipvs = [g for g in np.unique(c.trace[idx]).tolist() if traces[g].scheduler is not None]
+        is_ipvs = np.isin(c.trace[idx], ipvs)
+        if is_ipvs.any():
+            self.ipvs(c, idx[is_ipvs], ip_of)
+        if (~is_ipvs).any():
+            self.affinity(c, idx[~is_ipvs], ip_of, fallback)
+
+    def affinity(self, c: Connections, idx: np.ndarray, ip_of: np.ndarray, fallback: np.ndarray) -> None:
+        """ClientIP affinity in iptables (``xt_recent``) or nftables (affinity sets) mode."""
+        traces = self.book.traces
+        memory: dict[int, RecentLists | AffinitySets] = {}
+        for e in np.unique(c.entry[idx]).tolist():
+            memory[e] = (AffinitySets(NFT_AFFINITY_SET_SIZE) if self.mode == "nftables"
+                         else RecentLists(XT_RECENT_IP_LIST_TOT))
+        chains = [tuple(d.chain for d in tr.destinations) for tr in traces]
+        timeout = [float(tr.affinity_timeout or 0) for tr in traces]
+        out = c.branch
+        for j, t, e, client, g, fb in zip(idx.tolist(), c.start[idx].tolist(), c.entry[idx].tolist(),
+                                           ip_of[c.client[idx]].tolist(), c.trace[idx].tolist(),
+                                           fallback[idx].tolist(), strict=True):
+            out[j] = memory[e].choose(t, client, chains[g], fb, timeout[g])
+
+    def ipvs(self, c: Connections, idx: np.ndarray, ip_of: np.ndarray) -> None:
+        """IPVS: each node's virtual server runs its own scheduler (and persistence templates)."""
+        traces = self.book.traces
+        servers: dict[tuple[int, int], list[int]] = {}
+        for j, key in enumerate(zip(c.entry[idx].tolist(), c.dst[idx].tolist(), strict=True)):
+            servers.setdefault(key, []).append(j)
+        for (_entry, d), pos in servers.items():
+            conns = idx[np.array(pos, dtype=np.int64)]
+            groups = np.unique(c.trace[conns]).tolist()
+            tr = traces[groups[0]]
+            vip = self.strings.values[d].rsplit(":", 1)[0]
+            sched = make_scheduler(tr.scheduler, vip)
+            dests = {g: [x.endpoint for x in traces[g].destinations] for g in groups}
+            if not tr.affinity_timeout and len(groups) == 1 and sched.name in ("rr", "wrr", "sh", "dh"):
+                c.branch[conns] = self.ipvs_unchanging(sched, dests[groups[0]], ip_of[c.client[conns]], vip)
+                continue
+            pick: Scheduler | Persistence = (Persistence(float(tr.affinity_timeout), sched)
+                                             if tr.affinity_timeout else sched)
+            for j, t, src, g, end in zip(conns.tolist(), c.start[conns].tolist(),
+                                         ip_of[c.client[conns]].tolist(), c.trace[conns].tolist(),
+                                         c.end[conns].tolist(), strict=True):
+                c.branch[j] = pick.pick(t, src, dests[g], end)
+
+    @staticmethod
+    def ipvs_unchanging(sched: Scheduler, dests: list[str], src: np.ndarray, vip: str) -> np.ndarray:
+        """rr, sh and dh over a real-server list that does not change: the same choices, at once."""
+        if sched.name in ("rr", "wrr"):
+            return sched.rotation(dests, len(src))
+        if sched.name == "sh":
+            return hash_bucket(src) % len(dests)
+        return np.full(len(src), int(hash_bucket(ip_to_int(vip))) % len(dests), dtype=np.int64)
+
+    # ------------------------------------------------------------------ 5. the outcome, and the log
+    def run(self, bar: Progress) -> pd.DataFrame:
+        """All the steps; one row per request."""
+        c = self.connections()
+        self.route(c)
+        bar.update(1)
+        entry_down = self.trace_all(c)
+        bar.update(1)
+        self.choose(c)
+        bar.update(1)
+        df = self.log(c, entry_down)
+        bar.update(1)
+        return df
+
+    def log(self, c: Connections, entry_down: np.ndarray) -> pd.DataFrame:
+        """Outcomes per connection, then conntrack's requests, as the 17 log columns."""
+        S = self.strings
+        traces = self.book.traces
+        # flatten the traces' destinations so a connection's branch indexes one array
+        offset = np.zeros(len(traces) + 1, dtype=np.int64)
+        offset[1:] = np.cumsum([len(tr.destinations) for tr in traces])
+        flat_ep = np.array([S.code(d.endpoint) for tr in traces for d in tr.destinations] + [0], dtype=np.int64)
+        flat_masq = np.array([m for ms in self.book.masq for m in ms] + [False], dtype=bool)
+        traced = c.trace >= 0
+        g = np.where(traced, c.trace, len(traces))  # len(traces): "no trace"
+
+        def per_trace(values: list[Any], none: Any) -> np.ndarray:
+            """A per-trace value for every connection (``none`` for those not traced)."""
+            return np.array([*values, none])[g]
+
+        dnat = c.branch >= 0
+        flat = np.where(dnat, offset[g] + c.branch, len(flat_ep) - 1)  # the last element: no branch
+        endpoint = np.where(dnat, flat_ep[flat], 0)
+        direct = per_trace([tr.verdict == "NONE" for tr in traces], False)  # no rule: to the address itself
+        endpoint = np.where(direct, c.dst, endpoint)
+        service = per_trace([S.code(tr.service or "") for tr in traces], 0).astype(np.int64)
+        portn = per_trace([S.code(tr.port_name or "") for tr in traces], 0).astype(np.int64)
+        rules = per_trace([tr.rules_walked for tr in traces], 0).astype(np.int32)
+        rejected = per_trace([tr.verdict == "REJECT" for tr in traces], False)
+        # DROP, or a DNAT with nowhere to go
+        dropped = per_trace([tr.verdict == "DROP" or (tr.verdict == "DNAT" and not tr.destinations)
+                             for tr in traces], True) & traced
+        # a headless name answers with pod IPs, which no Service rule matches: the Service is the
+        # one whose name the client resolved (and its port the one serving the dialled port)
+        fill = (service == 0) & (c.dns_service > 0)
+        service = np.where(fill, c.dns_service, service)
+        portn = np.where(fill & (portn == 0), c.dns_port_name, portn)
+        # who answers at the endpoint, in the true cluster at the connection's start
+        tables = [pod_table(sn.cluster, sn.crashed, sn.failed_nodes) for sn in self.tl.snapshots]
+        node_ips = {self.cluster.node_ip(nm) for nm in self.nodes}
+        o = conntrack.answer(self.tl, S, tables, node_ips, c.truth, endpoint, dnat | direct, direct)
+        pod, pod_node = o.pod, o.pod_node
+        lost_at = conntrack.path_lost_at(self.tl, S, c.entry, pod_node)
+        outcome = o.outcome
+        outcome[rejected] = OUTCOMES.index("refused")
+        outcome[dropped] = OUTCOMES.index("dropped")
+        outcome[c.nxdomain] = OUTCOMES.index("nxdomain")
+        lost = entry_down | ((c.entry < 0) & ~c.nxdomain)
+        outcome[lost] = OUTCOMES.index("dropped")
+        # the endpoint is where the rules sent it (even if nobody answered); the pod who is behind it
+        no_dnat = ~(dnat | direct) | lost
+        endpoint[no_dnat] = 0
+        pod[no_dnat] = 0
+        pod_node[no_dnat] = 0
+        # the source address the pod sees: masqueraded by the trace's branch, or the hairpin
+        client_ip = S.codes(cl.ip for cl in self.clients)
+        src = client_ip[c.client]
+        # (a pod that reached itself: its endpoint's address is its own)
+        ip_code = np.array([S.index.get(v.rsplit(":", 1)[0], -1) for v in S.values], dtype=np.int64)
+        hairpin = dnat & (ip_code[endpoint] == src)
+        masq = (flat_masq[flat] | hairpin) & dnat & ~no_dnat
+        seen = conntrack.seen_source(self.cluster, S, self.nodes, c.entry, pod_node, src, masq)
+        seen = np.where(pod > 0, seen, 0)
+        r = conntrack.requests(self.wl, c.start, c.client, self.client_death, outcome, o.death, lost_at)
+        conn = r.connection
+        rng = stream(self.cluster, self.seed, "traffic/latency")
+        own_node = S.codes(cl.node for cl in self.clients)[c.client]
+        lat = conntrack.latency(rng, r, pod_node[conn] != own_node[conn], rules[conn])
+        kinds = np.array([CLIENT_KINDS.index(cl.kind) for cl in self.clients], dtype=np.int8)
+        entry_name = np.array([S.code(nm) for nm in self.nodes] + [0], dtype=np.int64)
+        name = S.codes(cl.name for cl in self.clients)
+        nrows = len(conn)
+        data: dict[str, Any] = {
+            "time": r.time,
+            "connection": conn,
+            "client": S.categorical(name[c.client[conn]]),
+            "client_kind": from_codes(kinds[c.client[conn]], list(CLIENT_KINDS)),
+            "src_ip": S.categorical(src[conn]),
+            "dst": S.categorical(c.dst[conn]),
+            "via": from_codes(np.full(nrows, VIAS.index(via(self.wl)), dtype=np.int8), list(VIAS)),
+            "entry_node": S.categorical(entry_name[np.where(c.entry >= 0, c.entry, len(self.nodes))][conn]),
+            "service": S.categorical(service[conn]),
+            "port_name": S.categorical(portn[conn]),
+            "endpoint": S.categorical(endpoint[conn]),
+            "pod": S.categorical(pod[conn]),
+            "pod_node": S.categorical(pod_node[conn]),
+            "seen_src_ip": S.categorical(seen[conn]),
+            "outcome": from_codes(r.outcome, list(OUTCOMES)),
+            "latency_ms": lat.astype(np.float32),
+            "rules_walked": rules[conn].astype(np.int32),
+        }
+        return pd.DataFrame(data, columns=list(LOG_COLUMNS))
