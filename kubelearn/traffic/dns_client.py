@@ -122,9 +122,9 @@ def resolve_per_connection(cluster: Cluster, wl: Workload, clients: list[Client]
     port_name = np.zeros(n, dtype=np.int64)
     truth = tl.truth_index(start)
     answers: dict[tuple[int, int], Answer] = {}
-    order = np.argsort(start, kind="stable")
-    per_client = np.split(order, np.cumsum(np.bincount(client_of[order], minlength=len(clients)))[:-1]) \
-        if n else []
+    # each client's connections in time order
+    order = np.lexsort((start, client_of))
+    per_client = np.split(order, np.cumsum(np.bincount(client_of, minlength=len(clients)))[:-1]) if n else []
     for c, conns in enumerate(per_client):
         conns = conns[sends[conns]]
         if not len(conns):

@@ -281,8 +281,9 @@ class Engine:
     def choose(self, c: Connections) -> None:
         """The endpoint of every DNATed connection: at random, or as the kernel state says."""
         traces = self.book.traces
-        stateful = np.array([tr.scheduler is not None or bool(tr.affinity_timeout) for tr in traces], dtype=bool)
-        dnat = np.array([tr.verdict == "DNAT" and bool(tr.destinations) for tr in traces], dtype=bool)
+        # per trace, and a last element for "not traced"
+        stateful = np.array([tr.scheduler is not None or bool(tr.affinity_timeout) for tr in traces] + [False])
+        dnat = np.array([tr.verdict == "DNAT" and bool(tr.destinations) for tr in traces] + [False])
         # the statistic / numgen branch every connection would take with no state: one uniform draw each
         u = stream(self.cluster, self.seed, "traffic/endpoints").random(len(c.start))
         fallback = np.full(len(c.start), -1, dtype=np.int64)
@@ -291,8 +292,9 @@ class Engine:
             if dnat[g]:
                 m = c.trace == g
                 fallback[m] = self.random_branch(traces[g], u[m])
-        go = has & dnat[np.maximum(c.trace, 0)]
-        simple = go & ~stateful[np.maximum(c.trace, 0)]
+        g = np.where(has, c.trace, len(traces))
+        go = dnat[g]
+        simple = go & ~stateful[g]
         self.choose_stateless(c, simple, fallback)
         self.choose_stateful(c, go & ~simple, fallback)
 
