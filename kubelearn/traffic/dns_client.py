@@ -122,8 +122,8 @@ def resolve_per_connection(cluster: Cluster, wl: Workload, clients: list[Client]
     port_name = np.zeros(n, dtype=np.int64)
     truth = tl.truth_index(start)
     answers: dict[tuple[int, int], Answer] = {}
-    # each client's connections in time order
-    order = np.lexsort((start, client_of))
+    # each client's connections in time order (connections are numbered in time order)
+    order = np.argsort(client_of, kind="stable")
     per_client = np.split(order, np.cumsum(np.bincount(client_of, minlength=len(clients)))[:-1]) if n else []
     for c, conns in enumerate(per_client):
         conns = conns[sends[conns]]

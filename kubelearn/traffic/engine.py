@@ -45,7 +45,7 @@ from .events import Timeline
 from .ipvs_schedulers import Persistence, Scheduler, hash_bucket, ip_to_int, make_scheduler
 from .log import CLIENT_KINDS, LOG_COLUMNS, OUTCOMES, VIAS
 from .nft_sets import NFT_AFFINITY_SET_SIZE, AffinitySets
-from .routes import Route, SourceClass, lb_ip, service_port, source_class, static_route, via
+from .routes import Route, SourceClass, lb_ip, service_port, static_route, via
 from .strings import Strings, from_codes
 from .workload import Workload
 from .xt_recent import XT_RECENT_IP_LIST_TOT, RecentLists
@@ -114,7 +114,7 @@ class TraceBook:
 class Connections:
     """The run's connections, one array element each (a struct of arrays)."""
 
-    start: np.ndarray  # seconds
+    start: np.ndarray  # seconds, non-decreasing: connections are numbered in time order
     end: np.ndarray  # when the connection closes
     client: np.ndarray  # index into the clients
     sends: np.ndarray  # False: its client is gone, the connection is never made
@@ -140,6 +140,18 @@ def pod_table(snapshot_cluster: Cluster, crashed: frozenset[str],
         key = f"{p['metadata'].get('namespace', 'default')}/{p['metadata']['name']}"
         out[ip] = (p["metadata"]["name"], node, key not in crashed)
     return out
+
+
+def _dense(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a non-negative int array, sorted, and each element's index among them."""
+    if len(key) and int(key.max()) < 4 * len(key) + 1_000_000:  # small range: count instead of sorting
+        counts = np.bincount(key)
+        uniq = np.flatnonzero(counts)
+        index = np.zeros(len(counts), dtype=np.int64)
+        index[uniq] = np.arange(len(uniq))
+        return uniq, index[key]
+    uniq, inverse = np.unique(key, return_inverse=True)
+    return uniq, inverse.reshape(-1)
 
 
 class Engine:
@@ -254,28 +266,46 @@ class Engine:
                 if node in self.node_index:
                     entry_down |= (c.truth == k) & (c.entry == self.node_index[node])
         traced = (c.entry >= 0) & c.sends & ~c.nxdomain & ~entry_down
-        source = np.array([[source_class(cl, n) for n in self.nodes] for cl in self.clients],
-                          dtype=np.int64).reshape(len(self.clients), len(self.nodes))
         idx = np.flatnonzero(traced)
         if not len(idx):
             return entry_down
-        keys = pd.DataFrame({"view": view[idx], "entry": c.entry[idx], "dst": c.dst[idx],
-                             "source": source[c.client[idx], c.entry[idx]]})
-        groups = keys.groupby(["view", "entry", "source", "dst"], sort=True).indices
+        # one trace per distinct (rules version, node, source class, address dialled)
+        clients = c.client[idx]
+        key = np.ravel_multi_index((view[idx], c.entry[idx], self.source_classes(clients, c.entry[idx]), c.dst[idx]),
+                                   (len(self.tl.snapshots), len(self.nodes), len(SourceClass), len(self.strings.values)))
+        uniq, group = _dense(key)
+        # each group's first connection, and the clients it holds (in client order)
+        order = np.argsort(group, kind="stable")
+        first = idx[order[np.searchsorted(group[order], np.arange(len(uniq)))]]
+        pairs = np.flatnonzero(np.bincount(group * len(self.clients) + clients))
+        members = np.split(pairs % len(self.clients), np.searchsorted(pairs // len(self.clients), np.arange(1, len(uniq))))
         ips = [cl.ip for cl in self.clients]
-        for (v, e, s, d), members in groups.items():
-            conns = idx[members]
+        trace_of = np.empty(len(uniq), dtype=np.int64)
+        for g, k in enumerate(uniq.tolist()):
+            v, e, s, d = np.unravel_index(k, (len(self.tl.snapshots), len(self.nodes), len(SourceClass),
+                                              len(self.strings.values)))
             # the first client of the key traces; the others stand by for the hairpin case
-            first = ips[int(c.client[conns[0]])]
-            others = [ips[x] for x in np.flatnonzero(np.bincount(c.client[conns], minlength=len(ips))).tolist()]
-            c.trace[conns] = self.book.lookup(int(v), self.nodes[int(e)], SourceClass(int(s)),
-                                              self.strings.values[int(d)], [first, *others])
+            sources = [ips[int(c.client[first[g]])], *(ips[x] for x in members[g].tolist())]
+            trace_of[g] = self.book.lookup(int(v), self.nodes[int(e)], SourceClass(int(s)),
+                                           self.strings.values[int(d)], sources)
+        c.trace[idx] = trace_of[group]
         for tr in self.book.traces:
             self.strings.codes(d.endpoint for d in tr.destinations)
         for tr in self.book.traces:
             self.strings.code(tr.service or "")
             self.strings.code(tr.port_name or "")
         return entry_down
+
+    def source_classes(self, client: np.ndarray, entry: np.ndarray) -> np.ndarray:
+        """:func:`~kubelearn.traffic.routes.source_class` for many connections at once."""
+        kind = np.array([CLIENT_KINDS.index(cl.kind) for cl in self.clients], dtype=np.int64)[:, None]
+        own = np.array([self.node_index.get(cl.node, NO_NODE) for cl in self.clients], dtype=np.int64)[:, None]
+        local = own == np.arange(len(self.nodes))[None, :]  # clients × nodes
+        pod, node = kind == CLIENT_KINDS.index("pod"), kind == CLIENT_KINDS.index("node")
+        table = np.select([pod & local, pod, node & local, node],
+                          [SourceClass.POD_LOCAL, SourceClass.POD_REMOTE, SourceClass.NODE_LOCAL,
+                           SourceClass.NODE_REMOTE], SourceClass.EXTERNAL).astype(np.int64)
+        return table[client, entry]
 
     # ------------------------------------------------------------------ 4. the endpoint
     def choose(self, c: Connections) -> None:
@@ -340,11 +370,17 @@ class Engine:
                          else RecentLists(XT_RECENT_IP_LIST_TOT))
         chains = [tuple(d.chain for d in tr.destinations) for tr in traces]
         timeout = [float(tr.affinity_timeout or 0) for tr in traces]
-        out = c.branch
-        for j, t, e, client, g, fb in zip(idx.tolist(), c.start[idx].tolist(), c.entry[idx].tolist(),
-                                           ip_of[c.client[idx]].tolist(), c.trace[idx].tolist(),
-                                           fallback[idx].tolist(), strict=True):
-            out[j] = memory[e].choose(t, client, chains[g], fb, timeout[g])
+        entries, groups = c.entry[idx], c.trace[idx]
+        times, clients, fallbacks = c.start[idx].tolist(), ip_of[c.client[idx]].tolist(), fallback[idx].tolist()
+        if len(memory) == 1 and bool((groups == groups[0]).all()):
+            # one node, one Service chain (the usual case): the same call, fewer lookups
+            choose, ch, to = memory[int(entries[0])].choose, chains[int(groups[0])], timeout[int(groups[0])]
+            chosen = [choose(t, x, ch, fb, to) for t, x, fb in zip(times, clients, fallbacks, strict=True)]
+        else:
+            chosen = [memory[e].choose(t, x, chains[g], fb, timeout[g])
+                      for t, x, fb, e, g in zip(times, clients, fallbacks, entries.tolist(), groups.tolist(),
+                                                strict=True)]
+        c.branch[idx] = chosen
 
     def ipvs(self, c: Connections, idx: np.ndarray, ip_of: np.ndarray) -> None:
         """IPVS: each node's virtual server runs its own scheduler (and persistence templates)."""
@@ -452,23 +488,25 @@ class Engine:
         seen = conntrack.seen_source(self.cluster, S, self.nodes, c.entry, pod_node, src, masq)
         seen = np.where(pod > 0, seen, 0)
         r = conntrack.requests(self.wl, c.start, c.client, self.client_death, outcome, o.death, lost_at)
-        conn = r.connection
+        conn: np.ndarray | slice = r.connection
+        if len(r.connection) == len(c.start):  # one request per connection, all sent: the rows are the connections
+            conn = slice(None)
         rng = stream(self.cluster, self.seed, "traffic/latency")
         own_node = S.codes(cl.node for cl in self.clients)[c.client]
         lat = conntrack.latency(rng, r, pod_node[conn] != own_node[conn], rules[conn])
         kinds = np.array([CLIENT_KINDS.index(cl.kind) for cl in self.clients], dtype=np.int8)
         entry_name = np.array([S.code(nm) for nm in self.nodes] + [0], dtype=np.int64)
         name = S.codes(cl.name for cl in self.clients)
-        nrows = len(conn)
+        nrows = len(r.connection)
         data: dict[str, Any] = {
             "time": r.time,
-            "connection": conn,
+            "connection": r.connection,
             "client": S.categorical(name[c.client[conn]]),
             "client_kind": from_codes(kinds[c.client[conn]], list(CLIENT_KINDS)),
             "src_ip": S.categorical(src[conn]),
             "dst": S.categorical(c.dst[conn]),
             "via": from_codes(np.full(nrows, VIAS.index(via(self.wl)), dtype=np.int8), list(VIAS)),
-            "entry_node": S.categorical(entry_name[np.where(c.entry >= 0, c.entry, len(self.nodes))][conn]),
+            "entry_node": S.categorical(entry_name[np.where(c.entry >= 0, c.entry, len(self.nodes))[conn]]),
             "service": S.categorical(service[conn]),
             "port_name": S.categorical(portn[conn]),
             "endpoint": S.categorical(endpoint[conn]),

@@ -44,6 +44,7 @@ the Service whose DNS name answered, and its port's name.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -145,9 +146,7 @@ def simulate(cluster: Cluster, workload: Workload | dict[str, Any] | None = None
     clients = resolve_clients(cluster, wl)
     tl = build_timeline(cluster, wl.events, seed=seed, endpoint_slice_seconds=wl.endpoint_slice_seconds,
                         mode=mode)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=4, desc="simulate", delay=2.0, disable=progress is False, leave=False)
+    bar = _Progress(enabled=progress is not False)
     try:
         df = Engine(cluster, wl, clients, tl, seed, mode).run(bar)
     finally:
@@ -166,6 +165,35 @@ def simulate(cluster: Cluster, workload: Workload | dict[str, Any] | None = None
         "endpoints": endpoint_pods(tl, _target_services(cluster, wl, df)),
     }
     return df
+
+
+class _Progress:
+    """The run's four steps as a ``tqdm`` bar, shown only once the run has taken over 2 s (tqdm,
+    and in a notebook its widget, are imported only then: short runs do not pay for them)."""
+
+    STEPS = 4
+    DELAY = 2.0
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.start = time.perf_counter()
+        self.done = 0
+        self.bar: Any = None
+
+    def update(self, n: float | None = 1) -> bool | None:
+        self.done += int(n or 0)
+        if self.bar is None and self.enabled and time.perf_counter() - self.start >= self.DELAY:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.STEPS, desc="simulate", leave=False)
+            self.bar.update(self.done - int(n or 0))
+        if self.bar is not None:
+            self.bar.update(n)
+        return None
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _target_services(cluster: Cluster, wl: Workload, df: pd.DataFrame) -> list[str]:

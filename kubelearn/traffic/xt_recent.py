@@ -49,43 +49,44 @@ class RecentLists:
         """One new connection at ``t`` from ``client`` (an address as an int) through a
         ``KUBE-SVC-…`` chain whose endpoints' chains are ``chains`` in rule order; ``fallback``
         is the index the ``-m statistic`` rules would pick; ``timeout`` the rcheck's
-        ``--seconds`` (the Service's ``timeoutSeconds``).  Returns the chosen index."""
-        chosen = self._rcheck(t, client, chains, timeout)
+        ``--seconds`` (the Service's ``timeoutSeconds``).  Returns the chosen index.
+
+        (One function for the three rules, without helper calls: it runs once per connection.)
+        """
+        lists, holding = self.lists, self.holding
+        held = holding.get(client)
+        chosen = -1
+        if held:
+            # KUBE-SVC: `-m recent --name <endpoint chain> --rcheck --seconds T --reap`, endpoint by endpoint
+            horizon = t - timeout
+            for k in (sorted(chains.index(ch) for ch in held if ch in chains) if len(held) > 1
+                      else [chains.index(ch) for ch in held if ch in chains]):
+                lst: OrderedDict[int, float] = lists[chains[k]]
+                fresh = lst[client] >= horizon
+                oldest = next(iter(lst))
+                if lst[oldest] < horizon:  # --reap: the least recently set entry, once expired, goes
+                    del lst[oldest]
+                    holding[oldest].discard(chains[k])
+                if fresh:
+                    chosen = k
+                    break
         if chosen < 0:
-            chosen = fallback
-        self._set(t, client, chains[chosen])
-        return chosen
-
-    def _rcheck(self, t: float, client: int, chains: Sequence[str], timeout: float) -> int:
-        """``-m recent --rcheck --seconds T --reap`` for each endpoint, in order."""
-        holding = self.holding.get(client)
-        if not holding:
-            return -1
-        horizon = t - timeout
-        for k, chain in enumerate(chains):
-            if chain not in holding:
-                continue  # the address is not in this list: the rule does not match, reaps nothing
-            lst = self.lists[chain]
-            fresh = lst[client] >= horizon
-            oldest = next(iter(lst))
-            if lst[oldest] < horizon:  # --reap: drop the least recently set entry once it has expired
-                del lst[oldest]
-                self.holding[oldest].discard(chain)
-            if fresh:
-                return k
-        return -1
-
-    def _set(self, t: float, client: int, chain: str) -> None:
-        """``-m recent --set``: (re)write the address with time ``t``; a full list forgets its oldest."""
-        lst = self.lists.get(chain)
-        if lst is None:
-            lst = self.lists[chain] = OrderedDict()
+            chosen = fallback  # no list knows the client: the -m statistic rules choose
+        # KUBE-SEP: `-m recent --name <its chain> --set`; a full list forgets its least recently set address
+        chain = chains[chosen]
+        target = lists.get(chain)
+        if target is None:
+            target = lists[chain] = OrderedDict()
+        lst = target
         if client in lst:
             lst[client] = t
             lst.move_to_end(client)
-            return
+            return chosen
         if len(lst) >= self.capacity:
-            oldest, _ = lst.popitem(last=False)
-            self.holding[oldest].discard(chain)
+            holding[lst.popitem(last=False)[0]].discard(chain)
         lst[client] = t
-        self.holding.setdefault(client, set()).add(chain)
+        if held is None:
+            holding[client] = {chain}
+        else:
+            held.add(chain)
+        return chosen
