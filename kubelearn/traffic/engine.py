@@ -29,7 +29,7 @@ that both paths give the same distributions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import numpy as np
@@ -126,6 +126,10 @@ class Connections:
     truth: np.ndarray  # index of the true snapshot at the start
     trace: np.ndarray  # index into the TraceBook (-1: not traced)
     branch: np.ndarray  # the trace destination chosen (-1: none)
+
+    def subset(self, index: np.ndarray) -> Connections:
+        """The connections at ``index``."""
+        return Connections(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
 
 def pod_table(snapshot_cluster: Cluster, crashed: frozenset[str],
@@ -275,8 +279,9 @@ class Engine:
                                    (len(self.tl.snapshots), len(self.nodes), len(SourceClass), len(self.strings.values)))
         uniq, group = _dense(key)
         # each group's first connection, and the clients it holds (in client order)
-        order = np.argsort(group, kind="stable")
-        first = idx[order[np.searchsorted(group[order], np.arange(len(uniq)))]]
+        first_pos = np.full(len(uniq), len(idx), dtype=np.int64)
+        np.minimum.at(first_pos, group, np.arange(len(idx)))
+        first = idx[first_pos]
         pairs = np.flatnonzero(np.bincount(group * len(self.clients) + clients))
         members = np.split(pairs % len(self.clients), np.searchsorted(pairs // len(self.clients), np.arange(1, len(uniq))))
         ips = [cl.ip for cl in self.clients]
@@ -429,7 +434,61 @@ class Engine:
         return df
 
     def log(self, c: Connections, entry_down: np.ndarray) -> pd.DataFrame:
-        """Outcomes per connection, then conntrack's requests, as the 17 log columns."""
+        """Outcomes per connection, then conntrack's requests, as the 17 log columns.
+
+        Connections of one *case* (the same client, entry node, trace, branch, moment of truth and
+        address) share every column but their time and latency: the columns are worked out once per
+        case (:meth:`case_columns`) and spread to the connections, and to their requests.
+        """
+        case, rep = self.cases(c, entry_down)
+        per = self.case_columns(c.subset(rep), entry_down[rep])
+        r = conntrack.requests(self.wl, c.start, c.client, self.client_death, per["outcome"][case], per["death"][case],
+                               per["lost_at"][case])
+        row = case[r.connection] if len(r.connection) != len(case) else case  # each request's case
+        rng = stream(self.cluster, self.seed, "traffic/latency")
+        lat = conntrack.latency(rng, r, per["cross_node"][row], per["rules_walked"][row])
+        present = np.bincount(row, minlength=len(rep)) > 0  # cases with at least one request
+        S = self.strings
+        nrows = len(r.connection)
+        data: dict[str, Any] = {"time": r.time, "connection": r.connection}
+        for name in LOG_COLUMNS:
+            if name in ("time", "connection"):
+                continue
+            if name == "client_kind":
+                data[name] = from_codes(per[name][row], list(CLIENT_KINDS))
+            elif name == "via":
+                data[name] = from_codes(np.full(nrows, VIAS.index(via(self.wl)), dtype=np.int8), list(VIAS))
+            elif name == "outcome":
+                data[name] = from_codes(r.outcome, list(OUTCOMES))
+            elif name == "latency_ms":
+                data[name] = lat.astype(np.float32)
+            elif name == "rules_walked":
+                data[name] = per[name][row].astype(np.int32)
+            else:
+                data[name] = S.categorical_of_cases(per[name], row, present)
+        return pd.DataFrame(data, columns=list(LOG_COLUMNS), copy=False)
+
+    def cases(self, c: Connections, entry_down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each connection's case, and one connection standing for each case."""
+        parts = (c.client, c.entry + 1, c.trace + 1, c.branch + 1, c.truth, c.dst, c.nxdomain.astype(np.int64),
+                 entry_down.astype(np.int64), c.dns_service, c.dns_port_name)
+        dims = (len(self.clients), len(self.nodes) + 1, len(self.book.traces) + 1,
+                max((len(tr.destinations) for tr in self.book.traces), default=0) + 1, len(self.tl.snapshots),
+                len(self.strings.values), 2, 2, len(self.strings.values), len(self.strings.values))
+        if float(np.prod(np.array(dims, dtype=np.float64))) < 2.0**62:
+            key = np.ravel_multi_index(parts, dims)
+        else:  # pragma: no cover - more distinct values than an int64 can number: number them in two steps
+            _, a = _dense(np.ravel_multi_index(parts[:5], dims[:5]))
+            key = np.ravel_multi_index((a, *parts[5:]), (int(a.max()) + 1, *dims[5:]))
+        uniq, case = _dense(key)
+        rep = np.empty(len(uniq), dtype=np.int64)
+        rep[case] = np.arange(len(case))  # any connection of a case stands for it: they are alike
+        return case, rep
+
+    def case_columns(self, c: Connections, entry_down: np.ndarray) -> dict[str, np.ndarray]:
+        """Every column that is the same for all connections of a case, one element per case
+        (``c`` holds one connection per case): string codes, outcome, when the pod stops
+        answering, when the path is lost, rules walked, whether the pod is on another node."""
         S = self.strings
         traces = self.book.traces
         # flatten the traces' destinations so a connection's branch indexes one array
@@ -487,34 +546,12 @@ class Engine:
         masq = (flat_masq[flat] | hairpin) & dnat & ~no_dnat
         seen = conntrack.seen_source(self.cluster, S, self.nodes, c.entry, pod_node, src, masq)
         seen = np.where(pod > 0, seen, 0)
-        r = conntrack.requests(self.wl, c.start, c.client, self.client_death, outcome, o.death, lost_at)
-        conn: np.ndarray | slice = r.connection
-        if len(r.connection) == len(c.start):  # one request per connection, all sent: the rows are the connections
-            conn = slice(None)
-        rng = stream(self.cluster, self.seed, "traffic/latency")
         own_node = S.codes(cl.node for cl in self.clients)[c.client]
-        lat = conntrack.latency(rng, r, pod_node[conn] != own_node[conn], rules[conn])
         kinds = np.array([CLIENT_KINDS.index(cl.kind) for cl in self.clients], dtype=np.int8)
         entry_name = np.array([S.code(nm) for nm in self.nodes] + [0], dtype=np.int64)
         name = S.codes(cl.name for cl in self.clients)
-        nrows = len(r.connection)
-        data: dict[str, Any] = {
-            "time": r.time,
-            "connection": r.connection,
-            "client": S.categorical(name[c.client[conn]]),
-            "client_kind": from_codes(kinds[c.client[conn]], list(CLIENT_KINDS)),
-            "src_ip": S.categorical(src[conn]),
-            "dst": S.categorical(c.dst[conn]),
-            "via": from_codes(np.full(nrows, VIAS.index(via(self.wl)), dtype=np.int8), list(VIAS)),
-            "entry_node": S.categorical(entry_name[np.where(c.entry >= 0, c.entry, len(self.nodes))[conn]]),
-            "service": S.categorical(service[conn]),
-            "port_name": S.categorical(portn[conn]),
-            "endpoint": S.categorical(endpoint[conn]),
-            "pod": S.categorical(pod[conn]),
-            "pod_node": S.categorical(pod_node[conn]),
-            "seen_src_ip": S.categorical(seen[conn]),
-            "outcome": from_codes(r.outcome, list(OUTCOMES)),
-            "latency_ms": lat.astype(np.float32),
-            "rules_walked": rules[conn].astype(np.int32),
-        }
-        return pd.DataFrame(data, columns=list(LOG_COLUMNS))
+        return {"outcome": outcome, "death": o.death, "lost_at": lost_at, "rules_walked": rules,
+                "cross_node": pod_node != own_node, "client": name[c.client], "client_kind": kinds[c.client],
+                "src_ip": src, "dst": c.dst, "entry_node": entry_name[np.where(c.entry >= 0, c.entry, len(self.nodes))],
+                "service": service, "port_name": portn, "endpoint": endpoint, "pod": pod, "pod_node": pod_node,
+                "seen_src_ip": seen}

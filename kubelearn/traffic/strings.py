@@ -43,6 +43,14 @@ class Strings:
         remap[used] = np.arange(len(used), dtype=np.int32)
         return from_codes(remap[codes], [self.values[int(c)] for c in used])
 
+    def categorical_of_cases(self, case_codes: np.ndarray, row_case: np.ndarray, present: np.ndarray) -> pd.Categorical:
+        """:meth:`categorical` of ``case_codes[row_case]``, worked out on the cases (``present``:
+        the cases that have rows) so the rows are only gathered once."""
+        used = np.unique(case_codes[present])
+        remap = np.zeros(len(self.values), dtype=np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        return from_codes(remap[case_codes][row_case], [self.values[int(c)] for c in used])
+
 
 def from_codes(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
     """``pd.Categorical.from_codes`` (the stubs want an Index; a list is fine)."""
