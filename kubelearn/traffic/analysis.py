@@ -139,7 +139,10 @@ def _node_of(conns: pd.DataFrame) -> pd.Series:
         pc, nc = pod.cat.codes.to_numpy(), node.cat.codes.to_numpy()
         keep = _nonempty(pod)
         pc, nc = pc[keep], nc[keep]
-        codes, first = np.unique(pc, return_index=True)
+        first = np.full(len(pod.cat.categories), len(pc), dtype=np.int64)  # each pod's first connection
+        np.minimum.at(first, pc, np.arange(len(pc)))
+        codes = np.flatnonzero(first < len(pc))
+        first = first[codes]
         pods = [str(v) for v in pod.cat.categories[codes]]
         nodes = [str(v) for v in node.cat.categories[nc[first]]] if len(first) else []
         return pd.Series(nodes, index=pd.Index(pods, name="pod", dtype=object), dtype=object)

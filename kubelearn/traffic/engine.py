@@ -37,7 +37,7 @@ import pandas as pd
 
 from ..cluster import Cluster
 from ..proxy import Trace, trace
-from . import conntrack
+from . import conntrack, nft_sets, xt_recent
 from . import lb as lbmod
 from .clients import Client, pod_ready_ip, stream
 from .dns_client import resolve_per_connection
@@ -45,7 +45,7 @@ from .events import Timeline
 from .ipvs_schedulers import Persistence, Scheduler, hash_bucket, ip_to_int, make_scheduler
 from .log import CLIENT_KINDS, LOG_COLUMNS, OUTCOMES, VIAS
 from .nft_sets import NFT_AFFINITY_SET_SIZE, AffinitySets
-from .routes import Route, SourceClass, lb_ip, service_port, static_route, via
+from .routes import Route, SourceClass, lb_ip, service_port, static_routes, via
 from .strings import Strings, from_codes
 from .workload import Workload
 from .xt_recent import XT_RECENT_IP_LIST_TOT, RecentLists
@@ -215,15 +215,14 @@ class Engine:
         """Where each connection enters and what it dials."""
         t = self.wl.target
         if "dns" in t:
-            for cl in self.clients:
-                static_route(self.cluster, self.wl, cl)  # external clients cannot use the cluster DNS
+            static_routes(self.cluster, self.wl, self.clients)  # external clients cannot use the cluster DNS
             d = resolve_per_connection(self.cluster, self.wl, self.clients, self.tl, self.seed, c.start,
                                        c.client, c.sends, self.strings)
             own = np.array([self.node_index[cl.node] for cl in self.clients], dtype=np.int64)
             c.entry[:] = np.where(c.sends, own[c.client], NO_NODE)
             c.dst, c.nxdomain, c.dns_service, c.dns_port_name = d.dst, d.nxdomain, d.service, d.port_name
             return
-        routes = [static_route(self.cluster, self.wl, cl) for cl in self.clients]
+        routes = static_routes(self.cluster, self.wl, self.clients)
         entry = np.array([self.node_index.get(r.entry, NO_NODE) if r else NO_NODE for r in routes], dtype=np.int64)
         dst = np.array([self.strings.code(r.dst) if r else 0 for r in routes], dtype=np.int64)
         c.entry[:] = entry[c.client]
@@ -376,8 +375,18 @@ class Engine:
         chains = [tuple(d.chain for d in tr.destinations) for tr in traces]
         timeout = [float(tr.affinity_timeout or 0) for tr in traces]
         entries, groups = c.entry[idx], c.trace[idx]
+        one_chain = len(memory) == 1 and bool((groups == groups[0]).all())
+        if one_chain and float(c.start[idx[-1]] - c.start[idx[0]]) <= timeout[int(groups[0])]:
+            # nothing expires during the run: the kernel's rules can be solved for all connections at once
+            addresses, picks = ip_of[c.client[idx]], fallback[idx]
+            bulk = (nft_sets.choose_without_expiry(addresses, picks, NFT_AFFINITY_SET_SIZE) if self.mode == "nftables"
+                    else xt_recent.choose_without_expiry(addresses, picks, len(chains[int(groups[0])]),
+                                                         XT_RECENT_IP_LIST_TOT))
+            if bulk is not None:
+                c.branch[idx] = bulk
+                return
         times, clients, fallbacks = c.start[idx].tolist(), ip_of[c.client[idx]].tolist(), fallback[idx].tolist()
-        if len(memory) == 1 and bool((groups == groups[0]).all()):
+        if one_chain:
             # one node, one Service chain (the usual case): the same call, fewer lookups
             choose, ch, to = memory[int(entries[0])].choose, chains[int(groups[0])], timeout[int(groups[0])]
             chosen = [choose(t, x, ch, fb, to) for t, x, fb in zip(times, clients, fallbacks, strict=True)]

@@ -26,7 +26,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Final
 
-__all__ = ["NFT_AFFINITY_SET_SIZE", "AffinitySets"]
+import numpy as np
+
+__all__ = ["NFT_AFFINITY_SET_SIZE", "AffinitySets", "choose_without_expiry"]
 
 #: kube-proxy's nftables affinity sets are declared ``size 65535``: the most clients each endpoint remembers.
 NFT_AFFINITY_SET_SIZE: Final = 65535
@@ -90,3 +92,20 @@ class AffinitySets:
                 break
             del elements[oldest]
             self.holding[oldest].discard(chain)
+
+
+def choose_without_expiry(clients: np.ndarray, fallback: np.ndarray, size: int = NFT_AFFINITY_SET_SIZE) -> np.ndarray | None:
+    """:meth:`AffinitySets.choose` for a whole run at once, when no element can time out during it
+    (the run is no longer than ``timeoutSeconds``) and the sets cannot fill (no more clients than
+    a set's ``size``), one node and one Service chain.
+
+    Then nothing is ever forgotten: a client's first connection takes its ``numgen`` pick (the
+    ``fallback``) and joins that endpoint's set, and every later connection of the client finds
+    it there.  ``None``: the case does not apply (the caller goes connection by connection).
+    """
+    if not len(clients):
+        return np.zeros(0, dtype=np.int64)
+    _, first, inverse = np.unique(clients, return_index=True, return_inverse=True)
+    if len(first) > size:
+        return None
+    return fallback[first][inverse.reshape(-1)].astype(np.int64)

@@ -23,7 +23,7 @@ from .clients import Client
 from .workload import Workload, WorkloadError
 
 __all__ = ["Route", "SourceClass", "TARGETS", "lb_ip", "service_port", "source_class", "static_route",
-           "target_kind", "via"]
+           "static_routes", "target_kind", "via"]
 
 #: the workload target kinds, and the ``via`` column each one writes
 TARGETS = {"dns": "dns", "clusterIP": "clusterip", "nodePort": "nodeport", "externalIP": "externalip",
@@ -135,3 +135,16 @@ def static_route(cluster: Cluster, wl: Workload, client: Client) -> Route | None
     if client.kind != "external":
         return Route(client.node, f"{ip}:{port['port']}")
     return None
+
+
+def static_routes(cluster: Cluster, wl: Workload, clients: list[Client]) -> list[Route | None]:
+    """:func:`static_route` for every client (worked out once per kind of client and node: a
+    route depends on nothing else about the client)."""
+    memo: dict[tuple[str, str, str], Route | None] = {}
+    out = []
+    for cl in clients:
+        key = (cl.kind, cl.node, cl.via_node)
+        if key not in memo:
+            memo[key] = static_route(cluster, wl, cl)
+        out.append(memo[key])
+    return out

@@ -62,7 +62,7 @@ from .engine import Engine, pod_table
 from .events import Timeline, build_timeline, event_records
 from .ipvs_schedulers import hash_bucket, ip_to_int
 from .nft_sets import NFT_AFFINITY_SET_SIZE
-from .routes import SourceClass, lb_ip, service_port, source_class, static_route
+from .routes import SourceClass, lb_ip, service_port, source_class, static_routes
 from .workload import Workload, WorkloadError, from_object
 from .xt_recent import XT_RECENT_IP_LIST_TOT
 
@@ -291,8 +291,7 @@ def predicted_shares(cluster: Cluster, workload: Workload | dict[str, Any] | Non
 
     reason = ("the workload has events: the rules and the pods change during the run"
               if wl.events else "")
-    for c in clients:
-        s = static_route(cluster, wl, c)
+    for c, s in zip(clients, static_routes(cluster, wl, clients), strict=True):
         if s is not None:
             via_trace(s.entry, c, s.dst, weight)
         elif "dns" in wl.target:

@@ -25,7 +25,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Final
 
-__all__ = ["XT_RECENT_IP_LIST_TOT", "RecentLists"]
+import numpy as np
+
+__all__ = ["XT_RECENT_IP_LIST_TOT", "RecentLists", "choose_without_expiry"]
 
 #: ``xt_recent``'s ``ip_list_tot`` module parameter default: addresses kept per recent list.
 XT_RECENT_IP_LIST_TOT: Final = 100
@@ -90,3 +92,63 @@ class RecentLists:
         else:
             held.add(chain)
         return chosen
+
+
+def choose_without_expiry(clients: np.ndarray, fallback: np.ndarray, lists: int,
+                          capacity: int = XT_RECENT_IP_LIST_TOT, rounds: int = 8) -> np.ndarray | None:
+    """:meth:`RecentLists.choose` for a whole run at once, in the case where it can be solved in bulk.
+
+    THE SECOND VECTORISED PLACE (the first is the engine's stateless fast path).  It applies when
+    no entry can expire during the run (the run is no longer than ``timeoutSeconds``, so every
+    entry is fresh and ``--reap`` never fires) and the clients take strict turns (connection
+    ``i`` comes from the same client as connection ``i - G``, for ``G`` clients), one node and
+    one Service chain.  Then, in the lists' own terms:
+
+    - a client is in at most one list (it only joins a list when no list knew it);
+    - an LRU list of ``capacity`` still holds the client iff fewer than ``capacity`` other clients
+      touched (``--set``) that list since the client's own last touch; with strict turns, the
+      ``G - 1`` connections in between are ``G - 1`` different clients, so that is a count;
+    - a connection whose client is still held goes where its previous one went, any other takes
+      its ``fallback`` (the ``-m statistic`` pick).
+
+    Those rules decide each connection from earlier ones only, so they have exactly one solution,
+    and any assignment that satisfies all of them at once is it.  Starting from "every connection
+    takes its fallback", each round re-applies the rules to the whole run with numpy, until
+    nothing changes.  ``None``: the case does not apply, or ``rounds`` were not enough (the
+    caller then goes connection by connection).
+
+    Args:
+        clients: each connection's client address, in time order.
+        fallback: each connection's ``-m statistic`` pick (an index < ``lists``).
+        lists: how many endpoints (recent lists) the Service chain has.
+    """
+    n = len(clients)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    again = np.flatnonzero(clients == clients[0])  # the first client's turns
+    turn = int(again[1]) if len(again) > 1 else n
+    if len(np.unique(clients[:turn])) != turn or not np.array_equal(clients[turn:], clients[:-turn]):
+        return None  # not strict turns
+    later = np.arange(turn, n)  # connections with a previous one (that of index - turn)
+    rows = -(-n // turn)
+    choice = fallback.astype(np.int64, copy=True)
+    for _ in range(rounds):
+        # touches on each list in the window between a connection and its client's previous one
+        prev_list = choice[later - turn]
+        between = np.zeros(len(later), dtype=np.int64)
+        for lst in range(lists):
+            touched = np.concatenate([[0], np.cumsum(choice == lst)])
+            m = prev_list == lst
+            j = later[m]
+            between[m] = touched[j] - touched[j - turn + 1]
+        miss = np.ones(n, dtype=bool)
+        miss[turn:] = between >= capacity
+        # each connection goes where its client's latest miss went: forward-fill along each client's turns
+        last_miss = np.full(rows * turn, -1, dtype=np.int64)
+        last_miss[:n] = np.where(miss, np.arange(n), -1)
+        last_miss = np.maximum.accumulate(last_miss.reshape(rows, turn), axis=0).reshape(-1)[:n]
+        updated = fallback[last_miss]
+        if np.array_equal(updated, choice):
+            return choice
+        choice = updated
+    return None
