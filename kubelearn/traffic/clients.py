@@ -89,6 +89,8 @@ def resolve_clients(cluster: Cluster, wl: Workload) -> list[Client]:
                 cluster.get("Node", spec["node"])
             first = int(net.network_address) + (1 if net.num_addresses > 2 else 0)
             for j in range(int(spec.get("count", 1))):
-                ip = str(ipaddress.ip_address(first + j))
+                a = first + j
+                ip = (f"{a >> 24 & 255}.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}" if net.version == 4
+                      else str(ipaddress.ip_address(a)))
                 out.append(Client(ip, "external", ip, "", via_node=via))
     return out

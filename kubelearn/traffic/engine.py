@@ -21,10 +21,17 @@ This is lesson 04's picture, step by step.  For each connection:
    on that pod (:mod:`~kubelearn.traffic.conntrack`).
 
 Connections whose trace consults no state are independent draws, so they are chosen all at
-once with numpy (:meth:`Engine.choose_stateless`, the one vectorised fast path); connections
-that consult kernel state go one at a time, in time order (:meth:`Engine.choose_stateful`).  The
-oracle test (``tests/test_traffic_oracle.py``) routes every connection one at a time and checks
-that both paths give the same distributions.
+once with numpy (:meth:`Engine.choose_stateless`, THE FAST PATH); connections that consult
+kernel state go one at a time, in time order (:meth:`Engine.choose_stateful`), through the
+state's own ``choose``.  The oracle test (``tests/test_traffic_oracle.py``) routes every
+connection one at a time and checks that both give the same distributions.
+
+One exception, marked where it happens (:meth:`Engine.affinity`): when no affinity entry can
+expire during the run, the affinity rules have a closed form over the whole run
+(:func:`kubelearn.traffic.xt_recent.choose_without_expiry`,
+:func:`kubelearn.traffic.nft_sets.choose_without_expiry`), which
+``tests/test_traffic_kernel_state.py`` proves equal, connection for connection, to the
+per-connection state.
 """
 
 from __future__ import annotations
@@ -169,6 +176,7 @@ class Engine:
         self.node_index = {n: i for i, n in enumerate(tl.nodes)}
         self.strings = Strings()
         self.book = TraceBook(tl, wl.protocol, mode)
+        self.client_death = self.client_deaths()  # when each client stops sending
 
     # ------------------------------------------------------------------ 1. the clients
     def connections(self) -> Connections:
@@ -182,7 +190,6 @@ class Engine:
         else:
             start = np.arange(n, dtype=np.float64) / wl.rate
         client = np.arange(n, dtype=np.int64) % max(len(self.clients), 1)
-        self.client_death = self.client_deaths()
         sends = start < self.client_death[client]
         zeros = np.zeros(n, dtype=np.int64)
         return Connections(start=start, end=start + wl.connection_seconds, client=client, sends=sends,
@@ -269,18 +276,21 @@ class Engine:
                 if node in self.node_index:
                     entry_down |= (c.truth == k) & (c.entry == self.node_index[node])
         traced = (c.entry >= 0) & c.sends & ~c.nxdomain & ~entry_down
-        idx = np.flatnonzero(traced)
-        if not len(idx):
+        count = int(traced.sum())
+        if not count:
             return entry_down
+        # (when every connection is traced, the arrays are used as they are, not gathered)
+        idx: np.ndarray | slice = slice(None) if count == len(traced) else np.flatnonzero(traced)
         # one trace per distinct (rules version, node, source class, address dialled)
-        clients = c.client[idx]
-        key = np.ravel_multi_index((view[idx], c.entry[idx], self.source_classes(clients, c.entry[idx]), c.dst[idx]),
+        clients, entry = c.client[idx], c.entry[idx]
+        key = np.ravel_multi_index((view[idx], entry, self.source_classes(clients, entry), c.dst[idx]),
                                    (len(self.tl.snapshots), len(self.nodes), len(SourceClass), len(self.strings.values)))
         uniq, group = _dense(key)
         # each group's first connection, and the clients it holds (in client order)
-        first_pos = np.full(len(uniq), len(idx), dtype=np.int64)
-        np.minimum.at(first_pos, group, np.arange(len(idx)))
-        first = idx[first_pos]
+        first = np.full(len(uniq), count, dtype=np.int64)
+        np.minimum.at(first, group, np.arange(count))
+        if isinstance(idx, np.ndarray):
+            first = idx[first]
         pairs = np.flatnonzero(np.bincount(group * len(self.clients) + clients))
         members = np.split(pairs % len(self.clients), np.searchsorted(pairs // len(self.clients), np.arange(1, len(uniq))))
         ips = [cl.ip for cl in self.clients]
@@ -352,14 +362,12 @@ class Engine:
         endpoint chain (so shared by every Service port that uses that chain), an IPVS scheduler
         and its persistence templates per virtual server.
         """
-        idx = np.flatnonzero(m)
+        idx = np.flatnonzero(m)  # in time order: connections are numbered in time order
         if not len(idx):
             return
-        idx = idx[np.argsort(c.start[idx], kind="stable")]
         traces = self.book.traces
         ip_of = np.array([ip_to_int(cl.ip) if ":" not in cl.ip else 0 for cl in self.clients], dtype=np.int64)
-        ipvs = [g for g in np.unique(c.trace[idx]).tolist() if traces[g].scheduler is not None]
-        is_ipvs = np.isin(c.trace[idx], ipvs)
+        is_ipvs = np.array([tr.scheduler is not None for tr in traces], dtype=bool)[c.trace[idx]]
         if is_ipvs.any():
             self.ipvs(c, idx[is_ipvs], ip_of)
         if (~is_ipvs).any():
@@ -369,7 +377,7 @@ class Engine:
         """ClientIP affinity in iptables (``xt_recent``) or nftables (affinity sets) mode."""
         traces = self.book.traces
         memory: dict[int, RecentLists | AffinitySets] = {}
-        for e in np.unique(c.entry[idx]).tolist():
+        for e in np.flatnonzero(np.bincount(c.entry[idx])).tolist():
             memory[e] = (AffinitySets(NFT_AFFINITY_SET_SIZE) if self.mode == "nftables"
                          else RecentLists(XT_RECENT_IP_LIST_TOT))
         chains = [tuple(d.chain for d in tr.destinations) for tr in traces]
@@ -377,7 +385,8 @@ class Engine:
         entries, groups = c.entry[idx], c.trace[idx]
         one_chain = len(memory) == 1 and bool((groups == groups[0]).all())
         if one_chain and float(c.start[idx[-1]] - c.start[idx[0]]) <= timeout[int(groups[0])]:
-            # nothing expires during the run: the kernel's rules can be solved for all connections at once
+            # VECTORISED: nothing expires during the run, so the rules have a closed form over all
+            # connections at once (equal to the loop below: tests/test_traffic_kernel_state.py)
             addresses, picks = ip_of[c.client[idx]], fallback[idx]
             bulk = (nft_sets.choose_without_expiry(addresses, picks, NFT_AFFINITY_SET_SIZE) if self.mode == "nftables"
                     else xt_recent.choose_without_expiry(addresses, picks, len(chains[int(groups[0])]),

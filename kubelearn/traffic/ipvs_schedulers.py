@@ -51,7 +51,11 @@ class UnsupportedSchedulerError(KubelearnError, ValueError):
 
 def ip_to_int(ip: str) -> int:
     """An IPv4 address as the host-order integer the kernel hashes (``ntohl``)."""
-    return int(ipaddress.IPv4Address(ip))
+    parts = ip.split(".")
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
+        a, b, c, d = (int(p) for p in parts)  # the usual dotted quad, without ipaddress's overhead
+        return (a << 24) | (b << 16) | (c << 8) | d
+    return int(ipaddress.IPv4Address(ip))  # anything else: its parser, and its error
 
 
 def hash_bucket(addr: np.ndarray | int) -> np.ndarray:

@@ -137,10 +137,10 @@ def choose_without_expiry(clients: np.ndarray, fallback: np.ndarray, lists: int,
         prev_list = choice[later - turn]
         between = np.zeros(len(later), dtype=np.int64)
         for lst in range(lists):
-            touched = np.concatenate([[0], np.cumsum(choice == lst)])
+            touched = np.cumsum(choice == lst, dtype=np.int32)  # touches on this list up to each connection
             m = prev_list == lst
             j = later[m]
-            between[m] = touched[j] - touched[j - turn + 1]
+            between[m] = touched[j - 1] - touched[j - turn]  # those strictly between j - turn and j
         miss = np.ones(n, dtype=bool)
         miss[turn:] = between >= capacity
         # each connection goes where its client's latest miss went: forward-fill along each client's turns
