@@ -117,18 +117,19 @@ def resolve_per_connection(cluster: Cluster, wl: Workload, clients: list[Client]
     n = len(start)
     name, port = str(wl.target["dns"]), int(wl.target["port"])
     dst = np.zeros(n, dtype=np.int64)
-    nxdomain = np.zeros(n, dtype=bool)
-    service = np.zeros(n, dtype=np.int64)
-    port_name = np.zeros(n, dtype=np.int64)
     truth = tl.truth_index(start)
     answers: dict[tuple[int, int], Answer] = {}
     # each client's connections in time order (connections are numbered in time order)
     order = np.argsort(client_of, kind="stable")
-    per_client = np.split(order, np.cumsum(np.bincount(client_of, minlength=len(clients)))[:-1]) if n else []
+    order = order[sends[order]]  # a client that is gone makes no lookup
+    per_client = np.split(order, np.cumsum(np.bincount(client_of[order], minlength=len(clients)))[:-1]) \
+        if len(order) else []
+    # every cached answer covers a run of the client's connections: one entry per run (in `order`)
+    run_length: list[int] = []
+    run_dst: list[int] = []  # -1: decided connection by connection (several records, random or round-robin)
+    run_service: list[int] = []
+    run_port: list[int] = []
     for c, conns in enumerate(per_client):
-        conns = conns[sends[conns]]
-        if not len(conns):
-            continue
         times = start[conns]
         rng: Any = None
         i = 0
@@ -140,23 +141,37 @@ def resolve_per_connection(cluster: Cluster, wl: Workload, clients: list[Client]
             ttl = wl.dns_ttl if wl.dns_ttl is not None else ans.ttl
             # the cache holds until the first connection at or after its expiry
             j = max(int(np.searchsorted(times, times[i] + ttl, side="left")), i + 1)
-            these = conns[i:j]
             records = list(ans.records)
-            svc_code, port_code = strings.code(ans.service), strings.code(ans.port_name)
+            run_length.append(j - i)
+            run_service.append(strings.code(ans.service))
+            run_port.append(strings.code(ans.port_name))
             if not records:
-                nxdomain[these] = True
+                run_dst.append(0)  # NXDOMAIN (or no A record): nothing to dial
             else:
                 if len(records) > 1:
                     rng = rng if rng is not None else stream(cluster, seed, f"traffic/dns/{c}")
                     records = [records[x] for x in rng.permutation(len(records))]  # CoreDNS loadbalance
                 dialled = strings.codes(f"{ip}:{port}" for ip in records)
                 if wl.dns_strategy == "first" or len(records) == 1:
-                    dst[these] = dialled[0]
-                elif wl.dns_strategy == "random":
-                    dst[these] = dialled[rng.integers(0, len(records), size=len(these))]
-                else:  # round-robin over the cached list, from its first record
-                    dst[these] = dialled[np.arange(len(these)) % len(records)]
-                service[these] = svc_code
-                port_name[these] = port_code
+                    run_dst.append(int(dialled[0]))
+                else:
+                    these = conns[i:j]
+                    if wl.dns_strategy == "random":
+                        dst[these] = dialled[rng.integers(0, len(records), size=len(these))]
+                    else:  # round-robin over the cached list, from its first record
+                        dst[these] = dialled[np.arange(len(these)) % len(records)]
+                    run_dst.append(-1)
             i = j
+    lengths = np.array(run_length, dtype=np.int64)
+    by_run = np.repeat(np.array(run_dst, dtype=np.int64), lengths)
+    fixed = by_run >= 0
+    dst[order[fixed]] = by_run[fixed]
+    nxdomain = np.zeros(n, dtype=bool)
+    nxdomain[order] = dst[order] == 0
+    service = np.zeros(n, dtype=np.int64)
+    service[order] = np.repeat(np.array(run_service, dtype=np.int64), lengths)
+    port_name = np.zeros(n, dtype=np.int64)
+    port_name[order] = np.repeat(np.array(run_port, dtype=np.int64), lengths)
+    service[nxdomain] = 0
+    port_name[nxdomain] = 0
     return Dialled(dst, nxdomain, service, port_name)

@@ -52,9 +52,10 @@ class UnsupportedSchedulerError(KubelearnError, ValueError):
 def ip_to_int(ip: str) -> int:
     """An IPv4 address as the host-order integer the kernel hashes (``ntohl``)."""
     parts = ip.split(".")
-    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts):
-        a, b, c, d = (int(p) for p in parts)  # the usual dotted quad, without ipaddress's overhead
-        return (a << 24) | (b << 16) | (c << 8) | d
+    if len(parts) == 4 and "".join(parts).isdigit():  # the usual dotted quad, without ipaddress's overhead
+        a, b, c, d = map(int, parts)
+        if max(a, b, c, d) <= 255 and max(map(len, parts)) <= 3:
+            return (a << 24) | (b << 16) | (c << 8) | d
     return int(ipaddress.IPv4Address(ip))  # anything else: its parser, and its error
 
 

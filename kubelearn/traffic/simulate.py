@@ -259,19 +259,34 @@ def predicted_shares(cluster: Cluster, workload: Workload | dict[str, Any] | Non
     shares: dict[str, float] = {}
     weight = 1.0 / len(clients)
 
-    def add(ep: str, w: float) -> None:
+    def pod_of(ep: str) -> str:
         info = pods.get(ep.rsplit(":", 1)[0]) if ep else None
-        key = info[0] if info else ""
+        return info[0] if info else ""
+
+    def add(ep: str, w: float) -> None:
+        key = pod_of(ep)
         shares[key] = shares.get(key, 0.0) + w
 
     # one trace per (node, source class, address), as the simulator memoises them
     traces: dict[tuple[str, SourceClass, str], Trace] = {}
+
+    # what one route adds, per weight: many clients share a route (the same additions, in the same order)
+    additions: dict[tuple[str, SourceClass, str, float], list[tuple[str, float]]] = {}
 
     def via_trace(node: str, c: Client, dst: str, w: float) -> None:
         key = (node, source_class(c, node), dst)
         tr = traces.get(key)
         if tr is None:
             tr = traces[key] = trace(cluster, node, c.ip, dst, wl.protocol, mode=mode)
+        if tr.verdict == "DNAT" and tr.destinations and tr.scheduler not in ("sh", "dh"):
+            adds = additions.get((*key, w))
+            if adds is None:
+                total = sum(d.probability for d in tr.destinations)
+                adds = additions[(*key, w)] = [(pod_of(d.endpoint), w * d.probability / total)
+                                               for d in tr.destinations]
+            for pod, share in adds:
+                shares[pod] = shares.get(pod, 0.0) + share
+            return
         if tr.verdict == "NONE":
             add(dst, w)
             return
