@@ -368,6 +368,9 @@ class Engine:
             return
         traces = self.book.traces
         ip_of = np.array([ip_to_int(cl.ip) if ":" not in cl.ip else 0 for cl in self.clients], dtype=np.int64)
+        if not any(tr.scheduler is not None for tr in traces):  # iptables or nftables mode
+            self.affinity(c, idx, ip_of, fallback)
+            return
         is_ipvs = np.array([tr.scheduler is not None for tr in traces], dtype=bool)[c.trace[idx]]
         if is_ipvs.any():
             self.ipvs(c, idx[is_ipvs], ip_of)
@@ -489,17 +492,28 @@ class Engine:
 
     def cases(self, c: Connections, entry_down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each connection's case, and one connection standing for each case."""
-        parts = (c.client, c.entry + 1, c.trace + 1, c.branch + 1, c.truth, c.dst, c.nxdomain.astype(np.int64),
-                 entry_down.astype(np.int64), c.dns_service, c.dns_port_name)
-        dims = (len(self.clients), len(self.nodes) + 1, len(self.book.traces) + 1,
-                max((len(tr.destinations) for tr in self.book.traces), default=0) + 1, len(self.tl.snapshots),
-                len(self.strings.values), 2, 2, len(self.strings.values), len(self.strings.values))
-        if float(np.prod(np.array(dims, dtype=np.float64))) < 2.0**62:
-            key = np.ravel_multi_index(parts, dims)
-        else:  # pragma: no cover - more distinct values than an int64 can number: number them in two steps
-            _, a = _dense(np.ravel_multi_index(parts[:5], dims[:5]))
-            key = np.ravel_multi_index((a, *parts[5:]), (int(a.max()) + 1, *dims[5:]))
-        uniq, case = _dense(key)
+        parts: list[np.ndarray] = []
+        dims: list[int] = []
+        for values, width in ((c.client, len(self.clients)), (c.entry + 1, len(self.nodes) + 1),
+                              (c.trace + 1, len(self.book.traces) + 1),
+                              (c.branch + 1, max((len(tr.destinations) for tr in self.book.traces), default=0) + 1),
+                              (c.truth, len(self.tl.snapshots)), (c.dst, len(self.strings.values)),
+                              (c.nxdomain, 2), (entry_down, 2), (c.dns_service, len(self.strings.values)),
+                              (c.dns_port_name, len(self.strings.values))):
+            if not len(values) or values.min() == values.max():
+                continue  # the same for every connection: it tells no case apart
+            if width > 64:
+                distinct, values = _dense(values.astype(np.int64))  # renumbered: a narrower key
+                width = len(distinct)
+            parts.append(values.astype(np.int64))
+            dims.append(width)
+        if not parts:
+            case = np.zeros(len(c.start), dtype=np.int64)
+            return case, np.zeros(1 if len(case) else 0, dtype=np.int64)
+        while float(np.prod(np.array(dims, dtype=np.float64))) >= 2.0**62:  # pragma: no cover - very many
+            _, merged = _dense(np.ravel_multi_index(parts[:2], dims[:2]))  # number the first two together
+            parts, dims = [merged, *parts[2:]], [int(merged.max()) + 1, *dims[2:]]
+        uniq, case = _dense(np.ravel_multi_index(parts, dims))
         rep = np.empty(len(uniq), dtype=np.int64)
         rep[case] = np.arange(len(case))  # any connection of a case stands for it: they are alike
         return case, rep
