@@ -158,48 +158,62 @@ def seen_source(cluster: Cluster, strings: Strings, nodes: list[str], entry: np.
 
 @dataclass
 class Requests:
-    """One element per request: its connection, its position on it, time and outcome; ``hung``
-    marks requests on a connection whose path was lost (they wait for the retransmission timeout)."""
+    """One element per request: its connection, its position on it, time and outcome, and its
+    connection's case; ``hung`` marks requests on a connection whose path was lost (they wait for
+    the retransmission timeout)."""
 
     connection: np.ndarray
     position: np.ndarray
     time: np.ndarray
     outcome: np.ndarray
     hung: np.ndarray
+    case: np.ndarray
 
 
-def requests(wl: Workload, start: np.ndarray, client: np.ndarray, client_death: np.ndarray, outcome: np.ndarray,
-             pod_death: np.ndarray, lost_at: np.ndarray) -> Requests:
+def requests(wl: Workload, start: np.ndarray, client: np.ndarray, client_death: np.ndarray, case: np.ndarray,
+             outcome: np.ndarray, pod_death: np.ndarray, lost_at: np.ndarray) -> Requests:
     """Expand connections into their keep-alive requests, all on the conntrack entry's pod.
 
-    A dead client sends nothing: its later connections are not made, and the rest of an open
-    connection's requests are never sent (connection numbers keep their gaps).
+    ``case`` is each connection's case; ``outcome``, ``pod_death`` (when the pod stops answering)
+    and ``lost_at`` (when a node on the path is lost) are per case.  A dead client sends nothing:
+    its later connections are not made, and the rest of an open connection's requests are never
+    sent (connection numbers keep their gaps).
     """
     n, per = len(start), wl.requests_per_connection
-    conn = np.repeat(np.arange(n, dtype=np.int64), per)
-    position = np.tile(np.arange(per, dtype=np.float64), n)
-    t = start[conn] + position * (wl.connection_seconds / per)
+    if per == 1:
+        conn, position, t = np.arange(n, dtype=np.int64), np.zeros(n), start.copy()
+    else:
+        conn = np.repeat(np.arange(n, dtype=np.int64), per)
+        position = np.tile(np.arange(per, dtype=np.float64), n)
+        t = start[conn] + position * (wl.connection_seconds / per)
     if np.isfinite(client_death).any():
         keep = t < client_death[client[conn]]
         conn, position, t = conn[keep], position[keep], t[keep]
-    out = outcome[conn].copy()
-    was_ok = out == OK
-    lost = lost_at[conn]
-    cut = np.minimum(pod_death[conn], lost)
-    hung = was_ok & (t >= cut) & (lost <= pod_death[conn])
-    reset = was_ok & (t >= cut) & ~hung
-    out[reset] = RESET
-    out[hung] = DROPPED
-    return Requests(conn, position, t, out, hung)
+    row = case[conn] if len(conn) != n else case
+    out = outcome[row]
+    hung = np.zeros(len(conn), dtype=bool)
+    if np.isfinite(pod_death).any() or np.isfinite(lost_at).any():  # some open connection can fail
+        death, lost = pod_death[row], lost_at[row]
+        was_ok = out == OK
+        cut = np.minimum(death, lost)
+        hung = was_ok & (t >= cut) & (lost <= death)
+        reset = was_ok & (t >= cut) & ~hung
+        out[reset] = RESET
+        out[hung] = DROPPED
+    return Requests(conn, position, t, out, hung, row)
 
 
 def latency(rng: np.random.Generator, r: Requests, cross_node: np.ndarray, rules_walked: np.ndarray) -> np.ndarray:
-    """Illustrative latency per request in ms (see the module docstring)."""
-    rtt = np.where(cross_node, 0.25, 0.05)
-    lat = rtt + 0.002 * rules_walked + rng.exponential(1.0, size=len(r.connection))
+    """Illustrative latency per request in ms (see the module docstring); ``cross_node`` and
+    ``rules_walked`` per case."""
+    rtt = np.where(cross_node, 0.25, 0.05)[r.case]
+    lat = rtt + 0.002 * rules_walked[r.case] + rng.exponential(1.0, size=len(r.connection))
     lat = np.where(r.position == 0, lat + rtt, lat)  # the first request pays for the handshake
-    lat = np.where(r.outcome == REFUSED, rtt, lat)
-    lat = np.where(r.outcome == RESET, rtt, lat)
-    lat = np.where(r.outcome == DROPPED, SYN_TIMEOUT_MS, lat)
-    lat = np.where(r.hung, RETRANSMIT_TIMEOUT_MS, lat)
-    return np.where(r.outcome == NXDOMAIN, 0.5, lat)
+    for outcome, fixed in ((REFUSED, rtt), (RESET, rtt), (DROPPED, SYN_TIMEOUT_MS)):
+        failed = r.outcome == outcome
+        if failed.any():
+            lat = np.where(failed, fixed, lat)
+    if r.hung.any():
+        lat = np.where(r.hung, RETRANSMIT_TIMEOUT_MS, lat)
+    failed = r.outcome == NXDOMAIN
+    return np.where(failed, 0.5, lat) if failed.any() else lat

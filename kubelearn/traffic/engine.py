@@ -464,11 +464,11 @@ class Engine:
         """
         case, rep = self.cases(c, entry_down)
         per = self.case_columns(c.subset(rep), entry_down[rep])
-        r = conntrack.requests(self.wl, c.start, c.client, self.client_death, per["outcome"][case], per["death"][case],
-                               per["lost_at"][case])
-        row = case[r.connection] if len(r.connection) != len(case) else case  # each request's case
+        r = conntrack.requests(self.wl, c.start, c.client, self.client_death, case, per["outcome"], per["death"],
+                               per["lost_at"])
+        row = r.case  # each request's case
         rng = stream(self.cluster, self.seed, "traffic/latency")
-        lat = conntrack.latency(rng, r, per["cross_node"][row], per["rules_walked"][row])
+        lat = conntrack.latency(rng, r, per["cross_node"], per["rules_walked"])
         present = np.bincount(row, minlength=len(rep)) > 0  # cases with at least one request
         S = self.strings
         nrows = len(r.connection)
