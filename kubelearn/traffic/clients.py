@@ -10,6 +10,8 @@ spread over them in turn.
 from __future__ import annotations
 
 import ipaddress
+import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,12 +55,25 @@ def stream(cluster: Cluster, seed: int, what: str) -> np.random.Generator:
     return np.random.default_rng([cluster.seed & 0xFFFFFFFF, seed & 0xFFFFFFFF, _stable(what)])
 
 
+#: resolved clients per cluster value (clusters are immutable and compared by identity, so a
+#: weak-keyed cache is exact and goes away with the cluster): simulate and predicted_shares share it
+_RESOLVED: weakref.WeakKeyDictionary[Cluster, dict[str, list[Client]]] = weakref.WeakKeyDictionary()
+
+
 def resolve_clients(cluster: Cluster, wl: Workload) -> list[Client]:
     """The concrete clients a workload names, in order.
 
     Raises:
         WorkloadError: when a selector matches nothing or a named pod/node does not exist.
     """
+    key = json.dumps(list(wl.clients), sort_keys=True, default=str)
+    known = _RESOLVED.setdefault(cluster, {})
+    if key not in known:
+        known[key] = _resolve(cluster, wl)
+    return list(known[key])
+
+
+def _resolve(cluster: Cluster, wl: Workload) -> list[Client]:
     out: list[Client] = []
     node_names = [n["metadata"]["name"] for n in cluster.nodes()]
     workers = [n["metadata"]["name"] for n in cluster.nodes()
