@@ -9,22 +9,18 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "traffic"))
-import standin as s  # noqa: E402
+import clusters as k  # noqa: E402
 
 from kubelearn import cli  # noqa: E402
+from kubelearn.topology import default_proxy_config  # noqa: E402
 from kubelearn.traffic import read_log  # noqa: E402
 
 
 @pytest.fixture
 def cluster(monkeypatch):
-    """A hand-built cluster in place of the embedded scenario (kept out of this fast test)."""
-    c = s.make_cluster(clients=1)
-    try:
-        from kubelearn.topology import default_proxy_config
-
-        c = replace(c, proxy_config=default_proxy_config(c.topology))
-    except ImportError:  # pragma: no cover - topology ships with kubelearn
-        pass
+    """A small real cluster in place of the embedded scenario (three web pods, one client per worker)."""
+    c = k.make_cluster(clients=1)
+    c = replace(c, proxy_config=default_proxy_config(c.topology))
     monkeypatch.setattr(cli, "cluster_from_args", lambda args: c)
     return c
 
@@ -103,27 +99,25 @@ def test_predicted_column_is_na_with_events_and_headless_first(monkeypatch, caps
     """No static prediction where it would mislead: events, cached multi-record DNS answers."""
     from kubelearn.traffic import dns, pods, predicted_shares, workload
 
-    c = s.make_cluster(backends=[(1, 10), (1, 11), (2, 10)], service=s.service_obj(cluster_ip="None"), clients=1)
+    c = k.make_cluster(service_obj=k.service(cluster_ip="None"), clients=1)
     wl = workload(pods(selector={"app": "client"}), dns("my-service", 8080), connections=30, dns_strategy="first")
-    pred = predicted_shares(c, wl, trace=s.trace, resolve=s.resolve)
+    pred = predicted_shares(c, wl)
     assert pred["predicted"].isna().all() and "first" in pred.attrs["unpredictable"]
-    rnd = predicted_shares(c, wl.with_(dns_strategy="random"), trace=s.trace, resolve=s.resolve)
+    rnd = predicted_shares(c, wl.with_(dns_strategy="random"))
     assert rnd["predicted"].sum() == pytest.approx(1.0)
     from kubelearn.traffic import Event, chi_square, cluster_ip, simulate
 
-    c2 = s.make_cluster(clients=1)
+    c2 = k.make_cluster(clients=1)
     ev = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=30,
                   events=[Event(0.1, "setReady", {"pod": "web-0", "ready": False})])
-    pe = predicted_shares(c2, ev, trace=s.trace)
+    pe = predicted_shares(c2, ev)
     assert pe["predicted"].isna().all() and "events" in pe.attrs["unpredictable"]
     with pytest.raises(Exception, match="no prediction to test against"):
-        chi_square(simulate(c2, ev.with_(events=()), trace=s.trace), pe)
+        chi_square(simulate(c2, ev.with_(events=())), pe)
     # the CLI shows n/a and says why, never a share
     monkeypatch.setattr(cli, "cluster_from_args", lambda args: c)
     sim_mod = sys.modules["kubelearn.traffic.simulate"]  # the package's `simulate` is the function
-    monkeypatch.setattr(sim_mod, "default_workload", lambda *a, **k: wl)
-    monkeypatch.setattr(sim_mod, "_default_trace", lambda: s.trace)
-    monkeypatch.setattr(sim_mod, "_default_resolve", lambda: s.resolve)
+    monkeypatch.setattr(sim_mod, "default_workload", lambda *a, **kw: wl)
     assert cli.main(["simulate"]) == 0
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.startswith("web-")]

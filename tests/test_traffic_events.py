@@ -9,41 +9,26 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "traffic"))
-import standin as s  # noqa: E402
+import clusters as k  # noqa: E402
 
-from kubelearn.cluster import Cluster  # noqa: E402
 from kubelearn.errors import KubelearnError  # noqa: E402
 from kubelearn.traffic import Event, cluster_ip, errors_over_time, pods, simulate, workload  # noqa: E402
 from kubelearn.traffic.events import build_timeline, parse_duration  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def controllers(monkeypatch):
-    """Stand-ins for kubelearn.controllers (being written in parallel)."""
-    monkeypatch.setattr(Cluster, "delete_pod", s.delete_pod)
-    monkeypatch.setattr(Cluster, "set_ready", s.set_ready)
-
-    def fail_node(self, node):
-        n = dict(self.get("Node", node))
-        n["status"] = dict(n["status"], conditions=[{"type": "Ready", "status": "Unknown"}])
-        c = self.with_object(n)
-        for p in c.pods("default"):
-            if p["spec"]["nodeName"] == node:
-                c = s.set_ready(c, p["metadata"]["name"], False)
-        return c
-
-    monkeypatch.setattr(Cluster, "fail_node", fail_node)
+# the real controllers apply the events (kubelearn.controllers: bare pods are not replaced)
 
 
 def run(c, wl, seed=0):
-    return simulate(c, wl, seed=seed, trace=s.trace, resolve=s.resolve)
+    return simulate(c, wl, seed=seed)
 
 
-WEB1 = "10.244.1.11:8080"  # web-1 on kind-worker
+def endpoint(c, pod):
+    """The endpoint string the rules use for a web pod."""
+    return k.ip(c, pod) + ":8080"
 
 
 def test_timeline_adoption_window():
-    c = s.make_cluster()
+    c = k.make_cluster()
     tl = build_timeline(c, [Event(5.0, "deletePod", {"name": "web-1"})], seed=0, endpoint_slice_seconds=0.1)
     assert len(tl.snapshots) == 2
     adopt = tl.adopt[1]
@@ -54,16 +39,17 @@ def test_timeline_adoption_window():
 
 
 def test_deleted_pod_fails_only_in_the_propagation_window():
-    c = s.make_cluster()
+    c = k.make_cluster()
     wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=1000, rate=100,
                   events=[Event(5.0, "deletePod", {"name": "web-1"})])
     df = run(c, wl)
     bad = df[df["outcome"] != "ok"]
     assert len(bad) > 0
     assert set(bad["outcome"].astype(str)) == {"dropped"}
-    assert set(bad["endpoint"].astype(str)) == {WEB1}
+    web1 = endpoint(c, "web-1")
+    assert set(bad["endpoint"].astype(str)) == {web1}
     assert bad["time"].min() >= 5.0 and bad["time"].max() < 6.1
-    assert (df.loc[df["time"] >= 6.1, "endpoint"].astype(str) != WEB1).all()
+    assert (df.loc[df["time"] >= 6.1, "endpoint"].astype(str) != web1).all()
     assert (df.loc[df["time"] < 5.0, "outcome"] == "ok").all()
     [ev] = df.attrs["events"]
     assert (ev["time"], ev["action"], ev["label"]) == (5.0, "deletePod", "delete pod web-1")
@@ -75,7 +61,7 @@ def test_deleted_pod_fails_only_in_the_propagation_window():
 
 
 def test_established_connections_to_a_deleted_pod_are_reset():
-    c = s.make_cluster()
+    c = k.make_cluster()
     wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=40, rate=10,
                   connection_seconds=4.0, requests_per_connection=8,
                   events=[Event(3.0, "deletePod", {"name": "web-1"})])
@@ -90,7 +76,7 @@ def test_established_connections_to_a_deleted_pod_are_reset():
 
 
 def test_graceful_delete_keeps_serving_until_the_grace_period_ends():
-    c = s.make_cluster()
+    c = k.make_cluster()
     wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=2000, rate=100,
                   events=[Event(2.0, "deletePod", {"name": "web-1", "grace": True})])
     df = run(c, wl)
@@ -101,7 +87,7 @@ def test_graceful_delete_keeps_serving_until_the_grace_period_ends():
 
 
 def test_crashed_pod_refuses_until_nodes_drop_it():
-    c = s.make_cluster()
+    c = k.make_cluster()
     wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=1000, rate=100,
                   events=[Event(4.0, "crashPod", {"name": "web-1"})])
     df = run(c, wl)
@@ -115,20 +101,22 @@ def test_crashed_pod_refuses_until_nodes_drop_it():
 
 
 def test_lost_node_drops_traffic_through_and_to_it():
-    c = s.make_cluster()
+    c = k.make_cluster()
     wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=1000, rate=100,
                   events=[Event(3.0, "failNode", {"node": "kind-worker2"})])
     df = run(c, wl)
     after = df[df["time"] >= 3.0]
     via_lost = after[after["entry_node"].astype(str) == "kind-worker2"]
     assert len(via_lost) > 0 and (via_lost["outcome"] == "dropped").all()
-    to_lost = after[(after["entry_node"].astype(str) == "kind-worker") & (after["endpoint"].astype(str) == "10.244.2.10:8080")]
+    web2 = endpoint(c, "web-2")  # the only web pod on kind-worker2
+    assert c.get("Pod", "web-2")["spec"]["nodeName"] == "kind-worker2"
+    to_lost = after[(after["entry_node"].astype(str) == "kind-worker") & (after["endpoint"].astype(str) == web2)]
     assert len(to_lost) > 0 and (to_lost["outcome"] == "dropped").all()
-    assert (after.loc[after["time"] >= 4.1, "endpoint"].astype(str) != "10.244.2.10:8080").all()
+    assert (after.loc[after["time"] >= 4.1, "endpoint"].astype(str) != web2).all()
 
 
 def test_unknown_event_target_is_kubectl_not_found():
-    c = s.make_cluster()
+    c = k.make_cluster()
     wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=10,
                   events=[Event(1.0, "deletePod", {"name": "ghost", "grace": True})])
     with pytest.raises(KubelearnError, match='pods "ghost" not found'):
@@ -145,7 +133,7 @@ def test_parse_duration():
 
 
 def test_grace_period_end_resets_long_connections():
-    c = s.make_cluster()
+    c = k.make_cluster()
     wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200, rate=100,
                   connection_seconds=40.0, requests_per_connection=40,
                   events=[Event(1.0, "deletePod", {"name": "web-1", "grace": True})])

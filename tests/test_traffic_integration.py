@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "traffic"))
-import standin as s  # noqa: E402
+import clusters as k  # noqa: E402
 
 proxy = pytest.importorskip("kubelearn.proxy")
 dnsmod = pytest.importorskip("kubelearn.dns")
@@ -30,7 +30,7 @@ from kubelearn.traffic import (  # noqa: E402
     workload,
 )
 
-TEN = [(1 + i % 2, 10 + i) for i in range(10)]
+TEN = k.TEN
 
 
 def real(c, mode="iptables", scheduler=""):
@@ -41,26 +41,28 @@ def real(c, mode="iptables", scheduler=""):
 
 
 def test_clusterip_by_name_through_real_dns_and_rules():
-    c = real(s.make_cluster(backends=TEN))
+    c = real(k.make_cluster(backends=TEN))
     wl = workload(pods(selector={"app": "client"}), dns("my-service", 80), connections=3000)
     df = simulate(c, wl, seed=2)
     assert set(df["dst"].astype(str)) == {"10.96.0.100:80"}
     assert (df["outcome"] == "ok").all()
+    assert set(df["service"].astype(str)) == {"default/my-service"}
     pred = predicted_shares(c, wl)
     assert pred["predicted"].sum() == pytest.approx(1.0)
     assert chi_square(df, pred).pvalue > 0.001
     # the tracer's own count of rules walked is carried into the log
-    tr = proxy.trace(c, "kind-worker", "10.244.1.100", "10.96.0.100:80")
+    tr = proxy.trace(c, "kind-worker", k.ip(c, "client-1-0"), "10.96.0.100:80")
     assert set(df.loc[df["entry_node"] == "kind-worker", "rules_walked"]) == {tr.rules_walked}
 
 
 def test_hairpin_and_local_policy_with_real_rules():
-    c = real(s.make_cluster(backends=[(1, 10)]))
+    c = real(k.make_cluster(backends=[(1, 0)]))
     df = simulate(c, workload(pods(names=["web-0", "client-1-0"]), cluster_ip("my-service"), connections=10))
     seen = df.groupby(df["client"].astype(str))["seen_src_ip"].agg(lambda x: set(x.astype(str)))
-    assert seen["web-0"] == {"10.244.1.1"}  # hairpin: masqueraded to the node's pod gateway
-    assert seen["client-1-0"] == {"10.244.1.100"}  # another pod: its own IP
-    c2 = real(s.make_cluster(service=s.service_obj(type="NodePort", etp="Local")))
+    gateway = c.get("Node", "kind-worker")["spec"]["podCIDR"].rsplit(".", 1)[0] + ".1"
+    assert seen["web-0"] == {gateway}  # hairpin: masqueraded to the node's pod gateway
+    assert seen["client-1-0"] == {k.ip(c, "client-1-0")}  # another pod: its own IP
+    c2 = real(k.make_cluster(service_obj=k.service(type="NodePort", etp="Local")))
     df2 = simulate(c2, workload(external("203.0.113.0/24", 20), node_port("my-service", "kind-worker2"),
                                 connections=200))
     assert set(df2["pod_node"].astype(str)) == {"kind-worker2"}
@@ -68,14 +70,14 @@ def test_hairpin_and_local_policy_with_real_rules():
 
 
 def test_ipvs_and_nftables_through_real_rules():
-    sh = real(s.make_cluster(backends=TEN), "ipvs", "sh")
+    sh = real(k.make_cluster(backends=TEN), "ipvs", "sh")
     df = simulate(sh, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200))
     assert (stickiness(df)["stickiness"] == 1.0).all()
-    rr = real(s.make_cluster(backends=TEN), "ipvs", "rr")
+    rr = real(k.make_cluster(backends=TEN), "ipvs", "rr")
     df = simulate(rr, workload(pods(names=["client-1-0"]), cluster_ip("my-service"), connections=30))
     seq = df["endpoint"].astype(str).tolist()
     assert len(set(seq[:10])) == 10 and seq[:10] == seq[10:20] == seq[20:30]
-    nft = real(s.make_cluster(backends=TEN, service=s.service_obj(affinity=300)), "nftables")
+    nft = real(k.make_cluster(backends=TEN, service_obj=k.service(affinity=300)), "nftables")
     df = simulate(nft, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200))
     assert (stickiness(df)["stickiness"] == 1.0).all()
 
@@ -154,7 +156,7 @@ def test_rolling_update_through_apply_and_controllers():
 
 def test_node_client_by_name_gets_nxdomain_from_the_nodes_resolver():
     """A node is not a ClusterFirst pod: on kind its resolver is Docker's, which knows no cluster names."""
-    c = real(s.make_cluster(backends=TEN))
+    c = real(k.make_cluster(backends=TEN))
     wl = workload(nodes("kind-worker"), dns("my-service", 80), connections=20)
     df = simulate(c, wl, seed=0)
     assert set(df["outcome"].astype(str)) == {"nxdomain"}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data" / "traffic"))
-import standin as s  # noqa: E402
+import clusters as k  # noqa: E402
 
 from kubelearn.errors import KubelearnError  # noqa: E402
 from kubelearn.traffic import LOG_COLUMNS, cluster_ip, empty_log, pods, read_log, simulate, workload, write_log  # noqa: E402
@@ -18,10 +18,10 @@ from kubelearn.traffic.log import memory_per_row  # noqa: E402
 
 @pytest.fixture(scope="module")
 def log():
-    c = s.make_cluster(backends=[(1, 10), (2, 10)], service=s.service_obj(itp="Local"))
+    c = k.make_cluster(backends=[(1, 0), (2, 1)], service_obj=k.service(itp="Local"))
     wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=300,
                   requests_per_connection=2)
-    return simulate(c, wl, seed=5, trace=s.trace)
+    return simulate(c, wl, seed=5)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

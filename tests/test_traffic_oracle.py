@@ -1,12 +1,14 @@
-"""The fast simulator against a per-connection oracle built on the REAL tracer and real clusters.
+"""The simulator's engine against a per-connection oracle built on the REAL tracer and real clusters.
 
 The oracle (:func:`oracle`) routes each connection one at a time: it asks
 :func:`kubelearn.proxy.trace` for the rules of the entry node's *current view* of the
 cluster, and keeps the kernel's state the plain way (``xt_recent`` lists as Python lists,
 nftables affinity sets as dicts, an IPVS scheduler as a counter or a list of open
-connections, a DNS cache per client).  None of it shares code with the vectorised paths of
-:mod:`kubelearn.traffic.simulate`; only the cluster itself (scenarios, ``apply.load``, the
-event timeline's snapshots) and the cloud balancer's node list come from kubelearn.
+connections, a DNS cache per client).  None of it shares code with
+:mod:`kubelearn.traffic.engine` (its vectorised fast path for connections that consult no
+kernel state, its per-connection path for those that do); only the cluster itself (scenarios,
+``apply.load``, the event timeline's snapshots) and the cloud balancer's node list come from
+kubelearn.
 
 The simulator must agree with it: a chi-square test of homogeneity (fixed seeds and sizes, so
 the verdict is deterministic) on where connections land, exact equality where the kernel's
@@ -287,6 +289,37 @@ def test_oracle_detects_a_wrong_distribution():
 
 def test_clusterip_random():
     agree(with_clients("my-service"), workload(CLIENT_PODS, cluster_ip("my-service"), connections=1500))
+
+
+def test_the_fast_path_is_the_per_connection_path_in_distribution(monkeypatch):
+    """Connections that consult no kernel state are drawn at once (``Engine.choose_stateless``);
+    per (entry node, pod) pair and per outcome they land as the one-at-a-time oracle lands them,
+    also while the rules change under them (a scale-down and a scale-up, propagating node by node)."""
+    from kubelearn.traffic import engine
+
+    fast = []
+    real_fast = engine.Engine.choose_stateless
+
+    def spy(self, c, m, fallback):
+        fast.append(int(m.sum()))
+        return real_fast(self, c, m, fallback)
+
+    monkeypatch.setattr(engine.Engine, "choose_stateless", spy)
+    c = apply.load(ROLLOUT, CLIENTS)
+    wl = workload([CLIENT_PODS, nodes()], cluster_ip("web"), connections=3000, rate=100, events=[
+        {"at": 10, "scale": {"deployment": "web", "replicas": 1}},
+        {"at": 20, "scale": {"deployment": "web", "replicas": 4}}])
+    sim = conns(simulate(c, wl, seed=4))
+    ref = oracle(c, wl, seed=4000)
+    assert fast == [len(sim)]  # every connection, in one call
+    assert 0 < int((sim["outcome"] == "dropped").sum()) < 200  # stale rules in the propagation windows
+    pair = sim["entry_node"].astype(str) + "/" + sim["pod"].astype(str)
+    ref_pair = ref["entry_node"].astype(str) + "/" + ref["pod"].astype(str)
+    assert homogeneity_p(pair, ref_pair) > P_MIN
+    for lo in (0, 1000, 2000):  # before, between and after the changes
+        m = slice(lo, lo + 1000)
+        assert homogeneity_p(pair[m], ref_pair[m]) > P_MIN, lo
+    assert homogeneity_p(sim["outcome"], ref["outcome"]) > P_MIN
 
 
 def test_affinity_few_clients():

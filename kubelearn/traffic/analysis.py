@@ -16,7 +16,9 @@ are statistical:
   propagation window after a change visible.
 
 Counts are per connection unless said otherwise: a keep-alive connection is balanced once.
-Statistics come from :mod:`scipy.stats`.
+Statistics come from :mod:`scipy.stats`, imported only by the function that needs it
+(:func:`chi_square`), so reading a log's shares never pays for loading scipy.  Counts are taken
+from the categorical columns' integer codes: a million-row log is never converted to strings.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import KubelearnError
 from .log import OUTCOMES
@@ -44,15 +45,45 @@ def first_requests(log: pd.DataFrame) -> pd.DataFrame:
     first[1:] = conn[1:] != conn[:-1]
     if not np.all(np.diff(conn) >= 0):  # not grouped by connection (e.g. re-sorted): fall back
         first = ~log["connection"].duplicated().to_numpy()
+    if first.all():  # one request per connection: the log itself
+        return log
     return log[first]
+
+
+def value_counts(column: pd.Series) -> pd.Series:
+    """How many rows hold each non-empty value of ``column`` (values never seen are left out).
+
+    A categorical column is counted on its integer codes (``np.bincount``), so the rows are
+    never turned into strings; any other column falls back to ``astype(str).value_counts()``.
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        cats = column.cat.categories
+        counts = np.bincount(codes[codes >= 0], minlength=len(cats))
+        out = pd.Series(counts, index=pd.Index([str(c) for c in cats], dtype=object), dtype=np.int64)
+    else:
+        out = column.astype(str).value_counts()
+        out.index = pd.Index([str(v) for v in out.index], dtype=object)
+    out = out[(out > 0) & (out.index != "")]
+    out.name = "count"
+    out.index.name = column.name
+    return out
+
+
+def _nonempty(column: pd.Series) -> np.ndarray:
+    """A mask of the rows whose value is not ``""`` (on the codes for a categorical column)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        empty = column.cat.categories.get_indexer([""])[0]
+        return (codes >= 0) & (codes != empty)
+    return (column.astype(str) != "").to_numpy()
 
 
 def _shares(log: pd.DataFrame, column: str, predicted: pd.Series | None) -> pd.DataFrame:
     conns = first_requests(log)
     total = len(conns)
-    reached = conns[conns[column].astype(str) != ""]
-    counts = reached[column].astype(str).value_counts()
-    reqs = log[log[column].astype(str) != ""][column].astype(str).value_counts()
+    counts = value_counts(conns[column])
+    reqs = value_counts(log[column])
     out = pd.DataFrame({"connections": counts, "requests": reqs.reindex(counts.index).fillna(0).astype(int)})
     if predicted is not None:
         pred = predicted[predicted.index != ""]
@@ -90,7 +121,7 @@ def pod_shares(log: pd.DataFrame, predicted: pd.DataFrame | pd.Series | None = N
     if known and predicted is None:
         out = out.drop(columns="predicted")
     conns = first_requests(log)
-    node_of = conns[conns["pod"].astype(str) != ""].groupby("pod", observed=True)["pod_node"].first().astype(str)
+    node_of = _node_of(conns)
     if known:
         node_of = pd.concat([pd.Series(known, dtype=str), node_of])
         node_of = node_of[~node_of.index.duplicated(keep="last")]
@@ -101,12 +132,30 @@ def pod_shares(log: pd.DataFrame, predicted: pd.DataFrame | pd.Series | None = N
     return out
 
 
+def _node_of(conns: pd.DataFrame) -> pd.Series:
+    """Pod → the node it ran on, from the connections that reached a pod."""
+    pod, node = conns["pod"], conns["pod_node"]
+    if isinstance(pod.dtype, pd.CategoricalDtype) and isinstance(node.dtype, pd.CategoricalDtype):
+        pc, nc = pod.cat.codes.to_numpy(), node.cat.codes.to_numpy()
+        keep = _nonempty(pod)
+        pc, nc = pc[keep], nc[keep]
+        first = np.full(len(pod.cat.categories), len(pc), dtype=np.int64)  # each pod's first connection
+        np.minimum.at(first, pc, np.arange(len(pc)))
+        codes = np.flatnonzero(first < len(pc))
+        first = first[codes]
+        pods = [str(v) for v in pod.cat.categories[codes]]
+        nodes = [str(v) for v in node.cat.categories[nc[first]]] if len(first) else []
+        return pd.Series(nodes, index=pd.Index(pods, name="pod", dtype=object), dtype=object)
+    reached = conns[_nonempty(pod)]
+    return reached.groupby(reached["pod"].astype(str))["pod_node"].first().astype(str)
+
+
 def _endpoint_pods(log: pd.DataFrame) -> dict[str, str]:
     """Pod → node for the endpoints ``attrs["endpoints"]`` lists for the Services in the log."""
     recorded = log.attrs.get("endpoints")
     if not isinstance(recorded, dict) or not recorded:
         return {}
-    in_log = set(log["service"].astype(str).unique()) if "service" in log else set()
+    in_log = set(value_counts(log["service"]).index) if "service" in log else set()
     out: dict[str, str] = {}
     for svc, pods in recorded.items():
         if svc in in_log and isinstance(pods, dict):
@@ -151,9 +200,10 @@ def chi_square(log: pd.DataFrame, predicted: pd.DataFrame | pd.Series) -> ChiSqu
     pred = pred[(pred.index != "") & (pred > 0)]
     if pred.empty:
         raise KubelearnError("error: the prediction sends no traffic to any pod")
+    from scipy import stats  # here, not at import: only the test needs scipy
+
     conns = first_requests(log)
-    counts = conns["pod"].astype(str).value_counts()
-    counts = counts[counts.index != ""]
+    counts = value_counts(conns["pod"])
     extra = sorted(set(counts.index) - set(pred.index))
     if extra:
         raise KubelearnError(f"error: the log reaches pods the prediction gives no traffic: {', '.join(extra)}")
@@ -218,12 +268,13 @@ def summary(log: pd.DataFrame, predicted: pd.DataFrame | pd.Series | None = None
     """The CLI's per-pod table: node, connections, requests, share, predicted (if given), errors last."""
     out = pod_shares(log, predicted)
     conns = first_requests(log)
-    failed = conns[conns["outcome"].astype(str) != "ok"]["outcome"].astype(str).value_counts()
-    for outcome, count in failed.items():
+    failed = value_counts(conns["outcome"])
+    requests = value_counts(log["outcome"])
+    for outcome, count in failed.sort_values(ascending=False, kind="stable").items():
         if outcome == "ok":
             continue
         row: dict[str, Any] = {str(c): "" for c in out.columns}
-        row.update({"connections": int(count), "requests": int((log["outcome"] == outcome).sum()),
+        row.update({"connections": int(count), "requests": int(requests.get(outcome, 0)),
                     "share": count / len(conns)})
         out.loc[f"({outcome})"] = row
     return out

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import KubelearnError
 
-__all__ = ["SCHEDULERS", "UnsupportedSchedulerError", "Scheduler", "make_scheduler", "ip_to_int",
+__all__ = ["SCHEDULERS", "UnsupportedSchedulerError", "Persistence", "Scheduler", "make_scheduler", "ip_to_int",
            "hash_bucket"]
 
 SCHEDULERS: Final = ("rr", "wrr", "lc", "wlc", "sed", "nq", "sh", "dh")
@@ -51,7 +51,12 @@ class UnsupportedSchedulerError(KubelearnError, ValueError):
 
 def ip_to_int(ip: str) -> int:
     """An IPv4 address as the host-order integer the kernel hashes (``ntohl``)."""
-    return int(ipaddress.IPv4Address(ip))
+    parts = ip.split(".")
+    if len(parts) == 4 and "".join(parts).isdigit():  # the usual dotted quad, without ipaddress's overhead
+        a, b, c, d = map(int, parts)
+        if max(a, b, c, d) <= 255 and max(map(len, parts)) <= 3:
+            return (a << 24) | (b << 16) | (c << 8) | d
+    return int(ipaddress.IPv4Address(ip))  # anything else: its parser, and its error
 
 
 def hash_bucket(addr: np.ndarray | int) -> np.ndarray:
@@ -135,3 +140,28 @@ class Scheduler:
 def make_scheduler(name: str | None, vip: str) -> Scheduler:
     """A fresh :class:`Scheduler` (``rr`` for ``None``/empty, kube-proxy's default)."""
     return Scheduler(name or "rr", vip)
+
+
+class Persistence:
+    """IPVS persistence (``ipvsadm … persistent <timeout>``): per-client templates in front of a scheduler.
+
+    The first connection of a client is scheduled; IPVS then keeps a *template* (``ipvsadm
+    -Lnc`` shows it) mapping the client's address to that server until ``timeout`` seconds
+    after the client's last connection closed.  A connection while the template lives goes to
+    the same server, if it is still a real server of the virtual service.
+    """
+
+    def __init__(self, timeout: float, scheduler: Scheduler):
+        self.timeout = timeout
+        self.scheduler = scheduler
+        self.templates: dict[int, tuple[str, float]] = {}  # client → (server, template expiry)
+
+    def pick(self, t: float, src: int, dests: Sequence[str], end: float) -> int:
+        """Choose a server for a new connection at ``t`` from ``src`` lasting until ``end``."""
+        tpl = self.templates.get(src)
+        if tpl is not None and tpl[1] >= t and tpl[0] in dests:
+            i = list(dests).index(tpl[0])
+        else:
+            i = self.scheduler.pick(t, src, dests, end)
+        self.templates[src] = (dests[i], max(end, t) + self.timeout)
+        return i
