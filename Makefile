@@ -54,7 +54,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/mypy
 
 book: $(BOOK_STAMP)
-	$(BIN)/python docs/book/build.py
+	$(BIN)/python docs/book/build_book.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache docs/book/_build

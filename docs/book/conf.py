@@ -1,4 +1,4 @@
-"""Sphinx configuration of the rendered course (``make book``; sources prepared by ``build.py``).
+"""Sphinx configuration of the rendered course (``make book``; sources prepared by ``build_book.py``).
 
 Sphinx + MyST-NB + the Sphinx Book Theme: everything installs from PyPI (``--group book``) and
 builds offline.  Notebooks are rendered from their stored outputs, never executed.  Live widgets
@@ -29,7 +29,7 @@ nb_execution_mode = "off"
 nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 nb_ipywidgets_js: dict[str, dict[str, str]] = {}  # no widget manager scripts from a CDN
 nb_merge_streams = True
-# Only exercise solutions are collapsed (build.py tags them hide-cell), so the toggle says so.
+# Only exercise solutions are collapsed (build_book.py tags them hide-cell), so the toggle says so.
 nb_code_prompt_show = "Show the solution"
 nb_code_prompt_hide = "Hide the solution"
 myst_enable_extensions = ["dollarmath", "colon_fence"]
@@ -42,7 +42,7 @@ html_static_path: list[str] = []
 html_theme_options = {
     "repository_url": REPOSITORY,
     "repository_branch": BRANCH,
-    "path_to_docs": "notebooks",  # build.py lays the lessons out flat, as in the repository's notebooks/
+    "path_to_docs": "notebooks",  # build_book.py lays the lessons out flat, as in the repository's notebooks/
     "use_repository_button": True,
     "launch_buttons": {
         "binderhub_url": "https://mybinder.org",

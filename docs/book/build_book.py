@@ -1,4 +1,4 @@
-"""Build the rendered course: ``python docs/book/build.py`` (``make book``), then check the site.
+"""Build the rendered course: ``python docs/book/build_book.py`` (``make book``), then check the site.
 
 1. Lay out the sources in ``docs/book/_build/src``: every lesson in ``notebooks/`` (whatever
    lessons it holds, new ones included), with exercise solutions collapsed (MyST-NB's
