@@ -6,9 +6,8 @@ dependencies, less the installer itself (pip, and setuptools where ``venv`` adds
 apparent file sizes, byte-compiled files included (pip writes them at install time).  It needs the
 package index (PyPI); sizes depend on the platform's wheels (noted in the output).
 
-Also reported: the same install without scipy, the one dependency used only by the chance band of
-``plot_load`` and the statistics in ``traffic.analysis``/``netlab.compare``, to show what moving it
-to an extra would save.
+scipy is not in the core: it is the ``stats`` extra (part of ``notebooks``), used only by the chance
+band of ``plot_load`` and the statistics in ``traffic.analysis``/``netlab.compare``.
 
 Run: ``.venv/bin/python benchmarks/bench_install_size.py [--enforce]`` (``--enforce``: exit 1 when
 the core install is over budget).
@@ -76,8 +75,6 @@ def main() -> int:
         print(f"core install (pip install kubelearn): {size:.0f} MB in {dists} distributions, "
               f"{verdict} the {BUDGET_MB} MB budget")
         print("  largest: " + ", ".join(f"{n} {s:.0f} MB" for n, s in top))
-        size_ns, top_ns, dists_ns = measure(wheel, tmp, without=("scipy",))
-        print(f"the same without scipy: {size_ns:.0f} MB in {dists_ns} distributions")
     return 1 if args.enforce and size > BUDGET_MB else 0
 
 

@@ -220,6 +220,24 @@ class NotFoundError(KubelearnError, KeyError):
         return (NotFoundError, (self.resource, self.name, self.namespace))
 
 
+class MissingDependencyError(KubelearnError, ImportError):
+    """A feature needs an optional dependency that is not installed; the message says how to get it."""
+
+
+def require_scipy(feature: str) -> None:
+    """Raise :class:`MissingDependencyError` naming ``feature`` when scipy is not installed.
+
+    scipy is an extra (``kubelearn[stats]``, also part of ``kubelearn[notebooks]``): the core
+    install (rules, traces, simulation) does not need it, only the statistics do.
+    """
+    try:
+        import scipy  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(
+            f"error: {feature} needs scipy, which is not installed: pip install 'kubelearn[stats]' "
+            "(the notebooks extra includes it)") from None
+
+
 class UnsafeValueError(KubelearnError, ValueError):
     """A value refused at the last gate before a command line or a rules file.
 

@@ -115,9 +115,10 @@ def compare(sim_log: pd.DataFrame, kernel_log: pd.DataFrame, *, by: str = "pod",
     Raises:
         KubelearnError: for an unknown ``unit``.
     """
-    from scipy.stats import chi2_contingency
+    from ..errors import KubelearnError, require_scipy
 
-    from ..errors import KubelearnError
+    require_scipy("comparing the kernel with the simulator")
+    from scipy.stats import chi2_contingency
 
     if unit not in ("auto", "connection", "client"):
         raise KubelearnError(f'unknown unit "{unit}": expected connection, client or auto')

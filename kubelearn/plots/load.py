@@ -26,8 +26,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
-from scipy.stats import binom
 
+from ..errors import require_scipy
 from ._common import (
     ERROR_COLOR,
     MAX_WIDTH,
@@ -68,6 +68,9 @@ def chance_band(n: int, p: float, level: float = 0.95) -> tuple[float, float]:
         return (0.0, 0.0)
     if p >= 1:
         return (float(n), float(n))
+    require_scipy("the chance band")
+    from scipy.stats import binom  # here, not at import: the core install has no scipy
+
     tail = (1 - level) / 2
     return (float(binom.ppf(tail, n, p)), float(binom.ppf(1 - tail, n, p)))
 

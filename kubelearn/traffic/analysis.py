@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import KubelearnError
+from ..errors import KubelearnError, require_scipy
 from .log import OUTCOMES
 
 __all__ = ["ChiSquare", "chi_square", "errors_over_time", "first_requests", "jain_index", "max_mean_ratio",
@@ -200,6 +200,7 @@ def chi_square(log: pd.DataFrame, predicted: pd.DataFrame | pd.Series) -> ChiSqu
     pred = pred[(pred.index != "") & (pred > 0)]
     if pred.empty:
         raise KubelearnError("error: the prediction sends no traffic to any pod")
+    require_scipy("chi_square")
     from scipy import stats  # here, not at import: only the test needs scipy
 
     conns = first_requests(log)
