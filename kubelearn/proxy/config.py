@@ -3,8 +3,12 @@
 Every node's kube-proxy reads one ``KubeProxyConfiguration``: the ``mode``; how it tells
 pod traffic from other traffic (``detectLocalMode``: ``ClusterCIDR`` with ``clusterCIDR``,
 or ``NodeCIDR`` with the node's ``spec.podCIDR``), which decides who is masqueraded;
-``iptables.masqueradeAll`` (masquerade everything sent to a ClusterIP);
-``iptables.masqueradeBit`` (the fwmark bit, 14 → ``0x4000``); ``iptables.localhostNodePorts``
+``masqueradeAll`` (masquerade everything sent to a ClusterIP) and ``masqueradeBit`` (the
+fwmark bit, 14 → ``0x4000``), read from the section of the mode in use: ``nftables.*`` in
+nftables mode, ``iptables.*`` in iptables *and* IPVS mode (kube-proxy's v1alpha1 conversion
+copies ``nftables.masqueradeAll`` only when ``mode: nftables``, and ``server_linux.go`` hands
+the nftables proxier ``NFTables.MasqueradeBit``, the iptables and IPVS proxiers
+``IPTables.MasqueradeBit``; the other section is ignored); ``iptables.localhostNodePorts``
 (NodePorts on 127.0.0.1, iptables mode only); ``nodePortAddresses`` (which node addresses
 accept NodePorts; empty means all local addresses in iptables mode and the node's primary IP
 in nftables mode); and ``ipvs.scheduler``.  :func:`proxy_settings` resolves them, with
@@ -26,8 +30,11 @@ class ProxyConfigError(KubelearnError, ValueError):
     """A KubeProxyConfiguration setting kubelearn cannot model (or kube-proxy would refuse)."""
 
 
-def proxy_settings(cluster: Cluster, node: str) -> dict[str, Any]:
+def proxy_settings(cluster: Cluster, node: str, mode: str | None = None) -> dict[str, Any]:
     """The KubeProxyConfiguration values the rule builders need, with kube-proxy's defaults.
+
+    ``mode`` (default: the configuration's ``mode``) picks the section ``masqueradeAll`` and
+    ``masqueradeBit`` are read from, as kube-proxy does.
 
     Raises:
         NotFoundError: unknown node (kubectl's wording).
@@ -37,24 +44,26 @@ def proxy_settings(cluster: Cluster, node: str) -> dict[str, Any]:
     node_obj = cluster.get("Node", node)
     node_ip = cluster.node_ip(node)
     ipt = pc.get("iptables") or {}
-    bit = ipt.get("masqueradeBit")
+    proxy_mode = mode or cluster.proxy_mode
+    masq = (pc.get("nftables") or {}) if proxy_mode == "nftables" else ipt
+    bit = masq.get("masqueradeBit")
     mark = hex(1 << (14 if bit is None else int(bit)))
-    mode = pc.get("detectLocalMode") or "ClusterCIDR"
+    detect = pc.get("detectLocalMode") or "ClusterCIDR"
     local_cidr = ""
-    if mode == "ClusterCIDR":
+    if detect == "ClusterCIDR":
         cidrs = [c.strip() for c in str(pc.get("clusterCIDR") or "").split(",") if c.strip() and ":" not in c]
         local_cidr = cidrs[0] if cidrs else ""
-    elif mode == "NodeCIDR":
+    elif detect == "NodeCIDR":
         local_cidr = str((node_obj.get("spec") or {}).get("podCIDR") or "")
     else:
         raise ProxyConfigError(
-            f'detectLocalMode "{mode}" is not modelled by kubelearn (supported: ClusterCIDR, NodeCIDR)')
+            f'detectLocalMode "{detect}" is not modelled by kubelearn (supported: ClusterCIDR, NodeCIDR)')
     ipvs = pc.get("ipvs") or {}
     return {
         "node": node,
         "node_ip": node_ip,
         "local_cidr": local_cidr,
-        "masquerade_all": bool(ipt.get("masqueradeAll", False)),
+        "masquerade_all": bool(masq.get("masqueradeAll", False)),
         "mark": mark,
         "localhost_nodeports": bool(ipt.get("localhostNodePorts", True)),
         "nodeport_addresses": list(pc.get("nodePortAddresses") or []),

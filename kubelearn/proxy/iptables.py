@@ -182,7 +182,7 @@ class IptablesRuleset:
 
 def build_iptables(cluster: Cluster, node: str, settings: dict[str, Any] | None = None) -> IptablesRuleset:
     """Render the iptables rules kube-proxy on ``node`` writes for ``cluster``."""
-    st = settings or proxy_settings(cluster, node)
+    st = settings or proxy_settings(cluster, node, "iptables")
     check_settings(st)
     rs = IptablesRuleset(node, st["node_ip"], st)
     ports = checked_service_ports(cluster)

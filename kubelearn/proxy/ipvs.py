@@ -131,7 +131,7 @@ def _entry(name: str, entry: tuple[Any, ...] | str) -> str:
 
 def build_ipvs(cluster: Cluster, node: str, settings: dict[str, Any] | None = None) -> IpvsRuleset:
     """The IPVS state kube-proxy on ``node`` programs."""
-    st = settings or proxy_settings(cluster, node)
+    st = settings or proxy_settings(cluster, node, "ipvs")
     sched = st["scheduler"]
     if sched not in SCHEDULERS:
         from .config import ProxyConfigError

@@ -189,7 +189,7 @@ class NftablesRuleset:
 
 def build_nftables(cluster: Cluster, node: str, settings: dict[str, Any] | None = None) -> NftablesRuleset:
     """Render the ``ip kube-proxy`` table kube-proxy on ``node`` programs."""
-    st = settings or proxy_settings(cluster, node)
+    st = settings or proxy_settings(cluster, node, "nftables")
     check_settings(st)
     ports = checked_service_ports(cluster)
     rs = NftablesRuleset(node, st["node_ip"])
@@ -298,9 +298,9 @@ def _service(rs: NftablesRuleset, sp: ServicePort, node: str, cidr: str, masq_al
     def policy_chain(name: str, eps: tuple[Any, ...], internal: bool) -> None:
         rs.chains.setdefault(name, [])
         if internal:
-            if masq_all:
-                add(name, f"ip daddr {sp.cluster_ip} jump mark-for-masquerade",
-                    ("daddr", sp.cluster_ip), ("jump", "mark-for-masquerade"))
+            if masq_all:  # kube-proxy matches the port too here (not in the CIDR rule below)
+                add(name, f"ip daddr {sp.cluster_ip} {proto} dport {sp.port} jump mark-for-masquerade",
+                    ("daddr", sp.cluster_ip), ("dport", proto, sp.port), ("jump", "mark-for-masquerade"))
             elif cidr:
                 add(name, f"ip daddr {sp.cluster_ip} ip saddr != {cidr} jump mark-for-masquerade",
                     ("daddr", sp.cluster_ip), ("saddr_not", cidr), ("jump", "mark-for-masquerade"))

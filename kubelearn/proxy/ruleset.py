@@ -180,7 +180,7 @@ def check_settings(st: dict[str, Any]) -> None:
     if st.get("local_cidr") and not _is_cidr_token(st["local_cidr"]):
         raise UnsafeValueError(owner, "the local traffic CIDR (clusterCIDR or spec.podCIDR)", st["local_cidr"], "a CIDR")
     if not (isinstance(st.get("mark"), str) and _MARK.fullmatch(st["mark"])):
-        raise UnsafeValueError(owner, "the masquerade mark (iptables.masqueradeBit)", st.get("mark"), "a 32-bit mark")
+        raise UnsafeValueError(owner, "the masquerade mark (iptables.masqueradeBit, or nftables.masqueradeBit in nftables mode)", st.get("mark"), "a 32-bit mark")
     for a in st.get("nodeport_addresses") or []:
         if a != "primary" and not _is_cidr_token(a):
             raise UnsafeValueError(owner, "nodePortAddresses[]", a, 'a CIDR or "primary"')
