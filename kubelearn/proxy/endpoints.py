@@ -12,20 +12,55 @@ they shut down).  The *local* list does the same with only this node's endpoints
 (``nodeName``).  ``hasAnyEndpoints`` says whether anything at all can serve; when nothing
 can, kube-proxy REJECTs the traffic instead of black-holing it.
 
+Addresses are used in their canonical form, as kube-proxy parses them (``ParseIPSloppy(...)
+.String()`` in ``endpointslicecache.go``; ``net.IP``/``*net.IPNet`` values in ``service.go``):
+an endpoint ``10.180.00.001`` or an external IP ``1.2.3.004``, which an API server of that era
+accepts with a warning, becomes ``10.180.0.1`` / ``1.2.3.4`` in rule text, in the hashes of
+chain names and in ``dnat to``; a source range ``203.0.113.000/025`` becomes ``203.0.113.0/25``
+(the network address, as Go's ``ParseCIDRSloppy`` returns it).
+
 kubelearn models IPv4 only: IPv6 EndpointSlices are ignored (a single-stack kind cluster).
 Topology hints (``trafficDistribution``) are not modelled: every endpoint is a candidate.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ..cluster import Cluster
+from ..validation import parse_ip
 from .names import endpoint_string, service_port_name
 
-__all__ = ["Categorized", "Endpoint", "ServicePort", "categorize_endpoints", "service_ports"]
+__all__ = ["Categorized", "Endpoint", "ServicePort", "canonical_cidr", "canonical_ip", "categorize_endpoints",
+           "service_ports"]
+
+
+def canonical_ip(text: Any) -> Any:
+    """``netutils.ParseIPSloppy(text).String()``: ``1.2.3.004`` → ``1.2.3.4``.
+
+    A value that is not an IP address is returned unchanged, for the writers' checks to refuse.
+    """
+    ip = parse_ip(text)
+    return str(ip) if ip is not None else text
+
+
+def canonical_cidr(text: Any) -> Any:
+    """``netutils.ParseCIDRSloppy(text)`` printed: ``203.0.113.000/025`` → ``203.0.113.0/25``.
+
+    Go returns the network (host bits cleared).  A value that is not a CIDR is returned unchanged.
+    """
+    if not isinstance(text, str) or text.count("/") != 1:
+        return text
+    addr, bits = text.split("/")
+    ip = parse_ip(addr)
+    if ip is None or not (bits.isascii() and bits.isdigit()) or len(bits) > 3 or ":" in addr:
+        return text
+    if int(bits) > 32:
+        return text
+    return str(ipaddress.IPv4Network(f"{ip}/{int(bits)}", strict=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +188,8 @@ def _slice_endpoints(slices: list[dict[str, Any]], port_name: str, protocol: str
             ready = cond.get("ready")
             serving = cond.get("serving")
             terminating = cond.get("terminating")
-            for ip in (ep.get("addresses") or [])[:1]:  # kube-proxy uses the first address
+            for raw in (ep.get("addresses") or [])[:1]:  # kube-proxy uses the first address
+                ip = canonical_ip(raw)
                 address = f"{ip}:{port}"
                 if address in found:
                     continue
@@ -190,18 +226,18 @@ def service_ports(cluster: Cluster) -> list[ServicePort]:
             continue
         spec = svc.get("spec") or {}
         stype = spec.get("type", "ClusterIP")
-        cip = spec.get("clusterIP")
+        cip = canonical_ip(spec.get("clusterIP"))
         if stype == "ExternalName" or not cip or cip == "None" or ":" in cip:
             continue
-        ext_ips = tuple(ip for ip in spec.get("externalIPs") or [] if ":" not in ip)
+        ext_ips = tuple(ip for ip in map(canonical_ip, spec.get("externalIPs") or []) if ":" not in ip)
         lb_ips: tuple[str, ...] = ()
         if stype == "LoadBalancer":
             lb_ips = tuple(
-                ing["ip"]
+                canonical_ip(ing["ip"])
                 for ing in ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
                 if ing.get("ip") and ":" not in ing["ip"] and ing.get("ipMode", "VIP") != "Proxy"
             )
-        ranges = tuple(r.strip() for r in spec.get("loadBalancerSourceRanges") or [] if ":" not in r)
+        ranges = tuple(canonical_cidr(r.strip()) for r in spec.get("loadBalancerSourceRanges") or [] if ":" not in r)
         external_policy_applies = stype in ("NodePort", "LoadBalancer") or bool(ext_ips)
         etp_local = external_policy_applies and spec.get("externalTrafficPolicy") == "Local"
         itp_local = spec.get("internalTrafficPolicy") == "Local"
