@@ -56,7 +56,7 @@ def canonical_cidr(text: Any) -> Any:
         return text
     addr, bits = text.split("/")
     ip = parse_ip(addr)
-    if ip is None or not (bits.isascii() and bits.isdigit()) or len(bits) > 3 or ":" in addr:
+    if ip is None or not (bits.isascii() and bits.isdigit()) or len(bits.lstrip("0")) > 3 or ":" in addr:
         return text
     if int(bits) > 32:
         return text
