@@ -18,6 +18,7 @@ kube-proxy's defaults, for one node.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..cluster import Cluster
@@ -62,6 +63,7 @@ def proxy_settings(cluster: Cluster, node: str, mode: str | None = None) -> dict
     return {
         "node": node,
         "node_ip": node_ip,
+        "node_addresses": _node_addresses(node_obj, node_ip),
         "local_cidr": local_cidr,
         "masquerade_all": bool(masq.get("masqueradeAll", False)),
         "mark": mark,
@@ -69,6 +71,23 @@ def proxy_settings(cluster: Cluster, node: str, mode: str | None = None) -> dict
         "nodeport_addresses": list(pc.get("nodePortAddresses") or []),
         "scheduler": ipvs.get("scheduler") or "rr",
     }
+
+
+def _node_addresses(node_obj: Any, node_ip: str) -> list[str]:
+    """The node's own IPv4 addresses (InternalIP first, then the other InternalIP and ExternalIP
+    entries of ``status.addresses``), canonical, loopback left out: what kubelearn takes as the
+    addresses on the node's interfaces.  IPVS mode serves NodePorts on every one of them."""
+    from .endpoints import canonical_ip
+
+    out = [canonical_ip(node_ip)]
+    status = node_obj.get("status") if isinstance(node_obj, Mapping) else None
+    addresses = status.get("addresses") if isinstance(status, Mapping) else None
+    for a in addresses if isinstance(addresses, Sequence) and not isinstance(addresses, str) else ():
+        if isinstance(a, Mapping) and a.get("type") in ("InternalIP", "ExternalIP"):
+            ip = canonical_ip(a.get("address"))
+            if isinstance(ip, str) and ":" not in ip and ip not in out and not ip.startswith("127."):
+                out.append(ip)
+    return out
 
 
 def nodeport_ips(settings: dict[str, Any], default_all: bool) -> list[str] | None:
