@@ -23,6 +23,7 @@ from typing import Any
 
 from ..cluster import Cluster
 from ..errors import KubelearnError
+from ..versions import feature_gate
 
 __all__ = ["ProxyConfigError", "nodeport_ips", "proxy_settings"]
 
@@ -64,6 +65,8 @@ def proxy_settings(cluster: Cluster, node: str, mode: str | None = None) -> dict
         "node": node,
         "node_ip": node_ip,
         "node_addresses": _node_addresses(node_obj, node_ip),
+        "zone": _zone(node_obj),
+        "prefer_same_node": feature_gate(pc, "PreferSameTrafficDistribution"),
         "local_cidr": local_cidr,
         "masquerade_all": bool(masq.get("masqueradeAll", False)),
         "mark": mark,
@@ -71,6 +74,14 @@ def proxy_settings(cluster: Cluster, node: str, mode: str | None = None) -> dict
         "nodeport_addresses": list(pc.get("nodePortAddresses") or []),
         "scheduler": ipvs.get("scheduler") or "rr",
     }
+
+
+def _zone(node_obj: Any) -> str:
+    """The node's ``topology.kubernetes.io/zone`` label ("" without one): kube-proxy's zone."""
+    meta = node_obj.get("metadata") if isinstance(node_obj, Mapping) else None
+    labels = meta.get("labels") if isinstance(meta, Mapping) else None
+    zone = labels.get("topology.kubernetes.io/zone") if isinstance(labels, Mapping) else None
+    return zone if isinstance(zone, str) else ""
 
 
 def _node_addresses(node_obj: Any, node_ip: str) -> list[str]:

@@ -214,7 +214,7 @@ def build_ipvs(cluster: Cluster, node: str, settings: dict[str, Any] | None = No
     bound: set[str] = set()  # addresses on kube-ipvs0 (KUBE-IPVS-IPS)
     lb_no_node_access: list[tuple[str, str, int]] = []
     for sp in ports:
-        cat = categorize_endpoints(sp, node)
+        cat = categorize_endpoints(sp, node, st.get("zone", ""), bool(st.get("prefer_same_node")))
         owner = (f"{sp.namespace}/{sp.name}", sp.port_name)
         proto = sp.proto
         internal = [e.address for e in (cat.local if sp.internal_local else cat.cluster)]

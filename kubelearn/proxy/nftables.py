@@ -233,11 +233,12 @@ def build_nftables(cluster: Cluster, node: str, settings: dict[str, Any] | None 
         if ip != "127.0.0.1":  # nftables mode never serves NodePorts on localhost
             rs.elements["nodeport-ips"].append((ip, ip, True))
     for sp in ports:
-        _service(rs, sp, node, cidr, st["masquerade_all"])
+        _service(rs, sp, node, cidr, st["masquerade_all"], st.get("zone", ""), bool(st.get("prefer_same_node")))
     return rs
 
 
-def _service(rs: NftablesRuleset, sp: ServicePort, node: str, cidr: str, masq_all: bool) -> None:
+def _service(rs: NftablesRuleset, sp: ServicePort, node: str, cidr: str, masq_all: bool,
+             zone: str = "", prefer_same_node: bool = False) -> None:
     owner = (f"{sp.namespace}/{sp.name}", sp.port_name)
     base = nft_service_base(sp.namespace, sp.name, sp.protocol, sp.port_name)
     svc_c = nft_hashed_name("service", base)
@@ -245,7 +246,7 @@ def _service(rs: NftablesRuleset, sp: ServicePort, node: str, cidr: str, masq_al
     ext_c = nft_hashed_name("external", base)
     fw_c = nft_hashed_name("firewall", base)
     proto = sp.proto
-    cat = categorize_endpoints(sp, node)
+    cat = categorize_endpoints(sp, node, zone, prefer_same_node)
     has = cat.has_any_endpoints
     internal_c, has_int = (local_c, has and bool(cat.local)) if sp.internal_local else (svc_c, has)
     external_pol, has_ext = (local_c, has and bool(cat.local)) if sp.external_local else (svc_c, has)
