@@ -57,6 +57,9 @@ IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed",
 
 #: kind's image for Kubernetes v1.33 nodes (shown in node info only).
 KUBERNETES_VERSION = "v1.33.1"
+#: Allocatable CPU of every modelled node (kind nodes share the host's CPUs; the value itself
+#: is arbitrary, only the proportions between zones count).  Pods: the kubelet's maxPods default.
+NODE_CPU = "8"
 
 # What kind's config accepts at each level. Fields that kind knows but kubelearn cannot model
 # are refused with their own message rather than silently ignored.
@@ -410,6 +413,10 @@ def _node(spec: NodeSpec, single: bool, cluster_name: str) -> dict[str, Any]:
         "spec": spec_obj,
         "status": {
             "addresses": [{"address": spec.ip, "type": "InternalIP"}, {"address": spec.name, "type": "Hostname"}],
+            # kind's nodes are containers on one host: each reports the host's CPUs.  kubelearn
+            # gives every node the same NODE_CPU; only proportions matter (topology-aware routing).
+            "allocatable": {"cpu": NODE_CPU, "pods": "110"},
+            "capacity": {"cpu": NODE_CPU, "pods": "110"},
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                             "message": "kubelet is posting ready status"}],
             "nodeInfo": {"architecture": "amd64", "containerRuntimeVersion": "containerd://2.1.1",
