@@ -33,6 +33,7 @@ from typing import Any
 from .cluster import Cluster, NodeSpec, Topology
 from .controllers import reconcile
 from .errors import ManifestError
+from .versions import UnsupportedVersionError, image_version
 
 __all__ = [
     "IPVS_SCHEDULERS",
@@ -66,7 +67,8 @@ NODE_CPU = "8"
 _CLUSTER_FIELDS = {"apiVersion", "kind", "name", "nodes", "networking"}
 _CLUSTER_UNSUPPORTED = {"featureGates", "runtimeConfig", "kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902",
                         "containerdConfigPatches", "containerdConfigPatchesJSON6902"}
-# image, extraMounts and extraPortMappings only concern the Docker host, not the cluster's network.
+# extraMounts and extraPortMappings only concern the Docker host, not the cluster's network; image
+# gives the Kubernetes version (kindest/node:vX.Y.Z, checked by kubelearn.versions.image_version).
 _NODE_FIELDS = {"role", "image", "labels", "extraMounts", "extraPortMappings"}
 _NODE_UNSUPPORTED = {"kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902"}
 _NET_FIELDS = {"ipFamily", "apiServerAddress", "apiServerPort", "podSubnet", "serviceSubnet", "kubeProxyMode",
@@ -221,6 +223,13 @@ def topology_from_kind_config(doc: Mapping[str, Any]) -> Topology:
                                 f"nodes[{i}].role"))
             nodes_ok = False
             continue
+        if node.get("image") is not None:
+            # kind picks the Kubernetes version by the node image; kubelearn models v1.33 only
+            # and says so rather than render v1.33's rules for another release.
+            try:
+                image_version(node.get("image"))
+            except UnsupportedVersionError as exc:
+                errors.append(_fail(str(exc), f"nodes[{i}].image"))
         labels = node.get("labels") or {}
         if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
             errors.append(_fail("must be a mapping of strings to strings", f"nodes[{i}].labels"))

@@ -14,13 +14,51 @@ of the model follows the version.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_MINOR", "FEATURE_GATES", "feature_gate", "gate_default"]
+__all__ = ["DEFAULT_MINOR", "FEATURE_GATES", "NEWEST_MINOR", "SUPPORTED_MINORS", "UnsupportedVersionError",
+           "feature_gate", "gate_default", "image_version"]
 
 #: The minor release kubelearn models (kind's node image v1.33.1).
 DEFAULT_MINOR = 33
+#: The newest published minor (CHANGELOG-1.38.md holds only alphas; see docs/versions.md).
+NEWEST_MINOR = 37
+#: The minors kubelearn renders.  v1.34 to v1.37 are known but not modelled yet.
+SUPPORTED_MINORS = (33,)
+
+_KIND_NODE = re.compile(r"(?:[\w.-]+/)*kindest/node:v(\d+)\.(\d+)\.(\d+)(?:@sha256:[0-9a-f]{64})?")
+
+
+class UnsupportedVersionError(ValueError):
+    """A Kubernetes version kubelearn does not model (yet)."""
+
+
+def image_version(image: Any) -> tuple[int, int, int] | None:
+    """The Kubernetes version of a kind node image (``kindest/node:v1.36.1`` -> ``(1, 36, 1)``).
+
+    Returns None for an image that is not ``kindest/node:vX.Y.Z`` (kind cannot tell either).
+
+    Raises:
+        UnsupportedVersionError: a kindest/node image of a release kubelearn does not model,
+            with the reason (not published yet, older than v1.33, or not modelled yet).
+    """
+    m = _KIND_NODE.fullmatch(image) if isinstance(image, str) else None
+    if m is None:
+        return None
+    major, minor, patch = (int(g) for g in m.groups())
+    if major != 1 or minor > NEWEST_MINOR:
+        raise UnsupportedVersionError(f"{image}: Kubernetes v{major}.{minor} is not a published release "
+                                      f"(the newest is v1.{NEWEST_MINOR})")
+    if minor < min(SUPPORTED_MINORS):
+        raise UnsupportedVersionError(f"{image}: Kubernetes v1.{minor} is out of kubelearn's range "
+                                      f"(v1.33 to v1.{NEWEST_MINOR})")
+    if minor not in SUPPORTED_MINORS:
+        raise UnsupportedVersionError(
+            f"{image}: kubelearn models Kubernetes v1.33 only; v1.{minor} is known (see docs/versions.md) but "
+            "its kube-proxy rules and API changes are not modelled yet: use kindest/node:v1.33.1")
+    return major, minor, patch
 
 #: gate -> ((first minor, default from that minor on), ...), oldest first; before the first
 #: entry the gate does not exist (off).
