@@ -327,6 +327,14 @@ def _base_proxy_config() -> dict[str, Any]:
 def _merge(base: dict[str, Any], over: Mapping[str, Any], path: str, errors: list[ManifestError]) -> None:
     for key, value in over.items():
         here = f"{path}{key}"
+        if not path and key == "featureGates":  # map[string]bool: any gate name, bool values
+            if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, bool)
+                                                          for k, v in value.items()):
+                errors.append(ManifestError("must be a mapping of feature gate names to true or false",
+                                            source="KubeProxyConfiguration", path=here))
+            else:
+                base[key] = dict(value)
+            continue
         if key not in base:
             errors.append(ManifestError(f'strict decoding error: unknown field "{here}"',
                                         source="KubeProxyConfiguration", path=here))

@@ -132,3 +132,25 @@ def test_node_hints_need_the_gate(zones: kl.Cluster) -> None:
     got = _ids(on, "kind-worker", "web")
     assert len(got) == 2 and {pods[e.split(":")[0]] for e in got} == {"kind-worker"}
     assert "KUBE-SVC" in str(rules(on, "kind-worker"))
+
+
+def test_kube_proxy_configuration_feature_gates_switch_node_hints_on() -> None:
+    """A KubeProxyConfiguration ``featureGates`` entry reaches kube-proxy's topology code."""
+    text = kl.scenarios.scenario_text("three-zones")
+    cfg = ("---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+           "featureGates:\n  PreferSameTrafficDistribution: true\n")
+    c = kl.load(text.replace("---\napiVersion: v1\nkind: Service", cfg + "---\napiVersion: v1\nkind: Service", 1))
+    assert c.proxy_config["featureGates"] == {"PreferSameTrafficDistribution": True}
+    from kubelearn.proxy import proxy_settings
+
+    assert proxy_settings(c, "kind-worker")["prefer_same_node"] is True
+    assert proxy_settings(kl.scenario("three-zones"), "kind-worker")["prefer_same_node"] is False  # v1.33 default
+
+
+def test_feature_gates_must_be_booleans() -> None:
+    from kubelearn.errors import KubelearnError
+
+    bad = ("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+           "featureGates:\n  PreferSameTrafficDistribution: yes-please\n")
+    with pytest.raises(KubelearnError, match="featureGates"):
+        kl.load(bad)
