@@ -36,6 +36,7 @@ from .labels import (
     is_dns1123_label,
     is_dns1123_subdomain,
     is_qualified_name,
+    is_valid_label_value,
     is_valid_port_name,
     label_selector_matches,
     validate_label_selector,
@@ -872,6 +873,9 @@ def _endpoint_slice(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> li
         host = ep.get("hostname")
         if isinstance(host, str):
             errs += _invalid_each(f"{p}.hostname", host, is_dns1123_label(host))
+        hints = ep.get("hints")
+        if isinstance(hints, Mapping):
+            errs += _endpoint_hints(hints, f"{p}.hints")
     names: set[str] = set()
     for i, port in enumerate(_l(obj.get("ports"))):
         port = _m(port)
@@ -992,6 +996,25 @@ def validate(obj: Mapping[str, Any], cluster: Cluster | None = None,
         return []
     return fn(obj, old)
 
+
+
+def _endpoint_hints(hints: Mapping[str, Any], path: str) -> list[FieldError]:
+    """``validateHints`` (pkg/apis/discovery/validation): at most 8 zone hints, no duplicates,
+    each a valid label value."""
+    zones = _l(hints.get("forZones"))
+    if len(zones) > 8:  # maxZoneHints
+        return [FieldError(f"{path}.forZones", "Too many", len(zones), "must have at most 8 items")]
+    errs: list[FieldError] = []
+    seen: set[str] = set()
+    for i, fz in enumerate(zones):
+        name = _s(_m(fz).get("name"))
+        zp = f"{path}.forZones[{i}].name"
+        if name in seen:
+            errs.append(FieldError(zp, DUPLICATE, name))
+        else:
+            seen.add(name)
+        errs += [FieldError(zp, INVALID, name, m) for m in is_valid_label_value(name)]
+    return errs
 
 
 # ------------------------------------------------------- lenient IPs and their warnings

@@ -154,3 +154,27 @@ def test_feature_gates_must_be_booleans() -> None:
            "featureGates:\n  PreferSameTrafficDistribution: yes-please\n")
     with pytest.raises(KubelearnError, match="featureGates"):
         kl.load(bad)
+
+
+def _hinted_slice(zones: list[str]) -> str:
+    items = ", ".join(f"{{name: {z!r}}}" for z in zones)
+    return ("apiVersion: v1\nkind: Service\nmetadata: {name: ext}\nspec:\n  ports: [{port: 80}]\n---\n"
+            "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: ext-1\n"
+            "  labels: {kubernetes.io/service-name: ext}\naddressType: IPv4\nports: [{port: 80}]\n"
+            f"endpoints:\n  - addresses: ['10.244.1.7']\n    zone: zone-a\n    hints: {{forZones: [{items}]}}\n")
+
+
+def test_endpointslice_hints_are_validated() -> None:
+    """pkg/apis/discovery/validation validateHints: maxZoneHints = 8, duplicates, label values."""
+    from kubelearn.errors import KubelearnError
+
+    c = kl.load(_hinted_slice(["zone-a"]))
+    assert c.get("EndpointSlice", "ext-1")["endpoints"][0]["hints"] == {"forZones": [{"name": "zone-a"}]}
+    with pytest.raises(KubelearnError) as info:
+        kl.load(_hinted_slice([f"z{i}" for i in range(9)]))
+    assert "endpoints[0].hints.forZones: Too many: 9: must have at most 8 items" in str(info.value)
+    with pytest.raises(KubelearnError) as info:
+        kl.load(_hinted_slice(["a", "a", "-bad"]))
+    text = str(info.value)
+    assert 'endpoints[0].hints.forZones[1].name: Duplicate value: "a"' in text
+    assert 'endpoints[0].hints.forZones[2].name: Invalid value: "-bad"' in text
