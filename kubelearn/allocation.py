@@ -31,6 +31,7 @@ from typing import Any, cast
 
 from .cluster import Cluster
 from .errors import FieldError
+from .validation import parse_ip
 
 __all__ = ["AllocationIndex", "allocate", "clusterip_band", "nodeport_band", "used_cluster_ips", "used_node_ports"]
 
@@ -88,7 +89,7 @@ def used_cluster_ips(cluster: Cluster, exclude: tuple[str, str] | None = None) -
             continue
         for ip in (svc.get("spec") or {}).get("clusterIPs") or []:
             if ip and ip != "None":
-                used.add(str(ip))
+                used.add(_canon(ip))
     return used
 
 
@@ -130,7 +131,7 @@ class AllocationIndex:
         for port in ports:
             self.port_owner.pop(port, None)
         spec = svc.get("spec") or {}
-        ips = [str(ip) for ip in spec.get("clusterIPs") or [] if ip and ip != "None"]
+        ips = [_canon(ip) for ip in spec.get("clusterIPs") or [] if ip and ip != "None"]
         ports = [p["nodePort"] for p in spec.get("ports") or [] if isinstance(p, Mapping)
                  and isinstance(p.get("nodePort"), int) and p["nodePort"]]
         if isinstance(spec.get("healthCheckNodePort"), int) and spec["healthCheckNodePort"]:
@@ -187,13 +188,20 @@ def _next_port(cluster: Cluster, key: tuple[str, str], taken: Callable[[int], bo
 
 
 def _is_ip(s: Any) -> bool:
-    if not isinstance(s, str):
-        return False
-    try:
-        ipaddress.ip_address(s)
-    except ValueError:
-        return False
-    return True
+    # The allocator parses with netutils.ParseIPSloppy: with StrictIPCIDRValidation off (the
+    # default in every release kubelearn models) "172.30.0.041" is 172.30.0.41, accepted with a
+    # warning (validation.ip_warnings), not refused.
+    return parse_ip(s) is not None
+
+
+def _version(ip: Any) -> int:
+    parsed = parse_ip(ip)
+    return parsed.version if parsed is not None else 0
+
+
+def _canon(ip: Any) -> str:
+    parsed = parse_ip(ip)
+    return str(parsed) if parsed is not None else str(ip)
 
 
 def _needs_node_ports(spec: Mapping[str, Any]) -> bool:
@@ -271,7 +279,7 @@ def _cluster_ips(spec: dict[str, Any], old_spec: Mapping[str, Any], cluster: Clu
     if len(ips) > 1 and ips[0] == "None":
         return FieldError("spec.clusterIPs", _INVALID, tuple(ips), "'None' must be the first and only value")
     if len(ips) == 2 and _is_ip(ips[0]) and _is_ip(ips[1]) and \
-            ipaddress.ip_address(ips[0]).version == ipaddress.ip_address(ips[1]).version:
+            _version(ips[0]) == _version(ips[1]):
         return FieldError("spec.clusterIPs", _INVALID, tuple(ips), "may specify no more than one IP for each IP family")
     for i, value in enumerate(ips):
         if value == "None":
@@ -293,12 +301,14 @@ def _cluster_ips(spec: dict[str, Any], old_spec: Mapping[str, Any], cluster: Clu
         return None
     net = ipaddress.IPv4Network(cluster.topology.service_subnet)
     if ip:
-        addr = ipaddress.ip_address(ip)
+        addr = parse_ip(ip)
+        if addr is None:  # (checked above; kept for the type checker)
+            return FieldError("spec.clusterIPs[0]", _INVALID, ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)")
         if addr not in net or addr in (net.network_address, net.broadcast_address):
             return FieldError("spec.clusterIPs", _INVALID, tuple(ips),
                               f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the valid range. "
                               f"The range of valid IPs is {net}")
-        if idx.ip_taken(ip, key):
+        if idx.ip_taken(str(addr), key):
             return FieldError("spec.clusterIPs", _INVALID, tuple(ips), f"failed to allocate IP {ip}: provided IP is already allocated")
         return None
     chosen = _next_ip(cluster, key, lambda candidate: idx.ip_taken(candidate, key))
@@ -321,7 +331,7 @@ def _families(spec: dict[str, Any], headless: bool, ips: list[Any]) -> FieldErro
             return FieldError(f"spec.ipFamilies[{i}]", "Unsupported value", fam, 'supported values: "IPv4", "IPv6"')
     selectorless = not spec.get("selector")
     for i, value in enumerate(ips):
-        if value != "None" and _is_ip(value) and ipaddress.ip_address(value).version == 6:
+        if value != "None" and _is_ip(value) and _version(value) == 6:
             return FieldError("spec.ipFamilies[0]" if i == 0 else f"spec.ipFamilies[{i}]", _INVALID, "IPv6",
                               "not configured on this cluster")
     for i, fam in enumerate(families):

@@ -11,12 +11,20 @@ green one on 9090 land in two slices; a pod lacking the name is left out of that
 slice holds at most 100 endpoints.  Services without a selector (and ExternalName ones) get
 nothing: you write their endpoints yourself.  The legacy ``v1`` **Endpoints** object
 (``kubectl get endpoints``) is kept too: ready ``addresses`` and ``notReadyAddresses``.
+
+Each endpoint carries its node's ``topology.kubernetes.io/zone`` as ``zone``.  *Hints* tell
+kube-proxy which zone (or node) should use an endpoint: the controller writes them for
+``spec.trafficDistribution: PreferClose`` (each ready endpoint for its own zone) and for
+topology-aware routing (``service.kubernetes.io/topology-mode: Auto``: zones get endpoints in
+proportion to their allocatable CPU, or no hints at all when that would overload a zone); see
+:func:`apply_hints`.
 """
 
 from __future__ import annotations
 
 import copy
 import ipaddress
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +34,11 @@ from .workloads import generate_name, is_pod_ready, is_terminal, is_terminating,
 
 __all__ = [
     "MANAGED_BY",
+    "add_close_hints",
+    "add_topology_hints",
+    "apply_hints",
+    "hints_enabled",
+    "zone_cpu_ratios",
     "MAX_ENDPOINTS_PER_SLICE",
     "endpoint_slices_for",
     "endpoints_for",
@@ -217,6 +230,7 @@ def endpoint_slices_for(cluster: Cluster, service: Mapping[str, Any] | str, name
             },
             "ports": [dict(p) for p in key],
         })
+    apply_hints(cluster, svc, out)
     return out
 
 
@@ -311,3 +325,219 @@ def sync_endpoints(cluster: Cluster) -> Cluster:
         if (e["metadata"].get("labels") or {}).get(_SKIP_MIRROR) == "true" and key not in keep_endpoints:
             cluster = cluster.without("Endpoints", key[1], key[0])
     return store(cluster, [copy.deepcopy(w) for w in wanted])
+
+
+# ------------------------------------------------------------------- topology hints
+# Where EndpointSlice hints come from (staging/src/k8s.io/endpointslice: reconciler.go,
+# topologycache/, trafficdist/).  Two mechanisms, the annotation winning:
+#   * ``service.kubernetes.io/topology-mode: Auto`` (or the deprecated
+#     ``service.kubernetes.io/topology-aware-hints``): topology-aware routing.  The controller
+#     gives each zone a share of the ready endpoints proportional to the allocatable CPU of its
+#     ready nodes (control-plane nodes excluded), moving hints between zones so no zone gets less
+#     than its share / 1.2 (the 20 % overload threshold) -- or writes no hints at all when that
+#     is unsafe: a node without zone or CPU, nodes in one zone only, fewer endpoints than zones,
+#     an endpoint without zone, or minimums that cannot all be met.
+#   * ``spec.trafficDistribution: PreferClose`` (``PreferSameZone``; ``PreferSameNode`` adds a
+#     node hint): every ready endpoint is hinted for its own zone (and node).
+#   Otherwise slices carry no hints.
+# Go iterates maps in random order when it moves hints between zones; kubelearn takes zones in
+# sorted order, so the same cluster always gets the same hints.
+
+TOPOLOGY_MODE_ANNOTATION = "service.kubernetes.io/topology-mode"
+DEPRECATED_HINTS_ANNOTATION = "service.kubernetes.io/topology-aware-hints"
+#: topologycache's overloadThreshold: no endpoint should take more than 20 % above its share.
+OVERLOAD_THRESHOLD = 0.2
+_CLOSE = ("PreferClose", "PreferSameZone", "PreferSameNode")
+
+# topologycache/event.go
+NO_ZONE_SPECIFIED = "One or more endpoints do not have a zone specified"
+NO_ALLOCATED_HINTS_FOR_ZONES = "No hints allocated for zones"
+TOPOLOGY_AWARE_HINTS_ENABLED = "Topology Aware Hints has been enabled"
+INSUFFICIENT_NODE_INFO = "Insufficient Node information: allocatable CPU or zone not specified on one or more nodes"
+NODES_READY_IN_ONE_ZONE_ONLY = "Nodes only ready in one zone"
+INSUFFICIENT_NUMBER_OF_ENDPOINTS = "Insufficient number of endpoints"
+MIN_ALLOCATION_EXCEEDS_OVERLOAD_THRESHOLD = ("Unable to allocate minimum required endpoints to each zone without "
+                                             "exceeding overload threshold")
+
+
+def hints_enabled(service: Mapping[str, Any]) -> bool:
+    """``hintsEnabled``: the topology-mode annotation (or the deprecated one) is ``Auto``/``auto``."""
+    ann = (service.get("metadata") or {}).get("annotations") or {}
+    val = ann.get(TOPOLOGY_MODE_ANNOTATION, ann.get(DEPRECATED_HINTS_ANNOTATION))
+    return val in ("Auto", "auto")
+
+
+def _millicpu(q: Any) -> int:
+    """A CPU quantity in millicores (``"8"``, ``"7500m"``, ``"0.5"``); 0 when unreadable."""
+    text = str(q).strip() if q is not None else ""
+    try:
+        if text.endswith("m"):
+            return int(text[:-1])
+        return int(round(float(text) * 1000))
+    except ValueError:
+        return 0
+
+
+def zone_cpu_ratios(cluster: Cluster) -> dict[str, float] | None:
+    """``TopologyCache.SetNodes``: each zone's share of the ready nodes' allocatable CPU, or None
+    when the controller would refuse hints (a node without zone or CPU, or fewer than 2 zones)."""
+    cpu: dict[str, int] = {}
+    for node in cluster.nodes():
+        labels = node["metadata"].get("labels") or {}
+        if "node-role.kubernetes.io/control-plane" in labels or "node-role.kubernetes.io/master" in labels:
+            continue
+        conds = (node.get("status") or {}).get("conditions") or []
+        ready = next((c.get("status") == "True" for c in conds if c.get("type") == "Ready"), False)
+        if not ready:
+            continue
+        zone = labels.get("topology.kubernetes.io/zone")
+        millis = _millicpu(((node.get("status") or {}).get("allocatable") or {}).get("cpu"))
+        if not zone or millis == 0:
+            return None
+        cpu[zone] = cpu.get(zone, 0) + millis
+    total = sum(cpu.values())
+    if total == 0 or len(cpu) < 2:
+        return None
+    return {z: c / total for z, c in sorted(cpu.items())}
+
+
+def _allocations(ratios: dict[str, float] | None, n: int) -> tuple[dict[str, tuple[int, int, float]] | None, str]:
+    """``getAllocations``: zone -> (minimum, maximum, desired), or None and the event message."""
+    if ratios is None:
+        return None, INSUFFICIENT_NODE_INFO
+    if len(ratios) < 2:
+        return None, NODES_READY_IN_ONE_ZONE_ONLY
+    if len(ratios) > n:
+        return None, f"{INSUFFICIENT_NUMBER_OF_ENDPOINTS} ({n} endpoints, {len(ratios)} zones)"
+    remaining, min_total = n, 0
+    mins: dict[str, tuple[int, float]] = {}
+    for zone, ratio in ratios.items():
+        desired = ratio * n
+        minimum = math.ceil(desired * (1 / (1 + OVERLOAD_THRESHOLD)))
+        mins[zone] = (minimum, max(desired, float(minimum)))
+        min_total += minimum
+        remaining -= minimum
+        if remaining < 0:
+            return None, f"{MIN_ALLOCATION_EXCEEDS_OVERLOAD_THRESHOLD} ({n} endpoints, {len(ratios)} zones)"
+    return {z: (m, m + n - min_total, d) for z, (m, d) in mins.items()}, ""
+
+
+def _most(values: dict[str, float]) -> tuple[str, float]:
+    zone, num = "", 0.0
+    for z in sorted(values):
+        if values[z] > num:
+            zone, num = z, values[z]
+    return zone, num
+
+
+def _giving_receiving(allocs: dict[str, tuple[int, int, float]], hinted: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """``getGivingAndReceivingZones``."""
+    giving_d: dict[str, float] = {}
+    receiving_d: dict[str, float] = {}
+    for zone, (_mn, _mx, target) in allocs.items():
+        have = hinted.get(zone, 0)
+        if have > target:
+            giving_d[zone] = have - target
+        elif have < target:
+            receiving_d[zone] = target - have
+    giving: dict[str, int] = {}
+    receiving: dict[str, int] = {}
+    while True:
+        gz, ng = _most(giving_d)
+        rz, nr = _most(receiving_d)
+        if not gz or not rz or (ng < 1.0 and nr < 1.0) or ng < 0.5 or nr < 0.5:
+            break
+        giving[gz] = giving.get(gz, 0) + 1
+        giving_d[gz] -= 1
+        receiving[rz] = receiving.get(rz, 0) + 1
+        receiving_d[rz] -= 1
+    return giving, receiving
+
+
+def _ready(ep: Mapping[str, Any]) -> bool:
+    return bool((ep.get("conditions") or {}).get("ready"))
+
+
+def add_topology_hints(slices: list[dict[str, Any]], ratios: dict[str, float] | None) -> str:
+    """``TopologyCache.AddHints`` on freshly built slices (changed in place).
+
+    Returns:
+        The event message: ``Topology Aware Hints has been enabled`` or why hints were removed.
+    """
+    eps = [ep for s in slices for ep in s["endpoints"]]
+    allocs, message = _allocations(ratios, sum(1 for ep in eps if _ready(ep)))
+    if allocs is None:
+        _remove_hints(slices)
+        return message
+    hinted: dict[str, int] = {}
+    for ep in eps:  # step 1: every ready endpoint hinted for its own zone
+        ep.pop("hints", None)
+        if not _ready(ep):
+            continue
+        if not ep.get("zone"):
+            _remove_hints(slices)
+            return NO_ZONE_SPECIFIED
+        hinted[ep["zone"]] = hinted.get(ep["zone"], 0) + 1
+        ep["hints"] = {"forZones": [{"name": ep["zone"]}]}
+    giving, receiving = _giving_receiving(allocs, hinted)  # step 2
+    for ep in eps:  # step 3: move hints from giving zones to receiving ones
+        if not _ready(ep):
+            continue
+        if not giving or not receiving:
+            break
+        gz = ep["zone"]
+        if giving.get(gz, 0) > 0:
+            for rz in sorted(receiving):
+                if receiving[rz] > 0:
+                    ep["hints"] = {"forZones": [{"name": rz}]}
+                    giving[gz] -= 1
+                    if not giving[gz]:
+                        del giving[gz]
+                    receiving[rz] -= 1
+                    if not receiving[rz]:
+                        del receiving[rz]
+                    break
+    if not hinted:
+        _remove_hints(slices)
+        return NO_ALLOCATED_HINTS_FOR_ZONES
+    return TOPOLOGY_AWARE_HINTS_ENABLED
+
+
+def _remove_hints(slices: list[dict[str, Any]]) -> None:
+    for s in slices:
+        for ep in s["endpoints"]:
+            ep.pop("hints", None)
+
+
+def add_close_hints(slices: list[dict[str, Any]], same_node: bool) -> None:
+    """``trafficdist``'s preferCloseHeuristic: each ready endpoint hinted for its own zone (and
+    node, for ``PreferSameNode``)."""
+    for s in slices:
+        for ep in s["endpoints"]:
+            if not _ready(ep):
+                continue
+            hints: dict[str, Any] = {}
+            if ep.get("zone"):
+                hints["forZones"] = [{"name": ep["zone"]}]
+            if same_node and ep.get("nodeName"):
+                hints["forNodes"] = [{"name": ep["nodeName"]}]
+            if hints:
+                ep["hints"] = hints
+            else:
+                ep.pop("hints", None)
+
+
+def apply_hints(cluster: Cluster, service: Mapping[str, Any], slices: list[dict[str, Any]]) -> str:
+    """Give ``slices`` the hints the controller writes for ``service`` (see the comment above).
+
+    Returns:
+        The topology-aware-routing event message when the annotation is set, else "".
+    """
+    if hints_enabled(service):
+        return add_topology_hints(slices, zone_cpu_ratios(cluster))
+    td = (service.get("spec") or {}).get("trafficDistribution")
+    if td in _CLOSE:
+        add_close_hints(slices, same_node=td == "PreferSameNode")
+    else:
+        _remove_hints(slices)
+    return ""

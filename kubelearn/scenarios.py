@@ -375,3 +375,11 @@ def teaching_events(cluster: Cluster, wl: Any) -> list[dict[str, Any]]:
         events.append({"at": 30, "crashPod": {"name": pods[0]}})
     events.append({"at": 45, "scale": {"deployment": dep, "replicas": max(1, replicas - 1)}})
     return events
+
+
+# Three zones (issue 13): added here, at the end, to stay clear of other edits to the table above.
+SCENARIOS = MappingProxyType({
+    **SCENARIOS,
+    "three-zones": "three workers in zones a, b, c; Service web with trafficDistribution: PreferClose "
+                   "and web-auto with topology-mode: Auto",
+})

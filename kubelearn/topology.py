@@ -33,6 +33,7 @@ from typing import Any
 from .cluster import Cluster, NodeSpec, Topology
 from .controllers import reconcile
 from .errors import ManifestError
+from .versions import UnsupportedVersionError, image_version
 
 __all__ = [
     "IPVS_SCHEDULERS",
@@ -57,13 +58,17 @@ IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed",
 
 #: kind's image for Kubernetes v1.33 nodes (shown in node info only).
 KUBERNETES_VERSION = "v1.33.1"
+#: Allocatable CPU of every modelled node (kind nodes share the host's CPUs; the value itself
+#: is arbitrary, only the proportions between zones count).  Pods: the kubelet's maxPods default.
+NODE_CPU = "8"
 
 # What kind's config accepts at each level. Fields that kind knows but kubelearn cannot model
 # are refused with their own message rather than silently ignored.
 _CLUSTER_FIELDS = {"apiVersion", "kind", "name", "nodes", "networking"}
 _CLUSTER_UNSUPPORTED = {"featureGates", "runtimeConfig", "kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902",
                         "containerdConfigPatches", "containerdConfigPatchesJSON6902"}
-# image, extraMounts and extraPortMappings only concern the Docker host, not the cluster's network.
+# extraMounts and extraPortMappings only concern the Docker host, not the cluster's network; image
+# gives the Kubernetes version (kindest/node:vX.Y.Z, checked by kubelearn.versions.image_version).
 _NODE_FIELDS = {"role", "image", "labels", "extraMounts", "extraPortMappings"}
 _NODE_UNSUPPORTED = {"kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902"}
 _NET_FIELDS = {"ipFamily", "apiServerAddress", "apiServerPort", "podSubnet", "serviceSubnet", "kubeProxyMode",
@@ -218,6 +223,13 @@ def topology_from_kind_config(doc: Mapping[str, Any]) -> Topology:
                                 f"nodes[{i}].role"))
             nodes_ok = False
             continue
+        if node.get("image") is not None:
+            # kind picks the Kubernetes version by the node image; kubelearn models v1.33 only
+            # and says so rather than render v1.33's rules for another release.
+            try:
+                image_version(node.get("image"))
+            except UnsupportedVersionError as exc:
+                errors.append(_fail(str(exc), f"nodes[{i}].image"))
         labels = node.get("labels") or {}
         if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
             errors.append(_fail("must be a mapping of strings to strings", f"nodes[{i}].labels"))
@@ -315,6 +327,14 @@ def _base_proxy_config() -> dict[str, Any]:
 def _merge(base: dict[str, Any], over: Mapping[str, Any], path: str, errors: list[ManifestError]) -> None:
     for key, value in over.items():
         here = f"{path}{key}"
+        if not path and key == "featureGates":  # map[string]bool: any gate name, bool values
+            if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, bool)
+                                                          for k, v in value.items()):
+                errors.append(ManifestError("must be a mapping of feature gate names to true or false",
+                                            source="KubeProxyConfiguration", path=here))
+            else:
+                base[key] = dict(value)
+            continue
         if key not in base:
             errors.append(ManifestError(f'strict decoding error: unknown field "{here}"',
                                         source="KubeProxyConfiguration", path=here))
@@ -410,6 +430,10 @@ def _node(spec: NodeSpec, single: bool, cluster_name: str) -> dict[str, Any]:
         "spec": spec_obj,
         "status": {
             "addresses": [{"address": spec.ip, "type": "InternalIP"}, {"address": spec.name, "type": "Hostname"}],
+            # kind's nodes are containers on one host: each reports the host's CPUs.  kubelearn
+            # gives every node the same NODE_CPU; only proportions matter (topology-aware routing).
+            "allocatable": {"cpu": NODE_CPU, "pods": "110"},
+            "capacity": {"cpu": NODE_CPU, "pods": "110"},
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                             "message": "kubelet is posting ready status"}],
             "nodeInfo": {"architecture": "amd64", "containerRuntimeVersion": "containerd://2.1.1",

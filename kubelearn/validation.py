@@ -36,6 +36,7 @@ from .labels import (
     is_dns1123_label,
     is_dns1123_subdomain,
     is_qualified_name,
+    is_valid_label_value,
     is_valid_port_name,
     label_selector_matches,
     validate_label_selector,
@@ -48,6 +49,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "SERVICE_TYPES",
+    "cidr_warnings",
+    "ip_warnings",
+    "legacy_cidr_errors",
+    "legacy_ip_errors",
+    "service_address_warnings",
     "not_supported",
     "parse_ip",
     "validate",
@@ -138,7 +144,9 @@ def _valid_cidr(text: str) -> bool:
         return False
     addr, bits = text.split("/")
     ip = parse_ip(addr)
-    if ip is None or not (bits.isascii() and bits.isdigit()) or (len(bits) > 1 and bits[0] == "0"):
+    # ParseCIDRSloppy accepts leading zeros in the prefix length too ("/024"): legacy validation
+    # takes them (with a warning, cidr_warnings); only StrictIPCIDRValidation refuses them.
+    if ip is None or not (bits.isascii() and bits.isdigit()) or len(bits.lstrip("0")) > 3:
         return False
     return int(bits) <= (32 if ip.version == 4 and ":" not in addr else 128)
 
@@ -865,6 +873,9 @@ def _endpoint_slice(obj: Mapping[str, Any], old: Mapping[str, Any] | None) -> li
         host = ep.get("hostname")
         if isinstance(host, str):
             errs += _invalid_each(f"{p}.hostname", host, is_dns1123_label(host))
+        hints = ep.get("hints")
+        if isinstance(hints, Mapping):
+            errs += _endpoint_hints(hints, f"{p}.hints")
     names: set[str] = set()
     for i, port in enumerate(_l(obj.get("ports"))):
         port = _m(port)
@@ -985,3 +996,156 @@ def validate(obj: Mapping[str, Any], cluster: Cluster | None = None,
         return []
     return fn(obj, old)
 
+
+
+def _endpoint_hints(hints: Mapping[str, Any], path: str) -> list[FieldError]:
+    """``validateHints`` (pkg/apis/discovery/validation): at most 8 zone hints, no duplicates,
+    each a valid label value."""
+    zones = _l(hints.get("forZones"))
+    if len(zones) > 8:  # maxZoneHints
+        return [FieldError(f"{path}.forZones", "Too many", len(zones), "must have at most 8 items")]
+    errs: list[FieldError] = []
+    seen: set[str] = set()
+    for i, fz in enumerate(zones):
+        name = _s(_m(fz).get("name"))
+        zp = f"{path}.forZones[{i}].name"
+        if name in seen:
+            errs.append(FieldError(zp, DUPLICATE, name))
+        else:
+            seen.add(name)
+        errs += [FieldError(zp, INVALID, name, m) for m in is_valid_label_value(name)]
+    return errs
+
+
+# ------------------------------------------------------- lenient IPs and their warnings
+# Service and EndpointSlice IP fields are "legacy" fields: the API server has always parsed
+# them with Go's old, sloppy parser (leading zeros allowed, IPv4-mapped IPv6 allowed, a CIDR
+# with host bits set allowed).  Since v1.27 it warns about such values; the StrictIPCIDRValidation
+# feature gate (alpha in v1.33, default off) makes it refuse new ones.  kubelearn's default is the
+# gate's default (lenient, with warnings); ``strict=True`` models the gate switched on.
+# Upstream: apimachinery pkg/util/validation/ip.go and ip_test.go (TestIsValidIP, TestIsValidCIDR,
+# TestGetWarningsForIP, TestGetWarningsForCIDR), pkg/api/service/warnings.go.
+
+
+def _go_ip_string(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    return str(ip)
+
+
+def _strict_ip_ok(text: str) -> bool:
+    """``netip.ParseAddr`` accepts it (no leading zeros) and it is not IPv4-mapped IPv6."""
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return not (addr.version == 6 and addr.ipv4_mapped is not None)
+
+
+def ip_warnings(path: str, value: Any) -> list[str]:
+    """``GetWarningsForIP``: the warning the API server returns for a non-standard IP."""
+    ip = parse_ip(value)
+    if ip is None:
+        return []
+    text = str(value)
+    if not _strict_ip_ok(text):
+        return [f'{path}: non-standard IP address "{text}" will be considered invalid in a future '
+                f'Kubernetes release: use "{_go_ip_string(ip)}"']
+    addr = ipaddress.ip_address(text)
+    if addr.version == 6 and str(addr) != text:
+        return [f'{path}: IPv6 address "{text}" should be in RFC 5952 canonical format ("{addr}")']
+    return []
+
+
+def _sloppy_cidr(text: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, Any, int] | None:
+    """``ParseCIDRSloppy``: (the address, the network, the address length in bits), or None."""
+    if not isinstance(text, str) or not _valid_cidr(text):
+        return None
+    addr_text, bits = text.split("/")
+    ip = parse_ip(addr_text)
+    if ip is None:
+        return None
+    prefix = int(bits)
+    if ":" in addr_text:  # an IPv6 form (an IPv4-mapped one counts as IPv4 with prefix - 96)
+        if ip.version == 4:
+            if prefix < 96:
+                return None
+            return ip, ipaddress.ip_network(f"{ip}/{prefix - 96}", strict=False), 32
+        return ip, ipaddress.ip_network(f"{ip}/{prefix}", strict=False), 128
+    return ip, ipaddress.ip_network(f"{ip}/{prefix}", strict=False), 32
+
+
+def cidr_warnings(path: str, value: Any) -> list[str]:
+    """``GetWarningsForCIDR``: ambiguous (host bits set) and non-standard CIDR values."""
+    parsed = _sloppy_cidr(value) if isinstance(value, str) else None
+    if parsed is None:
+        return []
+    ip, net, addrlen = parsed
+    text = str(value)
+    out = []
+    if ip != net.network_address:
+        out.append(f'{path}: CIDR value "{text}" is ambiguous in this context (should be "{net}" or "{ip}/{addrlen}"?)')
+    addr_text, bits = text.split("/")
+    if not _strict_ip_ok(addr_text) or (len(bits) > 1 and bits[0] == "0"):
+        out.append(f'{path}: non-standard CIDR value "{text}" will be considered invalid in a future '
+                   f'Kubernetes release: use "{net}"')
+    elif ip.version == 6:
+        canonical = f"{ipaddress.ip_address(addr_text)}/{int(bits)}"
+        if not out and canonical != text:
+            out.append(f'{path}: IPv6 CIDR value "{text}" should be in RFC 5952 canonical format ("{canonical}")')
+    return out
+
+
+def legacy_ip_errors(path: str, value: Any, strict: bool = False) -> list[FieldError]:
+    """``IsValidIPForLegacyField``: lenient, or with StrictIPCIDRValidation (``strict``) refusing
+    leading zeros and IPv4-mapped IPv6 addresses."""
+    if parse_ip(value) is None:
+        return [FieldError(path, INVALID, value, _IP_MESSAGE)]
+    if strict:
+        text = str(value)
+        try:
+            addr = ipaddress.ip_address(text)
+        except ValueError:
+            return [FieldError(path, INVALID, text, "must not have leading 0s")]
+        if addr.version == 6 and addr.ipv4_mapped is not None:
+            return [FieldError(path, INVALID, text, "must not be an IPv4-mapped IPv6 address")]
+    return []
+
+
+def legacy_cidr_errors(path: str, value: Any, strict: bool = False) -> list[FieldError]:
+    """``IsValidCIDRForLegacyField``: lenient, or strict (StrictIPCIDRValidation)."""
+    parsed = _sloppy_cidr(value) if isinstance(value, str) else None
+    if parsed is None:
+        return [FieldError(path, INVALID, value, _CIDR_MESSAGE)]
+    if strict:
+        ip, net, _ = parsed
+        addr_text, bits = str(value).split("/")
+        try:
+            addr = ipaddress.ip_address(addr_text)
+        except ValueError:
+            return [FieldError(path, INVALID, value, "must not have leading 0s in IP")]
+        if addr.version == 6 and addr.ipv4_mapped is not None:
+            return [FieldError(path, INVALID, value, "must not have an IPv4-mapped IPv6 address")]
+        if len(bits) > 1 and bits[0] == "0":
+            return [FieldError(path, INVALID, value, "must not have leading 0s")]
+        if ip != net.network_address:
+            return [FieldError(path, INVALID, value, "must not have bits set beyond the prefix length")]
+    return []
+
+
+def service_address_warnings(svc: Mapping[str, Any]) -> list[str]:
+    """The IP and CIDR warnings of ``GetWarningsForService`` (pkg/api/service/warnings.go), in its
+    order: clusterIPs, externalIPs, loadBalancerIP, loadBalancerSourceRanges."""
+    spec = svc.get("spec") if isinstance(svc, Mapping) else None
+    if not isinstance(spec, Mapping):
+        return []
+    out: list[str] = []
+    ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    if isinstance(ips, list) and ips and ips[0] not in ("None", ""):
+        for i, ip in enumerate(ips):
+            out += ip_warnings(f"spec.clusterIPs[{i}]", ip)
+    for i, ip in enumerate(_l(spec.get("externalIPs"))):
+        out += ip_warnings(f"spec.externalIPs[{i}]", ip)
+    if spec.get("loadBalancerIP"):
+        out += ip_warnings("spec.loadBalancerIP", spec["loadBalancerIP"])
+    for i, cidr in enumerate(_l(spec.get("loadBalancerSourceRanges"))):
+        out += cidr_warnings(f"spec.loadBalancerSourceRanges[{i}]", cidr)
+    return out

@@ -93,7 +93,7 @@ def rules(cluster: Cluster, node: str, mode: str | None = None, view: str = "res
         ProxyConfigError: unknown mode or view.
     """
     m = _mode(cluster, mode)
-    settings = proxy_settings(cluster, node)
+    settings = proxy_settings(cluster, node, m)
     with gc_paused():
         rs = _build(cluster, node, m, view, settings)
     return rs

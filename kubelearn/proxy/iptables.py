@@ -182,7 +182,7 @@ class IptablesRuleset:
 
 def build_iptables(cluster: Cluster, node: str, settings: dict[str, Any] | None = None) -> IptablesRuleset:
     """Render the iptables rules kube-proxy on ``node`` writes for ``cluster``."""
-    st = settings or proxy_settings(cluster, node)
+    st = settings or proxy_settings(cluster, node, "iptables")
     check_settings(st)
     rs = IptablesRuleset(node, st["node_ip"], st)
     ports = checked_service_ports(cluster)
@@ -254,7 +254,7 @@ def _service_port_rules(sp: ServicePort, node: str, st: dict[str, Any], large: b
 
     h = names.port_hash(spn, proto)
     svc_c, svl_c, ext_c, fw_c = "KUBE-SVC-" + h, "KUBE-SVL-" + h, "KUBE-EXT-" + h, "KUBE-FW-" + h
-    cat = categorize_endpoints(sp, node)
+    cat = categorize_endpoints(sp, node, st.get("zone", ""), bool(st.get("prefer_same_node")))
     has_endpoints = cat.has_any_endpoints
     uses_cluster = bool(cat.cluster) and sp.uses_cluster_endpoints
     uses_local = bool(cat.local) and sp.uses_local_endpoints

@@ -81,6 +81,8 @@ class NftWalker(Walker):
                 ok = not pk.mark
             elif k == "l4proto":
                 ok = pk.proto == e[1]
+            elif k == "dport":
+                ok = pk.proto == e[1] and pk.dport == e[2]
             elif k in ("vmap3", "vmap2"):
                 key = (str(pk.dst), pk.proto, pk.dport) if k == "vmap3" else (pk.proto, pk.dport)
                 v = self.rs.lookup(e[1]).get(key)

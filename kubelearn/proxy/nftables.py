@@ -189,7 +189,7 @@ class NftablesRuleset:
 
 def build_nftables(cluster: Cluster, node: str, settings: dict[str, Any] | None = None) -> NftablesRuleset:
     """Render the ``ip kube-proxy`` table kube-proxy on ``node`` programs."""
-    st = settings or proxy_settings(cluster, node)
+    st = settings or proxy_settings(cluster, node, "nftables")
     check_settings(st)
     ports = checked_service_ports(cluster)
     rs = NftablesRuleset(node, st["node_ip"])
@@ -233,11 +233,12 @@ def build_nftables(cluster: Cluster, node: str, settings: dict[str, Any] | None 
         if ip != "127.0.0.1":  # nftables mode never serves NodePorts on localhost
             rs.elements["nodeport-ips"].append((ip, ip, True))
     for sp in ports:
-        _service(rs, sp, node, cidr, st["masquerade_all"])
+        _service(rs, sp, node, cidr, st["masquerade_all"], st.get("zone", ""), bool(st.get("prefer_same_node")))
     return rs
 
 
-def _service(rs: NftablesRuleset, sp: ServicePort, node: str, cidr: str, masq_all: bool) -> None:
+def _service(rs: NftablesRuleset, sp: ServicePort, node: str, cidr: str, masq_all: bool,
+             zone: str = "", prefer_same_node: bool = False) -> None:
     owner = (f"{sp.namespace}/{sp.name}", sp.port_name)
     base = nft_service_base(sp.namespace, sp.name, sp.protocol, sp.port_name)
     svc_c = nft_hashed_name("service", base)
@@ -245,7 +246,7 @@ def _service(rs: NftablesRuleset, sp: ServicePort, node: str, cidr: str, masq_al
     ext_c = nft_hashed_name("external", base)
     fw_c = nft_hashed_name("firewall", base)
     proto = sp.proto
-    cat = categorize_endpoints(sp, node)
+    cat = categorize_endpoints(sp, node, zone, prefer_same_node)
     has = cat.has_any_endpoints
     internal_c, has_int = (local_c, has and bool(cat.local)) if sp.internal_local else (svc_c, has)
     external_pol, has_ext = (local_c, has and bool(cat.local)) if sp.external_local else (svc_c, has)
@@ -298,9 +299,9 @@ def _service(rs: NftablesRuleset, sp: ServicePort, node: str, cidr: str, masq_al
     def policy_chain(name: str, eps: tuple[Any, ...], internal: bool) -> None:
         rs.chains.setdefault(name, [])
         if internal:
-            if masq_all:
-                add(name, f"ip daddr {sp.cluster_ip} jump mark-for-masquerade",
-                    ("daddr", sp.cluster_ip), ("jump", "mark-for-masquerade"))
+            if masq_all:  # kube-proxy matches the port too here (not in the CIDR rule below)
+                add(name, f"ip daddr {sp.cluster_ip} {proto} dport {sp.port} jump mark-for-masquerade",
+                    ("daddr", sp.cluster_ip), ("dport", proto, sp.port), ("jump", "mark-for-masquerade"))
             elif cidr:
                 add(name, f"ip daddr {sp.cluster_ip} ip saddr != {cidr} jump mark-for-masquerade",
                     ("daddr", sp.cluster_ip), ("saddr_not", cidr), ("jump", "mark-for-masquerade"))

@@ -180,7 +180,10 @@ def check_settings(st: dict[str, Any]) -> None:
     if st.get("local_cidr") and not _is_cidr_token(st["local_cidr"]):
         raise UnsafeValueError(owner, "the local traffic CIDR (clusterCIDR or spec.podCIDR)", st["local_cidr"], "a CIDR")
     if not (isinstance(st.get("mark"), str) and _MARK.fullmatch(st["mark"])):
-        raise UnsafeValueError(owner, "the masquerade mark (iptables.masqueradeBit)", st.get("mark"), "a 32-bit mark")
+        raise UnsafeValueError(owner, "the masquerade mark (iptables.masqueradeBit, or nftables.masqueradeBit in nftables mode)", st.get("mark"), "a 32-bit mark")
+    for a in st.get("node_addresses") or []:
+        if not _is_ip_token(a):
+            raise UnsafeValueError(owner, "status.addresses", a, "an IP address")
     for a in st.get("nodeport_addresses") or []:
         if a != "primary" and not _is_cidr_token(a):
             raise UnsafeValueError(owner, "nodePortAddresses[]", a, 'a CIDR or "primary"')
@@ -312,6 +315,8 @@ def _match_restore(m: Match) -> str:
         return f"-m set {'! ' if m[3] else ''}--match-set {m[1]} {m[2]}"
     if k == "p":
         return f"-p {m[1]}"
+    if k == "ipvs":
+        return f"-m ipvs --vaddr {m[1]} --vproto {m[2]} --vport {m[3]}"
     raise ValueError(f"unknown match {m!r}")  # pragma: no cover - programming error
 
 

@@ -254,6 +254,9 @@ class IptablesWalker(Walker):
             elif k == "set":
                 if self.in_set(m[1], m[2], pk) == m[3]:
                     return False, None, pk
+            elif k == "ipvs":  # -m ipvs --vaddr --vproto --vport: a packet IPVS will take
+                if (str(pk.dst), pk.proto, pk.dport) != (m[1], m[2], int(m[3])):
+                    return False, None, pk
             else:  # pragma: no cover - every match kind the builders emit is handled above
                 raise TraceError(f"cannot evaluate match {m!r}")
         return True, prob, pk
@@ -269,8 +272,8 @@ class IptablesWalker(Walker):
                 key.append(f"{pk.proto}:{pk.dport}")
             else:
                 key.append(str(pk.dst if f == "dst" else pk.src))
-        if len(parts) == 1 and name.startswith("KUBE-NODE-PORT"):
-            return f"{pk.dport}" in entries
+        if len(parts) == 1:  # bitmap:port sets hold ports, hash:ip sets (KUBE-IPVS-IPS) addresses
+            return f"{pk.dport}" in entries or tuple(key) in entries
         return tuple(key) in entries
 
     def walk(self, table: str, chain: str, idx: int, pk: Packet) -> list[tuple[Packet, str | None]]:
