@@ -26,7 +26,6 @@ import errno
 import hashlib
 import json
 import os
-import signal
 import stat
 import tempfile
 import threading
@@ -189,8 +188,10 @@ def check_log_path(path: str | PathLike[str]) -> Path:
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM for a moment (the main thread only), so that two renames are not split."""
+    import signal  # here, not at import: the core stays importable where there are no signals (Pyodide)
+
     held = (signal.SIGINT, signal.SIGTERM)
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
         return
     old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
