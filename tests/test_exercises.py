@@ -346,14 +346,7 @@ def test_no_test_markers_and_no_executed_solutions_in_learner_code(path: Path) -
             assert tag in ("nbval-check-output", "nbval-ignore-output", "nbval-skip", "raises-exception"), tag
 
 
-# Lesson 06's plot_traffic warning (constrained_layout with long event labels) is fixed with the plots
-# in issue 9's other half; until that merge the stored output still carries it.
-_PLOT_WARNING_PENDING = pytest.mark.xfail(reason="plot_traffic's layout warning, fixed in the plots branch",
-                                          strict=False)
-
-
-@pytest.mark.parametrize("path", [pytest.param(p, marks=_PLOT_WARNING_PENDING) if p.name.startswith("06") else p
-                                  for p in LESSONS], ids=lambda p: p.name[:2])
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name[:2])
 def test_stored_outputs_hold_no_warnings_tracebacks_or_machine_paths(path: Path) -> None:
     for cell in _cells(path):
         for out in cell.get("outputs", []):
@@ -367,6 +360,7 @@ def test_stored_outputs_hold_no_warnings_tracebacks_or_machine_paths(path: Path)
                          for k, v in data.items() if k.startswith("text/")]
             for text in texts:
                 assert "Traceback" not in text and "Warning:" not in text, (path.name, text[:200])
+                assert not text.startswith("<Axes"), (path.name, "a plot call's Axes is printed: end it with ;")
                 assert not re.search(r"(/work/|/home/|/root/|/tmp/|site-packages)", text), (path.name, text[:200])
 
 
