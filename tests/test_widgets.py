@@ -75,6 +75,10 @@ def test_explanations_say_what_changed() -> None:
     assert "keeps the client's address" in explain_change(a, ServiceSettings(external_traffic_policy="Local"))
     assert "(and 1 more change)" in explain_change(a, ServiceSettings(replicas=2, seed=9))
     assert explain_change(a, a) == "Nothing changed."
+    local = ServiceSettings(type="NodePort", external_traffic_policy="Local")
+    assert "should get about" not in explain_change(None, local) and "follow the nodes" in explain_change(None, local)
+    assert "its own ready pods" in explain_change(local, ServiceSettings(type="NodePort", external_traffic_policy="Local",
+                                                                          replicas=4))
 
 
 # ------------------------------------------------------------------ service explorer
