@@ -279,6 +279,18 @@ def test_lesson10_answers_come_from_the_dump() -> None:
     assert "port 8080" in result.message and "--rcheck" not in result.message
 
 
+@pytest.mark.parametrize("ex_id", [e.id for e in kl.exercises(10)])
+def test_lesson10_solution_code_runs_in_the_lessons_namespace(ex_id: str) -> None:
+    """The code kl.solution shows for lesson 10 runs with the lesson's variables and gives an accepted answer."""
+    cluster = lesson10.lesson_cluster(*lesson10.L10)
+    client_ip = next(p["status"]["podIP"] for p in cluster.pods()
+                     if p["spec"].get("nodeName") == "kind-worker" and p["metadata"]["labels"]["app"] == "client")
+    namespace = {"kl": kl, "cluster": cluster, "node": lesson10.lesson_node(), "colleague": lesson10.colleague_node(),
+                 "client_ip": client_ip, "print": lambda *a, **k: None}
+    exec(kl.solution(ex_id).code, namespace)
+    assert kl.check(ex_id, namespace["answer"]).passed
+
+
 def test_lesson08_every_broken_setup_shows_exactly_one_symptom_and_the_healthy_one_none() -> None:
     seen = set()
     for key in lesson08.SETUPS:

@@ -85,8 +85,10 @@ def _node_trace() -> tuple[str, bool]:
     "On a colleague's cluster one `my-app` pod gets no traffic through `kind-worker` and another gets twice its "
     "share. Their node's dump (`colleague`) has lost one rule. Use `kl.diff_rules` to find which endpoint "
     "(`IP:port`) can no longer be reached through this node.",
-    'print(kl.diff_rules(colleague, cluster, "kind-worker"))\n'
-    "# the missing rule is a DNAT: -j DNAT --to-destination IP:port\nanswer = \"10.244.1.3:9376\"",
+    'diff = kl.diff_rules(colleague, cluster, "kind-worker")\nprint(diff)\n'
+    "# the missing rule is a DNAT: -j DNAT --to-destination IP:port\n"
+    'lost = next(d.rule for d in diff.differences if d.kind == "missing" and "--to-destination" in d.rule)\n'
+    'answer = lost.split("--to-destination ")[1]',
     "The diff reports the DNAT rule of one `KUBE-SEP-…` chain as missing. Connections that pick that chain come "
     "back out of it unchanged and go on to the next rule of `KUBE-SVC-FXIYY6OHUSNBITIX`; `kl.explain_rules("
     "colleague)` says the chain \"has no DNAT rule\".",
