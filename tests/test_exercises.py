@@ -279,6 +279,17 @@ def test_lesson10_answers_come_from_the_dump() -> None:
     assert "port 8080" in result.message and "--rcheck" not in result.message
 
 
+@pytest.mark.parametrize("ex_id", [e.id for e in kl.exercises(9)])
+def test_lesson09_solution_code_runs_in_the_lessons_namespace(ex_id: str) -> None:
+    """The code kl.solution shows for lesson 09 runs with the lesson's variables and gives an accepted answer."""
+    cluster = lesson09.lesson_cluster(*lesson09.L09)
+    namespace = {"kl": kl, "cluster": cluster, "CLIENTS": kl.pods(selector={"app": "client"}),
+                 "SCALE": [kl.Event(20, "scale", {"deployment": "backend", "replicas": 6})],
+                 "OLD_PODS": lesson09._original_pods(), "new_pods_share": lesson09.new_pod_share}
+    exec(kl.solution(ex_id).code, namespace)
+    assert kl.check(ex_id, namespace["answer"]).passed
+
+
 @pytest.mark.parametrize("ex_id", [e.id for e in kl.exercises(10)])
 def test_lesson10_solution_code_runs_in_the_lessons_namespace(ex_id: str) -> None:
     """The code kl.solution shows for lesson 10 runs with the lesson's variables and gives an accepted answer."""
