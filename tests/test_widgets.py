@@ -276,7 +276,7 @@ def test_packet_tracer_steps_through_the_rules(base) -> None:  # type: ignore[no
     full = tracer.picture()
     tracer.inputs["step"].value = 2
     assert "(step 2 of" in tracer.figure().axes[0].get_title(loc="left")
-    assert tracer.picture() != full and "Rule 2:" in tracer.message.value
+    assert tracer.picture() != full and "Step 2 of" in tracer.message.value
     tracer.inputs["step"].value = n
     tracer.next_button.click()  # past the last rule: back to the start
     assert tracer.inputs["step"].value == 0
