@@ -199,9 +199,6 @@ def test_lesson_figure_sizes_fit_the_notebook(lesson: str) -> None:
         if cell["cell_type"] != "code":
             continue
         for w, _h in FIGSIZE.findall("".join(cell["source"])):
-            if float(w) * 100 > MAX_PX and lesson.startswith(("05-", "07-")):
-                pytest.xfail(f"{lesson} asks for figsize width {w} in; lessons 01-08 are being redone in parallel "
-                             "(issue 9, another branch), which sizes them")
             assert float(w) * 100 <= MAX_PX, f"{lesson}: figsize width {w} in"
 
 
@@ -220,7 +217,4 @@ def test_stored_lesson_pictures_are_not_scaled_down(lesson: str) -> None:
     widths = [_png_width(out["data"]["image/png"]) for cell in nb["cells"] if cell["cell_type"] == "code"
               for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
     too_wide = [w for w in widths if w > MAX_PX]
-    if too_wide and not lesson.startswith("09-"):
-        pytest.xfail(f"{lesson}: stored pictures {too_wide} px wide, drawn before the plots were resized; lessons "
-                     "00-08 are re-executed when issue 9's branches are merged")
     assert not too_wide, f"{lesson}: pictures {too_wide} px wide"

@@ -75,6 +75,10 @@ def test_explanations_say_what_changed() -> None:
     assert "keeps the client's address" in explain_change(a, ServiceSettings(external_traffic_policy="Local"))
     assert "(and 1 more change)" in explain_change(a, ServiceSettings(replicas=2, seed=9))
     assert explain_change(a, a) == "Nothing changed."
+    local = ServiceSettings(type="NodePort", external_traffic_policy="Local")
+    assert "should get about" not in explain_change(None, local) and "follow the nodes" in explain_change(None, local)
+    assert "its own ready pods" in explain_change(local, ServiceSettings(type="NodePort", external_traffic_policy="Local",
+                                                                          replicas=4))
 
 
 # ------------------------------------------------------------------ service explorer
@@ -272,7 +276,7 @@ def test_packet_tracer_steps_through_the_rules(base) -> None:  # type: ignore[no
     full = tracer.picture()
     tracer.inputs["step"].value = 2
     assert "(step 2 of" in tracer.figure().axes[0].get_title(loc="left")
-    assert tracer.picture() != full and "Rule 2:" in tracer.message.value
+    assert tracer.picture() != full and "Step 2 of" in tracer.message.value
     tracer.inputs["step"].value = n
     tracer.next_button.click()  # past the last rule: back to the start
     assert tracer.inputs["step"].value == 0

@@ -142,7 +142,7 @@ def evidence(key: str, diagnosis: str) -> tuple[bool, str]:
             return True, f"No pod in `{s.namespace}` carries the labels `{spec['selector']}`."
         if not spec.get("selector"):
             return False, "This Service has no selector at all: its endpoints come from EndpointSlices written by hand."
-        return False, f"The selector `{spec['selector']}` matches {len(selected)} pod(s): `kl.get(cluster, \"pods\")` shows them."
+        return False, f"The selector `{spec['selector']}` matches {len(selected)} pod(s): `kl.get(broken, \"pods\")` shows them."
     if diagnosis == "not-ready":
         if not selected:
             return False, "No pod is selected, so there is no pod whose readiness could matter."

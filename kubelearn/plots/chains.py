@@ -285,7 +285,7 @@ def plot_trace(trace: Any, *, upto: int | None = None, ax: Axes | None = None) -
         if walked is not None:
             title += f": {walked} rules walked"
         if upto is not None:
-            title += f" (step {upto} of {n_steps})"
+            title += f" (step {upto} of {n_steps}, all branches together)"
         ax.set_title(title, loc="left")
     return ax
 

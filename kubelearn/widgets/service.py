@@ -53,6 +53,15 @@ def _share(n: int) -> str:
     return f"{1 / n:.0%}" if n > 0 else "none"
 
 
+def _local_policy(s: ServiceSettings) -> str:
+    """The traffic policy that keeps this explorer's clients on their node's own pods, or ""."""
+    if s.type in ("NodePort", "LoadBalancer") and s.external_traffic_policy == "Local":
+        return "externalTrafficPolicy Local"
+    if s.type == "ClusterIP" and s.internal_traffic_policy == "Local":
+        return "internalTrafficPolicy Local"
+    return ""
+
+
 def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
     """One line, in plain words, about what the last change does (or what is shown at first)."""
     if old is None:
@@ -60,6 +69,9 @@ def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
                 f"{new.connections:,} connections from {new.clients} clients")
         if new.session_affinity == "ClientIP":
             return head + ": with ClientIP affinity each client sticks to its first pod, so the shares follow the clients."
+        if new.replicas and _local_policy(new):
+            return head + (f": with {_local_policy(new)} a node sends its traffic only to its own pods, so the "
+                           "shares follow the nodes; the black lines show each pod's predicted share.")
         return head + (f": each pod should get about {_share(new.replicas)}." if new.replicas else ": no pod is ready.")
     changed = [f.name for f in fields(ServiceSettings) if getattr(old, f.name) != getattr(new, f.name)]
     if not changed:
@@ -67,7 +79,10 @@ def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
     f = changed[0]
     a, b = getattr(old, f), getattr(new, f)
     texts: dict[str, Callable[[], str]] = {  # lazily: only the changed field's values fit
-        "replicas": lambda: (f"replicas {a} → {b}: each ready pod should now get about {_share(b)} of the connections "
+        "replicas": lambda: (f"replicas {a} → {b}: under {_local_policy(new)} each node splits its own traffic among "
+                             "its own ready pods; the black lines show each pod's predicted share." if b and
+                             _local_policy(new) else
+                             f"replicas {a} → {b}: each ready pod should now get about {_share(b)} of the connections "
                              f"(was {_share(a)})." if b else
                              f"replicas {a} → 0: no pod is ready, so no new connection should find a ready endpoint."),
         "type": lambda: {"ClusterIP": "type ClusterIP: only reachable inside the cluster, through its virtual IP.",

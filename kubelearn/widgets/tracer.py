@@ -196,5 +196,7 @@ class PacketTracer(View):
                 f"{t.rules_walked} rules walked.")
         if 0 < k <= len(t.steps):
             s = t.steps[k - 1]
-            head += f" Rule {k}: {'matched' if s.matched else 'no match'} in {s.chain}."
+            # the steps run through every branch, so there are more steps than rules on one path
+            head += (f" Step {k} of {len(t.steps)} (all branches together): "
+                     f"{'matched' if s.matched else 'no match'} in {s.chain}.")
         return head
