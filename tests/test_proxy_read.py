@@ -46,9 +46,11 @@ def test_trace_through_a_rendered_dump_equals_trace_on_manifests(mode: str) -> N
         nr = read_rules(text, local_ips=(cluster.node_ip(node),))
         assert nr.mode == mode and not nr.warnings, (name, node, nr.warnings)
         for src, dst, proto in flows(cluster, node):
-            a = answer(trace(cluster, node, src, dst, proto, mode=mode))
-            b = answer(nr.trace(src, dst, proto))
-            assert a == b, (name, node, src, dst)
+            want, got = trace(cluster, node, src, dst, proto, mode=mode), nr.trace(src, dst, proto)
+            assert answer(got) == answer(want), (name, node, src, dst)
+            # The same rules in the same order: the dump's walk meets exactly as many rules (a kernel
+            # dump with other software's chains legitimately walks more, so only here).
+            assert got.rules_walked == want.rules_walked, (name, node, src, dst)
             checked += 1
     assert checked > 500
 
@@ -401,6 +403,30 @@ def test_cli_rules_diff_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["rules", "--diff", str(dump), "-f", str(path), "--node", node]) == 1
     out = capsys.readouterr().out
     assert "missing" in out and "default/my-service" in out
+    # Trouble is not a difference: like kubectl diff, an error exits above 1.
+    not_a_dump = tmp_path / "passwd"
+    not_a_dump.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    assert main(["rules", "--diff", str(not_a_dump), "-f", str(path), "--node", node]) == 2
+    assert "line 1" in capsys.readouterr().err
+    assert main(["rules", "--diff", str(dump), "-f", str(path), "--node", "nope"]) == 2
+    assert 'nodes "nope" not found' in capsys.readouterr().err
+
+
+def test_dump_commands_refuse_a_fifo_without_blocking_and_read_stdin(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import os
+
+    fifo = tmp_path / "dump.fifo"
+    os.mkfifo(fifo)  # nobody writes: a blocking open would wait forever
+    assert main(["explain-rules", str(fifo)]) == 1
+    assert "not a regular file" in capsys.readouterr().err
+    assert main(["explain-rules", "/dev/zero"]) == 1
+    assert "not a regular file" in capsys.readouterr().err
+    text = rules(kl.default_scenario(), "kind-worker", view="save").text("save")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    assert main(["explain-rules", "-", "-o", "json"]) == 0
+    assert "default/my-service" in capsys.readouterr().out
 
 
 _SVC_LINES = [i for i, ln in enumerate(SAVE.splitlines()) if ln.startswith(("-A KUBE-SEP-", "-A KUBE-SVC-"))]

@@ -75,14 +75,25 @@ def trace_command(args: argparse.Namespace) -> int:
 
 
 def diff_command(args: argparse.Namespace) -> int:
-    """``kubelearn rules --diff FILE -f MANIFESTS --node NODE``: exit 0 agree, 1 differ."""
+    """``kubelearn rules --diff FILE -f MANIFESTS --node NODE``: exit 0 agree, 1 differ, 2 trouble.
+
+    As ``kubectl diff`` and ``diff(1)`` do, an error (a file that is not a dump, an unknown node, a
+    manifest the API server refuses) exits above 1, so a script can tell "differs" from "failed".
+    """
+    import sys
+
     from ..cli import cluster_from_args
+    from ..errors import KubelearnError
     from ..proxy.read import diff_rules, read_rules_file
     from ..proxy.read.diff import snapshot_cluster
 
-    nr = read_rules_file(args.diff, getattr(args, "local_ips", []) or [])
-    # A kubectl export's EndpointSlices are the state kube-proxy synced from: taken as they are.
-    cluster = snapshot_cluster(*args.filenames, seed=args.seed) if args.filenames else cluster_from_args(args)
-    d = diff_rules(nr, cluster, args.node)
+    try:
+        nr = read_rules_file(args.diff, getattr(args, "local_ips", []) or [])
+        # A kubectl export's EndpointSlices are the state kube-proxy synced from: taken as they are.
+        cluster = snapshot_cluster(*args.filenames, seed=args.seed) if args.filenames else cluster_from_args(args)
+        d = diff_rules(nr, cluster, args.node)
+    except KubelearnError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     print(d)
     return 0 if d.agree else 1

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -319,16 +321,34 @@ def read_rules_file(path: str | os.PathLike[str] | list[str | os.PathLike[str]],
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
-    """A dump file's text: refused over :data:`MAX_DUMP_BYTES` (before reading) or when not UTF-8."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-        if size > MAX_DUMP_BYTES:
-            raise DumpError(f"{p}: {size} bytes, larger than the {MAX_DUMP_BYTES // 2**20} MiB kubelearn reads")
-        with p.open("rb") as fh:
-            data = fh.read(MAX_DUMP_BYTES + 1)  # a growing file or a FIFO cannot get past the limit
-    except OSError as exc:
-        raise DumpError(f"{p}: {exc.strerror or exc}") from None
+    """A dump file's text: refused over :data:`MAX_DUMP_BYTES` (before reading) or when not UTF-8.
+
+    ``-`` reads standard input (``docker exec kind-worker iptables-save | kubelearn explain-rules -``).
+    Anything else must be a regular file: it is opened without blocking (a FIFO would otherwise
+    wait for a writer forever) and checked with ``fstat`` on the open descriptor before any read.
+    """
+    if str(path) == "-":
+        p = Path("STDIN")
+        data = sys.stdin.buffer.read(MAX_DUMP_BYTES + 1)
+    else:
+        p = Path(path)
+        try:
+            fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        except OSError as exc:
+            raise DumpError(f"{p}: {exc.strerror or exc}") from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise DumpError(f"{p}: not a regular file (a device, FIFO or socket); save the dump to a file "
+                                "or pipe it to standard input (-)")
+            if st.st_size > MAX_DUMP_BYTES:
+                raise DumpError(f"{p}: {st.st_size} bytes, larger than the {MAX_DUMP_BYTES // 2**20} MiB kubelearn reads")
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                data = fh.read(MAX_DUMP_BYTES + 1)  # a growing file cannot get past the limit
+        except OSError as exc:
+            raise DumpError(f"{p}: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
     if len(data) > MAX_DUMP_BYTES:
         raise DumpError(f"{p}: larger than the {MAX_DUMP_BYTES // 2**20} MiB kubelearn reads")
     try:
