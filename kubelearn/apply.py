@@ -236,7 +236,9 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
             errors.append(InvalidError(kind, "", [FieldError("metadata.name", "Required value",
                                                               detail="name or generateName is required")]))
             continue
-        name = str(meta["name"])
+        # Only a Workload gets here with a name that is not a string (the core kinds' schema
+        # refuses it); its validation reports the type, and the message's head shows "".
+        name = meta["name"] if isinstance(meta["name"], str) else ""
         if info.namespaced:
             ns = str(meta.get("namespace") or "default")
             meta["namespace"] = ns

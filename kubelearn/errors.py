@@ -119,7 +119,9 @@ class InvalidError(KubelearnError, ValueError):
 
     def __init__(self, kind: str, name: str, causes: list[FieldError] | tuple[FieldError, ...]):
         self.kind = kind
-        self.name = name
+        # A name that is not a string never decodes into ObjectMeta: the API server has no name to
+        # print and says so in the cause; the head shows "" as it does for a nameless object.
+        self.name = name if isinstance(name, str) else ""
         # The API server removes exact duplicates but keeps the order.  Compare by text, so a
         # cause whose value is a list or dict (unhashable) is fine too.
         seen: set[str] = set()

@@ -74,6 +74,7 @@ def test_metadata_name_list_is_a_type_error(tmp_path, capsys, monkeypatch):
     assert code == 1
     assert ('metadata.name: Invalid value: "array": metadata.name in body must be of type string: "array"'
             in err)
+    assert err.startswith('The Workload "" is invalid')  # no Python repr of the list in the message
 
 
 @pytest.mark.parametrize(("value", "shown"), [(math.nan, "NaN"), (math.inf, "+Inf"), (-math.inf, "-Inf")])

@@ -175,7 +175,7 @@ class Workload:
         # the dataclass itself, with_): the simulator and the lab never see an unchecked one.
         errors = validate_workload(self.to_object())
         if errors:
-            raise InvalidError("Workload", str(self.name), errors)
+            raise InvalidError("Workload", self.name, errors)  # a non-string name shows as ""
 
     def to_object(self) -> dict[str, Any]:
         """The ``kubelearn.dev/v1alpha1`` ``Workload`` document for this workload."""
