@@ -33,6 +33,7 @@ ignores the hints.  The fallback to serving-terminating endpoints ignores topolo
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -45,11 +46,19 @@ __all__ = ["Categorized", "Endpoint", "ServicePort", "canonical_cidr", "canonica
            "service_ports", "topology_mode"]
 
 
+# An IPv4 address already in canonical form (no leading zeros, each octet at most 255): by far the
+# common case, returned as it is without parsing (100,000 endpoints: a regex match each, not a parse).
+_CANONICAL_V4 = re.compile(r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+                           r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])")
+
+
 def canonical_ip(text: Any) -> Any:
     """``netutils.ParseIPSloppy(text).String()``: ``1.2.3.004`` → ``1.2.3.4``.
 
     A value that is not an IP address is returned unchanged, for the writers' checks to refuse.
     """
+    if isinstance(text, str) and _CANONICAL_V4.fullmatch(text):
+        return text
     ip = parse_ip(text)
     return str(ip) if ip is not None else text
 
