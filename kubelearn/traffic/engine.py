@@ -271,11 +271,13 @@ class Engine:
             for e in np.unique(c.entry[c.entry >= 0]).tolist():
                 m = c.entry == e
                 view[m] = self.tl.view_index(e, c.start[m])
-        entry_down = np.zeros(len(c.start), dtype=bool)
+        # whether each node is down in each true snapshot (a last column, always up, for NO_NODE)
+        down = np.zeros((len(self.tl.snapshots), len(self.nodes) + 1), dtype=bool)
         for k, snap in enumerate(self.tl.snapshots):
             for node in snap.failed_nodes:
                 if node in self.node_index:
-                    entry_down |= (c.truth == k) & (c.entry == self.node_index[node])
+                    down[k, self.node_index[node]] = True
+        entry_down = down[c.truth, c.entry] if down.any() else np.zeros(len(c.start), dtype=bool)
         traced = (c.entry >= 0) & c.sends & ~c.nxdomain & ~entry_down
         count = int(traced.sum())
         if not count:
@@ -333,10 +335,14 @@ class Engine:
         u = stream(self.cluster, self.seed, "traffic/endpoints").random(len(c.start))
         fallback = np.full(len(c.start), -1, dtype=np.int64)
         has = c.trace >= 0
-        for g in np.unique(c.trace[has]).tolist():
-            if dnat[g]:
-                m = c.trace == g
-                fallback[m] = self.random_branch(traces[g], u[m])
+        groups = np.flatnonzero(np.bincount(c.trace[has])).tolist()  # the traces met (small ints: no sort)
+        if len(groups) == 1 and dnat[groups[0]] and bool(has.all()):  # one trace for all: no masks
+            fallback = self.random_branch(traces[groups[0]], u)
+        else:
+            for g in groups:
+                if dnat[g]:
+                    m = c.trace == g
+                    fallback[m] = self.random_branch(traces[g], u[m])
         g = np.where(has, c.trace, len(traces))
         go = dnat[g]
         simple = go & ~stateful[g]
@@ -349,7 +355,13 @@ class Engine:
         p = np.array([d.probability for d in tr.destinations], dtype=np.float64)
         cum = np.cumsum(p / p.sum())
         cum[-1] = 1.0
-        return np.searchsorted(cum, u, side="right")
+        if len(cum) > 8:
+            return np.searchsorted(cum, u, side="right")
+        # (the same count of boundaries at or below each draw, a few times faster for few branches)
+        out = np.zeros(len(u), dtype=np.int64)
+        for bound in cum[:-1].tolist():
+            out += u >= bound
+        return out
 
     def choose_stateless(self, c: Connections, m: np.ndarray, fallback: np.ndarray) -> None:
         """THE FAST PATH.  Connections whose trace consults no state are independent draws with
@@ -380,23 +392,25 @@ class Engine:
     def affinity(self, c: Connections, idx: np.ndarray, ip_of: np.ndarray, fallback: np.ndarray) -> None:
         """ClientIP affinity in iptables (``xt_recent``) or nftables (affinity sets) mode."""
         traces = self.book.traces
+        # (every connection: a slice, not a million-element index array, for the bulk case below)
+        sel: np.ndarray | slice = slice(None) if len(idx) == len(c.start) else idx
         memory: dict[int, RecentLists | AffinitySets] = {}
-        for e in np.flatnonzero(np.bincount(c.entry[idx])).tolist():
+        for e in np.flatnonzero(np.bincount(c.entry[sel])).tolist():
             memory[e] = (AffinitySets(NFT_AFFINITY_SET_SIZE) if self.mode == "nftables"
                          else RecentLists(XT_RECENT_IP_LIST_TOT))
         chains = [tuple(d.chain for d in tr.destinations) for tr in traces]
         timeout = [float(tr.affinity_timeout or 0) for tr in traces]
-        entries, groups = c.entry[idx], c.trace[idx]
+        entries, groups = c.entry[sel], c.trace[sel]
         one_chain = len(memory) == 1 and bool((groups == groups[0]).all())
         if one_chain and float(c.start[idx[-1]] - c.start[idx[0]]) <= timeout[int(groups[0])]:
             # VECTORISED: nothing expires during the run, so the rules have a closed form over all
             # connections at once (equal to the loop below: tests/test_traffic_kernel_state.py)
-            addresses, picks = ip_of[c.client[idx]], fallback[idx]
+            addresses, picks = ip_of[c.client[sel]], fallback[sel]
             bulk = (nft_sets.choose_without_expiry(addresses, picks, NFT_AFFINITY_SET_SIZE) if self.mode == "nftables"
                     else xt_recent.choose_without_expiry(addresses, picks, len(chains[int(groups[0])]),
                                                          XT_RECENT_IP_LIST_TOT))
             if bulk is not None:
-                c.branch[idx] = bulk
+                c.branch[sel] = bulk
                 return
         times, clients, fallbacks = c.start[idx].tolist(), ip_of[c.client[idx]].tolist(), fallback[idx].tolist()
         if one_chain:
