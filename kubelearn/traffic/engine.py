@@ -164,6 +164,16 @@ def _dense(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq, inverse.reshape(-1)
 
 
+def _ravel(parts: list[np.ndarray], dims: list[int]) -> np.ndarray:
+    """``np.ravel_multi_index(parts, dims)`` for values known to be in range, in one int64 array
+    (no int64 copy of each part)."""
+    key = parts[0].astype(np.int64)
+    for values, width in zip(parts[1:], dims[1:], strict=True):
+        key *= width
+        key += values
+    return key
+
+
 class Engine:
     """One simulation run (see the module docstring for the steps)."""
 
@@ -333,17 +343,30 @@ class Engine:
         dnat = np.array([tr.verdict == "DNAT" and bool(tr.destinations) for tr in traces] + [False])
         # the statistic / numgen branch every connection would take with no state: one uniform draw each
         u = stream(self.cluster, self.seed, "traffic/endpoints").random(len(c.start))
-        fallback = np.full(len(c.start), -1, dtype=np.int64)
         has = c.trace >= 0
+        g = np.where(has, c.trace, len(traces))
         groups = np.flatnonzero(np.bincount(c.trace[has])).tolist()  # the traces met (small ints: no sort)
         if len(groups) == 1 and dnat[groups[0]] and bool(has.all()):  # one trace for all: no masks
             fallback = self.random_branch(traces[groups[0]], u)
         else:
-            for g in groups:
-                if dnat[g]:
-                    m = c.trace == g
-                    fallback[m] = self.random_branch(traces[g], u[m])
-        g = np.where(has, c.trace, len(traces))
+            bounds = [self.boundaries(tr) if ok else np.zeros(0) for tr, ok in zip(traces, dnat.tolist(), strict=False)]
+            widest = max((len(b) for b in bounds), default=0)
+            if widest <= 16:
+                # every trace's boundaries in one table (a row per trace, +inf past its last one:
+                # never crossed), so that all connections count theirs at once
+                table = np.full((len(traces) + 1, widest), np.inf)
+                for row, b in enumerate(bounds):
+                    table[row, :len(b)] = b
+                fallback = np.zeros(len(c.start), dtype=np.int64)
+                for column in table.T:
+                    fallback += u >= column[g]
+                fallback[~dnat[g]] = -1
+            else:  # many endpoints: trace by trace
+                fallback = np.full(len(c.start), -1, dtype=np.int64)
+                for k in groups:
+                    if dnat[k]:
+                        m = c.trace == k
+                        fallback[m] = self.random_branch(traces[k], u[m])
         go = dnat[g]
         simple = go & ~stateful[g]
         self.choose_stateless(c, simple, fallback)
@@ -352,16 +375,22 @@ class Engine:
     @staticmethod
     def random_branch(tr: Trace, u: np.ndarray) -> np.ndarray:
         """The branch the ``-m statistic`` / ``numgen`` rules take for uniform draws ``u``."""
-        p = np.array([d.probability for d in tr.destinations], dtype=np.float64)
-        cum = np.cumsum(p / p.sum())
-        cum[-1] = 1.0
-        if len(cum) > 8:
-            return np.searchsorted(cum, u, side="right")
+        bounds = Engine.boundaries(tr)
+        if len(bounds) > 8:
+            return np.searchsorted(bounds, u, side="right")
         # (the same count of boundaries at or below each draw, a few times faster for few branches)
         out = np.zeros(len(u), dtype=np.int64)
-        for bound in cum[:-1].tolist():
+        for bound in bounds.tolist():
             out += u >= bound
         return out
+
+    @staticmethod
+    def boundaries(tr: Trace) -> np.ndarray:
+        """Where the ``-m statistic`` / ``numgen`` branches of a trace start in [0, 1): a draw ``u``
+        takes the branch numbered by how many of these are at or below it."""
+        p = np.array([d.probability for d in tr.destinations], dtype=np.float64)
+        cum = np.cumsum(p / p.sum())
+        return cum[:-1]
 
     def choose_stateless(self, c: Connections, m: np.ndarray, fallback: np.ndarray) -> None:
         """THE FAST PATH.  Connections whose trace consults no state are independent draws with
@@ -519,15 +548,15 @@ class Engine:
             if width > 64:
                 distinct, values = _dense(values.astype(np.int64))  # renumbered: a narrower key
                 width = len(distinct)
-            parts.append(values.astype(np.int64))
+            parts.append(values)
             dims.append(width)
         if not parts:
             case = np.zeros(len(c.start), dtype=np.int64)
             return case, np.zeros(1 if len(case) else 0, dtype=np.int64)
         while float(np.prod(np.array(dims, dtype=np.float64))) >= 2.0**62:  # pragma: no cover - very many
-            _, merged = _dense(np.ravel_multi_index(parts[:2], dims[:2]))  # number the first two together
+            _, merged = _dense(_ravel(parts[:2], dims[:2]))  # number the first two together
             parts, dims = [merged, *parts[2:]], [int(merged.max()) + 1, *dims[2:]]
-        uniq, case = _dense(np.ravel_multi_index(parts, dims))
+        uniq, case = _dense(_ravel(parts, dims))
         rep = np.empty(len(uniq), dtype=np.int64)
         rep[case] = np.arange(len(case))  # any connection of a case stands for it: they are alike
         return case, rep
