@@ -278,9 +278,14 @@ class Engine:
         """
         view = np.zeros(len(c.start), dtype=np.int64)
         if len(self.tl.snapshots) > 1:
-            for e in np.unique(c.entry[c.entry >= 0]).tolist():
-                m = c.entry == e
-                view[m] = self.tl.view_index(e, c.start[m])
+            # the rules version each node uses between one adoption time and the next (a small
+            # table: stretch of time × node, a last column of 0 for NO_NODE), then for every
+            # connection at once: its stretch and its entry node
+            cuts = np.unique(self.tl.adopt)
+            table = np.zeros((len(cuts) + 1, len(self.nodes) + 1), dtype=np.int64)
+            for e in range(len(self.nodes)):
+                table[1:, e] = self.tl.view_index(e, cuts)
+            view = table[np.searchsorted(cuts, c.start, side="right"), c.entry]
         # whether each node is down in each true snapshot (a last column, always up, for NO_NODE)
         down = np.zeros((len(self.tl.snapshots), len(self.nodes) + 1), dtype=bool)
         for k, snap in enumerate(self.tl.snapshots):
@@ -296,8 +301,8 @@ class Engine:
         idx: np.ndarray | slice = slice(None) if count == len(traced) else np.flatnonzero(traced)
         # one trace per distinct (rules version, node, source class, address dialled)
         clients, entry = c.client[idx], c.entry[idx]
-        key = np.ravel_multi_index((view[idx], entry, self.source_classes(clients, entry), c.dst[idx]),
-                                   (len(self.tl.snapshots), len(self.nodes), len(SourceClass), len(self.strings.values)))
+        key = _ravel([view[idx], entry, self.source_classes(clients, entry), c.dst[idx]],
+                     [len(self.tl.snapshots), len(self.nodes), len(SourceClass), len(self.strings.values)])
         uniq, group = _dense(key)
         # each group's first connection, and the clients it holds (in client order)
         first = np.full(len(uniq), count, dtype=np.int64)
