@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
-import socket
 from collections.abc import Sequence
 from typing import Final
 
@@ -52,10 +51,6 @@ class UnsupportedSchedulerError(KubelearnError, ValueError):
 
 def ip_to_int(ip: str) -> int:
     """An IPv4 address as the host-order integer the kernel hashes (``ntohl``)."""
-    try:  # a strict dotted quad (no leading zeros): the C parser, ten times faster than the lines below
-        return int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big")
-    except (OSError, TypeError, ValueError):
-        pass
     parts = ip.split(".")
     if len(parts) == 4 and "".join(parts).isdigit():  # the usual dotted quad, without ipaddress's overhead
         a, b, c, d = map(int, parts)
