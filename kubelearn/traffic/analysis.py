@@ -59,7 +59,9 @@ def value_counts(column: pd.Series) -> pd.Series:
     if isinstance(column.dtype, pd.CategoricalDtype):
         codes = column.cat.codes.to_numpy()
         cats = column.cat.categories
-        counts = np.bincount(codes[codes >= 0], minlength=len(cats))
+        # (-1 is a missing value; a simulated log has none, so the usual case skips the filter)
+        counts = np.bincount(codes if not len(codes) or codes.min() >= 0 else codes[codes >= 0],
+                             minlength=len(cats))
         out = pd.Series(counts, index=pd.Index([str(c) for c in cats], dtype=object), dtype=np.int64)
     else:
         out = column.astype(str).value_counts()

@@ -164,6 +164,16 @@ def _dense(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniq, inverse.reshape(-1)
 
 
+def _ravel(parts: list[np.ndarray], dims: list[int]) -> np.ndarray:
+    """``np.ravel_multi_index(parts, dims)`` for values known to be in range, in one int64 array
+    (no int64 copy of each part)."""
+    key = parts[0].astype(np.int64)
+    for values, width in zip(parts[1:], dims[1:], strict=True):
+        key *= width
+        key += values
+    return key
+
+
 class Engine:
     """One simulation run (see the module docstring for the steps)."""
 
@@ -268,14 +278,21 @@ class Engine:
         """
         view = np.zeros(len(c.start), dtype=np.int64)
         if len(self.tl.snapshots) > 1:
-            for e in np.unique(c.entry[c.entry >= 0]).tolist():
-                m = c.entry == e
-                view[m] = self.tl.view_index(e, c.start[m])
-        entry_down = np.zeros(len(c.start), dtype=bool)
+            # the rules version each node uses between one adoption time and the next (a small
+            # table: stretch of time × node, a last column of 0 for NO_NODE), then for every
+            # connection at once: its stretch and its entry node
+            cuts = np.unique(self.tl.adopt)
+            table = np.zeros((len(cuts) + 1, len(self.nodes) + 1), dtype=np.int64)
+            for e in range(len(self.nodes)):
+                table[1:, e] = self.tl.view_index(e, cuts)
+            view = table[np.searchsorted(cuts, c.start, side="right"), c.entry]
+        # whether each node is down in each true snapshot (a last column, always up, for NO_NODE)
+        down = np.zeros((len(self.tl.snapshots), len(self.nodes) + 1), dtype=bool)
         for k, snap in enumerate(self.tl.snapshots):
             for node in snap.failed_nodes:
                 if node in self.node_index:
-                    entry_down |= (c.truth == k) & (c.entry == self.node_index[node])
+                    down[k, self.node_index[node]] = True
+        entry_down = down[c.truth, c.entry] if down.any() else np.zeros(len(c.start), dtype=bool)
         traced = (c.entry >= 0) & c.sends & ~c.nxdomain & ~entry_down
         count = int(traced.sum())
         if not count:
@@ -284,8 +301,8 @@ class Engine:
         idx: np.ndarray | slice = slice(None) if count == len(traced) else np.flatnonzero(traced)
         # one trace per distinct (rules version, node, source class, address dialled)
         clients, entry = c.client[idx], c.entry[idx]
-        key = np.ravel_multi_index((view[idx], entry, self.source_classes(clients, entry), c.dst[idx]),
-                                   (len(self.tl.snapshots), len(self.nodes), len(SourceClass), len(self.strings.values)))
+        key = _ravel([view[idx], entry, self.source_classes(clients, entry), c.dst[idx]],
+                     [len(self.tl.snapshots), len(self.nodes), len(SourceClass), len(self.strings.values)])
         uniq, group = _dense(key)
         # each group's first connection, and the clients it holds (in client order)
         first = np.full(len(uniq), count, dtype=np.int64)
@@ -331,13 +348,30 @@ class Engine:
         dnat = np.array([tr.verdict == "DNAT" and bool(tr.destinations) for tr in traces] + [False])
         # the statistic / numgen branch every connection would take with no state: one uniform draw each
         u = stream(self.cluster, self.seed, "traffic/endpoints").random(len(c.start))
-        fallback = np.full(len(c.start), -1, dtype=np.int64)
         has = c.trace >= 0
-        for g in np.unique(c.trace[has]).tolist():
-            if dnat[g]:
-                m = c.trace == g
-                fallback[m] = self.random_branch(traces[g], u[m])
         g = np.where(has, c.trace, len(traces))
+        groups = np.flatnonzero(np.bincount(c.trace[has])).tolist()  # the traces met (small ints: no sort)
+        if len(groups) == 1 and dnat[groups[0]] and bool(has.all()):  # one trace for all: no masks
+            fallback = self.random_branch(traces[groups[0]], u)
+        else:
+            bounds = [self.boundaries(tr) if ok else np.zeros(0) for tr, ok in zip(traces, dnat.tolist(), strict=False)]
+            widest = max((len(b) for b in bounds), default=0)
+            if widest <= 16:
+                # every trace's boundaries in one table (a row per trace, +inf past its last one:
+                # never crossed), so that all connections count theirs at once
+                table = np.full((len(traces) + 1, widest), np.inf)
+                for row, b in enumerate(bounds):
+                    table[row, :len(b)] = b
+                fallback = np.zeros(len(c.start), dtype=np.int64)
+                for column in table.T:
+                    fallback += u >= column[g]
+                fallback[~dnat[g]] = -1
+            else:  # many endpoints: trace by trace
+                fallback = np.full(len(c.start), -1, dtype=np.int64)
+                for k in groups:
+                    if dnat[k]:
+                        m = c.trace == k
+                        fallback[m] = self.random_branch(traces[k], u[m])
         go = dnat[g]
         simple = go & ~stateful[g]
         self.choose_stateless(c, simple, fallback)
@@ -346,10 +380,22 @@ class Engine:
     @staticmethod
     def random_branch(tr: Trace, u: np.ndarray) -> np.ndarray:
         """The branch the ``-m statistic`` / ``numgen`` rules take for uniform draws ``u``."""
+        bounds = Engine.boundaries(tr)
+        if len(bounds) > 8:
+            return np.searchsorted(bounds, u, side="right")
+        # (the same count of boundaries at or below each draw, a few times faster for few branches)
+        out = np.zeros(len(u), dtype=np.int64)
+        for bound in bounds.tolist():
+            out += u >= bound
+        return out
+
+    @staticmethod
+    def boundaries(tr: Trace) -> np.ndarray:
+        """Where the ``-m statistic`` / ``numgen`` branches of a trace start in [0, 1): a draw ``u``
+        takes the branch numbered by how many of these are at or below it."""
         p = np.array([d.probability for d in tr.destinations], dtype=np.float64)
         cum = np.cumsum(p / p.sum())
-        cum[-1] = 1.0
-        return np.searchsorted(cum, u, side="right")
+        return cum[:-1]
 
     def choose_stateless(self, c: Connections, m: np.ndarray, fallback: np.ndarray) -> None:
         """THE FAST PATH.  Connections whose trace consults no state are independent draws with
@@ -380,23 +426,25 @@ class Engine:
     def affinity(self, c: Connections, idx: np.ndarray, ip_of: np.ndarray, fallback: np.ndarray) -> None:
         """ClientIP affinity in iptables (``xt_recent``) or nftables (affinity sets) mode."""
         traces = self.book.traces
+        # (every connection: a slice, not a million-element index array, for the bulk case below)
+        sel: np.ndarray | slice = slice(None) if len(idx) == len(c.start) else idx
         memory: dict[int, RecentLists | AffinitySets] = {}
-        for e in np.flatnonzero(np.bincount(c.entry[idx])).tolist():
+        for e in np.flatnonzero(np.bincount(c.entry[sel])).tolist():
             memory[e] = (AffinitySets(NFT_AFFINITY_SET_SIZE) if self.mode == "nftables"
                          else RecentLists(XT_RECENT_IP_LIST_TOT))
         chains = [tuple(d.chain for d in tr.destinations) for tr in traces]
         timeout = [float(tr.affinity_timeout or 0) for tr in traces]
-        entries, groups = c.entry[idx], c.trace[idx]
+        entries, groups = c.entry[sel], c.trace[sel]
         one_chain = len(memory) == 1 and bool((groups == groups[0]).all())
         if one_chain and float(c.start[idx[-1]] - c.start[idx[0]]) <= timeout[int(groups[0])]:
             # VECTORISED: nothing expires during the run, so the rules have a closed form over all
             # connections at once (equal to the loop below: tests/test_traffic_kernel_state.py)
-            addresses, picks = ip_of[c.client[idx]], fallback[idx]
+            addresses, picks = ip_of[c.client[sel]], fallback[sel]
             bulk = (nft_sets.choose_without_expiry(addresses, picks, NFT_AFFINITY_SET_SIZE) if self.mode == "nftables"
                     else xt_recent.choose_without_expiry(addresses, picks, len(chains[int(groups[0])]),
                                                          XT_RECENT_IP_LIST_TOT))
             if bulk is not None:
-                c.branch[idx] = bulk
+                c.branch[sel] = bulk
                 return
         times, clients, fallbacks = c.start[idx].tolist(), ip_of[c.client[idx]].tolist(), fallback[idx].tolist()
         if one_chain:
@@ -505,15 +553,15 @@ class Engine:
             if width > 64:
                 distinct, values = _dense(values.astype(np.int64))  # renumbered: a narrower key
                 width = len(distinct)
-            parts.append(values.astype(np.int64))
+            parts.append(values)
             dims.append(width)
         if not parts:
             case = np.zeros(len(c.start), dtype=np.int64)
             return case, np.zeros(1 if len(case) else 0, dtype=np.int64)
         while float(np.prod(np.array(dims, dtype=np.float64))) >= 2.0**62:  # pragma: no cover - very many
-            _, merged = _dense(np.ravel_multi_index(parts[:2], dims[:2]))  # number the first two together
+            _, merged = _dense(_ravel(parts[:2], dims[:2]))  # number the first two together
             parts, dims = [merged, *parts[2:]], [int(merged.max()) + 1, *dims[2:]]
-        uniq, case = _dense(np.ravel_multi_index(parts, dims))
+        uniq, case = _dense(_ravel(parts, dims))
         rep = np.empty(len(uniq), dtype=np.int64)
         rep[case] = np.arange(len(case))  # any connection of a case stands for it: they are alike
         return case, rep

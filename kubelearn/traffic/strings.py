@@ -39,19 +39,29 @@ class Strings:
     def categorical(self, codes: np.ndarray) -> pd.Categorical:
         """A categorical column of these codes, with only the strings it uses as categories."""
         used = np.flatnonzero(np.bincount(codes, minlength=len(self.values)))
-        remap = np.zeros(len(self.values), dtype=np.int32)
-        remap[used] = np.arange(len(used), dtype=np.int32)
-        return from_codes(remap[codes], [self.values[int(c)] for c in used])
+        remap = np.zeros(len(self.values), dtype=code_dtype(len(used)))
+        remap[used] = np.arange(len(used))
+        return from_codes(remap[codes], [self.values[int(c)] for c in used], validate=False)
 
     def categorical_of_cases(self, case_codes: np.ndarray, row_case: np.ndarray, present: np.ndarray) -> pd.Categorical:
         """:meth:`categorical` of ``case_codes[row_case]``, worked out on the cases (``present``:
         the cases that have rows) so the rows are only gathered once."""
         used = np.unique(case_codes[present])
-        remap = np.zeros(len(self.values), dtype=np.int32)
-        remap[used] = np.arange(len(used), dtype=np.int32)
-        return from_codes(remap[case_codes][row_case], [self.values[int(c)] for c in used])
+        remap = np.zeros(len(self.values), dtype=code_dtype(len(used)))
+        remap[used] = np.arange(len(used))
+        return from_codes(remap[case_codes][row_case], [self.values[int(c)] for c in used], validate=False)
 
 
-def from_codes(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
-    """``pd.Categorical.from_codes`` (the stubs want an Index; a list is fine)."""
-    return cast(Any, pd.Categorical).from_codes(codes, categories)
+def code_dtype(categories: int) -> type[np.signedinteger[Any]]:
+    """The integer type pandas keeps a categorical's codes in (the smallest that fits), so that
+    codes built in it are taken as they are rather than copied into it."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if categories < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
+def from_codes(codes: np.ndarray, categories: list[str], validate: bool = True) -> pd.Categorical:
+    """``pd.Categorical.from_codes`` (the stubs want an Index; a list is fine); ``validate=False``
+    skips the range check for codes that are correct by construction."""
+    return cast(Any, pd.Categorical).from_codes(codes, categories, validate=validate)

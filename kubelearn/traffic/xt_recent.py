@@ -129,25 +129,26 @@ def choose_without_expiry(clients: np.ndarray, fallback: np.ndarray, lists: int,
     turn = int(again[1]) if len(again) > 1 else n
     if len(np.unique(clients[:turn])) != turn or not np.array_equal(clients[turn:], clients[:-turn]):
         return None  # not strict turns
-    later = np.arange(turn, n)  # connections with a previous one (that of index - turn)
     rows = -(-n // turn)
     choice = fallback.astype(np.int64, copy=True)
     for _ in range(rounds):
-        # touches on each list in the window between a connection and its client's previous one
-        prev_list = choice[later - turn]
-        between = np.zeros(len(later), dtype=np.int64)
+        # touches on each list in the window between connection j (j >= turn) and its client's
+        # previous one, j - turn (as slices over j: touched[j - 1] - touched[j - turn])
+        prev_list = choice[:n - turn]
+        between = np.zeros(n - turn, dtype=np.int32)
         for lst in range(lists):
             touched = np.cumsum(choice == lst, dtype=np.int32)  # touches on this list up to each connection
-            m = prev_list == lst
-            j = later[m]
-            between[m] = touched[j - 1] - touched[j - turn]  # those strictly between j - turn and j
+            np.copyto(between, touched[turn - 1:n - 1] - touched[:n - turn], where=prev_list == lst)
         miss = np.ones(n, dtype=bool)
         miss[turn:] = between >= capacity
-        # each connection goes where its client's latest miss went: forward-fill along each client's turns
-        last_miss = np.full(rows * turn, -1, dtype=np.int64)
-        last_miss[:n] = np.where(miss, np.arange(n), -1)
-        last_miss = np.maximum.accumulate(last_miss.reshape(rows, turn), axis=0).reshape(-1)[:n]
-        updated = fallback[last_miss]
+        if miss.all():  # (many clients: nobody is still held) every connection takes its own fallback
+            updated = fallback
+        else:
+            # each connection goes where its client's latest miss went: forward-fill along each client's turns
+            last_miss = np.full(rows * turn, -1, dtype=np.int64)
+            last_miss[:n] = np.where(miss, np.arange(n), -1)
+            last_miss = np.maximum.accumulate(last_miss.reshape(rows, turn), axis=0).reshape(-1)[:n]
+            updated = fallback[last_miss]
         if np.array_equal(updated, choice):
             return choice
         choice = updated
