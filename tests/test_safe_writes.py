@@ -225,3 +225,17 @@ def test_netlab_python_api_refuses_a_bad_timeout(value):
 
     with pytest.raises(KubelearnError, match="invalid timeout"):
         NetLab(default_scenario(), timeout=value)
+
+
+def test_a_ctrl_c_between_the_two_renames_waits_until_both_are_done():
+    """A SIGINT that arrives while log and sidecar are renamed is held, then raised once both are in place."""
+    from kubelearn.traffic.log import _signals_deferred
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with _signals_deferred():
+            signal.raise_signal(signal.SIGINT)  # Python would run the handler at the very next bytecode
+            done.append("log renamed")
+            done.append("sidecar renamed")
+    assert done == ["log renamed", "sidecar renamed"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

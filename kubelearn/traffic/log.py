@@ -187,18 +187,33 @@ def check_log_path(path: str | PathLike[str]) -> Path:
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM for a moment (the main thread only), so that two renames are not split."""
+    """Hold SIGINT and SIGTERM for a moment (the main thread only), so that two renames are not split.
+
+    Python runs a signal's handler at its next bytecode, even for a signal the kernel delivered
+    earlier; so the handlers themselves are swapped for one that only notes the signal, and the
+    signal is raised again, with the old handler back, once both renames are done.
+    """
     import signal  # here, not at import: the core stays importable where there are no signals (Pyodide)
 
-    held = (signal.SIGINT, signal.SIGTERM)
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    caught: list[int] = []
+
+    def note(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    old = {}
+    for s in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(s) is not None:  # None: a handler set outside Python, left alone
+            old[s] = signal.signal(s, note)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 def _new_file_mode(target: Path) -> int:
