@@ -387,7 +387,7 @@ def default_proxy_config(topology: Topology, doc: Mapping[str, Any] | None = Non
     mode = cfg["mode"] or "iptables"
     if mode not in PROXY_MODES:
         errors.append(ManifestError(
-            f'KubeProxyConfiguration.Mode: Invalid value: "{mode}": must be iptables, ipvs, nftables or blank '
+            f'KubeProxyConfiguration.Mode.ProxyMode: Invalid value: "{mode}": must be iptables, ipvs, nftables or blank '
             "(blank means the best-available proxy [currently iptables])", source="KubeProxyConfiguration",
             path="mode"))
     cfg["mode"] = mode

@@ -77,6 +77,10 @@ def test_valid_configurations_load(body):
     ("detectLocalMode: BridgeInterface\n",
      'KubeProxyConfiguration.DetectLocalConfiguration.InterfaceName: Invalid value: "": must not be empty'),
     ("iptables: {syncPeriod: abc}\n", 'time: invalid duration "abc"'),
+    # validateProxyModeLinux: the path is fldPath.Child("ProxyMode") under newPath.Child("Mode")
+    ("mode: userspace\n",
+     'KubeProxyConfiguration.Mode.ProxyMode: Invalid value: "userspace": must be iptables, ipvs, nftables or blank '
+     "(blank means the best-available proxy [currently iptables])"),
 ])
 def test_upstream_cases_refused_in_kube_proxys_words(body, expected):
     assert expected in _errors(body)
