@@ -364,7 +364,8 @@ def default_proxy_config(topology: Topology, doc: Mapping[str, Any] | None = Non
         doc: a ``kubeproxy.config.k8s.io/v1alpha1`` ``KubeProxyConfiguration`` to merge in.
 
     Raises:
-        ManifestError: unknown fields, or a mode or IPVS scheduler kube-proxy refuses (a
+        ManifestError: unknown fields, or a value kube-proxy refuses (its decoder's and its
+            ``Validate``'s words, see :mod:`kubelearn.proxy.config_validation`; a
             :class:`TopologyError` listing every one when there are several).
     """
     cfg = _base_proxy_config()
@@ -380,10 +381,13 @@ def default_proxy_config(topology: Topology, doc: Mapping[str, Any] | None = Non
     errors: list[ManifestError] = []
     if doc is not None:
         _merge(cfg, {k: v for k, v in doc.items() if k not in ("apiVersion", "kind")}, "", errors)
+        from .proxy.config_validation import validate_proxy_config  # kube-proxy's Validate, its words
+
+        errors += validate_proxy_config(cfg)
     mode = cfg["mode"] or "iptables"
     if mode not in PROXY_MODES:
         errors.append(ManifestError(
-            f'KubeProxyConfiguration.Mode: Invalid value: "{mode}": must be iptables, ipvs, nftables or blank '
+            f'KubeProxyConfiguration.Mode.ProxyMode: Invalid value: "{mode}": must be iptables, ipvs, nftables or blank '
             "(blank means the best-available proxy [currently iptables])", source="KubeProxyConfiguration",
             path="mode"))
     cfg["mode"] = mode

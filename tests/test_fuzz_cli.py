@@ -7,6 +7,10 @@ paths of valid objects, mutates raw YAML text, and builds argv for ``get``, ``de
 in-process: any exception other than the ones ``main`` turns into an exit code fails the
 test, and so does any exit code but 0 (done), 1 (refused, with a message) or 2 (usage).
 
+A last batch covers ``simulate``, ``explain-rules FILE|-``, ``trace --rules-file``, ``rules --diff``
+(generated and mutated node dumps, a FIFO, ``/dev/zero``) and ``lab --dry-run --dir`` (temporary
+folders only), run in a child process capped in address space and wall time.
+
 Bounded: a few dozen examples per property, derandomized by the project's profile
 (``tests/conftest.py``), so the suite stays deterministic and quick.
 """
@@ -171,3 +175,185 @@ def test_random_argv_never_crashes(tmp_path: Path, capsys: pytest.CaptureFixture
     if "\x00" in "".join(args):
         args = [a.replace("\x00", "") for a in args]  # argv cannot carry NUL bytes
     _run([command, *args], capsys)
+
+
+# ----------------------------------------------------------------------------- bounded batch
+# simulate, explain-rules, trace --rules-file, rules --diff and lab --dry-run --dir, with
+# generated and mutated node dumps (iptables-save, nft list ruleset, ipvsadm -Ln), a FIFO and
+# /dev/zero.  Hypothesis only *builds* the examples (derandomized, cheap); they then run in one
+# child process whose address space is capped (RLIMIT_AS) and whose wall time has a generous
+# limit that only a hang reaches: a runaway allocation fails there as MemoryError, a hang is
+# named by the example the child had started last.  Not a speed assertion.
+
+BATCH_MEMORY = 2 * 1024**3  # bytes of address space for the child (the machine has 24 GiB)
+BATCH_WALL_SECONDS = 300.0  # a hang, not slowness: the batch takes seconds
+
+_CHILD = r"""
+import contextlib, io, json, resource, sys, traceback
+limit = int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+from kubelearn.cli import main
+examples = json.loads(open(sys.argv[1], encoding="utf-8").read())
+progress = open(sys.argv[2], "w", encoding="utf-8")
+results = []
+for i, ex in enumerate(examples):
+    progress.write(f"{i}\n"); progress.flush()
+    sys.stdin = io.TextIOWrapper(io.BytesIO(ex["stdin"].encode("utf-8", "surrogatepass")), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(ex["argv"])
+    except SystemExit as exc:  # argparse's own exit: a code, not a crash
+        code = exc.code if isinstance(exc.code, int) else 2
+    except BaseException:
+        code, err = "exception", io.StringIO(traceback.format_exc())
+    results.append({"code": code, "out": out.getvalue()[-2000:], "err": err.getvalue()[-2000:]})
+sys.stdout.write(json.dumps({"limit": resource.getrlimit(resource.RLIMIT_AS)[0], "results": results}))
+"""
+
+
+def _dumps() -> dict[str, str]:
+    """The default cluster's node dumps, one per mode, as the CLI prints them."""
+    import contextlib
+    import io
+
+    out: dict[str, str] = {}
+    for mode, view in (("iptables", ["--view", "save"]), ("nftables", ["--view", "list"]), ("ipvs", [])):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert main(["rules", "--node", "kind-worker", "--mode", mode, *view]) == 0
+        out[mode] = buf.getvalue()
+    return out
+
+
+DUMP_LINES = st.sampled_from([
+    "-A KUBE-SERVICES -j ACCEPT", "*nat", "COMMIT", ":KUBE-SVC-X - [0:0]", "-A KUBE-SVC-X -j KUBE-SVC-X",
+    'include "/etc/passwd"', "table ip kube-proxy {", "}", "chain x { jump x }", "TCP  10.96.0.1:443 rr",
+    "  -> 10.244.1.2:8080           Masq    1      0          0", "-A KUBE-SERVICES -m comment --comment \"\n",
+    "x" * 5000, "\x00", "-j KUBE-MARK-MASQ " * 50, "-A KUBE-SEP-A -m statistic --mode random --probability nan",
+])
+FILE_KINDS = st.sampled_from(["mutated", "fifo", "/dev/zero", "missing", "directory", "empty"])
+BATCH_COMMANDS = st.sampled_from(["simulate", "explain-rules", "explain-rules-stdin", "trace-rules-file",
+                                  "rules-diff", "lab"])
+
+
+def _dump_file(tmp: Path, i: int, kind: str, text: str) -> str:
+    import os
+
+    p = tmp / f"dump{i}"
+    if kind == "mutated":
+        p.write_text(text, encoding="utf-8", errors="surrogatepass")
+    elif kind == "fifo":
+        os.mkfifo(p)
+    elif kind == "/dev/zero":
+        return "/dev/zero"
+    elif kind == "directory":
+        p.mkdir()
+    elif kind == "empty":
+        p.write_text("")
+    return str(p)
+
+
+@st.composite
+def _batch_example(draw: st.DrawFn, dumps: dict[str, str]) -> dict[str, Any]:
+    command = draw(BATCH_COMMANDS)
+    mode = draw(st.sampled_from(sorted(dumps)))
+    lines = dumps[mode].splitlines()
+    at = draw(st.integers(0, len(lines)))
+    cut = draw(st.integers(0, 3))
+    text = "\n".join([*lines[:at], *draw(st.lists(DUMP_LINES, max_size=3)), *lines[at + cut:]]) + "\n"
+    kind = draw(FILE_KINDS)
+    # mostly well-formed options (so the dump gets read), sometimes a hostile word
+    extra = draw(st.one_of(st.sampled_from([[], ["-o", "json"], ["--local-ip", "172.18.0.3"],
+                                            ["--local-ip", "172.18.0.3", "-o", "json"], ["--local-ip", "x\ny"]]),
+                           st.lists(HOSTILE_STRINGS, max_size=2)))
+    return {"command": command, "mode": mode, "text": text, "kind": kind, "extra": extra,
+            "connections": draw(st.sampled_from(["1", "3", "20", "0", "-1", "nan", "2000000000", "x"])),
+            "dst": draw(st.sampled_from(["10.96.0.1:443", "10.96.0.10:53", "192.0.2.1:80", "nonsense"]))}
+
+
+def _argv(ex: dict[str, Any], i: int, tmp: Path) -> tuple[list[str], str]:
+    """The argv and standard input of one example (files created under ``tmp``)."""
+    c = ex["command"]
+    if c == "simulate":
+        return ["simulate", "--connections", ex["connections"], "--requests-per-connection", "2", *ex["extra"]], ""
+    if c == "lab":
+        d = tmp / f"lab{i}"
+        if ex["kind"] == "directory":
+            d.mkdir()
+            (d / "notes.txt").write_text("not lessons")  # a folder that is not a lessons copy
+        elif ex["kind"] == "mutated":
+            d.write_text("a file, not a folder")
+        return ["lab", "--dry-run", "--no-browser", "--dir", str(d)], ""
+    if c == "explain-rules-stdin":
+        return ["explain-rules", "-", *[a for a in ex["extra"] if a != "-"]], ex["text"]
+    path = _dump_file(tmp, i, ex["kind"], ex["text"])
+    if c == "explain-rules":
+        return ["explain-rules", path, *ex["extra"]], ""
+    if c == "trace-rules-file":
+        return ["trace", "--src", "10.244.1.2", "--dst", ex["dst"], "--rules-file", path, *ex["extra"]], ""
+    return ["rules", "--node", "kind-worker", "--mode", ex["mode"], "--diff", path], ""
+
+
+def test_more_commands_bounded_in_time_and_memory(tmp_path: Path) -> None:
+    """simulate, explain-rules (file and stdin), trace --rules-file, rules --diff and lab
+    --dry-run --dir: no traceback, exit 0/1/2, in a child process capped at 2 GiB of address
+    space and a wall limit only a hang would reach."""
+    import os
+    import subprocess
+    import sys
+
+    from hypothesis import Phase
+
+    dumps = _dumps()
+    examples: list[dict[str, Any]] = []
+
+    @settings(max_examples=70, phases=[Phase.explicit, Phase.generate], database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(ex=_batch_example(dumps))
+    def collect(ex: dict[str, Any]) -> None:
+        examples.append(ex)
+
+    collect()
+    batch = []
+    for i, ex in enumerate(examples):
+        argv, stdin = _argv(ex, i, tmp_path)
+        batch.append({"argv": [a.replace("\x00", "") for a in argv], "stdin": stdin})
+    explicit = len(batch)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):  # never read, whatever the draw: each reader refuses them
+        batch += [{"argv": ["explain-rules", path], "stdin": ""},
+                  {"argv": ["trace", "--src", "10.244.1.2", "--dst", "10.96.0.1:443", "--rules-file", path], "stdin": ""},
+                  {"argv": ["rules", "--node", "kind-worker", "--diff", path], "stdin": ""}]
+    batch += [{"argv": ["explain-rules", "-"], "stdin": dumps[m]} for m in sorted(dumps)]
+    commands = {b["argv"][0] for b in batch}
+    assert commands == {"simulate", "explain-rules", "trace", "rules", "lab"}, commands
+    spec = tmp_path / "batch.json"
+    spec.write_text(json.dumps(batch), encoding="utf-8")
+    progress = tmp_path / "progress"
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    try:
+        r = subprocess.run([sys.executable, "-c", _CHILD, str(spec), str(progress), str(BATCH_MEMORY)],
+                           capture_output=True, text=True, timeout=BATCH_WALL_SECONDS, cwd=tmp_path, env=env,
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        started = progress.read_text().split() if progress.exists() else []
+        hung = batch[int(started[-1])]["argv"] if started else None
+        pytest.fail(f"no answer within {BATCH_WALL_SECONDS:.0f} s; the example that hung: {hung}")
+    assert r.returncode == 0, f"child failed ({r.returncode}): {r.stderr[-3000:]}"
+    answer = json.loads(r.stdout)
+    assert answer["limit"] == BATCH_MEMORY  # the cap was in force while the examples ran
+    results = answer["results"]
+    assert len(results) == len(batch)
+    for b, res in zip(batch, results, strict=True):
+        assert res["code"] in (0, 1, 2), (b["argv"], res)
+        assert "Traceback" not in res["err"] and "Traceback" not in res["out"], (b["argv"], res["err"])
+        if res["code"] == 1:  # refused with a message; rules --diff: differences, printed like diff(1)
+            assert res["err"].strip() or (b["argv"][0] == "rules" and res["out"].strip()), b["argv"]
+    # the batch met each kind of trouble it was built to meet
+    assert any(r_["code"] == 0 for r_ in results) and any(r_["code"] == 1 for r_ in results)
+    for b, res in zip(batch[explicit:-3], results[explicit:-3], strict=True):  # the FIFO and /dev/zero
+        assert res["code"] in (1, 2) and "not a regular file" in res["err"], (b["argv"], res)
+    assert all(r_["code"] == 0 and r_["out"] for r_ in results[-3:]), results[-3:]  # stdin dumps explained
+    assert not any(tmp_path.glob("lab*/*.ipynb")), "lab --dry-run wrote lessons"
