@@ -504,3 +504,24 @@ def test_first_packet_cost_curve() -> None:
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["iptables (mean)", "nftables (mean)"]
     with pytest.raises(PlotDataError):
         plot_first_packet_cost(data.iloc[0:0])
+
+
+def test_load_counts_sit_above_the_prediction_line_and_band() -> None:
+    """The count over each bar is never crossed by the prediction line or hidden in the chance band."""
+    import matplotlib
+    from matplotlib.patches import Rectangle
+
+    matplotlib.use("Agg")
+    import kubelearn as kl
+
+    cluster = kl.default_scenario()
+    log = kl.simulate(cluster, seed=0)
+    ax = kl.plots.plot_load(log, predicted=kl.predicted_shares(cluster))
+    tops = {round(r.get_x() + r.get_width() / 2, 6): r.get_y() + r.get_height()
+            for r in ax.patches if isinstance(r, Rectangle) and (r.get_gid() or "").startswith("band:")}
+    counts = [t for t in ax.texts if "%" in t.get_text()]
+    assert tops and len(counts) == len(tops)
+    for t in counts:
+        x, y = t.xy
+        assert y >= tops[round(x, 6)], (t.get_text(), y, tops[round(x, 6)])
+    matplotlib.pyplot.close("all")

@@ -217,17 +217,21 @@ def plot_load(log: pd.DataFrame, *, predicted: Mapping[str, float] | pd.DataFram
         for patch, gid in zip(bars.patches, gids, strict=True):
             patch.set_gid(gid)
 
+        # Each bar's count sits above whatever is drawn over the bar (its band and prediction line),
+        # so the line never crosses the digits.
+        label_y: dict[float, float] = {xi: float(h) for xi, h in zip(xs, heights, strict=True)}
         for xi, pod in zip(xs, [p for _, ps in groups for p in ps], strict=True):
             if unpredictable:
                 break
             p = float(predicted.get(pod, 0.0))
             lo, hi = chance_band(n, p)
+            label_y[xi] = max(label_y[xi], hi, n * p)
             ax.add_patch(Rectangle((xi - 0.45, lo), 0.9, hi - lo, facecolor=NEUTRAL_COLOR, alpha=0.25,
                                    edgecolor="none", zorder=3, gid=f"band:{pod}"))
             ax.plot([xi - 0.45, xi + 0.45], [n * p, n * p], color="#222222", lw=2, zorder=4, gid=f"predicted:{pod}")
         for xi, h in zip(xs, heights, strict=True):
             share = f"{h / n:.0%}" if n else ""
-            ax.annotate(f"{h}\n{share}", (xi, h), xytext=(0, 2), textcoords="offset points", ha="center",
+            ax.annotate(f"{h}\n{share}", (xi, label_y[xi]), xytext=(0, 2), textcoords="offset points", ha="center",
                         va="bottom", fontsize=8)
 
         if len(failures):
