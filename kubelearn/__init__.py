@@ -8,7 +8,7 @@ notebooks.  The pipeline, one public function per arrow::
     manifests --load--> Cluster --rules/trace--> kube-proxy's view --simulate--> request log --plots--> pictures
 
 The names below are the whole public API the lessons use; everything else is reachable through
-its module (``kubelearn.dns``, ``kubelearn.proxy``, ...).  Heavy modules (pandas, matplotlib,
+its module (``kubelearn.discovery.dns``, ``kubelearn.proxy``, ...).  Heavy modules (pandas, matplotlib,
 scipy) are imported only when first used, so ``import kubelearn`` stays quick.
 """
 
@@ -23,15 +23,15 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # the cluster as a value, manifests in and out
     "Cluster": "kubelearn.cluster",
-    "load": "kubelearn.apply",
-    "dry_run": "kubelearn.apply",
+    "load": "kubelearn.edits",
+    "dry_run": "kubelearn.edits",
     "dump": "kubelearn.manifest",
-    "default_cluster": "kubelearn.topology",
+    "default_cluster": "kubelearn.kind",
     "SCENARIOS": "kubelearn.scenarios",
     "scenario": "kubelearn.scenarios",
     "scenario_path": "kubelearn.scenarios",
     "default_scenario": "kubelearn.scenarios",
-    "rollout_steps": "kubelearn.controllers",
+    "rollout_steps": "kubelearn.controllers.rollout",
     # errors, in the API server's words
     "KubelearnError": "kubelearn.errors",
     "ApplyError": "kubelearn.errors",
@@ -40,10 +40,10 @@ _EXPORTS: dict[str, str] = {
     "ManifestError": "kubelearn.errors",
     "NotFoundError": "kubelearn.errors",
     # discovery and kubectl
-    "service_env": "kubelearn.envvars",
-    "container_env": "kubelearn.envvars",
-    "resolve": "kubelearn.dns",
-    "resolv_conf": "kubelearn.dns",
+    "service_env": "kubelearn.discovery.envvars",
+    "container_env": "kubelearn.discovery.envvars",
+    "resolve": "kubelearn.discovery.dns",
+    "resolv_conf": "kubelearn.discovery.dns",
     "get": "kubelearn.kubectl",
     "describe_service": "kubelearn.kubectl",
     # kube-proxy
@@ -115,20 +115,20 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import netlab, plots, proxy, traffic, widgets
-    from .apply import dry_run, load
     from .cluster import Cluster
-    from .controllers import rollout_steps
-    from .dns import resolv_conf, resolve
-    from .envvars import container_env, service_env
+    from .controllers.rollout import rollout_steps
+    from .discovery.dns import resolv_conf, resolve
+    from .discovery.envvars import container_env, service_env
+    from .edits import dry_run, load
     from .errors import ApplyError, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
     from .exercise import check, exercises, solution
+    from .kind import default_cluster
     from .kubectl import describe_service, get
     from .manifest import dump
     from .netlab import NetLab, compare  # type: ignore[no-redef]  # also a submodule name
     from .proxy import categorize_endpoints, rules, trace  # type: ignore[no-redef]
     from .proxy.read import diff_rules, explain_rules, read_rules, read_rules_file, trace_rules
     from .scenarios import SCENARIOS, default_scenario, scenario, scenario_path
-    from .topology import default_cluster
     from .traffic import (  # type: ignore[no-redef]  # simulate, workload: also submodule names
         LOG_COLUMNS,
         Event,

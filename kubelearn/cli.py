@@ -97,7 +97,7 @@ def sources_from_args(args: argparse.Namespace) -> list[Any]:
 
 def cluster_from_args(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The cluster the ``-f`` files describe, or the default scenario without ``-f``."""
-    from .apply import load
+    from .edits import load
     from .scenarios import default_scenario
 
     if args.filenames:

@@ -340,8 +340,7 @@ class Cluster:
         return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     # ----------------------------------------------------------- learner edits
-    # Implemented in kubelearn.apply and kubelearn.controllers; imported lazily because those
-    # modules build on this one.
+    # Implemented in kubelearn.edits; imported lazily because that module builds on this one.
     def apply(self, *sources: str | PathLike[str] | Mapping[str, Any]) -> Cluster:
         """``kubectl apply -f``: validate, default, allocate and store, then run the controllers.
 
@@ -352,13 +351,13 @@ class Cluster:
             ApplyError: listing every invalid object, in kubectl's words.
             ManifestError: for YAML that is not a Kubernetes object.
         """
-        from .apply import apply
+        from .edits import apply
 
         return apply(self, *sources)
 
     def delete(self, kind: str, name: str, namespace: str = "default") -> Cluster:
         """``kubectl delete KIND NAME``; controllers then react (a deleted pod is replaced)."""
-        from .apply import delete
+        from .edits import delete
 
         return delete(self, kind, name, namespace)
 
@@ -366,10 +365,10 @@ class Cluster:
         """``kubectl scale deployment NAME --replicas=N`` (or a StatefulSet with ``kind=``).
 
         Raises:
-            InvalidError: more than :data:`kubelearn.validation.MAX_REPLICAS` replicas.
+            InvalidError: more than :data:`kubelearn.apiserver.validation.MAX_REPLICAS` replicas.
         """
-        from .controllers import scale
-        from .validation import replicas_limit_error
+        from .apiserver.validation import replicas_limit_error
+        from .edits import scale
 
         too_many = replicas_limit_error("spec.replicas", replicas)
         if too_many is not None:
@@ -379,64 +378,64 @@ class Cluster:
 
     def delete_pod(self, name: str, namespace: str = "default", grace: bool = False) -> Cluster:
         """Delete a pod; with ``grace=True`` it stays Terminating (serving) until removed."""
-        from .controllers import delete_pod
+        from .edits import delete_pod
 
         return delete_pod(self, name, namespace=namespace, grace=grace)
 
     def set_ready(self, pod: str, ready: bool, namespace: str = "default") -> Cluster:
         """Flip a pod's Ready condition, as a failing or recovering readiness probe would."""
-        from .controllers import set_ready
+        from .edits import set_ready
 
         return set_ready(self, pod, ready, namespace=namespace)
 
     def cordon(self, node: str) -> Cluster:
         """``kubectl cordon``: no new pods on the node; running pods stay."""
-        from .controllers import cordon
+        from .edits import cordon
 
         return cordon(self, node)
 
     def drain(self, node: str) -> Cluster:
         """``kubectl drain``: cordon, then evict the node's pods (controllers recreate them elsewhere)."""
-        from .controllers import drain
+        from .edits import drain
 
         return drain(self, node)
 
     def fail_node(self, node: str) -> Cluster:
         """The node stops answering: NotReady, its pods become unready and are replaced elsewhere."""
-        from .controllers import fail_node
+        from .edits import fail_node
 
         return fail_node(self, node)
 
     def uncordon(self, node: str) -> Cluster:
         """``kubectl uncordon``: the node takes new pods again."""
-        from .controllers import uncordon
+        from .edits import uncordon
 
         return uncordon(self, node)
 
     def recover_node(self, node: str) -> Cluster:
         """A failed node answers again: Ready, schedulable, its kubelet confirms deletions."""
-        from .controllers import recover_node
+        from .edits import recover_node
 
         return recover_node(self, node)
 
     def set_image(self, name: str, image: str, container: str | None = None, namespace: str = "default") -> Cluster:
         """``kubectl set image deployment/NAME CONTAINER=IMAGE``: a new rollout, finished at once."""
-        from .controllers import set_image
+        from .edits import set_image
 
         return set_image(self, name, image, container=container, namespace=namespace)
 
     def rollout(self, name: str, template_change: Any, namespace: str = "default") -> Cluster:
         """Change a Deployment's pod template (a mapping merged in, or a function); finished at once.
 
-        Use :func:`kubelearn.controllers.rollout_steps` to see the intermediate states.
+        Use :func:`kubelearn.controllers.rollout.rollout_steps` to see the intermediate states.
         """
-        from .controllers import rollout
+        from .edits import rollout
 
         return rollout(self, name, template_change, namespace=namespace)
 
     def advance(self, now: float) -> Cluster:
         """Move the clock to ``now`` seconds; pods whose grace period ended are gone."""
-        from .controllers import advance
+        from .controllers.manager import advance
 
         return advance(self, now)
 

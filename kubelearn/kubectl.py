@@ -592,7 +592,7 @@ def _as_served(obj: dict[str, Any]) -> dict[str, Any]:
     """The object as the API server returns it: every Service carries
     ``status: {loadBalancer: {}}`` (an empty status struct is still serialised).  Added here,
     not stored, so a re-applied manifest never replaces a status the cluster holds (see
-    ``kubelearn.defaults``)."""
+    ``kubelearn.apiserver.defaults``)."""
     if obj.get("kind") == "Service" and not isinstance((obj.get("status") or {}).get("loadBalancer"), dict):
         obj = {**obj, "status": {**(obj.get("status") or {}), "loadBalancer": {}}}
     return obj

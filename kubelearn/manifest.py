@@ -324,7 +324,7 @@ def _from_nodes(text: str, source: str) -> list[Document]:
     return docs
 
 
-#: Documents that are not API objects but configure the cluster itself (see kubelearn.topology).
+#: Documents that are not API objects but configure the cluster itself (see kubelearn.kind).
 _TOPOLOGY_DOCUMENTS = {("kind.x-k8s.io/v1alpha4", "Cluster"), ("kubeproxy.config.k8s.io/v1alpha1", "KubeProxyConfiguration")}
 
 
@@ -678,7 +678,7 @@ def dump(x: Cluster | Mapping[str, Any] | Iterable[Mapping[str, Any]], *, for_ap
 
 _TOPOLOGY_KINDS = ("Cluster", "KubeProxyConfiguration")
 
-#: Objects that ``kubelearn.topology.default_cluster`` creates in every cluster.
+#: Objects that ``kubelearn.kind.default_cluster`` creates in every cluster.
 SYSTEM_OBJECTS = frozenset({
     ("Namespace", "", "default"), ("Namespace", "", "kube-system"), ("Namespace", "", "kube-public"),
     ("Namespace", "", "kube-node-lease"), ("Service", "default", "kubernetes"),

@@ -33,8 +33,8 @@ from typing import Any
 
 import pandas as pd
 
-from .apply import load
 from .cluster import Cluster
+from .edits import load
 from .errors import KubelearnError
 
 __all__ = ["CLIENT_APP", "SCENARIOS", "Exploration", "ServiceSettings", "UnknownScenarioError", "client_deployment",

@@ -146,6 +146,6 @@ def base_cluster(seed: int = 0, nodes: tuple[NodeSpec, ...] = NODES) -> Cluster:
 
 def cluster_with(*objs: dict[str, Any], seed: int = 0) -> Cluster:
     """The base cluster plus ``objs``, reconciled."""
-    from kubelearn.controllers import reconcile
+    from kubelearn.controllers.manager import reconcile
 
     return reconcile(base_cluster(seed).with_objects(objs))

@@ -6,10 +6,10 @@ import ipaddress
 
 import pytest
 
-from kubelearn.allocation import allocate, clusterip_band, nodeport_band
+from kubelearn.apiserver.allocation import allocate, clusterip_band, nodeport_band
 from kubelearn.cluster import Cluster
 from kubelearn.errors import InvalidError
-from kubelearn.topology import default_cluster
+from kubelearn.kind import default_cluster
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +170,7 @@ def test_other_kinds_pass_through(base):
 
 def test_static_band_is_used_when_the_upper_band_is_full():
     from kubelearn.cluster import NodeSpec, Topology
-    from kubelearn.topology import system_objects
+    from kubelearn.kind import system_objects
 
     topo = Topology(nodes=(NodeSpec("kind-control-plane", "control-plane", "172.18.0.2", "10.244.0.0/24"),),
                     service_subnet="10.96.0.0/27", dns_ip="10.96.0.10")  # 30 usable, static band 16

@@ -9,10 +9,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubelearn.apply import ResourceMappingError, apply, delete, dry_run, load
+from kubelearn.apiserver.admission import ResourceMappingError
+from kubelearn.edits import apply, delete, dry_run, load
 from kubelearn.errors import ApplyError, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
+from kubelearn.kind import default_cluster
 from kubelearn.manifest import dump
-from kubelearn.topology import default_cluster
 
 DATA = Path(__file__).parent / "data" / "manifests"
 

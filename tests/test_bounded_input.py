@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 
 import kubelearn as kl
-from kubelearn import manifest, schema
+from kubelearn import manifest
+from kubelearn.apiserver import schema
+from kubelearn.apiserver.validation import MAX_REPLICAS
 from kubelearn.cli import main
 from kubelearn.cluster import MAX_OBJECTS, Cluster
 from kubelearn.errors import ApplyError, InvalidError, KubelearnError, ManifestError
-from kubelearn.validation import MAX_REPLICAS
 
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n"
 

@@ -7,10 +7,13 @@ from _workloads_fixtures import bare_pod, base_cluster, cluster_with, deployment
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubelearn import controllers
+from kubelearn import edits
 from kubelearn.cluster import Cluster
+from kubelearn.controllers import manager
+from kubelearn.controllers.manager import reconcile
+from kubelearn.controllers.pods import parse_time
+from kubelearn.controllers.rollout import rollout_steps
 from kubelearn.errors import KubelearnError, NotFoundError
-from kubelearn.workloads import parse_time
 
 
 def active(c: Cluster) -> list[dict]:
@@ -24,24 +27,24 @@ def names(c: Cluster) -> list[str]:
 def test_reconcile_is_idempotent() -> None:
     c = cluster_with(deployment("my-app"), statefulset("web"), service(selector={"app": "MyApp"}),
                      bare_pod("lonely", {"x": "y"}, nodeSelector={"nope": "1"}))
-    again = controllers.reconcile(c)
+    again = reconcile(c)
     assert again.objects == c.objects and again.clock == c.clock
 
 
 def test_reconcile_does_not_mutate_its_input() -> None:
     base = base_cluster().with_objects([deployment("my-app")])
     snapshot = {k: repr(v) for k, v in base.objects.items()}
-    controllers.reconcile(base)
+    reconcile(base)
     assert {k: repr(v) for k, v in base.objects.items()} == snapshot
 
 
 def test_delete_pod_replaces_with_new_name_statefulset_with_same_name() -> None:
     c = cluster_with(deployment("my-app", replicas=2), statefulset("web", replicas=2))
     victim = names(c)[0]
-    after = controllers.delete_pod(c, victim)
+    after = edits.delete_pod(c, victim)
     assert victim not in names(after)
     assert len([n for n in names(after) if n.startswith("my-app-")]) == 2
-    sts = controllers.delete_pod(c, "web-1")
+    sts = edits.delete_pod(c, "web-1")
     assert sorted(n for n in names(sts) if n.startswith("web-")) == ["web-0", "web-1"]
     assert sts.get("Pod", "web-1")["metadata"]["uid"] != c.get("Pod", "web-1")["metadata"]["uid"]
 
@@ -49,23 +52,23 @@ def test_delete_pod_replaces_with_new_name_statefulset_with_same_name() -> None:
 def test_graceful_delete_then_advance_past_deadline() -> None:
     c = cluster_with(deployment("my-app", replicas=2), service(selector={"app": "MyApp"})).at(5)
     victim = names(c)[0]
-    c = controllers.delete_pod(c, victim, grace=True)
+    c = edits.delete_pod(c, victim, grace=True)
     pod = c.get("Pod", victim)
     # deletionTimestamp is the deadline: now + terminationGracePeriodSeconds.
     assert parse_time(pod["metadata"]["deletionTimestamp"]) == 35
     assert pod["metadata"]["deletionGracePeriodSeconds"] == 30
     assert len(active(c)) == 2 and len(c.pods()) == 3  # replacement created at once
-    assert len(controllers.advance(c, 34).pods()) == 3
-    later = controllers.advance(c, 35)
+    assert len(edits.advance(c, 34).pods()) == 3
+    later = edits.advance(c, 35)
     assert victim not in names(later) and len(later.pods()) == 2
     assert victim not in {e["targetRef"]["name"] for s in later.endpoint_slices() for e in s["endpoints"]}
 
 
 def test_statefulset_waits_for_terminating_pod_before_recreating() -> None:
     c = cluster_with(statefulset("web", replicas=2))
-    c = controllers.delete_pod(c, "web-0", grace=True)
+    c = edits.delete_pod(c, "web-0", grace=True)
     assert names(c) == ["web-0", "web-1"] and c.get("Pod", "web-0")["metadata"].get("deletionTimestamp")
-    later = controllers.advance(c, 30)
+    later = edits.advance(c, 30)
     assert sorted(names(later)) == ["web-0", "web-1"]
     assert not later.get("Pod", "web-0")["metadata"].get("deletionTimestamp")
 
@@ -73,45 +76,45 @@ def test_statefulset_waits_for_terminating_pod_before_recreating() -> None:
 def test_scale_errors_in_kubectl_words() -> None:
     c = cluster_with(deployment("my-app", replicas=1))
     with pytest.raises(KubelearnError) as neg:
-        controllers.scale(c, "my-app", -1)
+        edits.scale(c, "my-app", -1)
     assert str(neg.value) == ("error: The --replicas=COUNT flag is required, and COUNT must be greater than "
                               "or equal to 0")
     with pytest.raises(NotFoundError) as nf:
-        controllers.scale(c, "nope", 2)
+        edits.scale(c, "nope", 2)
     assert str(nf.value) == 'Error from server (NotFound): deployments.apps "nope" not found'
     with pytest.raises(KubelearnError, match="could not find the requested resource"):
-        controllers.scale(c, "my-app", 2, kind="Service")
+        edits.scale(c, "my-app", 2, kind="Service")
     with pytest.raises(NotFoundError, match='pods "nope" not found'):
-        controllers.delete_pod(c, "nope")
+        edits.delete_pod(c, "nope")
     with pytest.raises(NotFoundError, match='nodes "nope" not found'):
-        controllers.cordon(c, "nope")
+        edits.cordon(c, "nope")
 
 
 def test_scaling_a_deployments_replicaset_is_undone() -> None:
     c = cluster_with(deployment("my-app", replicas=2))
     rs = c.list("ReplicaSet")[0]["metadata"]["name"]
-    after = controllers.scale(c, rs, 5, kind="ReplicaSet")
+    after = edits.scale(c, rs, 5, kind="ReplicaSet")
     assert after.get("ReplicaSet", rs)["spec"]["replicas"] == 2 and len(after.pods()) == 2
 
 
 def test_cordon_keeps_pods_and_sends_new_ones_elsewhere() -> None:
     c = cluster_with(deployment("my-app", replicas=2))
-    c = controllers.cordon(c, "kind-worker")
+    c = edits.cordon(c, "kind-worker")
     nd = c.get("Node", "kind-worker")
     assert nd["spec"]["unschedulable"] is True
     assert {"effect": "NoSchedule", "key": "node.kubernetes.io/unschedulable"}.items() <= nd["spec"]["taints"][0].items()
     assert sorted(p["spec"]["nodeName"] for p in c.pods()) == ["kind-worker", "kind-worker2"]
-    up = controllers.scale(c, "my-app", 4)
+    up = edits.scale(c, "my-app", 4)
     assert sorted(p["spec"]["nodeName"] for p in up.pods()) == ["kind-worker", "kind-worker2", "kind-worker2",
                                                                 "kind-worker2"]
-    back = controllers.uncordon(up, "kind-worker")
+    back = edits.uncordon(up, "kind-worker")
     assert "taints" not in back.get("Node", "kind-worker")["spec"]
 
 
 def test_drain_evicts_and_replaces_elsewhere() -> None:
     c = cluster_with(deployment("my-app", replicas=2), service(selector={"app": "MyApp"}))
     on_worker = [p["metadata"]["name"] for p in c.pods() if p["spec"]["nodeName"] == "kind-worker"]
-    d = controllers.drain(c, "kind-worker")
+    d = edits.drain(c, "kind-worker")
     assert d.get("Node", "kind-worker")["spec"]["unschedulable"] is True
     for name in on_worker:
         assert d.get("Pod", name)["metadata"]["deletionTimestamp"]
@@ -122,14 +125,14 @@ def test_drain_evicts_and_replaces_elsewhere() -> None:
 
 
 def test_drain_refuses_bare_pods_without_force() -> None:
-    c = controllers.reconcile(base_cluster().with_objects([bare_pod("bare", {"a": "b"},
+    c = reconcile(base_cluster().with_objects([bare_pod("bare", {"a": "b"},
                                                                      nodeSelector={"kubernetes.io/hostname": "kind-worker"})]))
     with pytest.raises(KubelearnError) as err:
-        controllers.drain(c, "kind-worker")
+        edits.drain(c, "kind-worker")
     assert str(err.value).splitlines()[0] == (
         'error: unable to drain node "kind-worker" due to error: cannot delete cannot delete Pods that declare no '
         "controller (use --force to override): default/bare, continuing command...")
-    forced = controllers.drain(c, "kind-worker", force=True)
+    forced = edits.drain(c, "kind-worker", force=True)
     assert forced.get("Pod", "bare")["metadata"]["deletionTimestamp"]
     assert len(forced.pods()) == 1  # nobody replaces a bare pod
 
@@ -138,7 +141,7 @@ def test_fail_node() -> None:
     c = cluster_with(deployment("my-app", replicas=2), statefulset("web", replicas=2),
                      service(selector={"app": "MyApp"}))
     lost = [p["metadata"]["name"] for p in c.pods() if p["spec"]["nodeName"] == "kind-worker"]
-    f = controllers.fail_node(c, "kind-worker")
+    f = edits.fail_node(c, "kind-worker")
     nd = f.get("Node", "kind-worker")
     ready = next(x for x in nd["status"]["conditions"] if x["type"] == "Ready")
     assert (ready["status"], ready["reason"], ready["message"]) == ("Unknown", "NodeStatusUnknown",
@@ -155,12 +158,12 @@ def test_fail_node() -> None:
     assert [p["spec"]["nodeName"] for p in deploy_active] == ["kind-worker2", "kind-worker2"]
     lost_sts = [n for n in lost if n.startswith("web-")]
     assert lost_sts and all(f.get("Pod", n)["metadata"].get("deletionTimestamp") for n in lost_sts)
-    assert set(lost) <= set(names(controllers.advance(f, 10_000)))
+    assert set(lost) <= set(names(edits.advance(f, 10_000)))
     conds = {e["targetRef"]["name"]: e["conditions"] for s in f.endpoint_slices() for e in s["endpoints"]}
     assert all(conds[n] == {"ready": False, "serving": False, "terminating": True}
                for n in lost if n.startswith("my-app-"))
     # The node comes back: the evicted pods finish terminating, the StatefulSet pod returns.
-    back = controllers.advance(controllers.recover_node(f, "kind-worker"), 100)
+    back = edits.advance(edits.recover_node(f, "kind-worker"), 100)
     assert not set(lost) & {p["metadata"]["name"] for p in back.pods() if p["metadata"].get("deletionTimestamp")}
     assert sorted(n for n in names(back) if n.startswith("web-")) == ["web-0", "web-1"]
 
@@ -168,7 +171,7 @@ def test_fail_node() -> None:
 def test_rollout_steps_honour_surge_and_unavailable() -> None:
     c = cluster_with(deployment("my-app", replicas=10), service(selector={"app": "MyApp"}))
     old_rs = c.list("ReplicaSet")[0]["metadata"]["name"]
-    steps = controllers.rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}})
+    steps = rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}})
     assert len(steps) >= 2
     totals, availables = [], []
     for s in steps:
@@ -184,18 +187,18 @@ def test_rollout_steps_honour_surge_and_unavailable() -> None:
     assert {p["spec"]["containers"][0]["image"] for p in active(last)} == {"nginx:1.28"}
     # Old pods are Terminating, still serving, until time passes.
     assert sum(1 for p in last.pods() if p["metadata"].get("deletionTimestamp")) == 10
-    assert len(controllers.advance(last, 30).pods()) == 10
+    assert len(edits.advance(last, 30).pods()) == 10
     # Finishing the rollout in one go gives the same desired state.
-    done = controllers.set_image(c, "my-app", "nginx:1.28")
+    done = edits.set_image(c, "my-app", "nginx:1.28")
     assert {r["metadata"]["name"]: r["spec"]["replicas"] for r in done.list("ReplicaSet")} == \
         {r["metadata"]["name"]: r["spec"]["replicas"] for r in last.list("ReplicaSet")}
-    assert controllers.rollout_steps(c, "my-app", lambda t: t) == []
+    assert rollout_steps(c, "my-app", lambda t: t) == []
 
 
 def test_rollout_steps_three_replicas_sequence() -> None:
     c = cluster_with(deployment("my-app", replicas=3))
     old = c.list("ReplicaSet")[0]["metadata"]["name"]
-    steps = controllers.rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}})
+    steps = rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}})
     seq = []
     for s in steps:
         rs = {r["metadata"]["name"]: r["spec"]["replicas"] for r in s.list("ReplicaSet")}
@@ -208,26 +211,26 @@ def test_recreate_rollout_steps() -> None:
     dep = deployment("my-app", replicas=2)
     dep["spec"]["strategy"] = {"type": "Recreate"}
     c = cluster_with(dep)
-    steps = controllers.rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}})
+    steps = rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}})
     assert [(len(active(s)), len(s.pods())) for s in steps] == [(0, 2), (0, 0), (2, 2)]
 
 
 def test_set_image_unknown_container() -> None:
     c = cluster_with(deployment("my-app", replicas=1))
     with pytest.raises(KubelearnError, match='error: unable to find container named "nope"'):
-        controllers.set_image(c, "my-app", "x", container="nope")
+        edits.set_image(c, "my-app", "x", container="nope")
 
 
 def test_set_ready_survives_reconcile_and_refuses_pending_pod() -> None:
     c = cluster_with(deployment("my-app", replicas=1), bare_pod("stuck", {"a": "b"}, nodeSelector={"no": "where"}))
     name = next(n for n in names(c) if n.startswith("my-app"))
-    c = controllers.set_ready(c, name, False)
-    c = controllers.scale(c, "my-app", 2)
+    c = edits.set_ready(c, name, False)
+    c = edits.scale(c, "my-app", 2)
     assert c.get("Pod", name)["status"]["conditions"][2] | {"lastTransitionTime": ""} == {
         "lastProbeTime": None, "lastTransitionTime": "", "message": "containers with unready status: [web]",
         "reason": "ContainersNotReady", "status": "False", "type": "Ready"}
     with pytest.raises(KubelearnError, match='pod "stuck" is not running'):
-        controllers.set_ready(c, "stuck", True)
+        edits.set_ready(c, "stuck", True)
 
 
 def test_cluster_methods_delegate_here() -> None:
@@ -239,7 +242,7 @@ def test_cluster_methods_delegate_here() -> None:
 def test_integration_with_default_scenario() -> None:
     scenarios = pytest.importorskip("kubelearn.scenarios")
     c = scenarios.default_scenario(seed=0)
-    assert controllers.reconcile(c).objects == c.objects
+    assert reconcile(c).objects == c.objects
     dns = [p for p in c.pods("kube-system") if p["metadata"]["name"].startswith("coredns-")]
     assert len(dns) == 2 and all(p["status"]["phase"] == "Running" for p in dns)
     assert "kind-control-plane" in {p["spec"]["nodeName"] for p in dns}  # CoreDNS tolerates the taint
@@ -251,24 +254,24 @@ def test_integration_with_default_scenario() -> None:
 
 def test_pods_of_a_deleted_node_are_collected_and_replaced() -> None:
     c = cluster_with(deployment("my-app", replicas=2))
-    gone = controllers.reconcile(c.without("Node", "kind-worker"))
+    gone = reconcile(c.without("Node", "kind-worker"))
     assert [p["spec"]["nodeName"] for p in gone.pods()] == ["kind-worker2", "kind-worker2"]
 
 
 def test_advance_does_not_finish_a_rollout() -> None:
     c = cluster_with(deployment("my-app", replicas=3))
-    steps = controllers.rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}})
+    steps = rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}})
     mid = steps[1]
-    later = controllers.advance(mid, 60)
+    later = edits.advance(mid, 60)
     reps = sorted(r["spec"]["replicas"] for r in later.list("ReplicaSet"))
     assert reps == sorted(r["spec"]["replicas"] for r in mid.list("ReplicaSet")) == [1, 2]
     assert len(later.pods()) == 3  # the terminating pod is gone, nothing new was created
-    assert sorted(r["spec"]["replicas"] for r in controllers.reconcile(later).list("ReplicaSet")) == [0, 3]
+    assert sorted(r["spec"]["replicas"] for r in reconcile(later).list("ReplicaSet")) == [0, 3]
 
 
 def test_rollout_steps_with_step_seconds_time_each_step() -> None:
     c = cluster_with(deployment("my-app", replicas=3)).at(100)
-    steps = controllers.rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}},
+    steps = rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}},
                                       step_seconds=20)
     assert [s.now for s in steps] == [100, 120, 140, 160, 180, 200]
     # The pod scaled down at step 2 (t=120) has the deadline 150 and is gone by step 4 (t=160).
@@ -296,33 +299,33 @@ _EDITS = st.lists(st.one_of(
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(edits=_EDITS)
-def test_edits_keep_the_cluster_consistent(edits: list[tuple]) -> None:
+@given(steps=_EDITS)
+def test_edits_keep_the_cluster_consistent(steps: list[tuple]) -> None:
     import ipaddress
 
     c = cluster_with(deployment("my-app", replicas=3), service(selector={"app": "MyApp"}))
-    for edit in edits:
+    for edit in steps:
         pods = names(c)
         op = edit[0]
         if op == "scale":
-            c = controllers.scale(c, "my-app", edit[1])
+            c = edits.scale(c, "my-app", edit[1])
         elif op == "delete" and pods:
-            c = controllers.delete_pod(c, pods[edit[1] % len(pods)], grace=edit[2])
+            c = edits.delete_pod(c, pods[edit[1] % len(pods)], grace=edit[2])
         elif op == "ready":
             running = [p["metadata"]["name"] for p in c.pods() if p["status"].get("phase") == "Running"]
             if running:
-                c = controllers.set_ready(c, running[edit[1] % len(running)], edit[2])
+                c = edits.set_ready(c, running[edit[1] % len(running)], edit[2])
         elif op == "cordon":
-            c = controllers.cordon(c, edit[1])
+            c = edits.cordon(c, edit[1])
         elif op == "uncordon":
-            c = controllers.uncordon(c, edit[1])
+            c = edits.uncordon(c, edit[1])
         elif op == "fail":
-            c = controllers.fail_node(c, edit[1])
+            c = edits.fail_node(c, edit[1])
         elif op == "recover":
-            c = controllers.recover_node(c, edit[1])
+            c = edits.recover_node(c, edit[1])
         elif op == "advance":
-            c = controllers.advance(c, c.now + edit[1])
-        assert controllers.reconcile(c).objects == c.objects
+            c = edits.advance(c, c.now + edit[1])
+        assert reconcile(c).objects == c.objects
         dep = c.get("Deployment", "my-app")
         live = active(c)
         assert len(live) == dep["spec"]["replicas"]
@@ -352,25 +355,25 @@ _STS_EDITS = st.lists(st.one_of(
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(edits=_STS_EDITS, parallel=st.booleans())
-def test_statefulset_identities_survive_any_edits(edits: list[tuple], parallel: bool) -> None:
+@given(steps=_STS_EDITS, parallel=st.booleans())
+def test_statefulset_identities_survive_any_edits(steps: list[tuple], parallel: bool) -> None:
     c = cluster_with(statefulset("web", replicas=3, parallel=parallel))
-    for edit in edits:
+    for edit in steps:
         op = edit[0]
         if op == "scale":
-            c = controllers.scale(c, "web", edit[1], kind="StatefulSet")
+            c = edits.scale(c, "web", edit[1], kind="StatefulSet")
         elif op == "delete" and c.has("Pod", f"web-{edit[1]}"):
-            c = controllers.delete_pod(c, f"web-{edit[1]}", grace=edit[2])
+            c = edits.delete_pod(c, f"web-{edit[1]}", grace=edit[2])
         elif op == "ready" and c.has("Pod", f"web-{edit[1]}") and \
                 c.get("Pod", f"web-{edit[1]}")["status"].get("phase") == "Running":
-            c = controllers.set_ready(c, f"web-{edit[1]}", edit[2])
+            c = edits.set_ready(c, f"web-{edit[1]}", edit[2])
         elif op == "fail":
-            c = controllers.fail_node(c, edit[1])
+            c = edits.fail_node(c, edit[1])
         elif op == "recover":
-            c = controllers.recover_node(c, edit[1])
+            c = edits.recover_node(c, edit[1])
         elif op == "advance":
-            c = controllers.advance(c, c.now + edit[1])
-        assert controllers.reconcile(c).objects == c.objects
+            c = edits.advance(c, c.now + edit[1])
+        assert reconcile(c).objects == c.objects
         replicas = c.get("StatefulSet", "web")["spec"]["replicas"]
         for p in active(c):
             assert p["metadata"]["name"] in {f"web-{i}" for i in range(replicas)}
@@ -389,15 +392,15 @@ def test_fighting_controllers_raise_instead_of_spinning(monkeypatch: pytest.Monk
         return c.with_object({"apiVersion": "v1", "kind": "Namespace",
                               "metadata": {"name": "flap", "labels": {"n": str(c.clock)}}})
 
-    monkeypatch.setattr(controllers, "schedule", flapping)
+    monkeypatch.setattr(manager, "schedule", flapping)
     with pytest.raises(KubelearnError, match=r"the controllers did not settle after 100 rounds"):
-        controllers.reconcile(base_cluster())
+        reconcile(base_cluster())
 
 
 def test_rollout_steps_print_as_a_table() -> None:
     c = cluster_with(deployment("my-app", replicas=3))
     old = c.list("ReplicaSet")[0]["metadata"]["name"]
-    steps = controllers.rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}},
+    steps = rollout_steps(c, "my-app", {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}},
                                       step_seconds=5)
     new = next(r["metadata"]["name"] for r in steps[-1].list("ReplicaSet") if r["metadata"]["name"] != old)
     lines = repr(steps).splitlines()

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kubelearn.defaults import DEFAULT_CLIENT_IP_TIMEOUT, apply_defaults
+from kubelearn.apiserver.defaults import DEFAULT_CLIENT_IP_TIMEOUT, apply_defaults
 
 
 def service(**spec: Any) -> dict[str, Any]:

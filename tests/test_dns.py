@@ -8,7 +8,7 @@ import pytest
 from discovery_builders import cluster, endpoint_slice, kube_dns_service, kubernetes_service, pod, service
 
 from kubelearn.cluster import Cluster
-from kubelearn.dns import DNSError, lookup, resolv_conf, resolve
+from kubelearn.discovery.dns import DNSError, lookup, resolv_conf, resolve
 from kubelearn.errors import NotFoundError
 
 

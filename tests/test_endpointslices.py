@@ -1,4 +1,4 @@
-"""The EndpointSlice and Endpoints controllers (kubelearn.endpointslices)."""
+"""The EndpointSlice and Endpoints controllers (kubelearn.controllers.endpointslice)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from _workloads_fixtures import (
     statefulset,
 )
 
-from kubelearn import controllers
+from kubelearn import edits
 from kubelearn.cluster import Cluster, Topology
-from kubelearn.endpointslices import MANAGED_BY, endpoint_slices_for, endpoints_for, resolve_target_port
-from kubelearn.workloads import SAFE_ALPHABET
+from kubelearn.controllers.endpointslice import MANAGED_BY, endpoint_slices_for, endpoints_for, resolve_target_port
+from kubelearn.controllers.manager import reconcile
+from kubelearn.controllers.pods import SAFE_ALPHABET
 
 
 def eps(c: Cluster, svc: str = "my-service") -> list[tuple[str, bool, bool, bool]]:
@@ -63,7 +64,7 @@ def test_named_target_port_resolved_per_pod_blue_green() -> None:
     udp_only = bare_pod("udp", {"app": "web"})
     udp_only["spec"]["containers"][0]["ports"] = [{"containerPort": 7070, "name": "http", "protocol": "UDP"}]
     svc = service("web", selector={"app": "web"}, target_port="http", port_name="http")
-    c = controllers.reconcile(base_cluster().with_objects([blue, green, udp_only, svc]))
+    c = reconcile(base_cluster().with_objects([blue, green, udp_only, svc]))
     slices = c.endpoint_slices("default", "web")
     by_port = {tuple(p["port"] for p in s["ports"]): [e["targetRef"]["name"] for e in s["endpoints"]] for s in slices}
     # The UDP-only pod has no TCP port "http": it lands in a slice with no ports at all.
@@ -97,14 +98,14 @@ def test_more_than_100_endpoints_make_two_slices_with_stable_names() -> None:
     names = [s["metadata"]["name"] for s in slices]
     assert len(set(names)) == 2
     # Scaling keeps the slices (same names) as long as the port list is unchanged.
-    down = controllers.scale(c, "my-app", 120)
+    down = edits.scale(c, "my-app", 120)
     assert [s["metadata"]["name"] for s in down.endpoint_slices("default", "my-service")] == names
-    small = controllers.scale(down, "my-app", 3)
+    small = edits.scale(down, "my-app", 3)
     # The 147 pods scaled away (30, then 117, at the same instant) are Terminating until their
     # grace period ends: still in the slices.
     ends = [e for s in small.endpoint_slices("default", "my-service") for e in s["endpoints"]]
     assert len(ends) == 150 and sum(e["conditions"]["terminating"] for e in ends) == 147
-    small = controllers.advance(small, small.now + 30)
+    small = edits.advance(small, small.now + 30)
     assert [s["metadata"]["name"] for s in small.endpoint_slices("default", "my-service")] == names[:1]
 
 
@@ -112,7 +113,7 @@ def test_publish_not_ready_addresses_and_unready_pods() -> None:
     c = cluster_with(deployment("my-app", replicas=2), service(selector={"app": "MyApp"}),
                      service("peers", selector={"app": "MyApp"}, cluster_ip="None", publish_not_ready=True))
     victim = c.pods()[0]["metadata"]["name"]
-    c = controllers.set_ready(c, victim, False)
+    c = edits.set_ready(c, victim, False)
     assert (victim, False, False, False) in eps(c)
     assert (victim, True, True, False) in eps(c, "peers")
     (peers,) = c.endpoint_slices("default", "peers")
@@ -129,7 +130,7 @@ def test_publish_not_ready_addresses_and_unready_pods() -> None:
 def test_terminating_pod_conditions() -> None:
     c = cluster_with(deployment("my-app", replicas=2), service(selector={"app": "MyApp"}))
     victim = c.pods()[0]["metadata"]["name"]
-    c = controllers.delete_pod(c, victim, grace=True)
+    c = edits.delete_pod(c, victim, grace=True)
     got = sorted(eps(c))
     assert (victim, False, True, True) in got
     assert sum(1 for e in got if e[1:] == (True, True, False)) == 2  # survivor + replacement
@@ -160,7 +161,7 @@ def test_placeholder_slice_when_nothing_matches_and_deleted_service_loses_slices
         "apiVersion": "v1", "kind": "Endpoints",
         "metadata": {"name": "my-service", "namespace": "default",
                      "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}}}
-    gone = controllers.reconcile(c.without("Service", "my-service"))
+    gone = reconcile(c.without("Service", "my-service"))
     assert gone.endpoint_slices() == [] and gone.list("Endpoints") == []
 
 
@@ -169,7 +170,7 @@ def test_hostname_only_for_the_governing_service_and_zone_from_node() -> None:
     for n in nodes:
         n["metadata"]["labels"]["topology.kubernetes.io/zone"] = "zone-" + n["metadata"]["name"][-1]
     c = Cluster(topology=Topology(nodes=NODES)).with_objects(nodes)
-    c = controllers.reconcile(c.with_objects([
+    c = reconcile(c.with_objects([
         statefulset("web", replicas=2, service="nginx"),
         service("nginx", selector={"app": "web"}, cluster_ip="None", target_port="web"),
         service("other", selector={"app": "web"}, target_port=80),
@@ -209,7 +210,7 @@ def test_slice_names_depend_on_seed_only() -> None:
 
 
 def test_endpoints_truncated_over_1000_addresses_slices_are_not() -> None:
-    from kubelearn.scheduler import running_status
+    from kubelearn.controllers.scheduler import running_status
 
     pods = []
     for i in range(1001):

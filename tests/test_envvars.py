@@ -6,7 +6,7 @@ import pytest
 from discovery_builders import cluster, kube_dns_service, kubernetes_service, pod, service
 
 from kubelearn.cluster import Cluster
-from kubelearn.envvars import EnvVarSourceError, container_env, expand, service_env, service_variables
+from kubelearn.discovery.envvars import EnvVarSourceError, container_env, expand, service_env, service_variables
 from kubelearn.errors import KubelearnError, NotFoundError
 
 

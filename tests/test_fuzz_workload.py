@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubelearn import cli
+from kubelearn.apiserver.workload import validate_workload
 from kubelearn.errors import KubelearnError
-from kubelearn.traffic.workload import Event, cluster_ip, from_object, nodes, validate_workload, workload
+from kubelearn.traffic.workload import Event, cluster_ip, from_object, nodes, workload
 
 SCENARIO = Path(__file__).resolve().parents[1] / "kubelearn" / "data" / "scenarios" / "my-service.yaml"
 TEMPLATE = {"spec": {"containers": [{"name": "app", "image": "registry.k8s.io/e2e-test-images/agnhost:2.54"}]}}

@@ -318,7 +318,7 @@ status: {podIP: "10.244.1.9 dev eth0"}
 
 
 def test_load_balancer_status_is_validated_as_the_api_server_does() -> None:
-    from kubelearn.validation import validate_load_balancer_status
+    from kubelearn.apiserver.validation import validate_load_balancer_status
 
     errs = [str(e) for e in validate_load_balancer_status({"ingress": [
         {"ip": "192.0.2.1", "ipMode": "VIP"}, {"ip": "nope", "ipMode": "VIP"}, {"hostname": "lb.example.com", "ipMode": "VIP"},

@@ -17,22 +17,17 @@ import pytest
 import yaml
 
 from kubelearn import cli
-from kubelearn.apply import load
-from kubelearn.errors import ApplyError, InvalidError, KubelearnError
-from kubelearn.traffic.workload import (
+from kubelearn.apiserver.workload import (
     MAX_CONNECTIONS,
     MAX_REPLICAS,
     MAX_REQUESTS,
     MAX_REQUESTS_PER_CONNECTION,
     MAX_SECONDS,
-    Event,
-    Workload,
-    cluster_ip,
-    from_object,
-    nodes,
     validate_workload,
-    workload,
 )
+from kubelearn.edits import load
+from kubelearn.errors import ApplyError, InvalidError, KubelearnError
+from kubelearn.traffic.workload import Event, Workload, cluster_ip, from_object, nodes, workload
 
 SCENARIO = Path(__file__).resolve().parents[1] / "kubelearn" / "data" / "scenarios" / "my-service.yaml"
 TEMPLATE = {"spec": {"containers": [{"name": "app", "image": "registry.k8s.io/e2e-test-images/agnhost:2.54"}]}}

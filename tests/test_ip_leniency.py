@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubelearn.proxy import rules
-from kubelearn.topology import default_cluster
-from kubelearn.validation import (
+from kubelearn.apiserver.validation import (
     cidr_warnings,
     ip_warnings,
     legacy_cidr_errors,
     legacy_ip_errors,
     service_address_warnings,
 )
+from kubelearn.kind import default_cluster
+from kubelearn.proxy import rules
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "validation" / "upstream_ip_cidr.yaml").read_text())
 

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from kubelearn.cluster import Cluster
+from kubelearn.kind import Topology
 from kubelearn.proxy import rules, trace
 from kubelearn.proxy.ipvs import _entry
-from kubelearn.topology import Topology
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "proxy" / "upstream_ipvs_nodeport.yaml").read_text())["cases"]
 

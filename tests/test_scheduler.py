@@ -1,4 +1,4 @@
-"""Where pods run and which IPs they get (kubelearn.scheduler)."""
+"""Where pods run and which IPs they get (kubelearn.controllers.scheduler)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,15 @@ import ipaddress
 
 from _workloads_fixtures import NODES, bare_pod, base_cluster, cluster_with, deployment, node
 
-from kubelearn import controllers
+from kubelearn import edits
 from kubelearn.cluster import Cluster, NodeSpec, Topology
-from kubelearn.scheduler import LAST_RESERVED_IP_ANNOTATION, allocate_pod_ip, schedule, unschedulable_message
+from kubelearn.controllers.manager import reconcile
+from kubelearn.controllers.scheduler import (
+    LAST_RESERVED_IP_ANNOTATION,
+    allocate_pod_ip,
+    schedule,
+    unschedulable_message,
+)
 
 
 def placement(c: Cluster) -> list[tuple[str, str, str]]:
@@ -43,13 +49,13 @@ def test_toleration_and_node_selector_reach_the_control_plane() -> None:
     p = bare_pod("dns", {"k8s-app": "kube-dns"},
                  nodeSelector={"node-role.kubernetes.io/control-plane": ""},
                  tolerations=[{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}])
-    c = controllers.reconcile(base_cluster().with_objects([p]))
+    c = reconcile(base_cluster().with_objects([p]))
     assert placement(c) == [("dns", "kind-control-plane", "10.244.0.2")]
 
 
 def test_unschedulable_pod_stays_pending_with_schedulers_message() -> None:
     p = bare_pod("picky", {"app": "x"}, nodeSelector={"disktype": "ssd"})
-    c = controllers.reconcile(base_cluster().with_objects([p]))
+    c = reconcile(base_cluster().with_objects([p]))
     pod = c.get("Pod", "picky")
     assert "nodeName" not in pod["spec"] and pod["status"]["phase"] == "Pending"
     (cond,) = pod["status"]["conditions"]
@@ -59,16 +65,16 @@ def test_unschedulable_pod_stays_pending_with_schedulers_message() -> None:
         "2 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: "
         "3 Preemption is not helpful for scheduling.")
     # Idempotent: another reconcile changes nothing.
-    assert controllers.reconcile(c).objects == c.objects
+    assert reconcile(c).objects == c.objects
 
 
 def test_cordoned_workers_message_then_uncordon_schedules() -> None:
-    c = controllers.cordon(controllers.cordon(base_cluster(), "kind-worker"), "kind-worker2")
-    c = controllers.reconcile(c.with_objects([bare_pod("p", {"app": "x"})]))
+    c = edits.cordon(edits.cordon(base_cluster(), "kind-worker"), "kind-worker2")
+    c = reconcile(c.with_objects([bare_pod("p", {"app": "x"})]))
     msg = c.get("Pod", "p")["status"]["conditions"][0]["message"]
     assert msg.startswith("0/3 nodes are available: 1 node(s) had untolerated taint "
                           "{node-role.kubernetes.io/control-plane: }, 2 node(s) were unschedulable. preemption:")
-    c = controllers.uncordon(c, "kind-worker2")
+    c = edits.uncordon(c, "kind-worker2")
     assert placement(c) == [("p", "kind-worker2", "10.244.2.2")]
     assert "unschedulable" not in c.get("Node", "kind-worker2")["spec"]
 
@@ -86,7 +92,7 @@ def test_freed_ip_is_not_reused_at_once() -> None:
     c = cluster_with(deployment("web", replicas=2))
     first = c.pods()[0]
     assert first["status"]["podIP"] == "10.244.1.2"
-    c = controllers.delete_pod(c, first["metadata"]["name"])
+    c = edits.delete_pod(c, first["metadata"]["name"])
     # The replacement goes to kind-worker (now the least loaded) and gets .3, not the freed .2.
     new = [p for p in c.pods() if p["metadata"]["name"] != c.pods()[0]["metadata"]["name"]]
     assert [(p["spec"]["nodeName"], p["status"]["podIP"]) for p in new] == [("kind-worker", "10.244.1.3")]
@@ -107,14 +113,14 @@ def test_host_local_wraps_around() -> None:
 def test_full_node_leaves_pod_without_ip() -> None:
     spec = NodeSpec("tiny", "worker", "172.18.0.9", "10.244.9.0/30")  # usable: .2 only
     c = Cluster(topology=Topology(nodes=(spec,))).with_objects([node(spec)])
-    c = controllers.reconcile(c.with_objects([deployment("web", replicas=2)]))
+    c = reconcile(c.with_objects([deployment("web", replicas=2)]))
     ips = sorted(p["status"].get("podIP", "") for p in c.pods())
     assert ips == ["", "10.244.9.2"]
     assert c.get("Deployment", "web")["status"]["readyReplicas"] == 1
 
 
 def test_host_network_pod_uses_node_ip_without_ipam() -> None:
-    c = controllers.reconcile(base_cluster().with_objects([bare_pod("hn", {"a": "b"}, hostNetwork=True)]))
+    c = reconcile(base_cluster().with_objects([bare_pod("hn", {"a": "b"}, hostNetwork=True)]))
     pod = c.get("Pod", "hn")
     assert pod["status"]["podIP"] == pod["status"]["hostIP"] == c.node_ip(pod["spec"]["nodeName"])
     assert LAST_RESERVED_IP_ANNOTATION not in (c.get("Node", pod["spec"]["nodeName"])["metadata"].get("annotations") or {})
@@ -123,7 +129,7 @@ def test_host_network_pod_uses_node_ip_without_ipam() -> None:
 def test_required_node_affinity() -> None:
     aff = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
         {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["kind-worker2"]}]}]}}}
-    c = controllers.reconcile(base_cluster().with_objects([bare_pod("a", {"x": "y"}, affinity=aff),
+    c = reconcile(base_cluster().with_objects([bare_pod("a", {"x": "y"}, affinity=aff),
                                                            bare_pod("b", {"x": "y"}, affinity=aff)]))
     assert [n for _, n, _ in placement(c)] == ["kind-worker2", "kind-worker2"]
 
@@ -140,7 +146,7 @@ def test_max_pods_per_node() -> None:
     for n in nodes:
         n["status"]["allocatable"] = {"pods": "1"}
     c = Cluster(topology=Topology(nodes=NODES)).with_objects(nodes)
-    c = controllers.reconcile(c.with_objects([deployment("web", replicas=3)]))
+    c = reconcile(c.with_objects([deployment("web", replicas=3)]))
     pending = [p for p in c.pods() if "nodeName" not in p["spec"]]
     assert len(pending) == 1 and len(c.pods()) == 3
     assert pending[0]["status"]["conditions"][0]["message"] == (
@@ -150,7 +156,7 @@ def test_max_pods_per_node() -> None:
 
 
 def test_other_schedulers_pods_are_left_alone() -> None:
-    c = controllers.reconcile(base_cluster().with_objects([bare_pod("mine", {"a": "b"}, schedulerName="my-scheduler")]))
+    c = reconcile(base_cluster().with_objects([bare_pod("mine", {"a": "b"}, schedulerName="my-scheduler")]))
     pod = c.get("Pod", "mine")
     assert "nodeName" not in pod["spec"] and "conditions" not in pod["status"]
 
@@ -158,7 +164,7 @@ def test_other_schedulers_pods_are_left_alone() -> None:
 def test_pending_pods_beyond_max_pods_are_cheap(monkeypatch):
     """300 replicas on two workers of 110 pods: 220 run, 80 stay Pending with the scheduler's
     message, and the node filters run once for all the Pending pods, not once each."""
-    import kubelearn.scheduler as sched
+    import kubelearn.controllers.scheduler as sched
 
     calls = []
     real = sched.feasible_nodes

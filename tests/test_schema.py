@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubelearn.errors import KubelearnError
-from kubelearn.schema import (
+from kubelearn.apiserver.schema import (
     UNKNOWN_FIELD,
     WRONG_TYPE,
     BadRequestError,
@@ -20,6 +19,7 @@ from kubelearn.schema import (
     check,
     decode_message,
 )
+from kubelearn.errors import KubelearnError
 
 DATA = Path(__file__).parent / "data" / "validation"
 

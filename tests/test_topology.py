@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kubelearn.errors import ManifestError
-from kubelearn.topology import (
+from kubelearn.kind import (
     IPVS_SCHEDULERS,
     default_cluster,
     default_proxy_config,
@@ -141,7 +141,7 @@ def test_default_cluster_objects():
 
 def test_control_plane_is_kept_out_of_external_load_balancers() -> None:
     """kubeadm's label on the control plane, removed by kind on a one-node cluster."""
-    from kubelearn.topology import default_cluster, topology_from_kind_config
+    from kubelearn.kind import default_cluster, topology_from_kind_config
 
     label = "node.kubernetes.io/exclude-from-external-load-balancers"
     c = default_cluster()
@@ -153,8 +153,8 @@ def test_control_plane_is_kept_out_of_external_load_balancers() -> None:
 
 
 def test_kind_config_reports_every_error_with_its_line(tmp_path):
-    from kubelearn.apply import load
-    from kubelearn.topology import TopologyError
+    from kubelearn.edits import load
+    from kubelearn.kind import TopologyError
 
     f = tmp_path / "kind.yaml"
     f.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n"
@@ -172,7 +172,7 @@ def test_kind_config_reports_every_error_with_its_line(tmp_path):
 
 
 def test_proxy_config_reports_every_error():
-    from kubelearn.topology import TopologyError
+    from kubelearn.kind import TopologyError
 
     doc = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
            "mode": "userspace", "ipvs": {"scheduler": "xx", "bogus": 1}}

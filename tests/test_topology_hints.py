@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import kubelearn as kl
-from kubelearn.endpointslices import (
+from kubelearn.controllers.endpointslice import (
     INSUFFICIENT_NUMBER_OF_ENDPOINTS,
     NO_ZONE_SPECIFIED,
     add_topology_hints,
@@ -117,7 +117,7 @@ def test_node_hints_need_the_gate(zones: kl.Cluster) -> None:
     import copy
     import dataclasses
 
-    from kubelearn.endpointslices import apply_hints
+    from kubelearn.controllers.endpointslice import apply_hints
 
     svc = zones.get("Service", "web")
     same_node = {**svc, "spec": {**svc["spec"], "trafficDistribution": "PreferSameNode"}}

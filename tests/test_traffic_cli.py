@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent / "data" / "traffic"))
 import clusters as k  # noqa: E402
 
 from kubelearn import cli  # noqa: E402
-from kubelearn.topology import default_proxy_config  # noqa: E402
+from kubelearn.kind import default_proxy_config  # noqa: E402
 from kubelearn.traffic import read_log  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def test_usage_errors_exit_2(capsys):
 
 
 def test_simulate_with_a_workload_document(capsys, tmp_path):
-    pytest.importorskip("kubelearn.apply")
+    pytest.importorskip("kubelearn.edits")
     manifest = Path(__file__).parent / "data" / "traffic" / "nodeport-local.yaml"
     out_file = tmp_path / "np.csv"
     assert cli.main(["simulate", "-f", str(manifest), "-o", str(out_file)]) == 0
@@ -74,7 +74,7 @@ def test_simulate_with_a_workload_document(capsys, tmp_path):
 
 
 def test_workload_errors_are_printed_without_traceback(capsys, tmp_path):
-    pytest.importorskip("kubelearn.apply")
+    pytest.importorskip("kubelearn.edits")
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: kubelearn.dev/v1alpha1\nkind: Workload\nmetadata: {name: w}\n"
                    "spec: {clients: [], target: {dns: web, port: 80}}\n")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import kubelearn as kl
-from kubelearn import controllers
+from kubelearn import edits
+from kubelearn.controllers.manager import reconcile
 from kubelearn.traffic import errors_over_time, jain_index, pod_shares, read_log, write_log
 from kubelearn.traffic.analysis import first_requests
 from kubelearn.traffic.events import min_sync_period
@@ -76,9 +77,9 @@ def test_scale_down_leaves_the_victims_terminating_until_their_deadline(web: kl.
     ep = {e["targetRef"]["name"]: e["conditions"] for sl in down.endpoint_slices("default", "web")
           for e in sl["endpoints"]}
     assert ep[term[0]["metadata"]["name"]] == {"ready": False, "serving": True, "terminating": True}
-    assert controllers.reconcile(down).objects == down.objects  # idempotent: nothing more is deleted
-    assert controllers.advance(down, 129.0).has("Pod", term[0]["metadata"]["name"])
-    after = controllers.advance(down, 130.0)
+    assert reconcile(down).objects == down.objects  # idempotent: nothing more is deleted
+    assert edits.advance(down, 129.0).has("Pod", term[0]["metadata"]["name"])
+    after = edits.advance(down, 130.0)
     assert not after.has("Pod", term[0]["metadata"]["name"]) and len(_web_pods(after)) == 2
 
 

@@ -1,4 +1,4 @@
-"""The simulator through the real kube-proxy model (kubelearn.proxy) and DNS model (kubelearn.dns)."""
+"""The simulator through the real kube-proxy model (kubelearn.proxy) and DNS model (kubelearn.discovery.dns)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent / "data" / "traffic"))
 import clusters as k  # noqa: E402
 
 proxy = pytest.importorskip("kubelearn.proxy")
-dnsmod = pytest.importorskip("kubelearn.dns")
-topology = pytest.importorskip("kubelearn.topology")
+dnsmod = pytest.importorskip("kubelearn.discovery.dns")
+topology = pytest.importorskip("kubelearn.kind")
 
 from kubelearn.traffic import (  # noqa: E402
     chi_square,
@@ -131,7 +131,7 @@ spec:
 
 
 def test_rolling_update_through_apply_and_controllers():
-    apply = pytest.importorskip("kubelearn.apply")
+    apply = pytest.importorskip("kubelearn.edits")
     graceful = apply.load(ROLLOUT.replace("GRACE", "10"))
     df = simulate(graceful)  # the Workload document loaded with -f is the one that runs
     assert df.attrs["workload"]["metadata"]["name"] == "rollout"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from kubelearn.apiserver.schema import BadRequestError
+from kubelearn.apiserver.workload import validate_workload
 from kubelearn.errors import InvalidError
-from kubelearn.schema import BadRequestError
 from kubelearn.traffic import Event, cluster_ip, dns, external, from_object, load_balancer, nodes, pods, workload
-from kubelearn.traffic.workload import validate_workload
 
 DOC = """
 apiVersion: kubelearn.dev/v1alpha1

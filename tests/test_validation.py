@@ -11,7 +11,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubelearn.defaults import apply_defaults
+from kubelearn.apiserver.defaults import apply_defaults
+from kubelearn.apiserver.schema import check
+from kubelearn.apiserver.validation import parse_ip, validate
 from kubelearn.errors import InvalidError
 from kubelearn.labels import (
     DNS1035_LABEL_MESSAGE,
@@ -20,8 +22,6 @@ from kubelearn.labels import (
     RFC1123_LABEL_MESSAGE,
     RFC1123_SUBDOMAIN_MESSAGE,
 )
-from kubelearn.schema import check
-from kubelearn.validation import parse_ip, validate
 
 DATA = Path(__file__).parent / "data" / "validation"
 
@@ -576,7 +576,7 @@ def test_mutated_manifests_never_raise_and_every_error_has_a_path(
 
 # ----------------------------------------------------------------- integration through apply.py
 def test_through_apply_pipeline() -> None:
-    apply_mod = pytest.importorskip("kubelearn.apply")
+    apply_mod = pytest.importorskip("kubelearn.edits")
     from kubelearn.errors import ApplyError
 
     with pytest.raises(ApplyError) as info:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubelearn import schema
+from kubelearn.apiserver import schema
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubelearn.topology import TopologyError, topology_from_kind_config
+from kubelearn.kind import TopologyError, topology_from_kind_config
 from kubelearn.versions import (
     NEWEST_MINOR,
     UnsupportedVersionError,

@@ -1,4 +1,4 @@
-"""Deployment → ReplicaSet → Pods and StatefulSet → Pods (kubelearn.workloads)."""
+"""Deployment → ReplicaSet → Pods and StatefulSet → Pods (kubelearn.controllers.pods)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import re
 import pytest
 from _workloads_fixtures import bare_pod, base_cluster, cluster_with, deployment, pod_template, statefulset
 
-from kubelearn import controllers
-from kubelearn.workloads import (
+from kubelearn import edits
+from kubelearn.controllers.manager import reconcile
+from kubelearn.controllers.pods import (
     SAFE_ALPHABET,
     _fnv32a,
     deployment_strategy_limits,
@@ -104,13 +105,13 @@ def test_same_seed_same_names_other_seed_other_suffixes() -> None:
 def test_scale_up_keeps_existing_pods_and_scale_down_removes_newest() -> None:
     c = cluster_with(deployment("web", replicas=2))
     first = [p["metadata"]["name"] for p in c.pods()]
-    up = controllers.scale(c, "web", 5)
+    up = edits.scale(c, "web", 5)
     names = [p["metadata"]["name"] for p in up.pods()]
     assert names[:2] == first and len(names) == 5
     assert up.get("Deployment", "web")["metadata"]["generation"] == 2
     on = {n: [p["metadata"]["name"] for p in up.pods() if p["spec"]["nodeName"] == n] for n in ("kind-worker", "kind-worker2")}
     assert (len(on["kind-worker"]), len(on["kind-worker2"])) == (3, 2)
-    down = controllers.scale(up, "web", 2)
+    down = edits.scale(up, "web", 2)
     # All Ready and Running: the ranking is computed once, and the node with more of the
     # ReplicaSet's pods ranks first, so all three victims come from kind-worker.  They are
     # deleted gracefully: Terminating, with the deadline now + terminationGracePeriodSeconds.
@@ -118,18 +119,18 @@ def test_scale_up_keeps_existing_pods_and_scale_down_removes_newest() -> None:
     assert sorted(p["metadata"]["name"] for p in victims) == sorted(on["kind-worker"])
     assert {p["metadata"]["deletionTimestamp"] for p in victims} == {down.timestamp(down.now + 30)}
     assert {p["metadata"]["deletionGracePeriodSeconds"] for p in victims} == {30}
-    assert controllers.reconcile(down).objects == down.objects  # nothing more to delete
-    gone = controllers.advance(down, down.now + 30)
+    assert reconcile(down).objects == down.objects  # nothing more to delete
+    gone = edits.advance(down, down.now + 30)
     assert [p["metadata"]["name"] for p in gone.pods()] == on["kind-worker2"]
 
 
 def test_scale_down_removes_not_ready_pod_first() -> None:
     c = cluster_with(deployment("web", replicas=3))
     victim = c.pods()[0]["metadata"]["name"]
-    c = controllers.set_ready(c, victim, False)
-    down = controllers.scale(c, "web", 2)
+    c = edits.set_ready(c, victim, False)
+    down = edits.scale(c, "web", 2)
     assert [p["metadata"]["name"] for p in down.pods() if p["metadata"].get("deletionTimestamp")] == [victim]
-    gone = controllers.advance(down, down.now + 30)
+    gone = edits.advance(down, down.now + 30)
     assert victim not in {p["metadata"]["name"] for p in gone.pods()}
     assert len(gone.pods()) == 2
 
@@ -160,26 +161,26 @@ def test_bare_replicaset_adopts_matching_pod_but_deployment_replicaset_does_not(
           "spec": {"replicas": 2, "selector": {"matchLabels": {"tier": "frontend"}},
                    "template": pod_template({"tier": "frontend"})}}
     c = base_cluster().with_objects([bare_pod("stray", {"tier": "frontend"}), rs])
-    c = controllers.reconcile(c)
+    c = reconcile(c)
     assert c.get("Pod", "stray")["metadata"]["ownerReferences"][0]["name"] == "frontend"
     assert len(c.pods()) == 2  # the stray pod counts as one of the two replicas
     # A Deployment's ReplicaSet selects pod-template-hash too, so the stray pod stays alone.
     d = base_cluster().with_objects([bare_pod("stray", {"app": "MyApp"}), deployment("web", replicas=2)])
-    d = controllers.reconcile(d)
+    d = reconcile(d)
     assert "ownerReferences" not in d.get("Pod", "stray")["metadata"]
     assert len(d.pods()) == 3
 
 
 def test_deleted_deployment_takes_replicasets_and_pods_with_it() -> None:
     c = cluster_with(deployment("web"))
-    gone = controllers.reconcile(c.without("Deployment", "web"))
+    gone = reconcile(c.without("Deployment", "web"))
     assert gone.list("ReplicaSet") == [] and gone.pods() == []
 
 
 def test_template_change_creates_new_replicaset_and_keeps_old_at_zero() -> None:
     c = cluster_with(deployment("web", replicas=2))
     old_rs = c.list("ReplicaSet")[0]["metadata"]["name"]
-    c2 = controllers.set_image(c, "web", "nginx:1.28")
+    c2 = edits.set_image(c, "web", "nginx:1.28")
     rss = {r["metadata"]["name"]: r for r in c2.list("ReplicaSet")}
     assert set(rss) == {old_rs, f"web-{pod_template_hash(c2.get('Deployment', 'web')['spec']['template'])}"}
     assert rss[old_rs]["spec"]["replicas"] == 0
@@ -189,11 +190,11 @@ def test_template_change_creates_new_replicaset_and_keeps_old_at_zero() -> None:
     assert {p["spec"]["containers"][0]["image"] for p in c2.pods() if not p["metadata"].get("deletionTimestamp")} \
         == {"nginx:1.28"}
     assert len([p for p in c2.pods() if p["metadata"].get("deletionTimestamp")]) == 2
-    c2 = controllers.advance(c2, c2.now + 30)
+    c2 = edits.advance(c2, c2.now + 30)
     assert {p["spec"]["containers"][0]["image"] for p in c2.pods()} == {"nginx:1.28"}
     assert c2.get("Deployment", "web")["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
     # Rolling back reuses the old ReplicaSet, which gets revision 3.
-    back = controllers.set_image(c2, "web", "nginx:1.27")
+    back = edits.set_image(c2, "web", "nginx:1.27")
     rs = back.get("ReplicaSet", old_rs)
     assert rs["spec"]["replicas"] == 2 and rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
     assert len(back.list("ReplicaSet")) == 2
@@ -206,7 +207,7 @@ def test_hash_collision_bumps_collision_count() -> None:
                 "metadata": {"name": f"web-{h}", "namespace": "default", "labels": {"other": "x"}},
                 "spec": {"replicas": 0, "selector": {"matchLabels": {"other": "x"}},
                          "template": pod_template({"other": "x"})}}
-    c = controllers.reconcile(base_cluster().with_objects([squatter, dep]))
+    c = reconcile(base_cluster().with_objects([squatter, dep]))
     d = c.get("Deployment", "web")
     assert d["status"]["collisionCount"] == 1
     assert c.has("ReplicaSet", f"web-{pod_template_hash(dep['spec']['template'], 1)}")
@@ -232,23 +233,23 @@ def test_statefulset_pods_have_stable_identities() -> None:
 
 def test_statefulset_scales_down_from_highest_ordinal() -> None:
     c = cluster_with(statefulset("web", replicas=4))
-    down = controllers.scale(c, "web", 2, kind="StatefulSet")
+    down = edits.scale(c, "web", 2, kind="StatefulSet")
     assert [p["metadata"]["name"] for p in down.pods() if p["metadata"].get("deletionTimestamp")] == ["web-2", "web-3"]
-    assert controllers.reconcile(down).objects == down.objects
-    gone = controllers.advance(down, down.now + 30)
+    assert reconcile(down).objects == down.objects
+    gone = edits.advance(down, down.now + 30)
     assert [p["metadata"]["name"] for p in gone.pods()] == ["web-0", "web-1"]
 
 
 def test_ordered_ready_waits_for_unready_pod_parallel_does_not() -> None:
     c = cluster_with(statefulset("web", replicas=2))
-    c = controllers.set_ready(c, "web-0", False)
-    up = controllers.scale(c, "web", 4, kind="sts")
+    c = edits.set_ready(c, "web-0", False)
+    up = edits.scale(c, "web", 4, kind="sts")
     assert [p["metadata"]["name"] for p in up.pods()] == ["web-0", "web-1"]
-    back = controllers.set_ready(up, "web-0", True)
+    back = edits.set_ready(up, "web-0", True)
     assert [p["metadata"]["name"] for p in back.pods()] == ["web-0", "web-1", "web-2", "web-3"]
     par = cluster_with(statefulset("db", replicas=1, parallel=True))
-    par = controllers.set_ready(par, "db-0", False)
-    par = controllers.scale(par, "db", 3, kind="StatefulSet")
+    par = edits.set_ready(par, "db-0", False)
+    par = edits.scale(par, "db", 3, kind="StatefulSet")
     assert [p["metadata"]["name"] for p in par.pods()] == ["db-0", "db-1", "db-2"]
 
 
@@ -319,7 +320,7 @@ def _names(c, kind, prefix):
 
 
 def test_generated_names_do_not_depend_on_other_documents():
-    from kubelearn.apply import load
+    from kubelearn.edits import load
 
     alone = load(_MY_SERVICE)
     for other in (load(_UNRELATED, _MY_SERVICE), load(_MY_SERVICE, _UNRELATED)):
@@ -330,12 +331,12 @@ def test_generated_names_do_not_depend_on_other_documents():
 
 
 def test_replacement_pod_gets_a_new_name_and_the_counter_grows():
-    from kubelearn.apply import load
-    from kubelearn.workloads import PODS_CREATED_ANNOTATION
+    from kubelearn.controllers.pods import PODS_CREATED_ANNOTATION
+    from kubelearn.edits import load
 
     c = load(_MY_SERVICE)
     before = _names(c, "Pod", "my-app-")
-    c2 = controllers.delete_pod(c, before[0])  # force-deleted: gone at once
+    c2 = edits.delete_pod(c, before[0])  # force-deleted: gone at once
     after = _names(c2, "Pod", "my-app-")
     assert len(after) == 3 and before[0] not in after and set(before[1:]) <= set(after)
     (rs,) = [r for r in c2.list("ReplicaSet") if r["metadata"]["name"].startswith("my-app-")]
@@ -343,8 +344,8 @@ def test_replacement_pod_gets_a_new_name_and_the_counter_grows():
 
 
 def test_remove_is_repeated_without():
-    from kubelearn.apply import load
-    from kubelearn.workloads import remove
+    from kubelearn.controllers.pods import remove
+    from kubelearn.edits import load
 
     c = load(_MY_SERVICE)
     pods = [p for p in c.pods("default")]

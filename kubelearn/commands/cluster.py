@@ -66,7 +66,7 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from ..apply import dry_run
+    from ..edits import dry_run
 
     if not args.filenames:
         # kubectl's wording when apply gets no files.
@@ -83,7 +83,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _env(args: argparse.Namespace) -> int:
-    from ..envvars import container_env
+    from ..discovery.envvars import container_env
 
     env = container_env(_cluster(args), args.pod, namespace=args.namespace, container=args.container)
     for key in sorted(env):
@@ -92,7 +92,7 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _dns(args: argparse.Namespace) -> int:
-    from ..dns import resolve
+    from ..discovery.dns import resolve
 
     result = resolve(_cluster(args), args.name, type=args.type, from_pod=args.from_pod, namespace=args.namespace)
     if args.output == "json":

@@ -85,7 +85,7 @@ def setup_cluster(key: str) -> Cluster:
     Raises:
         ApplyError: for the setup whose manifest the API server refuses (``nodeport-range``).
     """
-    from ..apply import load
+    from ..edits import load
 
     s = SETUPS[key]
     cluster = load(DATA / s.file)
@@ -119,8 +119,8 @@ def _ports(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def evidence(key: str, diagnosis: str) -> tuple[bool, str]:
     """Is the symptom of ``diagnosis`` present in setup ``key``?  With the reason, computed from the model."""
-    from ..dns import resolve
-    from ..envvars import container_env
+    from ..discovery.dns import resolve
+    from ..discovery.envvars import container_env
     from ..proxy import trace
 
     s = SETUPS[key]
@@ -298,7 +298,7 @@ def _reaches_pods(cluster: Cluster, service: str, src_kind: str, node: str = "")
 @cache
 def _without_service(key: str) -> Cluster:
     """The setup's other objects (the Deployment, the client), without the refused Service."""
-    from ..apply import load
+    from ..edits import load
     from ..manifest import read_documents
 
     docs = [d.obj for d in read_documents(DATA / SETUPS[key].file) if d.kind != "Service"]

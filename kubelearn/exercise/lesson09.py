@@ -190,7 +190,7 @@ spec:
     "over a `dns:///` target) opens a connection to each pod and spreads its requests over all of them.",
     lambda: HEADLESS)
 def _09_headless(answer: Any) -> tuple[bool, str]:
-    from ..dns import resolve
+    from ..discovery.dns import resolve
     from ..errors import KubelearnError
 
     services = kinds_in(answer, "Service")

@@ -21,7 +21,7 @@ from ._core import DATA, Exercise, WrongType, each, manifest, number, percent, r
 @cache
 def lesson_cluster(*files: str) -> Cluster:
     """The cluster a lesson starts from (its manifests, loaded as the lesson loads them)."""
-    from ..apply import load
+    from ..edits import load
 
     return load(*(DATA / f for f in files))
 
@@ -197,7 +197,7 @@ L02 = ("02-app.yaml", "02-team-b.yaml")
 
 
 def _queries_for(name: str) -> int:
-    from ..dns import resolve
+    from ..discovery.dns import resolve
 
     return len(resolve(lesson_cluster(*L02), name, from_pod="client").queries)
 
@@ -231,7 +231,7 @@ def _02_queries(answer: Any) -> tuple[bool, str]:
     "(reversed) and plain `my-service` do not.",
     lambda: "my-service.default")
 def _02_cross(answer: Any) -> tuple[bool, str]:
-    from ..dns import resolve
+    from ..discovery.dns import resolve
 
     name = text(answer, "a DNS name in a string, such as \"my-service.something\"", limit=253)
     cluster = lesson_cluster(*L02)
@@ -273,8 +273,8 @@ FIXED_02 = STARTER_02.replace("spec:\n", "spec:\n  enableServiceLinks: false\n")
     "`KUBERNETES_*` is always written. DNS does not depend on it.",
     lambda: FIXED_02, starter=STARTER_02)
 def _02_quiet(answer: Any) -> tuple[bool, str]:
-    from ..dns import resolve
-    from ..envvars import service_env
+    from ..discovery.dns import resolve
+    from ..discovery.envvars import service_env
 
     base = lesson_cluster(*L02)
     cluster, why = applied(base, answer)
@@ -647,7 +647,7 @@ V2 = {"metadata": {"labels": {"version": "v2"}}}
 
 
 def _loose_lowest_ready() -> int:
-    from ..controllers import rollout_steps
+    from ..controllers.rollout import rollout_steps
 
     cluster = lesson_cluster(*L06)
     dep = cluster.get("Deployment", "web")
@@ -745,7 +745,7 @@ FIXED_06 = STARTER_06.replace("maxSurge: 0\n      maxUnavailable: 1", "maxSurge:
 
 
 def _rollout_rows(cluster: Cluster) -> list[dict[str, Any]]:
-    from ..controllers import rollout_steps
+    from ..controllers.rollout import rollout_steps
 
     return rollout_steps(cluster, "web", V2).rows()
 

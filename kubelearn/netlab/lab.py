@@ -614,7 +614,7 @@ def _client_deaths(cluster: Cluster, sim: pd.DataFrame, known: Mapping[str, floa
     ``now``; a Terminating pod stops when its grace period ends (its ``deletionTimestamp``).
     Deaths already known stand.
     """
-    from ..workloads import parse_time
+    from ..controllers.pods import parse_time
 
     out = dict(known)
     pods = sim[sim["client_kind"].astype(str) == "pod"].drop_duplicates("client")

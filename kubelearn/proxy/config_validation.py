@@ -141,7 +141,7 @@ def validate_proxy_config(cfg: Mapping[str, Any]) -> list[ManifestError]:
 
     ``cfg`` is the merged configuration (defaults filled in, ``mode`` and ``detectLocalMode``
     as written, possibly blank).  ``mode``, ``detectLocalMode`` and ``ipvs.scheduler`` are
-    checked by :func:`kubelearn.topology.default_proxy_config` itself.  Each error's ``path``
+    checked by :func:`kubelearn.kind.default_proxy_config` itself.  Each error's ``path``
     is the YAML field path, so the caller can add the line.
     """
     errors: list[ManifestError] = []

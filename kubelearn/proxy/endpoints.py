@@ -38,8 +38,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..apiserver.validation import parse_ip
 from ..cluster import Cluster
-from ..validation import parse_ip
 from .names import endpoint_string, service_port_name
 
 __all__ = ["Categorized", "Endpoint", "ServicePort", "canonical_cidr", "canonical_ip", "categorize_endpoints",

@@ -30,8 +30,8 @@ from contextlib import contextmanager
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from ..apiserver.validation import _valid_cidr, parse_ip
 from ..errors import UnsafeValueError
-from ..validation import _valid_cidr, parse_ip
 
 if TYPE_CHECKING:  # pragma: no cover
     from .endpoints import ServicePort

@@ -16,6 +16,7 @@ The workload builders (``pods``, ``nodes``, ``external``, ``dns``, ``cluster_ip`
 kind are documented in :mod:`kubelearn.traffic.workload`.
 """
 
+from ..apiserver.workload import validate_workload
 from .analysis import (
     chi_square,
     errors_over_time,
@@ -40,7 +41,6 @@ from .workload import (
     node_port,
     nodes,
     pods,
-    validate_workload,
     workload,
 )
 

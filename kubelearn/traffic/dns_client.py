@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..cluster import Cluster
-from ..dns import Resolution, resolve
+from ..discovery.dns import Resolution, resolve
 from .clients import Client, stream
 from .events import Timeline
 from .strings import Strings

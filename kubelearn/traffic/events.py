@@ -193,7 +193,7 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
             pending.append((at + KUBELET_RELIST_SECONDS, seq, "setReady",
                             {"pod": args["name"], "ready": False, "namespace": ns, "_crashed": True}))
         elif action == "rollout":
-            from ..controllers import rollout_steps  # lazy: controllers build on the cluster model
+            from ..controllers.rollout import rollout_steps  # lazy: controllers build on the cluster model
 
             steps = rollout_steps(c, args["deployment"], args["template"], ns)
             step = float(args.get("stepSeconds", 5))
@@ -302,7 +302,7 @@ def _restamp(step: Cluster, before: Cluster, now: float, gone: set[tuple[str, st
 
 def _advance(cluster: Cluster, now: float) -> Cluster:
     """The controllers at ``now``: due graceful deletions finish, without finishing a rollout."""
-    from ..controllers import advance  # lazy: controllers build on the cluster model
+    from ..controllers.manager import advance  # lazy: controllers build on the cluster model
 
     return advance(cluster, now)
 

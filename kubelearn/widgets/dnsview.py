@@ -38,7 +38,7 @@ def plot_resolution(resolution: Any, resolv_conf: str = "", *, ax: Axes | None =
     """A resolver's session: resolv.conf, then one line per query with its answer.
 
     Args:
-        resolution: a :class:`kubelearn.dns.Resolution` (``queries`` with ``name``, ``type``,
+        resolution: a :class:`kubelearn.discovery.dns.Resolution` (``queries`` with ``name``, ``type``,
             ``rcode``, ``answer``; ``rcode`` and ``answer`` overall).
         resolv_conf: the pod's resolv.conf text, drawn above the queries when given.
         ax: axes to draw on; without it a new figure of :func:`resolution_figsize` is made.
@@ -90,7 +90,7 @@ class DnsExplorer(View):
     """Resolve a name from a pod, showing each query of the search list and its answer.
 
     Attributes:
-        resolution: the current :class:`kubelearn.dns.Resolution` (``None`` when refused).
+        resolution: the current :class:`kubelearn.discovery.dns.Resolution` (``None`` when refused).
         inputs: ``pod``, ``name`` and ``type`` controls.
     """
 
@@ -131,7 +131,7 @@ class DnsExplorer(View):
         self._resolve()
 
     def _resolve(self) -> None:
-        from ..dns import resolve
+        from ..discovery.dns import resolve
 
         ns, pod = self.inputs["pod"].value
         try:
@@ -148,7 +148,7 @@ class DnsExplorer(View):
         Raises:
             KubelearnError: when the name or type was refused.
         """
-        from ..dns import resolv_conf
+        from ..discovery.dns import resolv_conf
 
         if self.resolution is None:
             raise KubelearnError(self._error or "nothing resolved")

@@ -2,7 +2,7 @@
 
 Pods are bare Pods pinned to a node with ``spec.nodeName`` (so a test knows where each one runs);
 the Service, its EndpointSlices, pod IPs and ClusterIPs come from the real model, and the
-simulator runs the real tracer (:func:`kubelearn.proxy.trace`) and resolver (:func:`kubelearn.dns.resolve`).
+simulator runs the real tracer (:func:`kubelearn.proxy.trace`) and resolver (:func:`kubelearn.discovery.dns.resolve`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from kubelearn import apply
+from kubelearn import edits
 from kubelearn.cluster import Cluster
 
 NODES = ("kind-control-plane", "kind-worker", "kind-worker2")
@@ -60,7 +60,7 @@ def make_cluster(*, backends=((1, 0), (1, 1), (2, 2)), mode: str = "iptables", s
     web = [pod(f"web-{i}", n, {"app": "web"}) for n, i in backends]
     cl = [pod(f"client-{w}-{j}", w, {"app": "client"}) for w in (1, 2) for j in range(clients)]
     objs = web + cl + [service_obj or service()] + list(extra or [])
-    c = apply.load(yaml.safe_dump_all(objs))
+    c = edits.load(yaml.safe_dump_all(objs))
     cfg = dict(c.proxy_config)
     cfg["mode"] = mode
     cfg["ipvs"] = dict(cfg.get("ipvs") or {}, scheduler=scheduler)

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .cluster import Cluster, NodeSpec, Topology
-from .controllers import reconcile
+from .controllers.manager import reconcile
 from .errors import ManifestError
 from .versions import UnsupportedVersionError, image_version
 

@@ -28,9 +28,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .cluster import Cluster
-from .labels import selector_matches
-from .workloads import generate_name, is_pod_ready, is_terminal, is_terminating, stable_rng, store
+from ..cluster import Cluster
+from ..labels import selector_matches
+from .pods import generate_name, is_pod_ready, is_terminal, is_terminating, stable_rng, store
 
 __all__ = [
     "MANAGED_BY",

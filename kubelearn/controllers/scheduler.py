@@ -25,8 +25,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .cluster import Cluster
-from .workloads import is_terminal, is_terminating, store
+from ..cluster import Cluster
+from .pods import is_terminal, is_terminating, store
 
 __all__ = [
     "DEFAULT_MAX_PODS",

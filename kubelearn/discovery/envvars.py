@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .cluster import Cluster
-from .errors import KubelearnError
+from ..cluster import Cluster
+from ..errors import KubelearnError
 
 __all__ = ["EnvVarSourceError", "container_env", "expand", "service_env", "service_variables"]
 
@@ -249,7 +249,7 @@ def container_env(
         NotFoundError: unknown pod or container.
         EnvVarSourceError: an unsupported ``valueFrom``/``envFrom`` source.
     """
-    from .errors import NotFoundError
+    from ..errors import NotFoundError
 
     obj = _pod_obj(cluster, pod, namespace)
     containers = obj.get("spec", {}).get("containers") or []

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .errors import FieldError, KubelearnError
+from ..errors import FieldError, KubelearnError
 
 __all__ = [
     "BadRequestError",
@@ -386,8 +386,8 @@ def _sorted_keys(value: Any, depth: int = 0) -> Any:
         ManifestError: beyond ``kubelearn.manifest.MAX_DEPTH`` levels, which also stops an
             object that contains itself (a recursive value is infinitely deep).
     """
-    from .errors import ManifestError
-    from .manifest import MAX_DEPTH
+    from ..errors import ManifestError
+    from ..manifest import MAX_DEPTH
 
     if depth > MAX_DEPTH:
         raise ManifestError(f"the object nests more than {MAX_DEPTH} levels deep (or contains itself); "

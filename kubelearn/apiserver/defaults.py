@@ -12,7 +12,7 @@ objects.  Defaulting can also hide a mistake: ``sessionAffinity: None`` silently
 (discovery-api-facts §D; ``pkg/apis/core/v1/defaults.go``, ``pkg/apis/apps/v1/defaults.go``,
 ``pkg/apis/discovery/v1/defaults.go``).  It never fails: a field of the wrong type is left as is,
 for schema checking and validation to report.  Fields set by allocation (clusterIP, node ports,
-``ipFamilies``) belong to :mod:`kubelearn.allocation`; fields set by admission plugins
+``ipFamilies``) belong to :mod:`kubelearn.apiserver.allocation`; fields set by admission plugins
 (``serviceAccountName``, ``tolerations``, ``priority``) are not modelled.
 """
 

@@ -26,8 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cluster import Cluster
-from .errors import KubelearnError
+from ..cluster import Cluster
+from ..errors import KubelearnError
 
 __all__ = [
     "DNSError",

@@ -11,9 +11,9 @@ collects every *field error* (``spec.ports[0].port: Invalid value: 0: must be be
     * spec.ports[1].name: Required value
 
 The order of the causes is the order the checks run upstream, so :func:`validate` keeps it.
-Many mistakes never reach validation: a wrong type fails decoding (:mod:`kubelearn.schema`), a
-missing ``protocol`` is defaulted (:mod:`kubelearn.defaults`), and a taken node port fails in
-allocation (:mod:`kubelearn.allocation`), which hides every error found here.
+Many mistakes never reach validation: a wrong type fails decoding (:mod:`kubelearn.apiserver.schema`), a
+missing ``protocol`` is defaulted (:mod:`kubelearn.apiserver.defaults`), and a taken node port fails in
+allocation (:mod:`kubelearn.apiserver.allocation`), which hides every error found here.
 
 Modelled: Kubernetes v1.33 with default feature gates (Service names are DNS-1035 labels,
 ``trafficDistribution`` accepts only ``PreferClose``, IPs are parsed leniently); messages of
@@ -30,8 +30,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import DUPLICATE, FORBIDDEN, INVALID, REQUIRED, UNSUPPORTED, FieldError
-from .labels import (
+from ..errors import DUPLICATE, FORBIDDEN, INVALID, REQUIRED, UNSUPPORTED, FieldError
+from ..labels import (
     is_dns1035_label,
     is_dns1123_label,
     is_dns1123_subdomain,
@@ -45,7 +45,7 @@ from .labels import (
 from .schema import hashable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .cluster import Cluster
+    from ..cluster import Cluster
 
 __all__ = [
     "SERVICE_TYPES",
@@ -977,7 +977,7 @@ def validate(obj: Mapping[str, Any], cluster: Cluster | None = None,
     Args:
         obj: a decoded, defaulted and allocated object (see ``docs/design.md`` §4).
         cluster: the cluster it is applied to (kept for checks that need other objects;
-            cluster-wide conflicts such as taken node ports are :mod:`kubelearn.allocation`'s).
+            cluster-wide conflicts such as taken node ports are :mod:`kubelearn.apiserver.allocation`'s).
         old: the stored object this one replaces (an update), enabling rules such as
             ``spec.clusterIPs[0]: … may not change once set``.
 

@@ -29,8 +29,8 @@ import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, cast
 
-from .cluster import Cluster
-from .errors import FieldError
+from ..cluster import Cluster
+from ..errors import FieldError
 from .validation import parse_ip
 
 __all__ = ["AllocationIndex", "allocate", "clusterip_band", "nodeport_band", "used_cluster_ips", "used_node_ports"]
