@@ -120,7 +120,7 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 MEMORY_PROBE = """
 import sys
-from kubelearn.edits import load
+from kubelearn.kind import load
 from kubelearn.scenarios import default_scenario
 from kubelearn.traffic import simulate
 from kubelearn.traffic.log import memory_per_row

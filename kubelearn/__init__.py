@@ -23,8 +23,8 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # the cluster as a value, manifests in and out
     "Cluster": "kubelearn.cluster",
-    "load": "kubelearn.edits",
-    "dry_run": "kubelearn.edits",
+    "load": "kubelearn.kind",
+    "dry_run": "kubelearn.kind",
     "dump": "kubelearn.manifest",
     "default_cluster": "kubelearn.kind",
     "SCENARIOS": "kubelearn.scenarios",
@@ -119,10 +119,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .controllers.rollout import rollout_steps
     from .discovery.dns import resolv_conf, resolve
     from .discovery.envvars import container_env, service_env
-    from .edits import dry_run, load
     from .errors import ApplyError, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
     from .exercise import check, exercises, solution
-    from .kind import default_cluster
+    from .kind import default_cluster, dry_run, load
     from .kubectl import describe_service, get
     from .manifest import dump
     from .netlab import NetLab, compare  # type: ignore[no-redef]  # also a submodule name

@@ -15,7 +15,7 @@ Objects are keyed by ``(kind, namespace, name)``; cluster-scoped kinds (Node, Na
 use the namespace ``""``.  Insertion order is creation order, which matters: a pod only sees
 environment variables for Services that existed when it started.  Every stored object carries
 ``metadata.resourceVersion`` (a counter, as in etcd), ``metadata.uid`` and
-``metadata.creationTimestamp`` (``kubelearn.cluster.EPOCH`` plus ``cluster.now`` seconds).
+``metadata.creationTimestamp`` (``kubelearn.kinds.EPOCH`` plus ``cluster.now`` seconds).
 
 The dicts handed out by the accessors are shared with the cluster: treat them as read-only and
 use the edit methods (or :meth:`Cluster.with_object`) to change anything.
@@ -28,91 +28,19 @@ import copy
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidError, KubelearnError, NotFoundError
+from . import kinds
+from .errors import KubelearnError, NotFoundError
+from .kinds import EPOCH, KINDS, MAX_OBJECTS, Kind, ObjectKey, kind_info
 
 if TYPE_CHECKING:  # pragma: no cover
     from os import PathLike
 
 __all__ = ["Cluster", "EPOCH", "KINDS", "Kind", "MAX_OBJECTS", "NodeSpec", "ObjectKey", "Topology", "kind_info"]
-
-#: The most objects one cluster holds (every kind together).  A Deployment of 10,000 pods
-#: loads in about 1.4 s of CPU with a 90 MB peak (``benchmarks/bench_load.py``), so this
-#: keeps any cluster within a few hundred megabytes and its controllers within seconds;
-#: 10,000 Services with their EndpointSlices fit with room to spare.  Storing more raises a
-#: KubelearnError and leaves the cluster as it was.
-MAX_OBJECTS = 50_000
-
-#: Time zero of every kubelearn cluster; ``creationTimestamp`` = EPOCH + seconds.
-EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-
-ObjectKey = tuple[str, str, str]  # (kind, namespace, name)
-
-
-@dataclass(frozen=True)
-class Kind:
-    """What kubelearn knows about one API kind: group/version, scope and REST resource name."""
-
-    kind: str
-    api_version: str
-    namespaced: bool
-    resource: str  # the plural kubectl uses in messages: services, pods, endpointslices.discovery.k8s.io
-    short_names: tuple[str, ...] = ()
-
-
-KINDS: Mapping[str, Kind] = MappingProxyType(
-    {
-        k.kind: k
-        for k in (
-            Kind("Namespace", "v1", False, "namespaces", ("ns",)),
-            Kind("Node", "v1", False, "nodes", ("no",)),
-            Kind("Pod", "v1", True, "pods", ("po",)),
-            Kind("Service", "v1", True, "services", ("svc",)),
-            Kind("Endpoints", "v1", True, "endpoints", ("ep",)),
-            Kind("Deployment", "apps/v1", True, "deployments.apps", ("deploy",)),
-            Kind("ReplicaSet", "apps/v1", True, "replicasets.apps", ("rs",)),
-            Kind("StatefulSet", "apps/v1", True, "statefulsets.apps", ("sts",)),
-            Kind("EndpointSlice", "discovery.k8s.io/v1", True, "endpointslices.discovery.k8s.io", ()),
-            # kubelearn's own kind: who sends traffic (see kubelearn.workload).
-            Kind("Workload", "kubelearn.dev/v1alpha1", False, "workloads.kubelearn.dev", ()),
-        )
-    }
-)
-
-
-def kind_info(kind: str) -> Kind:
-    """Look up a kind by its name (``Service``), plural (``services``) or short name (``svc``).
-
-    Raises:
-        NotFoundError: with kubectl's wording when nothing matches.
-    """
-    if kind in KINDS:
-        return KINDS[kind]
-    low = kind.lower()
-    for k in KINDS.values():
-        names = {k.kind.lower(), k.resource, k.resource.split(".")[0], k.resource.split(".")[0].rstrip("s"),
-                 *k.short_names}
-        if low in names:
-            return k
-    raise KubelearnKindError(kind)
-
-
-class KubelearnKindError(NotFoundError):
-    """kubectl's message for a resource type it does not know."""
-
-    def __str__(self) -> str:
-        return f'error: the server doesn\'t have a resource type "{self.resource}"'
-
-    def __init__(self, resource: str):
-        super().__init__(resource, resource)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (KubelearnKindError, (self.resource,))
-
 
 @dataclass(frozen=True)
 class NodeSpec:
@@ -312,9 +240,10 @@ class Cluster:
                 meta.setdefault("creationTimestamp", self.timestamp())
             meta["resourceVersion"] = str(clock)
             objects[key] = new
-        if len(objects) > MAX_OBJECTS and len(objects) > len(self.objects):
+        limit = kinds.MAX_OBJECTS  # read at call time: one bound, kept in kubelearn.kinds
+        if len(objects) > limit and len(objects) > len(self.objects):
             raise KubelearnError(f"error: the cluster would hold {len(objects):,} objects; kubelearn keeps at most "
-                                 f"{MAX_OBJECTS:,} (a bound on memory and time, see kubelearn.cluster.MAX_OBJECTS)")
+                                 f"{limit:,} (a bound on memory and time, see kubelearn.kinds.MAX_OBJECTS)")
         return replace(self, objects=MappingProxyType(objects), clock=clock, creations=MappingProxyType(creations))
 
     def without(self, kind: str, name: str, namespace: str = "default") -> Cluster:
@@ -365,14 +294,9 @@ class Cluster:
         """``kubectl scale deployment NAME --replicas=N`` (or a StatefulSet with ``kind=``).
 
         Raises:
-            InvalidError: more than :data:`kubelearn.apiserver.validation.MAX_REPLICAS` replicas.
+            InvalidError: a negative count, or more than :data:`kubelearn.apiserver.validation.MAX_REPLICAS`.
         """
-        from .apiserver.validation import replicas_limit_error
         from .edits import scale
-
-        too_many = replicas_limit_error("spec.replicas", replicas)
-        if too_many is not None:
-            raise InvalidError(kind_info(kind).kind, name, [too_many])
 
         return scale(self, name, replicas, namespace=namespace, kind=kind)
 
@@ -435,7 +359,7 @@ class Cluster:
 
     def advance(self, now: float) -> Cluster:
         """Move the clock to ``now`` seconds; pods whose grace period ended are gone."""
-        from .controllers.manager import advance
+        from .edits import advance
 
         return advance(self, now)
 

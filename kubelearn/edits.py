@@ -4,8 +4,8 @@ Every function takes a :class:`~kubelearn.cluster.Cluster` and returns a new one
 :class:`Cluster` methods of the same names delegate here.  Each edit is what a learner types
 or causes, followed by the controllers reacting (:func:`kubelearn.controllers.manager.reconcile`):
 
-* building a cluster: :func:`load` (``kind create cluster`` + ``kubectl apply -f``);
-* the API: :func:`apply`, :func:`dry_run` (``--dry-run=server``), :func:`delete`;
+* the API: :func:`apply`, :func:`delete` (building a cluster, :func:`kubelearn.load`, and
+  ``--dry-run=server``, :func:`kubelearn.dry_run`, are in :mod:`kubelearn.kind`);
 * workloads: :func:`scale`, :func:`rollout`, :func:`set_image`, :func:`delete_pod`,
   :func:`set_ready` (a readiness probe failing or recovering);
 * nodes: :func:`cordon`, :func:`uncordon`, :func:`drain`, :func:`fail_node`,
@@ -17,26 +17,21 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .apiserver.admission import admit
-from .cluster import Cluster, kind_info
+from .apiserver.validation import replicas_limit_error
 from .controllers.garbagecollector import dependents
 from .controllers.manager import advance, reconcile
 from .controllers.pods import controller_of, graceful_delete, is_pod_ready, is_terminating, remove, store
 from .controllers.rollout import TemplateChange, bump_generation, with_template
-from .errors import ApplyError, KubelearnError, ManifestError, NotFoundError
-from .kind import (
-    KIND_API_VERSION,
-    PROXY_API_VERSION,
-    TopologyError,
-    default_cluster,
-    default_proxy_config,
-    default_topology,
-    topology_from_kind_config,
-)
-from .manifest import Document, Text, read_documents
+from .errors import INVALID, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
+from .kinds import kind_info
+from .manifest import Text, is_cluster_config, read_documents
+
+if TYPE_CHECKING:  # the value these functions edit; it imports this module (its methods delegate here)
+    from .cluster import Cluster
 
 __all__ = [
     "DEFAULT_TOLERATION_SECONDS",
@@ -47,9 +42,7 @@ __all__ = [
     "delete",
     "delete_pod",
     "drain",
-    "dry_run",
     "fail_node",
-    "load",
     "recover_node",
     "rollout",
     "scale",
@@ -60,7 +53,6 @@ __all__ = [
 
 Source = str | os.PathLike[str] | Text | Mapping[str, Any] | Iterable[Mapping[str, Any]]
 
-_TOPOLOGY = {(KIND_API_VERSION, "Cluster"), (PROXY_API_VERSION, "KubeProxyConfiguration")}
 _SCALABLE = ("Deployment", "ReplicaSet", "StatefulSet")
 
 #: Seconds without a kubelet heartbeat before the node lifecycle controller marks a node
@@ -86,14 +78,18 @@ def scale(cluster: Cluster, name: str, replicas: int, namespace: str = "default"
     the Deployment controller, as on a real cluster.
 
     Raises:
-        KubelearnError: ``error: The --replicas=COUNT flag is required, and COUNT must be
-            greater than or equal to 0`` for a negative count.
+        InvalidError: a negative count, in the API server's words (``spec.replicas: Invalid value:
+            -1: must be greater than or equal to 0``), or more than
+            :data:`kubelearn.apiserver.validation.MAX_REPLICAS`.
         NotFoundError: ``Error from server (NotFound): deployments.apps "x" not found``.
     """
-    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
-        raise KubelearnError(
-            "error: The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0")
     info = kind_info(kind)
+    if isinstance(replicas, bool) or not isinstance(replicas, int):
+        raise InvalidError(info.kind, name, [FieldError("spec.replicas", INVALID, str(replicas), "must be an integer")])
+    too_many = replicas_limit_error("spec.replicas", replicas)
+    if replicas < 0 or too_many is not None:
+        raise InvalidError(info.kind, name, [too_many or FieldError("spec.replicas", INVALID, replicas,
+                                                                     "must be greater than or equal to 0")])
     if info.kind not in _SCALABLE:
         raise KubelearnError("Error from server (NotFound): the server could not find the requested resource")
     obj = copy.deepcopy(cluster.get(info.kind, name, namespace))
@@ -358,64 +354,6 @@ def set_image(cluster: Cluster, name: str, image: str, container: str | None = N
 
 
 # ----------------------------------------------------------- kubectl apply / delete
-def _is_topology(doc: Document) -> bool:
-    return (doc.obj.get("apiVersion"), doc.obj.get("kind")) in _TOPOLOGY
-
-
-def load(*sources: Source, seed: int = 0) -> Cluster:
-    """Build a cluster from manifests, as ``kind create cluster`` + ``kubectl apply -f`` would.
-
-    A kind ``Cluster`` config and a ``KubeProxyConfiguration`` (wherever they appear) shape the
-    cluster first; everything else is then applied in order onto
-    :func:`~kubelearn.kind.default_cluster`.
-
-    Args:
-        *sources: paths (files or directories), YAML text, or object dicts.
-        seed: seed for every random choice (ClusterIPs, node ports, pod names).
-
-    Raises:
-        ManifestError: YAML that is not Kubernetes objects, or a bad topology document.
-        ApplyError: every object the API server would refuse; nothing is applied.
-
-    >>> c = load('''
-    ... apiVersion: v1
-    ... kind: Service
-    ... metadata: {name: web}
-    ... spec: {selector: {app: web}, ports: [{port: 80}]}
-    ... ''')
-    >>> c.get("Service", "web")["spec"]["clusterIP"].startswith("10.96.")
-    True
-    """
-    docs = read_documents(*sources)
-    kind_docs = [d for d in docs if (d.obj.get("apiVersion"), d.kind) == (KIND_API_VERSION, "Cluster")]
-    proxy_docs = [d for d in docs if (d.obj.get("apiVersion"), d.kind) == (PROXY_API_VERSION, "KubeProxyConfiguration")]
-    for found in (kind_docs, proxy_docs):
-        if len(found) > 1:
-            second = found[1]
-            raise ManifestError(f"a second {second.kind} document; a cluster has only one", source=second.source,
-                                document=second.index, line=second.line)
-    topo = None
-    if kind_docs:
-        d = kind_docs[0]
-        topo = _located(lambda: topology_from_kind_config(d.obj), d)
-    topo = topo or default_topology()
-    proxy = _located(lambda: default_proxy_config(topo, proxy_docs[0].obj), proxy_docs[0]) if proxy_docs else None
-    cluster = default_cluster(seed=seed, topology=topo, proxy_config=proxy)
-    return _apply_and_reconcile(cluster, [d for d in docs if not _is_topology(d)])
-
-
-def _located(fn: Callable[[], Any], doc: Document) -> Any:
-    """Run fn, adding the document's file and each faulty field's line to the ManifestError
-    (or every error of a :class:`~kubelearn.kind.TopologyError`) it raises."""
-    try:
-        return fn()
-    except ManifestError as exc:
-        errors = exc.errors if isinstance(exc, TopologyError) else [exc]
-        located = [ManifestError(e.message, source=doc.source, document=doc.index, line=doc.line_of(e.path),
-                                 path=e.path) for e in errors]
-        raise (located[0] if len(located) == 1 else TopologyError(located)) from None
-
-
 def apply(cluster: Cluster, *sources: Source) -> Cluster:
     """``kubectl apply -f``: create or update every object, then let the controllers react.
 
@@ -435,38 +373,9 @@ def apply(cluster: Cluster, *sources: Source) -> Cluster:
     if not docs:
         raise ManifestError("error: no objects passed to apply")
     for d in docs:
-        if _is_topology(d):
+        if is_cluster_config(d):
             raise ManifestError(f"a {d.kind} document describes a cluster to build; give it to load(), not apply()",
                                 source=d.source, document=d.index, line=d.line)
-    return _apply_and_reconcile(cluster, docs)
-
-
-def dry_run(cluster: Cluster | None, *sources: Source, seed: int = 0) -> list[KubelearnError]:
-    """Server-side dry run (``kubectl apply --dry-run=server``): every error, nothing stored.
-
-    Args:
-        cluster: the cluster to check against; ``None`` checks the sources as :func:`load`
-            would (topology documents allowed).
-        *sources: paths, YAML text or object dicts.
-        seed: used when ``cluster`` is None.
-
-    Returns:
-        The errors (ManifestError, InvalidError, NotFoundError, ...); empty when all is valid.
-    """
-    try:
-        if cluster is None:
-            load(*sources, seed=seed)
-        else:
-            docs = read_documents(*sources)
-            admit(cluster, [d for d in docs if not _is_topology(d)])
-    except ApplyError as exc:
-        return list(exc.errors)
-    except KubelearnError as exc:
-        return [exc]
-    return []
-
-
-def _apply_and_reconcile(cluster: Cluster, docs: list[Document]) -> Cluster:
     return reconcile(admit(cluster, docs))
 
 

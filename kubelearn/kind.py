@@ -26,14 +26,19 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .apiserver.admission import admit
 from .cluster import Cluster, NodeSpec, Topology
 from .controllers.manager import reconcile
-from .errors import ManifestError
+from .errors import ApplyError, KubelearnError, ManifestError
+from .manifest import KIND_API_VERSION, PROXY_API_VERSION, Document, Text, is_cluster_config, read_documents
 from .versions import UnsupportedVersionError, image_version
+
+Source = str | os.PathLike[str] | Text | Mapping[str, Any] | Iterable[Mapping[str, Any]]
 
 __all__ = [
     "IPVS_SCHEDULERS",
@@ -44,12 +49,12 @@ __all__ = [
     "default_cluster",
     "default_proxy_config",
     "default_topology",
+    "dry_run",
+    "load",
     "system_objects",
     "topology_from_kind_config",
 ]
 
-KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
-PROXY_API_VERSION = "kubeproxy.config.k8s.io/v1alpha1"
 
 #: kube-proxy modes on Linux; "" means the default, iptables.
 PROXY_MODES = ("iptables", "ipvs", "nftables")
@@ -567,3 +572,89 @@ def default_cluster(seed: int = 0, topology: Topology | None = None,
     rest = [o for o in objects if o["kind"] == "Node" and o["metadata"]["name"] not in control_planes]
     cluster = reconcile(Cluster(topology=topo, proxy_config=cfg, seed=seed).with_objects(first))
     return reconcile(cluster.with_objects(rest)) if rest else cluster
+
+
+# ----------------------------------------------------------------------------- load
+def load(*sources: Source, seed: int = 0) -> Cluster:
+    """Build a cluster from manifests, as ``kind create cluster`` + ``kubectl apply -f`` would.
+
+    A kind ``Cluster`` config and a ``KubeProxyConfiguration`` (wherever they appear) shape the
+    cluster first; everything else is then applied in order onto
+    :func:`~kubelearn.kind.default_cluster`.
+
+    Args:
+        *sources: paths (files or directories), YAML text, or object dicts.
+        seed: seed for every random choice (ClusterIPs, node ports, pod names).
+
+    Raises:
+        ManifestError: YAML that is not Kubernetes objects, or a bad topology document.
+        ApplyError: every object the API server would refuse; nothing is applied.
+
+    >>> c = load('''
+    ... apiVersion: v1
+    ... kind: Service
+    ... metadata: {name: web}
+    ... spec: {selector: {app: web}, ports: [{port: 80}]}
+    ... ''')
+    >>> c.get("Service", "web")["spec"]["clusterIP"].startswith("10.96.")
+    True
+    """
+    docs = read_documents(*sources)
+    kind_docs = [d for d in docs if (d.obj.get("apiVersion"), d.kind) == (KIND_API_VERSION, "Cluster")]
+    proxy_docs = [d for d in docs if (d.obj.get("apiVersion"), d.kind) == (PROXY_API_VERSION, "KubeProxyConfiguration")]
+    for found in (kind_docs, proxy_docs):
+        if len(found) > 1:
+            second = found[1]
+            raise ManifestError(f"a second {second.kind} document; a cluster has only one", source=second.source,
+                                document=second.index, line=second.line)
+    topo = None
+    if kind_docs:
+        d = kind_docs[0]
+        topo = _located(lambda: topology_from_kind_config(d.obj), d)
+    topo = topo or default_topology()
+    proxy = _located(lambda: default_proxy_config(topo, proxy_docs[0].obj), proxy_docs[0]) if proxy_docs else None
+    cluster = default_cluster(seed=seed, topology=topo, proxy_config=proxy)
+    return _apply_and_reconcile(cluster, [d for d in docs if not is_cluster_config(d)])
+
+
+def _located(fn: Callable[[], Any], doc: Document) -> Any:
+    """Run fn, adding the document's file and each faulty field's line to the ManifestError
+    (or every error of a :class:`~kubelearn.kind.TopologyError`) it raises."""
+    try:
+        return fn()
+    except ManifestError as exc:
+        errors = exc.errors if isinstance(exc, TopologyError) else [exc]
+        located = [ManifestError(e.message, source=doc.source, document=doc.index, line=doc.line_of(e.path),
+                                 path=e.path) for e in errors]
+        raise (located[0] if len(located) == 1 else TopologyError(located)) from None
+
+
+def dry_run(cluster: Cluster | None, *sources: Source, seed: int = 0) -> list[KubelearnError]:
+    """Server-side dry run (``kubectl apply --dry-run=server``): every error, nothing stored.
+
+    Args:
+        cluster: the cluster to check against; ``None`` checks the sources as :func:`load`
+            would (topology documents allowed).
+        *sources: paths, YAML text or object dicts.
+        seed: used when ``cluster`` is None.
+
+    Returns:
+        The errors (ManifestError, InvalidError, NotFoundError, ...); empty when all is valid.
+    """
+    try:
+        if cluster is None:
+            load(*sources, seed=seed)
+        else:
+            docs = read_documents(*sources)
+            admit(cluster, [d for d in docs if not is_cluster_config(d)])
+    except ApplyError as exc:
+        return list(exc.errors)
+    except KubelearnError as exc:
+        return [exc]
+    return []
+
+
+def _apply_and_reconcile(cluster: Cluster, docs: list[Document]) -> Cluster:
+    return reconcile(admit(cluster, docs))
+
+

@@ -26,7 +26,7 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 import yaml
 
@@ -324,8 +324,17 @@ def _from_nodes(text: str, source: str) -> list[Document]:
     return docs
 
 
-#: Documents that are not API objects but configure the cluster itself (see kubelearn.kind).
-_TOPOLOGY_DOCUMENTS = {("kind.x-k8s.io/v1alpha4", "Cluster"), ("kubeproxy.config.k8s.io/v1alpha1", "KubeProxyConfiguration")}
+#: The apiVersions of the two documents that are not API objects but configure the cluster
+#: itself: kind's cluster config and kube-proxy's configuration (see :mod:`kubelearn.kind`).
+KIND_API_VERSION = "kind.x-k8s.io/v1alpha4"
+PROXY_API_VERSION = "kubeproxy.config.k8s.io/v1alpha1"
+_TOPOLOGY_DOCUMENTS = {(KIND_API_VERSION, "Cluster"), (PROXY_API_VERSION, "KubeProxyConfiguration")}
+
+
+def is_cluster_config(doc: Document) -> bool:
+    """Whether a document configures the cluster (kind's ``Cluster``, a ``KubeProxyConfiguration``)
+    rather than being an API object: only :func:`kubelearn.load` accepts those."""
+    return (doc.obj.get("apiVersion"), doc.obj.get("kind")) in _TOPOLOGY_DOCUMENTS
 
 
 def _field_lines(node: Any, prefix: str = "") -> dict[str, int]:
@@ -411,12 +420,12 @@ class _Budget:
 
     @staticmethod
     def count(docs: list[Document]) -> None:
-        from .cluster import MAX_OBJECTS  # the class's module only; no edit logic
+        from .kinds import MAX_OBJECTS
 
         if len(docs) > MAX_OBJECTS:
             last = docs[-1]
             raise ManifestError(f"more than {MAX_OBJECTS:,} objects; a kubelearn cluster holds at most "
-                                f"{MAX_OBJECTS:,} (kubelearn.cluster.MAX_OBJECTS)", source=last.source)
+                                f"{MAX_OBJECTS:,} (kubelearn.kinds.MAX_OBJECTS)", source=last.source)
 
 
 def _read_path(path: Path, budget: _Budget | None = None) -> list[Document]:
@@ -524,7 +533,7 @@ def read_documents(*sources: str | os.PathLike[str] | Text | Mapping[str, Any] |
     or ``/dev/zero`` is never read), YAML aliases that recurse or add more than
     :data:`MAX_ALIAS_EXPANSION` nodes, nesting deeper than :data:`MAX_DEPTH`, more than
     :data:`MAX_TOTAL_BYTES` (32 MiB) in all or more objects than a cluster holds
-    (:data:`kubelearn.cluster.MAX_OBJECTS`).
+    (:data:`kubelearn.kinds.MAX_OBJECTS`).
 
     Returns:
         One :class:`Document` per object; ``kind: List`` is expanded, empty documents skipped.
@@ -663,20 +672,24 @@ def dump(x: Cluster | Mapping[str, Any] | Iterable[Mapping[str, Any]], *, for_ap
     created (not Nodes, not objects owned by a controller, not controller-made
     EndpointSlices), Namespaces first, then Services, then workloads.
     """
-    from .cluster import Cluster  # the Cluster class only, no edit logic
-
-    if isinstance(x, Cluster):
-        objs = _cluster_documents(x, include_system=include_system)
-    elif isinstance(x, Mapping):
+    if isinstance(x, Mapping):
         objs = [x]
+    elif _is_cluster(x):
+        objs = _cluster_documents(x, include_system=include_system)
     else:
-        objs = list(x)
+        objs = list(cast("Iterable[Mapping[str, Any]]", x))
     if for_apply:
         objs = [strip_server_fields(o) if o.get("kind") not in _TOPOLOGY_KINDS else o for o in objs]
     return "---\n".join(_dump_one(o) for o in objs)
 
 
 _TOPOLOGY_KINDS = ("Cluster", "KubeProxyConfiguration")
+
+
+def _is_cluster(x: object) -> TypeGuard[Cluster]:
+    """A :class:`~kubelearn.cluster.Cluster`, recognised by what it holds: this module sits below
+    the cluster in the pipeline and does not import it (see ``tests/test_architecture.py``)."""
+    return hasattr(x, "objects") and hasattr(x, "topology") and hasattr(x, "proxy_config")
 
 #: Objects that ``kubelearn.kind.default_cluster`` creates in every cluster.
 SYSTEM_OBJECTS = frozenset({

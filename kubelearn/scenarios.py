@@ -34,8 +34,8 @@ from typing import Any
 import pandas as pd
 
 from .cluster import Cluster
-from .edits import load
 from .errors import KubelearnError
+from .kind import load
 
 __all__ = ["CLIENT_APP", "SCENARIOS", "Exploration", "ServiceSettings", "UnknownScenarioError", "client_deployment",
            "default_scenario", "explore_service", "explorer_workload", "scenario", "scenario_path", "scenario_text",

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubelearn.apiserver.admission import ResourceMappingError
-from kubelearn.edits import apply, delete, dry_run, load
+from kubelearn.edits import apply, delete
 from kubelearn.errors import ApplyError, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
-from kubelearn.kind import default_cluster
+from kubelearn.kind import default_cluster, dry_run, load
 from kubelearn.manifest import dump
 
 DATA = Path(__file__).parent / "data" / "manifests"

@@ -151,9 +151,9 @@ def test_many_files_together_are_bounded(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def test_too_many_documents_are_refused_while_reading(monkeypatch: pytest.MonkeyPatch) -> None:
-    import kubelearn.cluster as cluster_mod
+    import kubelearn.kinds as kinds_mod
 
-    monkeypatch.setattr(cluster_mod, "MAX_OBJECTS", 5)
+    monkeypatch.setattr(kinds_mod, "MAX_OBJECTS", 5)
     text = "---\n".join(SERVICE.replace("web", f"web{i}") for i in range(6))
     with pytest.raises(ManifestError, match="more than 5 objects; a kubelearn cluster holds at most 5"):
         manifest.read_documents(text)
@@ -211,10 +211,10 @@ def test_issue14_scale_to_a_billion_is_refused() -> None:
 
 
 def test_the_object_count_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    import kubelearn.cluster as cluster_mod
+    import kubelearn.kinds as kinds_mod
 
     c = kl.default_scenario()
-    monkeypatch.setattr(cluster_mod, "MAX_OBJECTS", len(c.objects) + 1)
+    monkeypatch.setattr(kinds_mod, "MAX_OBJECTS", len(c.objects) + 1)
     c.with_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "one"}})
     with pytest.raises(KubelearnError, match=r"the cluster would hold .* objects; kubelearn keeps at most"):
         c.with_objects([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in ("a", "b")])

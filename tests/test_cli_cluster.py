@@ -9,12 +9,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("kubelearn.scenarios", reason="kubelearn.scenarios (default scenario) is not built yet")
-pytest.importorskip("kubelearn.edits", reason="kubelearn.edits (load) is not built yet")
-
-from kubelearn import scenarios  # noqa: E402
-from kubelearn.cli import main  # noqa: E402
-from kubelearn.kubectl import ENDPOINTS_WARNING  # noqa: E402
+from kubelearn import scenarios
+from kubelearn.cli import main
+from kubelearn.kubectl import ENDPOINTS_WARNING
 
 DATA = Path(__file__).parent / "data" / "discovery"
 
@@ -172,7 +169,7 @@ def test_validate(capsys: pytest.CaptureFixture[str]) -> None:
 def test_headless_statefulset_via_files(capsys: pytest.CaptureFixture[str]) -> None:
     """-f a headless Service + StatefulSet: web-0.nginx resolves to web-0's pod IP."""
     code, out, _ = run(capsys, "dns", "web-0.nginx", "-o", "json", "-f", str(DATA / "headless.yaml"))
-    from kubelearn.edits import load
+    from kubelearn.kind import load
 
     ip = load(str(DATA / "headless.yaml")).get("Pod", "web-0")["status"]["podIP"]
     assert code == 0 and json.loads(out)["answer"][0]["data"] == ip

@@ -13,7 +13,7 @@ from kubelearn.controllers import manager
 from kubelearn.controllers.manager import reconcile
 from kubelearn.controllers.pods import parse_time
 from kubelearn.controllers.rollout import rollout_steps
-from kubelearn.errors import KubelearnError, NotFoundError
+from kubelearn.errors import InvalidError, KubelearnError, NotFoundError
 
 
 def active(c: Cluster) -> list[dict]:
@@ -75,10 +75,12 @@ def test_statefulset_waits_for_terminating_pod_before_recreating() -> None:
 
 def test_scale_errors_in_kubectl_words() -> None:
     c = cluster_with(deployment("my-app", replicas=1))
-    with pytest.raises(KubelearnError) as neg:
+    with pytest.raises(InvalidError) as neg:
         edits.scale(c, "my-app", -1)
-    assert str(neg.value) == ("error: The --replicas=COUNT flag is required, and COUNT must be greater than "
-                              "or equal to 0")
+    assert str(neg.value) == ('The Deployment "my-app" is invalid: spec.replicas: Invalid value: -1: must be greater '
+                              "than or equal to 0")
+    with pytest.raises(InvalidError, match='spec.replicas: Invalid value: "3": must be an integer'):
+        edits.scale(c, "my-app", "3")  # type: ignore[arg-type]
     with pytest.raises(NotFoundError) as nf:
         edits.scale(c, "nope", 2)
     assert str(nf.value) == 'Error from server (NotFound): deployments.apps "nope" not found'
@@ -240,7 +242,8 @@ def test_cluster_methods_delegate_here() -> None:
 
 
 def test_integration_with_default_scenario() -> None:
-    scenarios = pytest.importorskip("kubelearn.scenarios")
+    from kubelearn import scenarios
+
     c = scenarios.default_scenario(seed=0)
     assert reconcile(c).objects == c.objects
     dns = [p for p in c.pods("kube-system") if p["metadata"]["name"].startswith("coredns-")]

@@ -279,7 +279,8 @@ def test_host_network_pod_does_not_ask_cluster_dns() -> None:
 
 def test_integration_default_scenario_kube_dns_and_ptr() -> None:
     """Through the default scenario: kube-dns answers at 10.96.0.10, PTR names it back."""
-    scenarios = pytest.importorskip("kubelearn.scenarios", reason="kubelearn.scenarios is not built yet")
+    from kubelearn import scenarios
+
     c = scenarios.default_scenario()
     res = resolve(c, "kube-dns.kube-system")
     assert res.addresses == [c.topology.dns_ip] and len(res.queries) == 2

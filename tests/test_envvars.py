@@ -228,8 +228,9 @@ def test_expand_escapes() -> None:
 
 def test_integration_late_service_through_apply_and_replacement_pod() -> None:
     """Through load/apply/controllers: running pods miss a new Service; their replacement sees it."""
-    scenarios = pytest.importorskip("kubelearn.scenarios", reason="kubelearn.scenarios is not built yet")
     from pathlib import Path
+
+    from kubelearn import scenarios
 
     c = scenarios.default_scenario().at(60).apply(str(Path(__file__).parent / "data/discovery/good-service.yaml"))
     old = [p["metadata"]["name"] for p in c.list("Pod", "default")]

@@ -25,8 +25,9 @@ from kubelearn.apiserver.workload import (
     MAX_SECONDS,
     validate_workload,
 )
-from kubelearn.edits import load
+from kubelearn.commands import _common as commands_common
 from kubelearn.errors import ApplyError, InvalidError, KubelearnError
+from kubelearn.kind import load
 from kubelearn.traffic.workload import Event, Workload, cluster_ip, from_object, nodes, workload
 
 SCENARIO = Path(__file__).resolve().parents[1] / "kubelearn" / "data" / "scenarios" / "my-service.yaml"
@@ -167,7 +168,7 @@ def test_cli_requests_per_connection_bound_is_a_usage_error(capsys):
 
 
 def test_cli_product_bound_is_an_error_before_any_work(capsys, monkeypatch):
-    monkeypatch.setattr(cli, "cluster_from_args", lambda args: pytest.fail("loaded the cluster"))
+    monkeypatch.setattr(commands_common, "cluster_from_args", lambda args: pytest.fail("loaded the cluster"))
     assert cli.main(["simulate", "--connections", "5000000", "--requests-per-connection", "3"]) == 1
     assert "must be at most 10,000,000 requests, not 15,000,000" in capsys.readouterr().err
 

@@ -259,7 +259,7 @@ def test_get_several_kinds_at_once() -> None:
 
 
 def test_services_are_served_with_an_empty_load_balancer_status() -> None:
-    from kubelearn.edits import load
+    from kubelearn.kind import load
 
     c = load("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}, ports: [{port: 80}]}\n")
     svc_name = "web"

@@ -37,14 +37,15 @@ def test_lessons_table_matches_the_notebooks() -> None:
 
 def test_workload_yaml_example_loads_and_runs(tmp_path: Path) -> None:
     """The README's Workload document is valid, applies with the my-service scenario, and runs."""
-    from kubelearn import edits, scenarios
+    from kubelearn import scenarios
+    from kubelearn.kind import load
     from kubelearn.traffic import simulate
 
     block = re.search(r"```yaml\n(.*?)```", README, re.S)
     assert block is not None and "kind: Workload" in block.group(1)
     manifests = tmp_path / "my-service-with-workload.yaml"
     manifests.write_text(scenarios.scenario_text("my-service") + "\n---\n" + block.group(1))
-    cluster = edits.load(manifests)
+    cluster = load(manifests)
     log = simulate(cluster, seed=0)
     assert log.attrs["workload"]["metadata"]["name"] == "web-clients"  # the document, not the default
     # the example deletes and crashes client pods: a dead client stops sending, so fewer than 1000

@@ -153,8 +153,7 @@ def test_control_plane_is_kept_out_of_external_load_balancers() -> None:
 
 
 def test_kind_config_reports_every_error_with_its_line(tmp_path):
-    from kubelearn.edits import load
-    from kubelearn.kind import TopologyError
+    from kubelearn.kind import TopologyError, load
 
     f = tmp_path / "kind.yaml"
     f.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n---\n"

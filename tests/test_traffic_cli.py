@@ -11,7 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "data" / "traffic"))
 import clusters as k  # noqa: E402
 
-from kubelearn import cli  # noqa: E402
+from kubelearn import cli
+from kubelearn.commands import _common as commands_common  # noqa: E402
 from kubelearn.kind import default_proxy_config  # noqa: E402
 from kubelearn.traffic import read_log  # noqa: E402
 
@@ -21,7 +22,7 @@ def cluster(monkeypatch):
     """A small real cluster in place of the embedded scenario (three web pods, one client per worker)."""
     c = k.make_cluster(clients=1)
     c = replace(c, proxy_config=default_proxy_config(c.topology))
-    monkeypatch.setattr(cli, "cluster_from_args", lambda args: c)
+    monkeypatch.setattr(commands_common, "cluster_from_args", lambda args: c)
     return c
 
 
@@ -59,7 +60,6 @@ def test_usage_errors_exit_2(capsys):
 
 
 def test_simulate_with_a_workload_document(capsys, tmp_path):
-    pytest.importorskip("kubelearn.edits")
     manifest = Path(__file__).parent / "data" / "traffic" / "nodeport-local.yaml"
     out_file = tmp_path / "np.csv"
     assert cli.main(["simulate", "-f", str(manifest), "-o", str(out_file)]) == 0
@@ -74,7 +74,6 @@ def test_simulate_with_a_workload_document(capsys, tmp_path):
 
 
 def test_workload_errors_are_printed_without_traceback(capsys, tmp_path):
-    pytest.importorskip("kubelearn.edits")
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: kubelearn.dev/v1alpha1\nkind: Workload\nmetadata: {name: w}\n"
                    "spec: {clients: [], target: {dns: web, port: 80}}\n")
@@ -115,7 +114,7 @@ def test_predicted_column_is_na_with_events_and_headless_first(monkeypatch, caps
     with pytest.raises(Exception, match="no prediction to test against"):
         chi_square(simulate(c2, ev.with_(events=())), pe)
     # the CLI shows n/a and says why, never a share
-    monkeypatch.setattr(cli, "cluster_from_args", lambda args: c)
+    monkeypatch.setattr(commands_common, "cluster_from_args", lambda args: c)
     sim_mod = sys.modules["kubelearn.traffic.simulate"]  # the package's `simulate` is the function
     monkeypatch.setattr(sim_mod, "default_workload", lambda *a, **kw: wl)
     assert cli.main(["simulate"]) == 0

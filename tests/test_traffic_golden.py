@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kubelearn.edits import load
+from kubelearn.kind import load
 from kubelearn.scenarios import default_scenario, scenario_path
 from kubelearn.traffic import simulate
 from kubelearn.traffic.simulate import default_workload

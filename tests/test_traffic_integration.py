@@ -131,15 +131,16 @@ spec:
 
 
 def test_rolling_update_through_apply_and_controllers():
-    apply = pytest.importorskip("kubelearn.edits")
-    graceful = apply.load(ROLLOUT.replace("GRACE", "10"))
+    from kubelearn.kind import load
+
+    graceful = load(ROLLOUT.replace("GRACE", "10"))
     df = simulate(graceful)  # the Workload document loaded with -f is the one that runs
     assert df.attrs["workload"]["metadata"]["name"] == "rollout"
     assert len(df) == 3000 and (df["outcome"] == "ok").all()  # old pods serve out their grace period
     old = {p["metadata"]["name"] for p in graceful.pods("default") if p["metadata"]["labels"]["app"] == "web"}
     assert set(df.loc[df["time"] < 5, "pod"].astype(str)) == old
     assert not (set(df.loc[df["time"] >= 29, "pod"].astype(str)) & old)  # all new pods at the end
-    abrupt = apply.load(ROLLOUT.replace("GRACE", "0"))
+    abrupt = load(ROLLOUT.replace("GRACE", "0"))
     df0 = simulate(abrupt)
     bad = df0[df0["outcome"] != "ok"]
     assert len(bad) > 0 and set(bad["outcome"].astype(str)) == {"dropped"}

@@ -7,7 +7,7 @@ nftables affinity sets as dicts, an IPVS scheduler as a counter or a list of ope
 connections, a DNS cache per client).  None of it shares code with
 :mod:`kubelearn.traffic.engine` (its vectorised fast path for connections that consult no
 kernel state, its per-connection path for those that do); only the cluster itself (scenarios,
-``edits.load``, the event timeline's snapshots) and the cloud balancer's node list come from
+``load``, the event timeline's snapshots) and the cloud balancer's node list come from
 kubelearn.
 
 The simulator must agree with it: a chi-square test of homogeneity (fixed seeds and sizes, so
@@ -27,9 +27,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from kubelearn import edits, proxy, scenarios
+from kubelearn import proxy, scenarios
 from kubelearn.cluster import Cluster
 from kubelearn.discovery import dns
+from kubelearn.kind import load
 from kubelearn.traffic import (
     cluster_ip,
     external,
@@ -62,7 +63,7 @@ P_MIN = 0.001  # fixed seeds: each verdict is deterministic; this is the level i
 
 
 def with_clients(name: str) -> Cluster:
-    return edits.load(scenarios.scenario_text(name), CLIENTS)
+    return load(scenarios.scenario_text(name), CLIENTS)
 
 
 def with_proxy(c: Cluster, mode: str, scheduler: str = "") -> Cluster:
@@ -306,7 +307,7 @@ def test_the_fast_path_is_the_per_connection_path_in_distribution(monkeypatch):
         return real_fast(self, c, m, fallback)
 
     monkeypatch.setattr(engine.Engine, "choose_stateless", spy)
-    c = edits.load(ROLLOUT, CLIENTS)
+    c = load(ROLLOUT, CLIENTS)
     wl = workload([CLIENT_PODS, nodes()], cluster_ip("web"), connections=3000, rate=100, events=[
         {"at": 10, "scale": {"deployment": "web", "replicas": 1}},
         {"at": 20, "scale": {"deployment": "web", "replicas": 4}}])
@@ -420,7 +421,7 @@ spec:
 
 
 def test_rolling_update_with_propagation_window():
-    c = edits.load(ROLLOUT, CLIENTS)
+    c = load(ROLLOUT, CLIENTS)
     wl = workload(CLIENT_PODS, cluster_ip("web"), connections=2000, rate=100, endpoint_slice_seconds=0.3, events=[
         {"at": 4, "rollout": {"deployment": "web", "stepSeconds": 3, "template": {"spec": {"containers": [
             {"name": "web", "image": "nginx:1.28", "ports": [{"containerPort": 8080}]}]}}}}])

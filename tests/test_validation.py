@@ -576,21 +576,21 @@ def test_mutated_manifests_never_raise_and_every_error_has_a_path(
 
 # ----------------------------------------------------------------- integration through apply.py
 def test_through_apply_pipeline() -> None:
-    apply_mod = pytest.importorskip("kubelearn.edits")
     from kubelearn.errors import ApplyError
+    from kubelearn.kind import load
 
     with pytest.raises(ApplyError) as info:
-        apply_mod.load(DATA / "string-port-service.yaml")
+        load(DATA / "string-port-service.yaml")
     assert str(info.value) == (
         f'Error from server (BadRequest): error when creating "{DATA / "string-port-service.yaml"}": Service in '
         'version "v1" cannot be handled as a Service: json: cannot unmarshal string into Go struct field '
         "ServicePort.spec.ports.port of type int32")
     with pytest.raises(ApplyError) as info:
-        apply_mod.load("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: Nodeport\n"
+        load("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: Nodeport\n"
                        "  ports:\n  - port: 80\n")
     assert str(info.value) == ('The Service "web" is invalid: spec.type: Unsupported value: "Nodeport": supported '
                                'values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort"')
-    cluster = apply_mod.load("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n"
+    cluster = load("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n"
                              "    app: web\n  ports:\n  - port: 80\n")
     spec = cluster.get("Service", "web")["spec"]
     assert spec["ports"] == [{"port": 80, "protocol": "TCP", "targetPort": 80}]

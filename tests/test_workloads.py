@@ -320,7 +320,7 @@ def _names(c, kind, prefix):
 
 
 def test_generated_names_do_not_depend_on_other_documents():
-    from kubelearn.edits import load
+    from kubelearn.kind import load
 
     alone = load(_MY_SERVICE)
     for other in (load(_UNRELATED, _MY_SERVICE), load(_MY_SERVICE, _UNRELATED)):
@@ -332,7 +332,7 @@ def test_generated_names_do_not_depend_on_other_documents():
 
 def test_replacement_pod_gets_a_new_name_and_the_counter_grows():
     from kubelearn.controllers.pods import PODS_CREATED_ANNOTATION
-    from kubelearn.edits import load
+    from kubelearn.kind import load
 
     c = load(_MY_SERVICE)
     before = _names(c, "Pod", "my-app-")
@@ -345,7 +345,7 @@ def test_replacement_pod_gets_a_new_name_and_the_counter_grows():
 
 def test_remove_is_repeated_without():
     from kubelearn.controllers.pods import remove
-    from kubelearn.edits import load
+    from kubelearn.kind import load
 
     c = load(_MY_SERVICE)
     pods = [p for p in c.pods("default")]

@@ -28,14 +28,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..cluster import KINDS, Cluster
 from ..errors import ApplyError, FieldError, InvalidError, KubelearnError, NotFoundError
+from ..kinds import KINDS
 from ..manifest import Document
 from . import defaults, schema, validation
 from .allocation import AllocationIndex, allocate
 from .workload import validate_workload
+
+if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
+    from ..cluster import Cluster
 
 __all__ = ["ResourceMappingError", "admit"]
 

@@ -27,11 +27,13 @@ import copy
 import ipaddress
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from ..cluster import Cluster
 from ..errors import FieldError
 from .validation import parse_ip
+
+if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
+    from ..cluster import Cluster
 
 __all__ = ["AllocationIndex", "allocate", "clusterip_band", "nodeport_band", "used_cluster_ips", "used_node_ports"]
 

@@ -24,7 +24,7 @@ __all__ = ["register"]
 
 
 def _cluster(args: argparse.Namespace) -> Any:
-    from ..cli import cluster_from_args
+    from ._common import cluster_from_args
 
     return cluster_from_args(args)
 
@@ -66,12 +66,12 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from ..edits import dry_run
+    from ..kind import dry_run
 
     if not args.filenames:
         # kubectl's wording when apply gets no files.
         raise KubelearnError("error: must specify one of -f and -k")
-    from ..cli import sources_from_args
+    from ._common import sources_from_args
 
     errors = dry_run(None, *sources_from_args(args), seed=args.seed)
     if errors:

@@ -82,10 +82,10 @@ def diff_command(args: argparse.Namespace) -> int:
     """
     import sys
 
-    from ..cli import cluster_from_args
     from ..errors import KubelearnError
     from ..proxy.read import diff_rules, read_rules_file
     from ..proxy.read.diff import snapshot_cluster
+    from ._common import cluster_from_args
 
     try:
         nr = read_rules_file(args.diff, getattr(args, "local_ips", []) or [])

@@ -36,9 +36,9 @@ def _workload(cluster: Any, connections: int | None) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..cli import cluster_from_args
     from ..netlab import NetLab, compare, preflight
     from ..traffic.log import check_log_path
+    from ._common import cluster_from_args
 
     if args.output:
         check_log_path(args.output)  # before the lab is built: a bad path costs nothing

@@ -88,7 +88,7 @@ def _dst(value: str) -> str:
 
 
 def _cluster(args: argparse.Namespace) -> Any:
-    from ..cli import cluster_from_args
+    from ._common import cluster_from_args
 
     return cluster_from_args(args)
 

@@ -54,17 +54,17 @@ def _log_file(text: str) -> str:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .. import cli
     from ..traffic.analysis import summary
     from ..traffic.log import check_log_path, write_log
     from ..traffic.simulate import default_workload, predicted_shares, simulate
+    from ._common import cluster_from_args
 
     if args.output:
         check_log_path(args.output)  # before any work: a bad path costs nothing
     if (args.connections or 0) * (args.requests_per_connection or 1) > MAX_REQUESTS:
         raise KubelearnError(f"error: --connections x --requests-per-connection must be at most {MAX_REQUESTS:,} "
                              f"requests, not {args.connections * (args.requests_per_connection or 1):,}")
-    cluster = cli.cluster_from_args(args)
+    cluster = cluster_from_args(args)
     wl = default_workload(cluster)
     changes: dict[str, Any] = {}
     if args.connections is not None:

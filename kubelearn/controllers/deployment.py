@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..cluster import Cluster
 from ..labels import label_selector_matches
 from .pods import (
     DESIRED_REPLICAS_ANNOTATION,
@@ -26,6 +25,9 @@ from .pods import (
     store,
 )
 from .replicaset import replicaset_replicas
+
+if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
+    from ..cluster import Cluster
 
 __all__ = [
     "deployment_revision",

@@ -26,11 +26,13 @@ import copy
 import ipaddress
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..cluster import Cluster
 from ..labels import selector_matches
 from .pods import generate_name, is_pod_ready, is_terminal, is_terminating, stable_rng, store
+
+if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
+    from ..cluster import Cluster
 
 __all__ = [
     "MANAGED_BY",

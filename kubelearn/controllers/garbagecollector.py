@@ -9,10 +9,13 @@ pod garbage collector deletes pods bound to a Node that no longer exists.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..cluster import Cluster, ObjectKey
+from ..kinds import ObjectKey
 from .pods import controller_of, remove
+
+if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
+    from ..cluster import Cluster
 
 __all__ = ["collect_garbage", "dependents"]
 

@@ -15,8 +15,8 @@ finish.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..cluster import Cluster
 from ..errors import KubelearnError
 from .deployment import sync_deployments
 from .endpointslice import sync_endpoints
@@ -26,6 +26,9 @@ from .replicaset import sync_replicasets
 from .scheduler import is_node_ready, schedule
 from .statefulset import sync_statefulsets
 from .status import update_workload_statuses
+
+if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
+    from ..cluster import Cluster
 
 __all__ = [
     "advance",

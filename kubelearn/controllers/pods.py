@@ -25,10 +25,13 @@ import struct
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..apiserver.defaults import apply_defaults
-from ..cluster import EPOCH, Cluster, kind_info
+from ..kinds import EPOCH, kind_info
+
+if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
+    from ..cluster import Cluster
 
 __all__ = [
     "controller_of",
@@ -146,7 +149,7 @@ def safe_encode(text: str) -> str:
 
 
 def parse_time(ts: str) -> float:
-    """Seconds since :data:`kubelearn.cluster.EPOCH` of an RFC 3339 timestamp."""
+    """Seconds since :data:`kubelearn.kinds.EPOCH` of an RFC 3339 timestamp."""
     t = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return (t - EPOCH).total_seconds()
 

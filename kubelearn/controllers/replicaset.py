@@ -12,9 +12,8 @@ from __future__ import annotations
 import copy
 import marshal
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..cluster import Cluster
 from ..labels import label_selector_matches
 from .pods import (
     PODS_CREATED_ANNOTATION,
@@ -28,6 +27,9 @@ from .pods import (
     stable_rng,
     store,
 )
+
+if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
+    from ..cluster import Cluster
 
 __all__ = [
     "adopt_orphans",

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..cluster import Cluster
 from .deployment import ensure_new_replicaset, owned_replicasets, set_rs_replicas
 from .manager import purge_expired, settle
 from .pods import controller_of, deployment_strategy_limits, is_pod_ready, is_terminating, remove
+
+if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
+    from ..cluster import Cluster
 
 __all__ = [
     "bump_generation",
@@ -79,7 +81,7 @@ def with_template(cluster: Cluster, name: str, change: TemplateChange, namespace
     return cluster.with_object(dep), True
 
 
-class RolloutSteps(list[Cluster]):
+class RolloutSteps(list["Cluster"]):
     """The states of a rollout (a plain ``list`` of clusters) that prints as a table:
     each step's ReplicaSet sizes and how many pods are ready, or terminating."""
 

@@ -23,10 +23,12 @@ import copy
 import ipaddress
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..cluster import Cluster
 from .pods import is_terminal, is_terminating, store
+
+if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
+    from ..cluster import Cluster
 
 __all__ = [
     "DEFAULT_MAX_PODS",

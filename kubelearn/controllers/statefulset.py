@@ -9,11 +9,13 @@ Ready pod at a time, and down from the highest.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..cluster import Cluster
 from .pods import controller_of, is_pod_ready, is_terminating, new_pod, pod_template_hash, remove_pods
 from .replicaset import adopt_orphans
+
+if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
+    from ..cluster import Cluster
 
 __all__ = [
     "statefulset_revision",

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..cluster import Cluster
 from .deployment import deployment_revision, template_without_hash
 from .pods import (
     REVISION_ANNOTATION,
@@ -25,6 +24,9 @@ from .pods import (
     store,
 )
 from .statefulset import statefulset_revision
+
+if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
+    from ..cluster import Cluster
 
 __all__ = [
     "update_workload_statuses",

@@ -26,9 +26,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._core import Exercise, ExerciseList, Result, Solution, registry, run_check
+from ._core import Exercise, ExerciseList, Result, Solution, run_check
+from ._core import registry as _registered
 
 __all__ = ["Exercise", "ExerciseList", "Result", "Solution", "check", "exercises", "solution"]
+
+
+def registry() -> dict[str, Exercise]:
+    """Every exercise, by id: importing the lesson modules registers theirs (once)."""
+    from . import lesson08, lesson09, lesson10, lessons  # noqa: F401
+
+    return _registered()
 
 
 def exercises(lesson: int | None = None) -> ExerciseList:
@@ -44,7 +52,7 @@ def check(id: str, answer: Any) -> Result:
         a :class:`Result` with ``passed``, ``message`` and ``status`` that shows as a coloured box in a
         notebook.
     """
-    return run_check(id, answer)
+    return run_check(id, answer, registry())
 
 
 def solution(id: str) -> Solution:

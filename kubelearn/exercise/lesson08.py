@@ -85,7 +85,7 @@ def setup_cluster(key: str) -> Cluster:
     Raises:
         ApplyError: for the setup whose manifest the API server refuses (``nodeport-range``).
     """
-    from ..edits import load
+    from ..kind import load
 
     s = SETUPS[key]
     cluster = load(DATA / s.file)
@@ -298,7 +298,7 @@ def _reaches_pods(cluster: Cluster, service: str, src_kind: str, node: str = "")
 @cache
 def _without_service(key: str) -> Cluster:
     """The setup's other objects (the Deployment, the client), without the refused Service."""
-    from ..edits import load
+    from ..kind import load
     from ..manifest import read_documents
 
     docs = [d.obj for d in read_documents(DATA / SETUPS[key].file) if d.kind != "Service"]

@@ -21,7 +21,7 @@ from ._core import DATA, Exercise, WrongType, each, manifest, number, percent, r
 @cache
 def lesson_cluster(*files: str) -> Cluster:
     """The cluster a lesson starts from (its manifests, loaded as the lesson loads them)."""
-    from ..edits import load
+    from ..kind import load
 
     return load(*(DATA / f for f in files))
 

@@ -309,7 +309,7 @@ def snapshot_cluster(*sources: Any, seed: int = 0) -> Any:
     """
     import copy
 
-    from ...edits import load
+    from ...kind import load
     from ...manifest import read_documents
 
     objs = [copy.deepcopy(d.obj) for d in read_documents(*sources)]

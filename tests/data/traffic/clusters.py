@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from kubelearn import edits
 from kubelearn.cluster import Cluster
+from kubelearn.kind import load
 
 NODES = ("kind-control-plane", "kind-worker", "kind-worker2")
 #: ten web pods alternating between the two workers
@@ -60,7 +60,7 @@ def make_cluster(*, backends=((1, 0), (1, 1), (2, 2)), mode: str = "iptables", s
     web = [pod(f"web-{i}", n, {"app": "web"}) for n, i in backends]
     cl = [pod(f"client-{w}-{j}", w, {"app": "client"}) for w in (1, 2) for j in range(clients)]
     objs = web + cl + [service_obj or service()] + list(extra or [])
-    c = edits.load(yaml.safe_dump_all(objs))
+    c = load(yaml.safe_dump_all(objs))
     cfg = dict(c.proxy_config)
     cfg["mode"] = mode
     cfg["ipvs"] = dict(cfg.get("ipvs") or {}, scheduler=scheduler)
