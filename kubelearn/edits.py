@@ -20,6 +20,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import objects
 from .apiserver.admission import admit
 from .apiserver.validation import replicas_limit_error
 from .controllers.garbagecollector import dependents
@@ -123,7 +124,7 @@ def delete_pod(cluster: Cluster, name: str, namespace: str = "default", grace: b
 
 def _with_ready(pod: Mapping[str, Any], ready: bool, now: str, containers_too: bool = True) -> dict[str, Any]:
     new = copy.deepcopy(dict(pod))
-    names = [c["name"] for c in new.get("spec", {}).get("containers") or ()]
+    names = [c["name"] for c in objects.spec(new).get("containers") or ()]
     conds = new.setdefault("status", {}).setdefault("conditions", [])
     for cond in conds:
         if cond.get("type") == "Ready" or (containers_too and cond.get("type") == "ContainersReady"):
@@ -154,8 +155,8 @@ def set_ready(cluster: Cluster, pod: str, ready: bool, namespace: str = "default
         KubelearnError: when the pod is not running (nothing to probe).
     """
     obj = cluster.get("Pod", pod, namespace)
-    if obj.get("status", {}).get("phase") != "Running":
-        raise KubelearnError(f'pod "{pod}" is not running (phase {obj.get("status", {}).get("phase", "Pending")}): '
+    if objects.status(obj).get("phase") != "Running":
+        raise KubelearnError(f'pod "{pod}" is not running (phase {objects.status(obj).get("phase", "Pending")}): '
                              "it has no containers whose readiness could change")
     cluster = store(cluster, [_with_ready(obj, ready, cluster.timestamp())])
     return reconcile(cluster)
@@ -212,7 +213,7 @@ def drain(cluster: Cluster, node: str, force: bool = False) -> Cluster:
             node cordoned in that case; kubelearn's cluster is left unchanged.
     """
     cluster.get("Node", node)
-    pods = [p for p in cluster.pods() if p.get("spec", {}).get("nodeName") == node and not is_terminating(p)]
+    pods = [p for p in cluster.pods() if objects.node_name(p) == node and not is_terminating(p)]
     evict, bare = [], []
     for pod in pods:
         ref = controller_of(pod)
@@ -231,7 +232,7 @@ def drain(cluster: Cluster, node: str, force: bool = False) -> Cluster:
             f'error: unable to drain node "{node}" due to error: {_NO_CONTROLLER}: {names}, continuing command...\n'
             f"There are pending nodes to be drained:\n {node}\n{_NO_CONTROLLER}: {names}")
     cluster = cordon(cluster, node)
-    cluster = store(cluster, [graceful_delete(cluster, cluster.get("Pod", p["metadata"]["name"], p["metadata"]["namespace"]))
+    cluster = store(cluster, [graceful_delete(cluster, cluster.get("Pod", objects.name(p), objects.namespace(p)))
                               for p in evict])
     return reconcile(cluster)
 
@@ -275,7 +276,7 @@ def fail_node(cluster: Cluster, node: str) -> Cluster:
     cluster = store(cluster, [obj])
     updates = []
     for pod in cluster.pods():
-        if pod.get("spec", {}).get("nodeName") != node:
+        if objects.node_name(pod) != node:
             continue
         new = _with_ready(pod, False, now, containers_too=False)
         ref = controller_of(new)
@@ -297,7 +298,7 @@ def recover_node(cluster: Cluster, node: str) -> Cluster:
         "PIDPressure": ("False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
         "Ready": ("True", "KubeletReady", "kubelet is posting ready status"),
     }
-    for cond in obj.get("status", {}).get("conditions") or ():
+    for cond in objects.status(obj).get("conditions") or ():
         if cond.get("type") in healthy:
             status, reason, message = healthy[cond["type"]]
             if cond.get("status") != status:
@@ -311,8 +312,8 @@ def recover_node(cluster: Cluster, node: str) -> Cluster:
         obj["spec"].pop("taints", None)
     cluster = store(cluster, [obj])
     updates = [_with_ready(p, True, now, containers_too=False) for p in cluster.pods()
-               if p.get("spec", {}).get("nodeName") == node and not is_terminating(p) and not is_pod_ready(p)
-               and all(cs.get("ready", True) for cs in p.get("status", {}).get("containerStatuses") or ())]
+               if objects.node_name(p) == node and not is_terminating(p) and not is_pod_ready(p)
+               and all(cs.get("ready", True) for cs in objects.status(p).get("containerStatuses") or ())]
     return reconcile(store(cluster, updates))
 
 

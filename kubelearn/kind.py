@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from . import objects
 from .apiserver.admission import admit
 from .cluster import Cluster, NodeSpec, Topology
 from .controllers.manager import reconcile
@@ -563,13 +564,13 @@ def default_cluster(seed: int = 0, topology: Topology | None = None,
     """
     topo = topology or default_topology()
     cfg = dict(proxy_config) if proxy_config is not None else default_proxy_config(topo)
-    objects = system_objects(topo)
+    system = system_objects(topo)
     control_planes = {n.name for n in topo.nodes if n.role == "control-plane"}
     # kind starts the control plane first and CoreDNS is scheduled before the workers join, so
     # on a fresh kind cluster both CoreDNS pods run on the control plane (10.244.0.2 and .3).
     # Reproduce that order: reconcile with only the control-plane nodes, then add the workers.
-    first = [o for o in objects if o["kind"] != "Node" or o["metadata"]["name"] in control_planes]
-    rest = [o for o in objects if o["kind"] == "Node" and o["metadata"]["name"] not in control_planes]
+    first = [o for o in system if o["kind"] != "Node" or objects.name(o) in control_planes]
+    rest = [o for o in system if o["kind"] == "Node" and objects.name(o) not in control_planes]
     cluster = reconcile(Cluster(topology=topo, proxy_config=cfg, seed=seed).with_objects(first))
     return reconcile(cluster.with_objects(rest)) if rest else cluster
 

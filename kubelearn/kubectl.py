@@ -25,8 +25,10 @@ from typing import Any
 
 import yaml
 
+from . import objects
 from .cluster import EPOCH, Cluster, kind_info
 from .errors import KubelearnError, NotFoundError
+from .objects import is_pod_ready
 
 __all__ = [
     "KubectlOutput",
@@ -209,7 +211,7 @@ def _svc_external_ip(svc: Mapping[str, Any], wide: bool) -> str:
     if kind in ("ClusterIP", "NodePort"):
         return ",".join(ext) if ext else "<none>"
     if kind == "LoadBalancer":
-        ingress = (svc.get("status", {}).get("loadBalancer") or {}).get("ingress") or []
+        ingress = (objects.status(svc).get("loadBalancer") or {}).get("ingress") or []
         names = sorted({i.get("ip") or i.get("hostname") for i in ingress if i.get("ip") or i.get("hostname")})
         result = ",".join([*names, *ext])
         if not result:
@@ -223,7 +225,7 @@ def _svc_external_ip(svc: Mapping[str, Any], wide: bool) -> str:
 
 
 def _svc_ports(svc: Mapping[str, Any]) -> str:
-    ports = svc.get("spec", {}).get("ports") or []
+    ports = objects.spec(svc).get("ports") or []
     if not ports:
         return "<none>"
     out = []
@@ -239,18 +241,11 @@ def _svc_ports(svc: Mapping[str, Any]) -> str:
 def _service_row(cluster: Cluster, svc: Mapping[str, Any], wide: bool) -> list[str]:
     spec = svc.get("spec", {})
     ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-    row = [svc["metadata"]["name"], spec.get("type", "ClusterIP"), ips[0] if ips else "<none>",
+    row = [objects.name(svc), spec.get("type", "ClusterIP"), ips[0] if ips else "<none>",
            _svc_external_ip(svc, wide), _svc_ports(svc), _age(cluster, svc)]
     if wide:
         row.append(_format_labels(spec.get("selector")))
     return row
-
-
-def _pod_ready(pod: Mapping[str, Any]) -> bool:
-    for cond in pod.get("status", {}).get("conditions") or []:
-        if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
-    return False
 
 
 def _pod_row(cluster: Cluster, pod: Mapping[str, Any], wide: bool) -> list[str]:
@@ -264,7 +259,7 @@ def _pod_row(cluster: Cluster, pod: Mapping[str, Any], wide: bool) -> list[str]:
         restarts = sum(int(c.get("restartCount", 0)) for c in statuses)
     else:
         # Without containerStatuses, the Ready condition says whether every container is ready.
-        ready = len(containers) if _pod_ready(pod) else 0
+        ready = len(containers) if is_pod_ready(pod) else 0
         restarts = 0
     reason = status.get("reason") or status.get("phase") or "Pending"
     if meta.get("deletionTimestamp"):
@@ -289,7 +284,7 @@ def _node_row(cluster: Cluster, node: Mapping[str, Any], wide: bool) -> list[str
     for cond in status.get("conditions") or []:
         if cond.get("type") == "Ready":
             state = "Ready" if cond.get("status") == "True" else "NotReady" if cond.get("status") == "False" else "Unknown"
-    if node.get("spec", {}).get("unschedulable"):
+    if objects.spec(node).get("unschedulable"):
         state += ",SchedulingDisabled"
     roles = set()
     for key, value in (meta.get("labels") or {}).items():
@@ -337,24 +332,24 @@ def _endpoints_row(cluster: Cluster, ep: Mapping[str, Any], wide: bool) -> list[
                 count += len(addrs)
                 listed.extend(_host_port(a, p["port"]) for a in addrs)
         text = ",".join(listed[:3]) + (f" + {count - 3} more..." if count > 3 else "")
-    return [ep["metadata"]["name"], text, _age(cluster, ep)]
+    return [objects.name(ep), text, _age(cluster, ep)]
 
 
 def _slice_row(cluster: Cluster, sl: Mapping[str, Any], wide: bool) -> list[str]:
     ports = [str(p["port"]) if p.get("port") is not None else "<unset>" for p in sl.get("ports") or []]
     addrs = [a for ep in sl.get("endpoints") or [] for a in ep.get("addresses") or []]
-    return [sl["metadata"]["name"], sl.get("addressType", ""), _limited(ports, len(ports), "<unset>"),
+    return [objects.name(sl), sl.get("addressType", ""), _limited(ports, len(ports), "<unset>"),
             _limited(addrs, len(addrs), "<unset>"), _age(cluster, sl)]
 
 
 def _containers(obj: Mapping[str, Any]) -> tuple[str, str]:
-    cs = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
+    cs = objects.spec(obj).get("template", {}).get("spec", {}).get("containers") or []
     return ",".join(c.get("name", "") for c in cs), ",".join(c.get("image", "") for c in cs)
 
 
 def _deployment_row(cluster: Cluster, d: Mapping[str, Any], wide: bool) -> list[str]:
     spec, status = d.get("spec", {}), d.get("status", {})
-    row = [d["metadata"]["name"], f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+    row = [objects.name(d), f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
            str(status.get("updatedReplicas", 0)), str(status.get("availableReplicas", 0)), _age(cluster, d)]
     if wide:
         row += [*_containers(d), _label_selector(spec.get("selector"))]
@@ -363,7 +358,7 @@ def _deployment_row(cluster: Cluster, d: Mapping[str, Any], wide: bool) -> list[
 
 def _replicaset_row(cluster: Cluster, rs: Mapping[str, Any], wide: bool) -> list[str]:
     spec, status = rs.get("spec", {}), rs.get("status", {})
-    row = [rs["metadata"]["name"], str(spec.get("replicas", 1)), str(status.get("replicas", 0)),
+    row = [objects.name(rs), str(spec.get("replicas", 1)), str(status.get("replicas", 0)),
            str(status.get("readyReplicas", 0)), _age(cluster, rs)]
     if wide:
         row += [*_containers(rs), _label_selector(spec.get("selector"))]
@@ -372,18 +367,18 @@ def _replicaset_row(cluster: Cluster, rs: Mapping[str, Any], wide: bool) -> list
 
 def _statefulset_row(cluster: Cluster, ss: Mapping[str, Any], wide: bool) -> list[str]:
     spec, status = ss.get("spec", {}), ss.get("status", {})
-    row = [ss["metadata"]["name"], f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}", _age(cluster, ss)]
+    row = [objects.name(ss), f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}", _age(cluster, ss)]
     if wide:
         row += list(_containers(ss))
     return row
 
 
 def _namespace_row(cluster: Cluster, ns: Mapping[str, Any], wide: bool) -> list[str]:
-    return [ns["metadata"]["name"], ns.get("status", {}).get("phase", "Active"), _age(cluster, ns)]
+    return [objects.name(ns), objects.status(ns).get("phase", "Active"), _age(cluster, ns)]
 
 
 def _generic_row(cluster: Cluster, obj: Mapping[str, Any], wide: bool) -> list[str]:
-    return [obj["metadata"]["name"], _age(cluster, obj)]
+    return [objects.name(obj), _age(cluster, obj)]
 
 
 Row = Callable[[Cluster, Mapping[str, Any], bool], list[str]]
@@ -413,7 +408,7 @@ def _derived_endpoints(cluster: Cluster, namespace: str | None) -> list[dict[str
     ``notReadyAddresses``, grouped by port set.  Simplification: the controller orders
     ports by a hash; kubelearn keeps the slices' port order.
     """
-    stored = {(e["metadata"].get("namespace", "default"), e["metadata"]["name"]): e
+    stored = {(e["metadata"].get("namespace", "default"), objects.name(e)): e
               for e in cluster.list("Endpoints", namespace)}
     out = dict(stored)
     for svc in cluster.list("Service", namespace):
@@ -426,7 +421,7 @@ def _derived_endpoints(cluster: Cluster, namespace: str | None) -> list[dict[str
         if not spec.get("selector") and not slices:
             continue
         groups: dict[str, dict[str, Any]] = {}
-        for sl in sorted(slices, key=lambda s: s["metadata"]["name"]):
+        for sl in sorted(slices, key=lambda s: objects.name(s)):
             ports = [{k: p[k] for k in ("name", "port", "protocol") if k in p and p[k] != ""}
                      for p in sl.get("ports") or []]
             group = groups.setdefault(json.dumps(ports, sort_keys=True), {"ports": ports, "ready": [], "not": []})
@@ -492,7 +487,7 @@ def _objects(cluster: Cluster, kind: str, namespace: str | None) -> list[dict[st
     else:
         objs = cluster.list(kind, namespace)
     # The API server lists in key order: namespace, then name.
-    return sorted(objs, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+    return sorted(objs, key=lambda o: (o["metadata"].get("namespace", ""), objects.name(o)))
 
 
 # --------------------------------------------------------------------------- printers
@@ -560,7 +555,7 @@ def get(
     stderr = ENDPOINTS_WARNING + "\n" if kind == "Endpoints" else ""
     objs = _objects(cluster, kind, ns_filter)
     if name is not None:
-        objs = [o for o in objs if o["metadata"]["name"] == name]
+        objs = [o for o in objs if objects.name(o) == name]
         if not objs:
             raise _NotFoundWithWarning(info.resource, name, stderr)
     if output in ("json", "yaml"):
@@ -617,7 +612,7 @@ def _get_many(cluster: Cluster, resources: list[str], name: str | None, namespac
         info = kind_info(kind)
         objs = _objects(cluster, kind, None if (all_namespaces or not info.namespaced) else namespace)
         if name is not None:
-            objs = [o for o in objs if o["metadata"]["name"] == name]
+            objs = [o for o in objs if objects.name(o) == name]
             if not objs:
                 raise _NotFoundWithWarning(info.resource, name, stderr)
         groups.append((kind, objs))
@@ -738,14 +733,14 @@ def describe_service(cluster: Cluster, name: str, namespace: str = "default") ->
         lines.append(["Desired LoadBalancer IP:", spec["loadBalancerIP"]])
     if spec.get("externalName"):
         lines.append(["External Name:", spec["externalName"]])
-    ingress = (svc.get("status", {}).get("loadBalancer") or {}).get("ingress") or []
+    ingress = (objects.status(svc).get("loadBalancer") or {}).get("ingress") or []
     if ingress:
         lines.append(["LoadBalancer Ingress:", ", ".join(
             (i.get("ip") or i.get("hostname", "")) + (f" ({i['ipMode']})" if i.get("ipMode") else "")
             for i in ingress)])
     slices = sorted((s for s in cluster.list("EndpointSlice", meta.get("namespace", namespace))
                      if s["metadata"].get("labels", {}).get("kubernetes.io/service-name") == name),
-                    key=lambda s: s["metadata"]["name"])
+                    key=lambda s: objects.name(s))
     for p in spec.get("ports") or []:
         pname = p.get("name") or "<unset>"
         proto = p.get("protocol", "TCP")

@@ -11,6 +11,7 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import objects
 from ..labels import label_selector_matches
 from .pods import (
     DESIRED_REPLICAS_ANNOTATION,
@@ -41,7 +42,7 @@ __all__ = [
 
 
 def template_without_hash(rs: Mapping[str, Any]) -> dict[str, Any]:
-    template = copy.deepcopy(dict(rs.get("spec", {}).get("template") or {}))
+    template = copy.deepcopy(dict(objects.spec(rs).get("template") or {}))
     labels = template.get("metadata", {}).get("labels")
     if labels is not None:
         labels.pop("pod-template-hash", None)
@@ -50,8 +51,8 @@ def template_without_hash(rs: Mapping[str, Any]) -> dict[str, Any]:
 
 def owned_replicasets(cluster: Cluster, deployment: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The Deployment's ReplicaSets, oldest first."""
-    uid = deployment["metadata"]["uid"]
-    ns = deployment["metadata"]["namespace"]
+    uid = objects.uid(deployment)
+    ns = objects.namespace(deployment)
     rss = [rs for rs in cluster.list("ReplicaSet", ns) if (controller_of(rs) or {}).get("uid") == uid]
     return sorted(rss, key=lambda r: (creation_timestamp(r), int(r["metadata"].get("annotations", {}).get(REVISION_ANNOTATION, 0))))
 
@@ -81,7 +82,7 @@ def ensure_new_replicaset(cluster: Cluster, deployment: Mapping[str, Any], repli
     the highest revision of the Deployment's ReplicaSets; a ReplicaSet reused by a rollback
     gets the new revision too.
     """
-    ns, dname = deployment["metadata"]["namespace"], deployment["metadata"]["name"]
+    ns, dname = objects.namespace(deployment), objects.name(deployment)
     rss = owned_replicasets(cluster, deployment)
     max_rev = max((deployment_revision(r) for r in rss), default=0)
     existing = find_new_replicaset(cluster, deployment)
@@ -90,16 +91,16 @@ def ensure_new_replicaset(cluster: Cluster, deployment: Mapping[str, Any], repli
             existing = copy.deepcopy(existing)
             existing["metadata"].setdefault("annotations", {})[REVISION_ANNOTATION] = str(max_rev + 1)
             cluster = store(cluster, [existing])
-        return cluster, cluster.get("ReplicaSet", existing["metadata"]["name"], ns)
+        return cluster, cluster.get("ReplicaSet", objects.name(existing), ns)
     template = deployment["spec"].get("template") or {}
-    collision = deployment.get("status", {}).get("collisionCount")
+    collision = objects.status(deployment).get("collisionCount")
     while True:
         h = pod_template_hash(template, collision)
         name = f"{dname}-{h}"
         if not cluster.has("ReplicaSet", name, ns):
             break
         collision = (collision or 0) + 1
-    if collision != deployment.get("status", {}).get("collisionCount"):
+    if collision != objects.status(deployment).get("collisionCount"):
         dep = copy.deepcopy(dict(deployment))
         dep.setdefault("status", {})["collisionCount"] = collision
         cluster = store(cluster, [dep])
@@ -156,16 +157,16 @@ def _cleanup_history(cluster: Cluster, deployment: Mapping[str, Any], keep_uid: 
     """Delete the oldest empty old ReplicaSets beyond ``revisionHistoryLimit`` (default 10)."""
     limit = int(deployment["spec"].get("revisionHistoryLimit", 10))
     olds = [r for r in owned_replicasets(cluster, deployment)
-            if r["metadata"]["uid"] != keep_uid and replicaset_replicas(r) == 0]
+            if objects.uid(r) != keep_uid and replicaset_replicas(r) == 0]
     olds.sort(key=deployment_revision)
     pods_by_owner = pods_by_controller(cluster)
     excess = len(olds) - limit
     for rs in olds:
         if excess <= 0:
             break
-        if pods_by_owner.get(rs["metadata"]["uid"]):
+        if pods_by_owner.get(objects.uid(rs)):
             continue
-        cluster = cluster.without("ReplicaSet", rs["metadata"]["name"], rs["metadata"]["namespace"])
+        cluster = cluster.without("ReplicaSet", objects.name(rs), objects.namespace(rs))
         excess -= 1
     return cluster
 
@@ -181,20 +182,20 @@ def sync_deployments(cluster: Cluster) -> Cluster:
         if dep["spec"].get("paused"):
             continue
         cluster = _adopt_replicasets(cluster, dep)
-        dep = cluster.get("Deployment", dep["metadata"]["name"], dep["metadata"]["namespace"])
+        dep = cluster.get("Deployment", objects.name(dep), objects.namespace(dep))
         cluster, new_rs = ensure_new_replicaset(cluster, dep)
-        dep = cluster.get("Deployment", dep["metadata"]["name"], dep["metadata"]["namespace"])
+        dep = cluster.get("Deployment", objects.name(dep), objects.namespace(dep))
         replicas = int(dep["spec"].get("replicas", 1))
         cluster = set_rs_replicas(cluster, new_rs, replicas, dep)
         for rs in owned_replicasets(cluster, dep):
-            if rs["metadata"]["uid"] != new_rs["metadata"]["uid"] and replicaset_replicas(rs) != 0:
+            if objects.uid(rs) != objects.uid(new_rs) and replicaset_replicas(rs) != 0:
                 cluster = set_rs_replicas(cluster, rs, 0)
-        cluster = _cleanup_history(cluster, dep, new_rs["metadata"]["uid"])
+        cluster = _cleanup_history(cluster, dep, objects.uid(new_rs))
     return cluster
 
 
 def _adopt_replicasets(cluster: Cluster, dep: Mapping[str, Any]) -> Cluster:
-    ns = dep["metadata"]["namespace"]
+    ns = objects.namespace(dep)
     adopted = []
     for rs in cluster.list("ReplicaSet", ns):
         if controller_of(rs) is None and \

@@ -28,6 +28,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import objects
 from ..labels import selector_matches
 from .pods import generate_name, is_pod_ready, is_terminal, is_terminating, stable_rng, store
 
@@ -92,7 +93,7 @@ def _selected_pods(cluster: Cluster, service: Mapping[str, Any]) -> list[dict[st
     return [
         p for p in cluster.pods(ns)
         if selector_matches(selector, p["metadata"].get("labels") or {})
-        and p.get("status", {}).get("podIP") and not is_terminal(p)
+        and objects.pod_ip(p) and not is_terminal(p)
     ]
 
 
@@ -112,15 +113,15 @@ def _endpoint(cluster: Cluster, service: Mapping[str, Any], pod: Mapping[str, An
         "conditions": {"ready": ready, "serving": serving, "terminating": terminating},
     }
     spec = pod.get("spec", {})
-    if spec.get("hostname") and spec.get("subdomain") == service["metadata"]["name"]:
+    if spec.get("hostname") and spec.get("subdomain") == objects.name(service):
         ep["hostname"] = spec["hostname"]
     node = spec.get("nodeName")
     if node:
         ep["nodeName"] = node
     ep["targetRef"] = {
         "kind": "Pod",
-        "name": pod["metadata"]["name"],
-        "namespace": pod["metadata"]["namespace"],
+        "name": objects.name(pod),
+        "namespace": objects.namespace(pod),
         "uid": pod["metadata"].get("uid", ""),
     }
     if node and node in zones:
@@ -143,17 +144,17 @@ def _pod_ports(service: Mapping[str, Any], pod: Mapping[str, Any]) -> tuple[tupl
 
 
 def _slice_labels(service: Mapping[str, Any]) -> dict[str, str]:
-    labels = {k: v for k, v in (service["metadata"].get("labels") or {}).items()
+    labels = {k: v for k, v in objects.labels(service).items()
               if k not in ("kubernetes.io/service-name", "endpointslice.kubernetes.io/managed-by")}
     labels["endpointslice.kubernetes.io/managed-by"] = MANAGED_BY
-    labels["kubernetes.io/service-name"] = service["metadata"]["name"]
+    labels["kubernetes.io/service-name"] = objects.name(service)
     if service["spec"].get("clusterIP") == "None":
         labels[_HEADLESS] = ""
     return labels
 
 
 def _owner(service: Mapping[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service", "name": service["metadata"]["name"],
+    return {"apiVersion": "v1", "kind": "Service", "name": objects.name(service),
             "uid": service["metadata"].get("uid", ""), "controller": True, "blockOwnerDeletion": True}
 
 
@@ -181,9 +182,9 @@ def endpoint_slices_for(cluster: Cluster, service: Mapping[str, Any] | str, name
     if not _has_selector(svc):
         return []
     ns = svc["metadata"].get("namespace", "default")
-    name = svc["metadata"]["name"]
-    zones = {n["metadata"]["name"]: n["metadata"]["labels"]["topology.kubernetes.io/zone"]
-             for n in cluster.nodes() if "topology.kubernetes.io/zone" in (n["metadata"].get("labels") or {})}
+    name = objects.name(svc)
+    zones = {objects.name(n): n["metadata"]["labels"]["topology.kubernetes.io/zone"]
+             for n in cluster.nodes() if "topology.kubernetes.io/zone" in objects.labels(n)}
     groups: dict[tuple[tuple[tuple[str, Any], ...], ...], list[dict[str, Any]]] = {}
     for pod in _selected_pods(cluster, svc):
         groups.setdefault(_pod_ports(svc, pod), []).append(_endpoint(cluster, svc, pod, zones))
@@ -195,7 +196,7 @@ def endpoint_slices_for(cluster: Cluster, service: Mapping[str, Any] | str, name
     if not chunks:
         chunks.append(((), []))  # the placeholder slice
     existing = [s for s in cluster.endpoint_slices(ns, name)
-                if (s["metadata"].get("labels") or {}).get("endpointslice.kubernetes.io/managed-by") == MANAGED_BY]
+                if objects.labels(s).get("endpointslice.kubernetes.io/managed-by") == MANAGED_BY]
     unused = list(existing)
     names: list[str | None] = []
     for key, _eps in chunks:
@@ -204,10 +205,10 @@ def endpoint_slices_for(cluster: Cluster, service: Mapping[str, Any] | str, name
             match = next(iter(unused), None)
         if match is not None:
             unused.remove(match)
-            names.append(match["metadata"]["name"])
+            names.append(objects.name(match))
         else:
             names.append(None)
-    taken = {s["metadata"]["name"] for s in cluster.list("EndpointSlice", ns)}
+    taken = {objects.name(s) for s in cluster.list("EndpointSlice", ns)}
     # Seeded by the Service's identity only (not its uid, which depends on how many objects
     # were stored before it): the same manifests and seed give the same slice names.  Names
     # still taken are skipped, so a new slice never collides with one that exists.
@@ -259,16 +260,16 @@ def endpoints_for(cluster: Cluster, service: Mapping[str, Any] | str, namespace:
             continue
         addr: dict[str, Any] = {"ip": pod["status"]["podIP"]}
         spec = pod.get("spec", {})
-        if spec.get("hostname") and spec.get("subdomain") == svc["metadata"]["name"]:
+        if spec.get("hostname") and spec.get("subdomain") == objects.name(svc):
             addr["hostname"] = spec["hostname"]
         if spec.get("nodeName"):
             addr["nodeName"] = spec["nodeName"]
-        addr["targetRef"] = {"kind": "Pod", "name": pod["metadata"]["name"], "namespace": pod["metadata"]["namespace"],
+        addr["targetRef"] = {"kind": "Pod", "name": objects.name(pod), "namespace": objects.namespace(pod),
                              "uid": pod["metadata"].get("uid", "")}
         bucket = "addresses" if publish or is_pod_ready(pod) else "notReadyAddresses"
         subsets.setdefault(key, {}).setdefault(bucket, []).append(addr)
-    meta: dict[str, Any] = {"name": svc["metadata"]["name"], "namespace": svc["metadata"].get("namespace", "default")}
-    labels = {k: v for k, v in (svc["metadata"].get("labels") or {}).items()}
+    meta: dict[str, Any] = {"name": objects.name(svc), "namespace": svc["metadata"].get("namespace", "default")}
+    labels = {k: v for k, v in objects.labels(svc).items()}
     labels[_SKIP_MIRROR] = "true"
     if svc["spec"].get("clusterIP") == "None":
         labels[_HEADLESS] = ""
@@ -311,20 +312,20 @@ def sync_endpoints(cluster: Cluster) -> Cluster:
     for svc in cluster.services():
         ns = svc["metadata"].get("namespace", "default")
         for s in endpoint_slices_for(cluster, svc):
-            keep_slices.add((ns, s["metadata"]["name"]))
+            keep_slices.add((ns, objects.name(s)))
             wanted.append(s)
         ep = endpoints_for(cluster, svc)
         if ep is not None:
-            keep_endpoints.add((ns, ep["metadata"]["name"]))
+            keep_endpoints.add((ns, objects.name(ep)))
             wanted.append(ep)
     for s in cluster.list("EndpointSlice"):
-        key = (s["metadata"]["namespace"], s["metadata"]["name"])
-        if (s["metadata"].get("labels") or {}).get("endpointslice.kubernetes.io/managed-by") == MANAGED_BY \
+        key = (objects.namespace(s), objects.name(s))
+        if objects.labels(s).get("endpointslice.kubernetes.io/managed-by") == MANAGED_BY \
                 and key not in keep_slices:
             cluster = cluster.without("EndpointSlice", key[1], key[0])
     for e in cluster.list("Endpoints"):
-        key = (e["metadata"]["namespace"], e["metadata"]["name"])
-        if (e["metadata"].get("labels") or {}).get(_SKIP_MIRROR) == "true" and key not in keep_endpoints:
+        key = (objects.namespace(e), objects.name(e))
+        if objects.labels(e).get(_SKIP_MIRROR) == "true" and key not in keep_endpoints:
             cluster = cluster.without("Endpoints", key[1], key[0])
     return store(cluster, [copy.deepcopy(w) for w in wanted])
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .. import objects
 from ..kinds import ObjectKey
 from .pods import controller_of, remove
 
@@ -49,9 +50,9 @@ def collect_garbage(cluster: Cluster) -> Cluster:
     Simplification: the garbage collector deletes dependent pods gracefully on a real
     cluster; kubelearn removes them at once.
     """
-    nodes = {n["metadata"]["name"] for n in cluster.nodes()}
+    nodes = {objects.name(n) for n in cluster.nodes()}
     cluster = remove(cluster, [pod for pod in cluster.pods()
-                               if pod.get("spec", {}).get("nodeName") and pod["spec"]["nodeName"] not in nodes])
+                               if objects.node_name(pod) and pod["spec"]["nodeName"] not in nodes])
     uids = {obj["metadata"].get("uid") for obj in cluster.objects.values()}
     for kind in ("ReplicaSet", "Pod"):
         orphans = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .. import objects
 from ..errors import KubelearnError
 from .deployment import sync_deployments
 from .endpointslice import sync_endpoints
@@ -52,7 +53,7 @@ class _NotConverging(KubelearnError, RuntimeError):
 
 
 def _round_limit(cluster: Cluster) -> int:
-    return _MAX_ROUNDS + sum(int(s.get("spec", {}).get("replicas", 1)) for s in cluster.list("StatefulSet"))
+    return _MAX_ROUNDS + sum(int(objects.spec(s).get("replicas", 1)) for s in cluster.list("StatefulSet"))
 
 
 def purge_expired(cluster: Cluster) -> Cluster:
@@ -61,13 +62,13 @@ def purge_expired(cluster: Cluster) -> Cluster:
     A pod on a NotReady node stays Terminating for ever (its kubelet cannot report the
     containers stopped); an unscheduled pod goes at once.
     """
-    nodes = {n["metadata"]["name"]: n for n in cluster.nodes()}
+    nodes = {objects.name(n): n for n in cluster.nodes()}
     gone = []
     for pod in cluster.pods():
         ts = pod["metadata"].get("deletionTimestamp")
         if not ts:
             continue
-        node = nodes.get(pod.get("spec", {}).get("nodeName") or "")
+        node = nodes.get(objects.node_name(pod) or "")
         if node is not None and not is_node_ready(node):
             continue
         if node is None or cluster.now >= parse_time(ts):

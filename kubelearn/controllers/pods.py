@@ -27,8 +27,10 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .. import objects
 from ..apiserver.defaults import apply_defaults
 from ..kinds import EPOCH, kind_info
+from ..objects import condition, controller_of, is_pod_ready, is_terminating
 
 if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
     from ..cluster import Cluster
@@ -154,48 +156,22 @@ def parse_time(ts: str) -> float:
     return (t - EPOCH).total_seconds()
 
 
-def controller_of(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The ``ownerReference`` with ``controller: true``, if any."""
-    for ref in obj.get("metadata", {}).get("ownerReferences") or ():
-        if ref.get("controller"):
-            return dict(ref)
-    return None
-
-
 def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
     """A controller ``ownerReference`` pointing at ``owner``."""
     return {
         "apiVersion": owner["apiVersion"],
         "kind": owner["kind"],
-        "name": owner["metadata"]["name"],
-        "uid": owner["metadata"]["uid"],
+        "name": objects.name(owner),
+        "uid": objects.uid(owner),
         "controller": True,
         "blockOwnerDeletion": True,
     }
 
 
-def _condition(pod: Mapping[str, Any], ctype: str) -> dict[str, Any] | None:
-    for cond in pod.get("status", {}).get("conditions") or ():
-        if cond.get("type") == ctype:
-            return dict(cond)
-    return None
-
-
-def is_pod_ready(pod: Mapping[str, Any]) -> bool:
-    """Whether the pod's ``Ready`` condition is ``"True"``."""
-    cond = _condition(pod, "Ready")
-    return cond is not None and cond.get("status") == "True"
-
-
-def is_terminating(pod: Mapping[str, Any]) -> bool:
-    """Whether the pod has a ``metadata.deletionTimestamp``."""
-    return bool(pod.get("metadata", {}).get("deletionTimestamp"))
-
-
 def is_terminal(pod: Mapping[str, Any]) -> bool:
     """Whether the pod finished for good (restartPolicy decides what "finished" means)."""
-    phase = pod.get("status", {}).get("phase")
-    policy = pod.get("spec", {}).get("restartPolicy", "Always")
+    phase = objects.status(pod).get("phase")
+    policy = objects.spec(pod).get("restartPolicy", "Always")
     if policy == "Never":
         return phase in ("Succeeded", "Failed")
     if policy == "OnFailure":
@@ -373,28 +349,28 @@ def rank_pods_for_deletion(pods: list[dict[str, Any]], all_pods: Iterable[Mappin
     """
     on_node: dict[str, int] = {}
     for p in pods:
-        node = p.get("spec", {}).get("nodeName")
+        node = objects.node_name(p)
         if node:
             on_node[node] = on_node.get(node, 0) + 1
     phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}
 
     def key(p: Mapping[str, Any]) -> tuple[Any, ...]:
-        node = p.get("spec", {}).get("nodeName")
+        node = objects.node_name(p)
         ready = is_pod_ready(p)
-        ready_since = (_condition(p, "Ready") or {}).get("lastTransitionTime", "") if ready else ""
+        ready_since = (condition(p, "Ready") or {}).get("lastTransitionTime", "") if ready else ""
         try:
             cost = int(p["metadata"].get("annotations", {}).get(DELETION_COST_ANNOTATION, 0))
         except ValueError:
             cost = 0
         return (
             1 if node else 0,
-            phase_rank.get(p.get("status", {}).get("phase", "Pending"), 0),
+            phase_rank.get(objects.status(p).get("phase", "Pending"), 0),
             1 if ready else 0,
             cost,
             -(on_node.get(node, 0) if node else 0),
             _Desc(ready_since),
             _Desc(creation_timestamp(p)),
-            p["metadata"]["name"],
+            objects.name(p),
         )
 
     return sorted(pods, key=key)
@@ -428,7 +404,7 @@ def graceful_delete(cluster: Cluster, pod: Mapping[str, Any]) -> dict[str, Any]:
     meta = new["metadata"]
     if meta.get("deletionTimestamp"):
         return new
-    grace = int(new.get("spec", {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS))
+    grace = int(objects.spec(new).get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS))
     meta["deletionTimestamp"] = cluster.timestamp(cluster.now + grace)
     meta["deletionGracePeriodSeconds"] = grace
     return new

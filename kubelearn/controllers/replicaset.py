@@ -14,6 +14,7 @@ import marshal
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import objects
 from ..labels import label_selector_matches
 from .pods import (
     PODS_CREATED_ANNOTATION,
@@ -39,13 +40,13 @@ __all__ = [
 
 
 def replicaset_replicas(rs: Mapping[str, Any]) -> int:
-    return int(rs.get("spec", {}).get("replicas", 1))
+    return int(objects.spec(rs).get("replicas", 1))
 
 
 def adopt_orphans(cluster: Cluster, owner: Mapping[str, Any], selector: Mapping[str, Any] | None) -> Cluster:
     """Controllers adopt matching pods that have no controller (a famous surprise: a
     hand-made pod labelled ``app: web`` becomes one of the Deployment's replicas)."""
-    ns = owner["metadata"]["namespace"]
+    ns = objects.namespace(owner)
     adopted = []
     for pod in cluster.list("Pod", ns):
         if controller_of(pod) is None and is_active(pod) and \
@@ -94,16 +95,16 @@ def sync_replicasets(cluster: Cluster, *, graceful: bool = True, only: Iterable[
     """
     only_set = set(only) if only is not None else None
     for rs in cluster.list("ReplicaSet"):
-        if only_set is not None and rs["metadata"]["uid"] not in only_set:
+        if only_set is not None and objects.uid(rs) not in only_set:
             continue
-        cluster = adopt_orphans(cluster, rs, rs.get("spec", {}).get("selector"))
-        rs = cluster.get("ReplicaSet", rs["metadata"]["name"], rs["metadata"]["namespace"])
-        ns, rs_name, uid = rs["metadata"]["namespace"], rs["metadata"]["name"], rs["metadata"]["uid"]
+        cluster = adopt_orphans(cluster, rs, objects.spec(rs).get("selector"))
+        rs = cluster.get("ReplicaSet", objects.name(rs), objects.namespace(rs))
+        ns, rs_name, uid = objects.namespace(rs), objects.name(rs), objects.uid(rs)
         owned = [p for p in cluster.list("Pod", ns) if (controller_of(p) or {}).get("uid") == uid]
         active = [p for p in owned if is_active(p)]
         want = replicaset_replicas(rs)
         if len(active) < want:
-            taken = {p["metadata"]["name"] for p in cluster.list("Pod", ns)}
+            taken = {objects.name(p) for p in cluster.list("Pod", ns)}
             created = _pods_created(rs)
             template = rs["spec"].get("template") or {}
             # Every pod of a ReplicaSet starts as the same defaulted template: build it once and

@@ -13,6 +13,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import objects
 from .deployment import ensure_new_replicaset, owned_replicasets, set_rs_replicas
 from .manager import purge_expired, settle
 from .pods import controller_of, deployment_strategy_limits, is_pod_ready, is_terminating, remove
@@ -95,7 +96,7 @@ class RolloutSteps(list["Cluster"]):
         out = []
         for i, c in enumerate(self, 1):
             dep = c.get("Deployment", self.deployment, self.namespace)
-            uids = {r["metadata"]["uid"]: r["metadata"]["name"] for r in owned_replicasets(c, dep)}
+            uids = {objects.uid(r): objects.name(r) for r in owned_replicasets(c, dep)}
             row: dict[str, Any] = {"step": i, "time": c.now}
             row.update({name: 0 for name in uids.values()})
             ready = terminating = 0
@@ -108,7 +109,7 @@ class RolloutSteps(list["Cluster"]):
                 elif is_pod_ready(pod):
                     ready += 1
             for r in owned_replicasets(c, dep):
-                row[r["metadata"]["name"]] = int(r["spec"].get("replicas", 0))
+                row[objects.name(r)] = int(r["spec"].get("replicas", 0))
             row["ready"], row["terminating"] = ready, terminating
             out.append(row)
         return out
@@ -182,13 +183,13 @@ def rollout_steps(cluster: Cluster, deployment: str, new_template: TemplateChang
     dep = cluster.get("Deployment", deployment, namespace)
     replicas = int(dep["spec"].get("replicas", 1))
     surge, max_unavailable = deployment_strategy_limits(dep)
-    new_uid = new_rs["metadata"]["uid"]
+    new_uid = objects.uid(new_rs)
     states = RolloutSteps([], deployment, namespace)
 
     def current() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         rss = owned_replicasets(cluster, dep)
-        new = next(r for r in rss if r["metadata"]["uid"] == new_uid)
-        return new, [r for r in rss if r["metadata"]["uid"] != new_uid]
+        new = next(r for r in rss if objects.uid(r) == new_uid)
+        return new, [r for r in rss if objects.uid(r) != new_uid]
 
     def reps(rs: Mapping[str, Any]) -> int:
         return int(rs["spec"].get("replicas", 1))
@@ -206,7 +207,7 @@ def rollout_steps(cluster: Cluster, deployment: str, new_template: TemplateChang
             cluster = set_rs_replicas(cluster, rs, 0)
         cluster = settle(cluster)
         states.append(cluster)
-        old_uids = {r["metadata"]["uid"] for r in olds}
+        old_uids = {objects.uid(r) for r in olds}
         cluster = tick()
         cluster = remove(cluster, [pod for pod in cluster.pods(namespace)
                                    if (controller_of(pod) or {}).get("uid") in old_uids])
@@ -242,7 +243,7 @@ def rollout_steps(cluster: Cluster, deployment: str, new_template: TemplateChang
             # First the old ReplicaSets' unavailable pods (cleanupUnhealthyReplicas) ...
             budget = max_scaled_down
             for rs in olds:
-                unhealthy = reps(rs) - available.get(rs["metadata"]["uid"], 0)
+                unhealthy = reps(rs) - available.get(objects.uid(rs), 0)
                 cut = min(budget, max(unhealthy, 0))
                 if cut > 0:
                     cluster = set_rs_replicas(cluster, rs, reps(rs) - cut)
@@ -250,7 +251,7 @@ def rollout_steps(cluster: Cluster, deployment: str, new_template: TemplateChang
                     scaled = True
             # ... then available ones, keeping minAvailable.
             _, olds = current()
-            available_all = sum(_available_by_rs(cluster).get(r["metadata"]["uid"], 0) for r in [new, *olds])
+            available_all = sum(_available_by_rs(cluster).get(objects.uid(r), 0) for r in [new, *olds])
             to_cut = available_all - min_available
             for rs in olds:
                 if to_cut <= 0:

@@ -25,6 +25,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import objects
 from .pods import is_terminal, is_terminating, store
 
 if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
@@ -59,7 +60,7 @@ _TOO_MANY_PODS = "Too many pods"
 
 def is_node_ready(node: Mapping[str, Any]) -> bool:
     """Whether the node's ``Ready`` condition is ``"True"``."""
-    for cond in node.get("status", {}).get("conditions") or ():
+    for cond in objects.status(node).get("conditions") or ():
         if cond.get("type") == "Ready":
             return cond.get("status") == "True"
     return True  # a hand-written node without conditions counts as healthy
@@ -69,11 +70,11 @@ def node_taints(node: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The node's taints, plus the ones the node lifecycle controller would add right away
     (``node.kubernetes.io/not-ready`` for a node that is not Ready, ``…/unschedulable`` for a
     cordoned one) when they are missing from a hand-written node."""
-    taints = [dict(t) for t in node.get("spec", {}).get("taints") or ()]
+    taints = [dict(t) for t in objects.spec(node).get("taints") or ()]
     keys = {t.get("key") for t in taints}
     if not is_node_ready(node) and not keys & {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"}:
         taints.append({"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"})
-    if node.get("spec", {}).get("unschedulable") and "node.kubernetes.io/unschedulable" not in keys:
+    if objects.spec(node).get("unschedulable") and "node.kubernetes.io/unschedulable" not in keys:
         taints.append({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"})
     return taints
 
@@ -95,7 +96,7 @@ def _tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
 
 def pod_tolerates(pod: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
     """Whether one of the pod's tolerations matches the taint."""
-    return any(_tolerates(t, taint) for t in pod.get("spec", {}).get("tolerations") or ())
+    return any(_tolerates(t, taint) for t in objects.spec(pod).get("tolerations") or ())
 
 
 def _expr_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
@@ -131,7 +132,7 @@ def _matches_node_selection(pod: Mapping[str, Any], node: Mapping[str, Any]) -> 
         def term_ok(term: Mapping[str, Any]) -> bool:
             if not all(_expr_matches(e, labels) for e in term.get("matchExpressions") or ()):
                 return False
-            fields = {"metadata.name": node["metadata"]["name"]}
+            fields = {"metadata.name": objects.name(node)}
             return all(_expr_matches(e, fields) for e in term.get("matchFields") or ())
 
         if not any(term_ok(t) for t in terms):
@@ -142,7 +143,7 @@ def _matches_node_selection(pod: Mapping[str, Any], node: Mapping[str, Any]) -> 
 def max_pods(node: Mapping[str, Any]) -> int:
     """How many pods the node's kubelet accepts (``status.allocatable.pods``, default 110)."""
     try:
-        return int(node.get("status", {}).get("allocatable", {}).get("pods", DEFAULT_MAX_PODS))
+        return int(objects.status(node).get("allocatable", {}).get("pods", DEFAULT_MAX_PODS))
     except (TypeError, ValueError):
         return DEFAULT_MAX_PODS
 
@@ -187,17 +188,17 @@ def feasible_nodes(cluster: Cluster, pod: Mapping[str, Any],
     if load is None:
         counts: dict[str, int] = {}
         for p in cluster.pods():
-            bound = p.get("spec", {}).get("nodeName")
+            bound = objects.node_name(p)
             if bound and not is_terminal(p):
                 counts[bound] = counts.get(bound, 0) + 1
         load = counts
     ok, why = [], {}
     for node in (cluster.nodes() if nodes is None else nodes):
-        reason = _filter(pod, node, load.get(node["metadata"]["name"], 0))
+        reason = _filter(pod, node, load.get(objects.name(node), 0))
         if reason is None:
             ok.append(node)
         else:
-            why[node["metadata"]["name"]] = reason
+            why[objects.name(node)] = reason
     return ok, why
 
 
@@ -225,11 +226,11 @@ def unschedulable_message(total: int, reasons: Mapping[str, str]) -> str:
 
 
 def _node_pod_cidr(cluster: Cluster, node: Mapping[str, Any]) -> str | None:
-    cidr = node.get("spec", {}).get("podCIDR")
+    cidr = objects.spec(node).get("podCIDR")
     if cidr:
         return str(cidr)
     for spec in cluster.topology.nodes:
-        if spec.name == node["metadata"]["name"]:
+        if spec.name == objects.name(node):
             return spec.pod_cidr
     return None
 
@@ -263,7 +264,7 @@ def allocate_pod_ip(cluster: Cluster, node: Mapping[str, Any], in_use: set[str])
 
 
 def _node_ip(node: Mapping[str, Any]) -> str:
-    for addr in node.get("status", {}).get("addresses") or ():
+    for addr in objects.status(node).get("addresses") or ():
         if addr.get("type") == "InternalIP":
             return str(addr["address"])
     return ""
@@ -331,17 +332,17 @@ def schedule(cluster: Cluster) -> Cluster:
     gets the ``PodScheduled`` ``False``/``Unschedulable`` condition; it is retried on every
     reconcile (after an uncordon, say).
     """
-    nodes = {n["metadata"]["name"]: n for n in cluster.nodes()}
+    nodes = {objects.name(n): n for n in cluster.nodes()}
     load: dict[str, int] = dict.fromkeys(nodes, 0)
     used_ips: dict[str, set[str]] = {name: set() for name in nodes}
     pending: list[dict[str, Any]] = []
     for pod in cluster.pods():
-        node_name = pod.get("spec", {}).get("nodeName")
+        node_name = objects.node_name(pod)
         if node_name in load and not is_terminal(pod):
             load[node_name] += 1
-            if pod.get("status", {}).get("podIP") and not pod.get("spec", {}).get("hostNetwork"):
+            if objects.pod_ip(pod) and not objects.spec(pod).get("hostNetwork"):
                 used_ips[node_name].add(pod["status"]["podIP"])
-        if not pod.get("status", {}).get("podIP") and not is_terminating(pod) and not is_terminal(pod):
+        if not objects.pod_ip(pod) and not is_terminating(pod) and not is_terminal(pod):
             pending.append(pod)
     if not pending:
         return cluster
@@ -367,7 +368,7 @@ def schedule(cluster: Cluster) -> Cluster:
                 if not ok:
                     message = unschedulable[constraints] = unschedulable_message(len(nodes), why)
             if message is not None:
-                old = [c for c in pod.get("status", {}).get("conditions") or () if c.get("type") == "PodScheduled"]
+                old = [c for c in objects.status(pod).get("conditions") or () if c.get("type") == "PodScheduled"]
                 if old and old[0].get("message") == message and old[0].get("reason") == "Unschedulable" \
                         and len(pod["status"]["conditions"]) == 1 and pod["status"].get("phase") == "Pending":
                     continue  # already says so: nothing to store
@@ -384,8 +385,8 @@ def schedule(cluster: Cluster) -> Cluster:
         new = copy.deepcopy(pod)
         node_name = new["spec"].get("nodeName")
         if not node_name:
-            best = min(ok, key=lambda n: (load[n["metadata"]["name"]], n["metadata"]["name"]))
-            node_name = best["metadata"]["name"]
+            best = min(ok, key=lambda n: (load[objects.name(n)], objects.name(n)))
+            node_name = objects.name(best)
             new["spec"]["nodeName"] = node_name
             load[node_name] += 1
         node = node_updates.get(node_name) or nodes.get(node_name)

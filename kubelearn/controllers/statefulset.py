@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import objects
 from .pods import controller_of, is_pod_ready, is_terminating, new_pod, pod_template_hash, remove_pods
 from .replicaset import adopt_orphans
 
@@ -36,7 +37,7 @@ def _ordinal(sts_name: str, pod_name: str) -> int | None:
 
 
 def _running_and_ready(pod: Mapping[str, Any]) -> bool:
-    return pod.get("status", {}).get("phase") == "Running" and is_pod_ready(pod) and not is_terminating(pod)
+    return objects.status(pod).get("phase") == "Running" and is_pod_ready(pod) and not is_terminating(pod)
 
 
 def sync_statefulsets(cluster: Cluster) -> Cluster:
@@ -55,21 +56,21 @@ def sync_statefulsets(cluster: Cluster) -> Cluster:
     waiting for each to be gone.
     """
     for sts in cluster.list("StatefulSet"):
-        ns, name = sts["metadata"]["namespace"], sts["metadata"]["name"]
+        ns, name = objects.namespace(sts), objects.name(sts)
         cluster = adopt_orphans(cluster, sts, sts["spec"].get("selector"))
-        uid = sts["metadata"]["uid"]
+        uid = objects.uid(sts)
         replicas = int(sts["spec"].get("replicas", 1))
         start = int((sts["spec"].get("ordinals") or {}).get("start", 0))
         revision = statefulset_revision(sts)
         ordered = sts["spec"].get("podManagementPolicy", "OrderedReady") == "OrderedReady"
         update_type = (sts["spec"].get("updateStrategy") or {}).get("type", "RollingUpdate")
-        owned = {p["metadata"]["name"]: p for p in cluster.list("Pod", ns)
+        owned = {objects.name(p): p for p in cluster.list("Pod", ns)
                  if (controller_of(p) or {}).get("uid") == uid}
         # Surplus first (highest ordinal first), then outdated pods, then missing ones.
         wanted = {f"{name}-{i}" for i in range(start, start + replicas)}
         surplus = sorted(
-            (p for p in owned.values() if not is_terminating(p) and p["metadata"]["name"] not in wanted),
-            key=lambda p: -(_ordinal(name, p["metadata"]["name"]) or 0),
+            (p for p in owned.values() if not is_terminating(p) and objects.name(p) not in wanted),
+            key=lambda p: -(_ordinal(name, objects.name(p)) or 0),
         )
         # Deleted pods stay in `owned` while Terminating: their names are not reused until they are gone.
         doomed = list(surplus)
@@ -80,7 +81,7 @@ def sync_statefulsets(cluster: Cluster) -> Cluster:
         if doomed:
             cluster = remove_pods(cluster, doomed)
             for p in doomed:
-                owned[p["metadata"]["name"]] = cluster.get("Pod", p["metadata"]["name"], ns)
+                owned[objects.name(p)] = cluster.get("Pod", objects.name(p), ns)
         new_pods = []
         template = sts["spec"].get("template") or {}
         for i in range(start, start + replicas):

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import objects
 from .deployment import deployment_revision, template_without_hash
 from .pods import (
     REVISION_ANNOTATION,
@@ -62,9 +63,9 @@ def update_workload_statuses(cluster: Cluster) -> Cluster:
     updates: list[dict[str, Any]] = []
     rs_status: dict[str, dict[str, int]] = {}
     for rs in cluster.list("ReplicaSet"):
-        active = [p for p in pods_by_owner.get(rs["metadata"]["uid"], []) if is_active(p)]
+        active = [p for p in pods_by_owner.get(objects.uid(rs), []) if is_active(p)]
         labels_ok = [p for p in active if all(
-            (p["metadata"].get("labels") or {}).get(k) == v
+            objects.labels(p).get(k) == v
             for k, v in ((rs["spec"].get("template") or {}).get("metadata", {}).get("labels") or {}).items())]
         ready = sum(1 for p in active if is_pod_ready(p))
         status = {
@@ -74,28 +75,28 @@ def update_workload_statuses(cluster: Cluster) -> Cluster:
             "readyReplicas": ready,
             "replicas": len(active),
         }
-        rs_status[rs["metadata"]["uid"]] = status
+        rs_status[objects.uid(rs)] = status
         new = dict(rs)
         new["status"] = _nonzero(status, keep=("replicas",))
         updates.append(new)
     now = cluster.timestamp()
     for dep in cluster.list("Deployment"):
-        rss = [r for r in cluster.list("ReplicaSet", dep["metadata"]["namespace"])
-               if (controller_of(r) or {}).get("uid") == dep["metadata"]["uid"]]
+        rss = [r for r in cluster.list("ReplicaSet", objects.namespace(dep))
+               if (controller_of(r) or {}).get("uid") == objects.uid(dep)]
         template = dep["spec"].get("template") or {}
         new_rs = next((r for r in rss if template_without_hash(r) == template), None)
-        total = sum(rs_status.get(r["metadata"]["uid"], {}).get("replicas", 0) for r in rss)
-        ready = sum(rs_status.get(r["metadata"]["uid"], {}).get("readyReplicas", 0) for r in rss)
-        updated = rs_status.get(new_rs["metadata"]["uid"], {}).get("replicas", 0) if new_rs else 0
+        total = sum(rs_status.get(objects.uid(r), {}).get("replicas", 0) for r in rss)
+        ready = sum(rs_status.get(objects.uid(r), {}).get("readyReplicas", 0) for r in rss)
+        updated = rs_status.get(objects.uid(new_rs), {}).get("replicas", 0) if new_rs else 0
         replicas = int(dep["spec"].get("replicas", 1))
         _, max_unavailable = deployment_strategy_limits(dep)
-        old_conds = list(dep.get("status", {}).get("conditions") or [])
+        old_conds = list(objects.status(dep).get("conditions") or [])
         if ready >= replicas - max_unavailable:
             avail = _cond(old_conds, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", now)
         else:
             avail = _cond(old_conds, "Available", "False", "MinimumReplicasUnavailable",
                           "Deployment does not have minimum availability.", now)
-        rs_name = new_rs["metadata"]["name"] if new_rs else ""
+        rs_name = objects.name(new_rs) if new_rs else ""
         if new_rs is not None and updated == replicas == total and ready == replicas:
             prog = _cond(old_conds, "Progressing", "True", "NewReplicaSetAvailable",
                          f'ReplicaSet "{rs_name}" has successfully progressed.', now)
@@ -103,7 +104,7 @@ def update_workload_statuses(cluster: Cluster) -> Cluster:
             prog = _cond(old_conds, "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.', now)
         status = _nonzero({
             "availableReplicas": ready,
-            "collisionCount": dep.get("status", {}).get("collisionCount"),
+            "collisionCount": objects.status(dep).get("collisionCount"),
             "conditions": [avail, prog],
             "observedGeneration": int(dep["metadata"].get("generation", 1)),
             "readyReplicas": ready,
@@ -117,7 +118,7 @@ def update_workload_statuses(cluster: Cluster) -> Cluster:
             new["metadata"].setdefault("annotations", {})[REVISION_ANNOTATION] = str(deployment_revision(new_rs))
         updates.append(new)
     for sts in cluster.list("StatefulSet"):
-        pods = [p for p in pods_by_owner.get(sts["metadata"]["uid"], []) if is_active(p)]
+        pods = [p for p in pods_by_owner.get(objects.uid(sts), []) if is_active(p)]
         revision = statefulset_revision(sts)
         ready = sum(1 for p in pods if is_pod_ready(p))
         current = sum(1 for p in pods if p["metadata"].get("labels", {}).get("controller-revision-hash") == revision)

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import objects
 from ..cluster import Cluster
 from ..errors import KubelearnError
 
@@ -322,7 +323,7 @@ def _ready_endpoints(cluster: Cluster, svc: Mapping[str, Any]) -> list[tuple[str
     out = []
     slices = [s for s in cluster.list("EndpointSlice", meta.get("namespace", "default"))
               if s["metadata"].get("labels", {}).get("kubernetes.io/service-name") == meta["name"]]
-    for sl in sorted(slices, key=lambda s: s["metadata"]["name"]):
+    for sl in sorted(slices, key=lambda s: objects.name(s)):
         for ep in sl.get("endpoints") or []:
             if (ep.get("conditions") or {}).get("ready") is False:
                 continue
@@ -428,7 +429,7 @@ def _endpoint_answer(cluster: Cluster, fqdn: str, qtype: str, host: str, svc_nam
     if not cluster.has("Service", svc_name, ns) or ns not in _namespaces(cluster):
         return _Answer(NXDOMAIN, [], f"{where}: no such Service")
     svc = cluster.get("Service", svc_name, ns)
-    if svc.get("spec", {}).get("type") == "ExternalName":
+    if objects.spec(svc).get("type") == "ExternalName":
         return _Answer(NXDOMAIN, [], f"{where}: ExternalName Services have no endpoints")
     found = [ep for h, ep, _ in _ready_endpoints(cluster, svc) if h == host]
     if not found:
@@ -468,7 +469,7 @@ def _ptr_answer(cluster: Cluster, fqdn: str, qtype: str) -> _Answer:
             targets.append(f"{svc['metadata']['name']}.{svc['metadata'].get('namespace', 'default')}.svc.{domain}.")
     if not targets:
         for svc in cluster.list("Service"):
-            if svc.get("spec", {}).get("type") == "ExternalName":
+            if objects.spec(svc).get("type") == "ExternalName":
                 continue
             for host, ep, _ in _ready_endpoints(cluster, svc):
                 if ip in ep["addresses"]:

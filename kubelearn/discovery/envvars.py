@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from .. import objects
 from ..cluster import Cluster
 from ..errors import KubelearnError
 
@@ -73,7 +74,7 @@ def _order(cluster: Cluster) -> dict[tuple[str, str, str], int]:
 
 
 def _has_cluster_ip(svc: Mapping[str, Any]) -> bool:
-    ip = svc.get("spec", {}).get("clusterIP")
+    ip = objects.spec(svc).get("clusterIP")
     return bool(ip) and ip != "None"
 
 
@@ -102,7 +103,7 @@ def service_variables(service: Mapping[str, Any]) -> dict[str, str]:
     if not _has_cluster_ip(service):
         return {}
     spec = service["spec"]
-    svc = _mangle(service["metadata"]["name"])
+    svc = _mangle(objects.name(service))
     ip = str(spec["clusterIP"])  # only the primary IP; clusterIPs[1] never appears
     ports = spec.get("ports") or []
     out: dict[str, str] = {f"{svc}_SERVICE_HOST": ip}
@@ -127,7 +128,7 @@ def service_variables(service: Mapping[str, Any]) -> dict[str, str]:
 
 def _visible_services(cluster: Cluster, pod: Mapping[str, Any], namespace: str) -> list[Mapping[str, Any]]:
     """The Services the kubelet turns into variables for ``pod``, in creation order."""
-    links = pod.get("spec", {}).get("enableServiceLinks", True)  # defaulted to true by the API
+    links = objects.spec(pod).get("enableServiceLinks", True)  # defaulted to true by the API
     pod_ns = pod.get("metadata", {}).get("namespace", namespace)
     started = _creation_key(cluster, {**pod, "kind": "Pod", "metadata": {**pod.get("metadata", {}),
                                                                           "namespace": pod_ns}},
@@ -137,7 +138,7 @@ def _visible_services(cluster: Cluster, pod: Mapping[str, Any], namespace: str) 
     if links:
         for svc in cluster.list("Service", pod_ns):
             if _has_cluster_ip(svc) and _creation_key(cluster, svc) < started:
-                chosen[svc["metadata"]["name"]] = svc
+                chosen[objects.name(svc)] = svc
     if "kubernetes" not in chosen and cluster.has("Service", "kubernetes", "default"):
         master = cluster.get("Service", "kubernetes", "default")
         if _has_cluster_ip(master) and _creation_key(cluster, master) < started:
@@ -215,7 +216,7 @@ def _field_ref(pod: Mapping[str, Any], path: str) -> str:
 
 def _hostname(pod: Mapping[str, Any]) -> str:
     # The pod's hostname: spec.hostname, else its name cut to 63 characters (trailing '-'/'.' dropped).
-    name = pod.get("spec", {}).get("hostname") or pod.get("metadata", {}).get("name", "")
+    name = objects.spec(pod).get("hostname") or pod.get("metadata", {}).get("name", "")
     return str(name)[:63].rstrip("-.")
 
 
@@ -252,7 +253,7 @@ def container_env(
     from ..errors import NotFoundError
 
     obj = _pod_obj(cluster, pod, namespace)
-    containers = obj.get("spec", {}).get("containers") or []
+    containers = objects.spec(obj).get("containers") or []
     if container is None:
         if not containers:
             raise NotFoundError("containers", "<none>")

@@ -27,6 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch, Patch
 
 from ..cluster import Cluster
+from ..objects import is_pod_ready
 from ._common import (
     ERROR_COLOR,
     NEUTRAL_COLOR,
@@ -84,13 +85,6 @@ def _pick_service(cluster: Cluster, log: pd.DataFrame | None, service: str | Non
     candidates = [s for s in objects(cluster.services()) if s["metadata"].get("namespace") != "kube-system"
                   and not (s["metadata"]["name"] == "kubernetes" and s["metadata"].get("namespace") == "default")]
     return candidates[0] if candidates else None
-
-
-def _is_ready(pod: dict[str, Any]) -> bool:
-    for cond in pod.get("status", {}).get("conditions", []) or []:
-        if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
-    return False
 
 
 #: Pods on a node that are not the Service's endpoints, drawn one by one up to this many;
@@ -182,7 +176,7 @@ def _pod_label(pod: dict[str, Any]) -> str:
     cut = name.rfind("-", 0, len(name) - 1)
     head, tail = (name[:cut + 1], name[cut + 1:]) if len(name) > 16 and cut > 0 else (name, "")
     second = f"{tail}  {ip}" if tail else ip
-    state = "terminating" if "deletionTimestamp" in pod.get("metadata", {}) else "" if _is_ready(pod) else "not ready"
+    state = "terminating" if "deletionTimestamp" in pod.get("metadata", {}) else "" if is_pod_ready(pod) else "not ready"
     return f"{head}\n{second}" + (f"\n{state}" if state else "")
 
 
@@ -287,7 +281,7 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
                 px_ = x0 + 0.1 + c * (pod_w + POD_GAP)
                 py = node_h + pods_top - (r + 1) * (POD_H + POD_GAP) + POD_GAP
                 is_ep = pname in endpoints
-                ready = _is_ready(pod) or "kubelearn" in pod  # (a box standing for several other pods)
+                ready = is_pod_ready(pod) or "kubelearn" in pod  # (a box standing for several other pods)
                 terminating = "deletionTimestamp" in pod.get("metadata", {})
                 _box(ax, px_, py, pod_w, POD_H, gid=f"pod:{pname}", face=color if is_ep else "white",
                      edge=color, alpha=0.9 if is_ep else 0.6, hatch=None if ready else "xx",
