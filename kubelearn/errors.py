@@ -19,7 +19,12 @@ or, for several causes, one ``* <field>: <body>`` line each.  kubelearn raises t
   (``ip -batch``, ``iptables-restore``, ``nft -f``) without being a well-formed token.
 
 Every error kubelearn raises on purpose is a :class:`KubelearnError`, so the CLI can print
-it without a traceback.
+it without a traceback.  The more specific errors below (a kind kubectl does not know, a
+resource mapping, a bad kind config, a selector operator, DNS and environment-variable
+questions, the lab's host checks, a dump that cannot be read, a missing optional extra) live
+here too, each with the words the component that raises it uses; the module that raises one
+also exports it.  Two stay with the text they render: ``apiserver.schema.BadRequestError``
+(strict decoding's message) and ``kubectl.UnsupportedOutputError`` (kubectl's ``-o`` list).
 """
 
 from __future__ import annotations
@@ -30,14 +35,29 @@ from typing import Any, Final
 
 __all__ = [
     "ApplyError",
+    "ContainerNotFoundError",
+    "DNSError",
+    "DumpError",
+    "EnvVarSourceError",
     "FieldError",
+    "HostError",
     "InvalidError",
     "KubelearnError",
+    "KubelearnKindError",
     "ManifestError",
+    "MissingDependencyError",
+    "MissingExtraError",
     "NO_VALUE",
+    "NotConvergingError",
     "NotFoundError",
-    "UnsafeValueError",
+    "NotFoundWithWarningError",
+    "PreflightError",
     "render_value",
+    "ResourceMappingError",
+    "SelectorError",
+    "TopologyError",
+    "UnknownKindError",
+    "UnsafeValueError",
 ]
 
 
@@ -265,3 +285,130 @@ class UnsafeValueError(KubelearnError, ValueError):
 
 def _rebuild_unsafe(owner: str, what: str, value: Any, expected: str, action: str) -> UnsafeValueError:
     return UnsafeValueError(owner, what, value, expected, action=action)
+
+
+class NotConvergingError(KubelearnError, RuntimeError):
+    """Controllers that keep rewriting each other's objects (a kubelearn bug, not yours)."""
+
+    def __init__(self, rounds: int) -> None:
+        super().__init__(f"kubelearn: the controllers did not settle after {rounds} rounds "
+                         "(a bug in kubelearn; please report it with the manifests)")
+
+
+class EnvVarSourceError(KubelearnError, ValueError):
+    """An ``env``/``envFrom`` source kubelearn does not model (ConfigMaps, Secrets, resources)."""
+
+
+class ContainerNotFoundError(KubelearnError, KeyError):
+    def __init__(self, container: str, pod: str):
+        self.container = container
+        self.pod = pod
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        # kubectl exec's wording (podcmd.FindOrDefaultContainerByName).
+        return f"error: container {self.container} not found"
+
+
+class DNSError(KubelearnError, ValueError):
+    """A question kubelearn cannot ask (unknown record type, malformed name or pod DNS config)."""
+
+
+class KubelearnKindError(NotFoundError):
+    """kubectl's message for a resource type it does not know."""
+
+    def __str__(self) -> str:
+        return f'error: the server doesn\'t have a resource type "{self.resource}"'
+
+    def __init__(self, resource: str):
+        super().__init__(resource, resource)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (KubelearnKindError, (self.resource,))
+
+
+class TopologyError(ManifestError):
+    """Every error found in one topology document (kind ``Cluster`` config or
+    ``KubeProxyConfiguration``), one per line, like ``kubectl``'s list of causes.
+
+    It is a :class:`~kubelearn.errors.ManifestError` whose ``message``/``path``/``line`` are
+    the first error's; ``errors`` holds them all.
+    """
+
+    def __init__(self, errors: list[ManifestError]):
+        self.errors = list(errors)
+        first = self.errors[0]
+        super().__init__(first.message, source=first.source, document=first.document, line=first.line,
+                         column=first.column, path=first.path)
+
+    def __str__(self) -> str:
+        return "\n".join(ManifestError.__str__(e) for e in self.errors)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TopologyError, (self.errors,))
+
+
+class UnknownKindError(KubelearnError, ValueError):
+    """A kind or apiVersion kubelearn has no schema for, in kubectl's words."""
+
+    def __init__(self, api_version: str, kind: str):
+        self.api_version = api_version
+        self.kind = kind
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (f'resource mapping not found for name: "" namespace: "" from "": no matches for kind '
+                f'"{self.kind}" in version "{self.api_version}"')
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (UnknownKindError, (self.api_version, self.kind))
+
+
+class ResourceMappingError(KubelearnError, ValueError):
+    """kubectl's message for a kind the cluster does not serve (no such API, or a missing CRD)."""
+
+    def __init__(self, api_version: str, kind: str, name: str, namespace: str, source: str):
+        self.api_version, self.kind, self.name, self.namespace, self.source = api_version, kind, name, namespace, source
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return (f'error: resource mapping not found for name: "{self.name}" namespace: "{self.namespace}" from '
+                f'"{self.source}": no matches for kind "{self.kind}" in version "{self.api_version}"\n'
+                "ensure CRDs are installed first")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ResourceMappingError, (self.api_version, self.kind, self.name, self.namespace, self.source))
+
+
+class NotFoundWithWarningError(NotFoundError):
+    """NotFound, preceded by the warning kubectl printed before asking (Endpoints)."""
+
+    def __init__(self, resource: str, name: str, warning: str = ""):
+        self.warning = warning
+        super().__init__(resource, name)
+
+    def __str__(self) -> str:
+        return f'{self.warning}Error from server (NotFound): {self.resource} "{self.name}" not found'
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NotFoundWithWarningError, (self.resource, self.name, self.warning))
+
+
+class SelectorError(KubelearnError, ValueError):
+    """A label selector that cannot be evaluated (apimachinery's ``LabelSelectorAsSelector`` error)."""
+
+
+class MissingExtraError(KubelearnError, ImportError):
+    """An optional dependency (an *extra*) is not installed."""
+
+
+class HostError(KubelearnError, RuntimeError):
+    """A command inside a lab namespace failed; the message names the command and its stderr."""
+
+
+class PreflightError(KubelearnError, RuntimeError):
+    """This machine cannot run the lab; ``str()`` is a one-line explanation of what is missing."""
+
+
+class DumpError(KubelearnError, ValueError):
+    """Input that is not a dump kubelearn can read, with the line that shows it (one line)."""

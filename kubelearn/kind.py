@@ -35,7 +35,7 @@ from . import objects
 from .apiserver.admission import admit
 from .cluster import Cluster, NodeSpec, Topology
 from .controllers.manager import reconcile
-from .errors import ApplyError, KubelearnError, ManifestError
+from .errors import ApplyError, KubelearnError, ManifestError, TopologyError
 from .manifest import KIND_API_VERSION, PROXY_API_VERSION, Document, Text, is_cluster_config, read_documents
 from .versions import UnsupportedVersionError, image_version
 
@@ -80,27 +80,6 @@ _NODE_UNSUPPORTED = {"kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902"}
 _NET_FIELDS = {"ipFamily", "apiServerAddress", "apiServerPort", "podSubnet", "serviceSubnet", "kubeProxyMode",
                "disableDefaultCNI"}
 _NET_UNSUPPORTED = {"dnsSearch"}
-
-
-class TopologyError(ManifestError):
-    """Every error found in one topology document (kind ``Cluster`` config or
-    ``KubeProxyConfiguration``), one per line, like ``kubectl``'s list of causes.
-
-    It is a :class:`~kubelearn.errors.ManifestError` whose ``message``/``path``/``line`` are
-    the first error's; ``errors`` holds them all.
-    """
-
-    def __init__(self, errors: list[ManifestError]):
-        self.errors = list(errors)
-        first = self.errors[0]
-        super().__init__(first.message, source=first.source, document=first.document, line=first.line,
-                         column=first.column, path=first.path)
-
-    def __str__(self) -> str:
-        return "\n".join(ManifestError.__str__(e) for e in self.errors)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (TopologyError, (self.errors,))
 
 
 def _raise_all(errors: list[ManifestError]) -> None:

@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
 
-from .errors import NotFoundError
+from .errors import KubelearnKindError
 
 __all__ = ["EPOCH", "KINDS", "MAX_OBJECTS", "Kind", "KubelearnKindError", "ObjectKey", "kind_info"]
 
@@ -80,14 +79,3 @@ def kind_info(kind: str) -> Kind:
     raise KubelearnKindError(kind)
 
 
-class KubelearnKindError(NotFoundError):
-    """kubectl's message for a resource type it does not know."""
-
-    def __str__(self) -> str:
-        return f'error: the server doesn\'t have a resource type "{self.resource}"'
-
-    def __init__(self, resource: str):
-        super().__init__(resource, resource)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (KubelearnKindError, (self.resource,))

@@ -27,7 +27,7 @@ import yaml
 
 from . import objects
 from .cluster import EPOCH, Cluster, kind_info
-from .errors import KubelearnError, NotFoundError
+from .errors import KubelearnError, NotFoundWithWarningError
 from .objects import is_pod_ready
 
 __all__ = [
@@ -557,7 +557,7 @@ def get(
     if name is not None:
         objs = [o for o in objs if objects.name(o) == name]
         if not objs:
-            raise _NotFoundWithWarning(info.resource, name, stderr)
+            raise NotFoundWithWarningError(info.resource, name, stderr)
     if output in ("json", "yaml"):
         objs = [_as_served(o) for o in objs]
         doc: Any = objs[0] if name is not None else _list_wrapper(objs)
@@ -614,7 +614,7 @@ def _get_many(cluster: Cluster, resources: list[str], name: str | None, namespac
         if name is not None:
             objs = [o for o in objs if objects.name(o) == name]
             if not objs:
-                raise _NotFoundWithWarning(info.resource, name, stderr)
+                raise NotFoundWithWarningError(info.resource, name, stderr)
         groups.append((kind, objs))
     if output in ("json", "yaml"):
         items = [_as_served(o) for _, objs in groups for o in objs]
@@ -643,20 +643,6 @@ def _get_many(cluster: Cluster, resources: list[str], name: str | None, namespac
             rows = [[o["metadata"].get("namespace", "default"), *r] for o, r in zip(objs, rows, strict=True)]
         tables.append(tabwrite([header, *rows]))
     return KubectlOutput("\n".join(tables), stderr)
-
-
-class _NotFoundWithWarning(NotFoundError):
-    """NotFound, preceded by the warning kubectl printed before asking (Endpoints)."""
-
-    def __init__(self, resource: str, name: str, warning: str = ""):
-        self.warning = warning
-        super().__init__(resource, name)
-
-    def __str__(self) -> str:
-        return f'{self.warning}Error from server (NotFound): {self.resource} "{self.name}" not found'
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_NotFoundWithWarning, (self.resource, self.name, self.warning))
 
 
 # --------------------------------------------------------------------------- describe

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import FORBIDDEN, INVALID, REQUIRED, FieldError, KubelearnError
+from .errors import FORBIDDEN, INVALID, REQUIRED, FieldError, SelectorError
 
 __all__ = [
     "DNS1035_LABEL_MESSAGE",
@@ -256,8 +256,6 @@ def validate_label_selector(selector: Any, path: str) -> list[FieldError]:
 
 
 # ------------------------------------------------------------------ matching
-class SelectorError(KubelearnError, ValueError):
-    """A label selector that cannot be evaluated (apimachinery's ``LabelSelectorAsSelector`` error)."""
 
 
 def selector_matches(selector: Mapping[str, str] | None, labels: Mapping[str, str] | None) -> bool:

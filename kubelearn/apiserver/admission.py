@@ -30,7 +30,7 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ApplyError, FieldError, InvalidError, KubelearnError, NotFoundError
+from ..errors import ApplyError, FieldError, InvalidError, KubelearnError, NotFoundError, ResourceMappingError
 from ..kinds import KINDS
 from ..manifest import Document
 from . import defaults, schema, validation
@@ -41,22 +41,6 @@ if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (s
     from ..cluster import Cluster
 
 __all__ = ["ResourceMappingError", "admit"]
-
-
-class ResourceMappingError(KubelearnError, ValueError):
-    """kubectl's message for a kind the cluster does not serve (no such API, or a missing CRD)."""
-
-    def __init__(self, api_version: str, kind: str, name: str, namespace: str, source: str):
-        self.api_version, self.kind, self.name, self.namespace, self.source = api_version, kind, name, namespace, source
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return (f'error: resource mapping not found for name: "{self.name}" namespace: "{self.namespace}" from '
-                f'"{self.source}": no matches for kind "{self.kind}" in version "{self.api_version}"\n'
-                "ensure CRDs are installed first")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (ResourceMappingError, (self.api_version, self.kind, self.name, self.namespace, self.source))
 
 
 def _merge_update(new: dict[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:

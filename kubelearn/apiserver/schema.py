@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from ..errors import FieldError, KubelearnError
+from ..errors import FieldError, KubelearnError, UnknownKindError
 
 __all__ = [
     "BadRequestError",
@@ -125,22 +125,6 @@ class DecodeError(FieldError):
 
     def __str__(self) -> str:
         return self.message
-
-
-class UnknownKindError(KubelearnError, ValueError):
-    """A kind or apiVersion kubelearn has no schema for, in kubectl's words."""
-
-    def __init__(self, api_version: str, kind: str):
-        self.api_version = api_version
-        self.kind = kind
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return (f'resource mapping not found for name: "" namespace: "" from "": no matches for kind '
-                f'"{self.kind}" in version "{self.api_version}"')
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (UnknownKindError, (self.api_version, self.kind))
 
 
 def decode_message(obj: Mapping[str, Any], errors: list[FieldError] | tuple[FieldError, ...]) -> str:

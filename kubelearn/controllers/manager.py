@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import objects
-from ..errors import KubelearnError
+from ..errors import NotConvergingError
 from .deployment import sync_deployments
 from .endpointslice import sync_endpoints
 from .garbagecollector import collect_garbage
@@ -42,14 +42,6 @@ __all__ = [
 # still changes after this many rounds (plus one per StatefulSet replica) means two
 # controllers fight: a kubelearn bug.
 _MAX_ROUNDS = 100
-
-
-class _NotConverging(KubelearnError, RuntimeError):
-    """Controllers that keep rewriting each other's objects (a kubelearn bug, not yours)."""
-
-    def __init__(self, rounds: int) -> None:
-        super().__init__(f"kubelearn: the controllers did not settle after {rounds} rounds "
-                         "(a bug in kubelearn; please report it with the manifests)")
 
 
 def _round_limit(cluster: Cluster) -> int:
@@ -106,7 +98,7 @@ def _run(cluster: Cluster, controllers: tuple[Callable[[Cluster], Cluster], ...]
         if cluster.objects is before:
             break
     else:
-        raise _NotConverging(limit)
+        raise NotConvergingError(limit)
     cluster = update_workload_statuses(cluster)
     return sync_endpoints(cluster)
 

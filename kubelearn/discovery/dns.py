@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import objects
 from ..cluster import Cluster
-from ..errors import KubelearnError
+from ..errors import DNSError
 
 __all__ = [
     "DNSError",
@@ -49,10 +49,6 @@ SCHEMA_VERSION = "1.1.0"
 TYPES = ("A", "AAAA", "SRV", "PTR", "CNAME", "TXT")
 
 NOERROR, NXDOMAIN, SERVFAIL = "NOERROR", "NXDOMAIN", "SERVFAIL"
-
-
-class DNSError(KubelearnError, ValueError):
-    """A question kubelearn cannot ask (unknown record type, malformed name or pod DNS config)."""
 
 
 @dataclass(frozen=True)

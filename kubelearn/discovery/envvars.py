@@ -24,13 +24,9 @@ from typing import Any
 
 from .. import objects
 from ..cluster import Cluster
-from ..errors import KubelearnError
+from ..errors import ContainerNotFoundError, EnvVarSourceError
 
 __all__ = ["EnvVarSourceError", "container_env", "expand", "service_env", "service_variables"]
-
-
-class EnvVarSourceError(KubelearnError, ValueError):
-    """An ``env``/``envFrom`` source kubelearn does not model (ConfigMaps, Secrets, resources)."""
 
 
 def _pod_obj(cluster: Cluster, pod: str | Mapping[str, Any], namespace: str) -> Mapping[str, Any]:
@@ -262,7 +258,7 @@ def container_env(
         found = [c for c in containers if c.get("name") == container]
         if not found:
             pod_name = obj.get("metadata", {}).get("name", "")
-            raise _ContainerNotFound(container, pod_name)
+            raise ContainerNotFoundError(container, pod_name)
         spec = found[0]
     env: dict[str, str] = {}
     for source in spec.get("envFrom") or []:
@@ -286,12 +282,3 @@ def container_env(
     return dict(sorted(env.items()))
 
 
-class _ContainerNotFound(KubelearnError, KeyError):
-    def __init__(self, container: str, pod: str):
-        self.container = container
-        self.pod = pod
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        # kubectl exec's wording (podcmd.FindOrDefaultContainerByName).
-        return f"error: container {self.container} not found"

@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ..errors import KubelearnError
+from ..errors import HostError, PreflightError
 
 __all__ = [
     "FAMILY",
@@ -66,14 +66,6 @@ NETNS_RUN_DIR = "/run/netns"
 COMMAND_TIMEOUT = 30.0
 
 T = TypeVar("T")
-
-
-class HostError(KubelearnError, RuntimeError):
-    """A command inside a lab namespace failed; the message names the command and its stderr."""
-
-
-class PreflightError(KubelearnError, RuntimeError):
-    """This machine cannot run the lab; ``str()`` is a one-line explanation of what is missing."""
 
 
 def new_prefix() -> str:

@@ -20,16 +20,12 @@ import base64
 import html
 from typing import Any
 
-from ..errors import KubelearnError
+from ..errors import KubelearnError, MissingExtraError
 from ..plots._common import ERROR_COLOR, KubelearnFigure
 
 __all__ = ["MISSING_IPYWIDGETS", "MissingExtraError", "View", "ipywidgets", "png_output", "svg_output"]
 
 MISSING_IPYWIDGETS = "kubelearn.widgets needs ipywidgets: pip install kubelearn[notebooks]"
-
-
-class MissingExtraError(KubelearnError, ImportError):
-    """An optional dependency (an *extra*) is not installed."""
 
 
 def ipywidgets() -> Any:

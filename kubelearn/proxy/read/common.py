@@ -12,13 +12,9 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from ...errors import KubelearnError
+from ...errors import DumpError
 
 __all__ = ["DumpError", "Quoted", "find_loop", "tokenize", "owner_of_comment", "split_spn"]
-
-
-class DumpError(KubelearnError, ValueError):
-    """Input that is not a dump kubelearn can read, with the line that shows it (one line)."""
 
 
 class Quoted(str):
