@@ -15,7 +15,7 @@ Objects are keyed by ``(kind, namespace, name)``; cluster-scoped kinds (Node, Na
 use the namespace ``""``.  Insertion order is creation order, which matters: a pod only sees
 environment variables for Services that existed when it started.  Every stored object carries
 ``metadata.resourceVersion`` (a counter, as in etcd), ``metadata.uid`` and
-``metadata.creationTimestamp`` (``kubelearn.kinds.EPOCH`` plus ``cluster.now`` seconds).
+``metadata.creationTimestamp`` (``kubelearn.api_resources.EPOCH`` plus ``cluster.now`` seconds).
 
 The dicts handed out by the accessors are shared with the cluster: treat them as read-only and
 use the edit methods (or :meth:`Cluster.with_object`) to change anything.
@@ -33,9 +33,9 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from . import kinds
+from . import api_resources
+from .api_resources import EPOCH, KINDS, MAX_OBJECTS, Kind, ObjectKey, kind_info
 from .errors import KubelearnError, NotFoundError
-from .kinds import EPOCH, KINDS, MAX_OBJECTS, Kind, ObjectKey, kind_info
 
 if TYPE_CHECKING:  # pragma: no cover
     from os import PathLike
@@ -240,10 +240,10 @@ class Cluster:
                 meta.setdefault("creationTimestamp", self.timestamp())
             meta["resourceVersion"] = str(clock)
             objects[key] = new
-        limit = kinds.MAX_OBJECTS  # read at call time: one bound, kept in kubelearn.kinds
+        limit = api_resources.MAX_OBJECTS  # read at call time: one bound, kept in kubelearn.api_resources
         if len(objects) > limit and len(objects) > len(self.objects):
             raise KubelearnError(f"error: the cluster would hold {len(objects):,} objects; kubelearn keeps at most "
-                                 f"{limit:,} (a bound on memory and time, see kubelearn.kinds.MAX_OBJECTS)")
+                                 f"{limit:,} (a bound on memory and time, see kubelearn.api_resources.MAX_OBJECTS)")
         return replace(self, objects=MappingProxyType(objects), clock=clock, creations=MappingProxyType(creations))
 
     def without(self, kind: str, name: str, namespace: str = "default") -> Cluster:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import objects
+from .api_resources import kind_info
 from .apiserver.admission import admit
 from .apiserver.validation import replicas_limit_error
 from .controllers.garbagecollector import dependents
@@ -28,7 +29,6 @@ from .controllers.manager import advance, reconcile
 from .controllers.pods import controller_of, graceful_delete, is_pod_ready, is_terminating, remove, store
 from .controllers.rollout import TemplateChange, bump_generation, with_template
 from .errors import INVALID, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
-from .kinds import kind_info
 from .manifest import Text, is_cluster_config, read_documents
 
 if TYPE_CHECKING:  # the value these functions edit; it imports this module (its methods delegate here)

@@ -420,12 +420,12 @@ class _Budget:
 
     @staticmethod
     def count(docs: list[Document]) -> None:
-        from .kinds import MAX_OBJECTS
+        from .api_resources import MAX_OBJECTS
 
         if len(docs) > MAX_OBJECTS:
             last = docs[-1]
             raise ManifestError(f"more than {MAX_OBJECTS:,} objects; a kubelearn cluster holds at most "
-                                f"{MAX_OBJECTS:,} (kubelearn.kinds.MAX_OBJECTS)", source=last.source)
+                                f"{MAX_OBJECTS:,} (kubelearn.api_resources.MAX_OBJECTS)", source=last.source)
 
 
 def _read_path(path: Path, budget: _Budget | None = None) -> list[Document]:
@@ -533,7 +533,7 @@ def read_documents(*sources: str | os.PathLike[str] | Text | Mapping[str, Any] |
     or ``/dev/zero`` is never read), YAML aliases that recurse or add more than
     :data:`MAX_ALIAS_EXPANSION` nodes, nesting deeper than :data:`MAX_DEPTH`, more than
     :data:`MAX_TOTAL_BYTES` (32 MiB) in all or more objects than a cluster holds
-    (:data:`kubelearn.kinds.MAX_OBJECTS`).
+    (:data:`kubelearn.api_resources.MAX_OBJECTS`).
 
     Returns:
         One :class:`Document` per object; ``kind: List`` is expanded, empty documents skipped.

@@ -28,7 +28,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "kubelearn"
 #: A name is a module or package under kubelearn; a module takes the layer of the longest name
 #: that is it or a package holding it (so a package's submodules share its layer).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("__init__", "errors", "versions", "kinds", "objects", "labels"),  # vocabulary every layer uses
+    ("__init__", "errors", "versions", "api_resources", "objects", "labels"),  # vocabulary every layer uses
     ("manifest",),  # YAML in and out
     ("apiserver",),  # decode, default, allocate, validate, admit
     ("controllers",),  # Deployment, ReplicaSet, StatefulSet, scheduler, EndpointSlice, GC, rollout
@@ -190,7 +190,7 @@ def test_type_checking_imports_are_not_counted() -> None:
 
 def test_the_cluster_methods_delegate_to_edits_only() -> None:
     """The one documented exception: ``Cluster``'s convenience methods import the edits lazily."""
-    assert GRAPH["kubelearn.cluster"] == {"kubelearn.edits", "kubelearn.errors", "kubelearn.kinds"}
+    assert GRAPH["kubelearn.cluster"] == {"kubelearn.edits", "kubelearn.errors", "kubelearn.api_resources"}
 
 
 def test_the_core_does_not_import_traffic() -> None:

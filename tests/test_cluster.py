@@ -55,7 +55,7 @@ def test_without_and_repr() -> None:
     c = Cluster().with_objects([_svc("a"), _svc("b")]).without("Service", "a")
     assert [s["metadata"]["name"] for s in c.services()] == ["b"]
     assert "1 services" in repr(c) and "iptables" in repr(c)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=r'Error from server \(NotFound\): services "a" not found'):
         c.without("Service", "a")
 
 

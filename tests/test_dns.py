@@ -63,7 +63,7 @@ def test_resolv_conf_bad_policies() -> None:
         resolv_conf(c, "bad")
     with pytest.raises(DNSError, match="dnsConfig: Required value"):
         resolv_conf(c, "empty")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=r'Error from server \(NotFound\): pods "ghost" not found'):
         resolv_conf(c, "ghost")
 
 

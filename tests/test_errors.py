@@ -80,7 +80,7 @@ def test_apply_error_lists_everything_and_pickles() -> None:
     for e in [*errs, ManifestError("bad", source="x.yaml", line=1, column=2)]:
         again = pickle.loads(pickle.dumps(e))
         assert str(again) == str(e)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r'Error from server \(NotFound\): namespaces "prod" not found'):
         raise agg
 
 

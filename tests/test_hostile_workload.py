@@ -191,7 +191,7 @@ def test_every_error_is_listed_at_once():
     d["spec"].update(connections="many", connectionSeconds=math.nan)
     d["spec"]["events"] = [{"at": -1, "failNode": {"node": ["a"]}},
                            {"at": 1, "scale": {"deployment": "my-app", "replicas": 10**9}}]
-    with pytest.raises(InvalidError) as info:
+    with pytest.raises(InvalidError, match=r'The Workload "Bad_Name" is invalid:') as info:
         from_object(d)
     paths = [c.path for c in info.value.causes]
     assert paths == ["metadata.name", "spec.connections", "spec.connectionSeconds", "spec.events[0].at",
@@ -260,7 +260,7 @@ def test_non_mapping_documents_are_errors_not_crashes():
     for doc in (None, [], "abc", 5, {"spec": []}, {"spec": {"clients": "abc", "target": []}}):
         errs = validate_workload(doc)  # type: ignore[arg-type]
         assert errs and all(str(e) for e in errs)
-        with pytest.raises(KubelearnError):
+        with pytest.raises(KubelearnError, match=r'^The Workload "" is invalid: '):
             from_object(doc)  # type: ignore[arg-type]
 
 

@@ -254,7 +254,7 @@ def test_get_several_kinds_at_once() -> None:
     kinds = [i["kind"] for i in doc["items"]]
     assert kinds == sorted(kinds, key=["Service", "EndpointSlice"].index) and set(kinds) == {"Service", "EndpointSlice"}
     assert json.loads(get(c, "svc,endpointslices", output="json"))["items"] == doc["items"]
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match='error: the server doesn\'t have a resource type "bogus"'):
         get(c, "svc,bogus")
 
 

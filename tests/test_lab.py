@@ -66,7 +66,7 @@ def test_dry_run_writes_nothing(tmp_path: Path, existing: str, capsys: pytest.Ca
 def test_copy_is_marked_complete_and_reopened_without_overwriting(tmp_path: Path, no_exec: list[list[str]],
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "lessons"
-    with pytest.raises(_Exec):
+    with pytest.raises(_Exec, match='^$'):
         main(["lab", "--dir", str(target), "--no-browser"])
     assert (target / lab.MARKER).is_file()
     shipped = sorted(p.relative_to(ROOT / "notebooks") for p in (ROOT / "notebooks").rglob("*")
@@ -76,7 +76,7 @@ def test_copy_is_marked_complete_and_reopened_without_overwriting(tmp_path: Path
     assert no_exec[-1][1] == f"--notebook-dir={target}"
     assert list(tmp_path.iterdir()) == [target]  # no staging folder left behind
     (target / "00-playground.ipynb").write_text("my edits")
-    with pytest.raises(_Exec):
+    with pytest.raises(_Exec, match='^$'):
         main(["lab", "--dir", str(target)])
     assert (target / "00-playground.ipynb").read_text() == "my edits"
     assert "opening your existing copy" in capsys.readouterr().err
@@ -86,7 +86,7 @@ def test_copy_is_marked_complete_and_reopened_without_overwriting(tmp_path: Path
 def test_empty_folder_is_filled(tmp_path: Path, no_exec: list[list[str]]) -> None:
     target = tmp_path / "mine"
     target.mkdir()
-    with pytest.raises(_Exec):
+    with pytest.raises(_Exec, match='^$'):
         main(["lab", "--dir", str(target)])
     assert lab.is_lessons_copy(target) and (target / "00-playground.ipynb").is_file()
 
@@ -124,6 +124,6 @@ def test_interrupted_copy_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Mon
         return real(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", flaky)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match='^$'):
         lab.copy_lessons(tmp_path / "lessons")
     assert list(tmp_path.iterdir()) == []

@@ -163,7 +163,7 @@ def test_label_selector_empty_selects_all_and_none_selects_nothing() -> None:
 
 
 def test_bad_operator_raises_a_kubelearn_error() -> None:
-    with pytest.raises(SelectorError) as info:
+    with pytest.raises(SelectorError, match=r'"Near" is not a valid label selector operator') as info:
         label_selector_matches({"matchExpressions": [{"key": "a", "operator": "Near"}]}, {})
     assert isinstance(info.value, KubelearnError)
     assert str(info.value) == '"Near" is not a valid label selector operator'

@@ -17,7 +17,7 @@ HEAD = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfigurati
 
 
 def _errors(body: str) -> str:
-    with pytest.raises(ManifestError) as exc:
+    with pytest.raises(ManifestError, match=r"KubeProxyConfiguration|time: invalid duration") as exc:
         kl.load(HEAD + body)
     return str(exc.value)
 

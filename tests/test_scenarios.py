@@ -23,7 +23,7 @@ def test_every_scenario_is_a_commented_manifest_that_loads(name):
 
 
 def test_unknown_scenario_lists_the_valid_ones():
-    with pytest.raises(KubelearnError) as info:
+    with pytest.raises(KubelearnError, match=r'unknown scenario "nodeports"; valid scenarios: my-service, n') as info:
         scenario("nodeports")
     assert 'unknown scenario "nodeports"' in str(info.value)
     assert "nodeport-local" in str(info.value) and "my-service" in str(info.value)

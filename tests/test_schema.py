@@ -179,7 +179,7 @@ def test_deep_unknown_field_in_a_pod_template() -> None:
 
 
 def test_unknown_kind_and_workload() -> None:
-    with pytest.raises(UnknownKindError) as info:
+    with pytest.raises(UnknownKindError, match=r'resource mapping not found for name: "" namespace: "" from "') as info:
         check({"apiVersion": "v1", "kind": "Deployment"})
     assert isinstance(info.value, KubelearnError)
     assert 'no matches for kind "Deployment" in version "v1"' in str(info.value)

@@ -170,10 +170,10 @@ def test_endpointslice_hints_are_validated() -> None:
 
     c = kl.load(_hinted_slice(["zone-a"]))
     assert c.get("EndpointSlice", "ext-1")["endpoints"][0]["hints"] == {"forZones": [{"name": "zone-a"}]}
-    with pytest.raises(KubelearnError) as info:
+    with pytest.raises(KubelearnError, match=r'The EndpointSlice "ext-1" is invalid: endpoints\[0\]\.hints\.for') as info:
         kl.load(_hinted_slice([f"z{i}" for i in range(9)]))
     assert "endpoints[0].hints.forZones: Too many: 9: must have at most 8 items" in str(info.value)
-    with pytest.raises(KubelearnError) as info:
+    with pytest.raises(KubelearnError, match=r'The EndpointSlice "ext-1" is invalid:') as info:
         kl.load(_hinted_slice(["a", "a", "-bad"]))
     text = str(info.value)
     assert 'endpoints[0].hints.forZones[1].name: Duplicate value: "a"' in text

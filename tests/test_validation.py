@@ -579,13 +579,13 @@ def test_through_apply_pipeline() -> None:
     from kubelearn.errors import ApplyError
     from kubelearn.kind import load
 
-    with pytest.raises(ApplyError) as info:
+    with pytest.raises(ApplyError, match=r'": Service in version "v1" cannot be handled as a Service: j') as info:
         load(DATA / "string-port-service.yaml")
     assert str(info.value) == (
         f'Error from server (BadRequest): error when creating "{DATA / "string-port-service.yaml"}": Service in '
         'version "v1" cannot be handled as a Service: json: cannot unmarshal string into Go struct field '
         "ServicePort.spec.ports.port of type int32")
-    with pytest.raises(ApplyError) as info:
+    with pytest.raises(ApplyError, match=r'The Service "web" is invalid: spec\.type: Unsupported value: ') as info:
         load("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  type: Nodeport\n"
                        "  ports:\n  - port: 80\n")
     assert str(info.value) == ('The Service "web" is invalid: spec.type: Unsupported value: "Nodeport": supported '

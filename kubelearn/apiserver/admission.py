@@ -30,8 +30,8 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..api_resources import KINDS
 from ..errors import ApplyError, FieldError, InvalidError, KubelearnError, NotFoundError, ResourceMappingError
-from ..kinds import KINDS
 from ..manifest import Document
 from . import defaults, schema, validation
 from .allocation import AllocationIndex, allocate

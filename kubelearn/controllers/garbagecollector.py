@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import objects
-from ..kinds import ObjectKey
+from ..api_resources import ObjectKey
 from .pods import controller_of, remove
 
 if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)

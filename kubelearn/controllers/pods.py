@@ -28,8 +28,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .. import objects
+from ..api_resources import EPOCH, kind_info
 from ..apiserver.defaults import apply_defaults
-from ..kinds import EPOCH, kind_info
 from ..objects import condition, controller_of, is_pod_ready, is_terminating
 
 if TYPE_CHECKING:  # the value is passed in; importing it would close a cycle (see docs/design.md)
@@ -151,7 +151,7 @@ def safe_encode(text: str) -> str:
 
 
 def parse_time(ts: str) -> float:
-    """Seconds since :data:`kubelearn.kinds.EPOCH` of an RFC 3339 timestamp."""
+    """Seconds since :data:`kubelearn.api_resources.EPOCH` of an RFC 3339 timestamp."""
     t = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return (t - EPOCH).total_seconds()
 

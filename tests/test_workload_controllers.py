@@ -1,4 +1,4 @@
-"""Deployment → ReplicaSet → Pods and StatefulSet → Pods (kubelearn.controllers.pods)."""
+"""Deployment → ReplicaSet → Pods and StatefulSet → Pods: the workload controllers (kubelearn.controllers)."""
 
 from __future__ import annotations
 

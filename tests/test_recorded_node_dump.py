@@ -4,7 +4,7 @@
 network-namespace lab's ``kind-worker`` after the lab loaded kubelearn's rules for lesson 07's
 manifest, with kindnet's masquerade-agent chain added as a kind node has it.  Re-record it as root:
 
-    KUBELEARN_RECORD_LESSON_DATA=1 .venv/bin/python -m pytest tests/test_lesson10_data.py -m netlab
+    KUBELEARN_RECORD_LESSON_DATA=1 .venv/bin/python -m pytest tests/test_recorded_node_dump.py -m netlab
 
 The first test fails when a change to the rules (names, order, probabilities) makes the stored dump
 stale; the netlab test checks that the kernel still prints it (up to its date stamps).

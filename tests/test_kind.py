@@ -1,4 +1,4 @@
-"""kind cluster configs, KubeProxyConfiguration defaults and the default cluster's objects."""
+"""kind cluster configs, KubeProxyConfiguration defaults and the default cluster's objects (kubelearn.kind)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_kind_defaults_to_a_single_control_plane():
     ],
 )
 def test_bad_kind_configs_name_the_field(doc, path, words):
-    with pytest.raises(ManifestError) as info:
+    with pytest.raises(ManifestError, match=r"^kind Cluster config: ") as info:
         topology_from_kind_config(doc)
     assert info.value.path == path
     assert words in info.value.message
@@ -98,7 +98,7 @@ def test_nftables_mode_from_kind_sets_tcp_be_liberal():
 )
 def test_proxy_config_refuses_bad_values(over, path):
     doc = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration", **over}
-    with pytest.raises(ManifestError) as info:
+    with pytest.raises(ManifestError, match=r"^KubeProxyConfiguration: ") as info:
         default_proxy_config(default_topology(), doc)
     assert info.value.path == path
 
@@ -160,7 +160,7 @@ def test_kind_config_reports_every_error_with_its_line(tmp_path):
                  "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n"
                  "- role: master\n- rol: worker\nnetworking:\n  podSubnet: 10.244.0.0/33\n"
                  "  kubeProxyMode: userspace\n")
-    with pytest.raises(TopologyError) as info:
+    with pytest.raises(TopologyError, match=r'nodes\[1\]\.role: Unsupported value: "master": supported values') as info:
         load(f)
     got = [(e.path, e.line) for e in info.value.errors]
     assert got == [("nodes[1].role", 9), ("nodes[2].rol", 10), ("networking.podSubnet", 12),
@@ -175,6 +175,6 @@ def test_proxy_config_reports_every_error():
 
     doc = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
            "mode": "userspace", "ipvs": {"scheduler": "xx", "bogus": 1}}
-    with pytest.raises(TopologyError) as info:
+    with pytest.raises(TopologyError, match=r"KubeProxyConfiguration: ipvs\.bogus: strict decoding error: u") as info:
         default_proxy_config(default_topology(), doc)
     assert sorted(e.path for e in info.value.errors) == ["ipvs.bogus", "ipvs.scheduler", "mode"]

@@ -1,4 +1,4 @@
-"""Controllers as pure functions of state, and the learner's edits (kubelearn.controllers)."""
+"""The learner's edits (kubelearn.edits: scale, delete_pod, set_ready, cordon, drain, fail_node, rollouts) and the controllers reacting to them."""
 
 from __future__ import annotations
 
@@ -75,13 +75,13 @@ def test_statefulset_waits_for_terminating_pod_before_recreating() -> None:
 
 def test_scale_errors_in_kubectl_words() -> None:
     c = cluster_with(deployment("my-app", replicas=1))
-    with pytest.raises(InvalidError) as neg:
+    with pytest.raises(InvalidError, match=r'The Deployment "my-app" is invalid: spec\.replicas: Invalid v') as neg:
         edits.scale(c, "my-app", -1)
     assert str(neg.value) == ('The Deployment "my-app" is invalid: spec.replicas: Invalid value: -1: must be greater '
                               "than or equal to 0")
     with pytest.raises(InvalidError, match='spec.replicas: Invalid value: "3": must be an integer'):
         edits.scale(c, "my-app", "3")  # type: ignore[arg-type]
-    with pytest.raises(NotFoundError) as nf:
+    with pytest.raises(NotFoundError, match=r'Error from server \(NotFound\): deployments\.apps "nope" not fo') as nf:
         edits.scale(c, "nope", 2)
     assert str(nf.value) == 'Error from server (NotFound): deployments.apps "nope" not found'
     with pytest.raises(KubelearnError, match="could not find the requested resource"):
@@ -129,7 +129,7 @@ def test_drain_evicts_and_replaces_elsewhere() -> None:
 def test_drain_refuses_bare_pods_without_force() -> None:
     c = reconcile(base_cluster().with_objects([bare_pod("bare", {"a": "b"},
                                                                      nodeSelector={"kubernetes.io/hostname": "kind-worker"})]))
-    with pytest.raises(KubelearnError) as err:
+    with pytest.raises(KubelearnError, match=r'error: unable to drain node "kind-worker" due to error: cann') as err:
         edits.drain(c, "kind-worker")
     assert str(err.value).splitlines()[0] == (
         'error: unable to drain node "kind-worker" due to error: cannot delete cannot delete Pods that declare no '

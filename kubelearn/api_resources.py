@@ -1,4 +1,4 @@
-"""The API kinds kubelearn serves: one registry, looked up by name, plural or short name.
+"""The API resources kubelearn serves, as ``kubectl api-resources`` lists them: one registry.
 
 Every object names its ``apiVersion`` and ``kind``; the API server serves each kind at a REST
 resource (``services``, ``deployments.apps``), namespaced or cluster-wide, and ``kubectl``
