@@ -55,7 +55,8 @@ KINDS: Mapping[str, Kind] = MappingProxyType(
             Kind("ReplicaSet", "apps/v1", True, "replicasets.apps", ("rs",)),
             Kind("StatefulSet", "apps/v1", True, "statefulsets.apps", ("sts",)),
             Kind("EndpointSlice", "discovery.k8s.io/v1", True, "endpointslices.discovery.k8s.io", ()),
-            # kubelearn's own kind: who sends traffic (see kubelearn.workload).
+            # kubelearn's own kind: who sends traffic (kubelearn.traffic.workload; its schema is
+            # kubelearn.apiserver.workload).
             Kind("Workload", "kubelearn.dev/v1alpha1", False, "workloads.kubelearn.dev", ()),
         )
     }

@@ -386,12 +386,11 @@ def zone_cpu_ratios(cluster: Cluster) -> dict[str, float] | None:
     when the controller would refuse hints (a node without zone or CPU, or fewer than 2 zones)."""
     cpu: dict[str, int] = {}
     for node in cluster.nodes():
-        labels = node["metadata"].get("labels") or {}
-        if "node-role.kubernetes.io/control-plane" in labels or "node-role.kubernetes.io/master" in labels:
+        labels = objects.labels(node)
+        if objects.is_control_plane(node):
             continue
-        conds = (node.get("status") or {}).get("conditions") or []
-        ready = next((c.get("status") == "True" for c in conds if c.get("type") == "Ready"), False)
-        if not ready:
+        ready = objects.condition(node, "Ready")
+        if ready is None or ready.get("status") != "True":
             continue
         zone = labels.get("topology.kubernetes.io/zone")
         millis = _millicpu(((node.get("status") or {}).get("allocatable") or {}).get("cpu"))
