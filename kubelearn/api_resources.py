@@ -40,21 +40,24 @@ class Kind:
     namespaced: bool
     resource: str  # the plural kubectl uses in messages: services, pods, endpointslices.discovery.k8s.io
     short_names: tuple[str, ...] = ()
+    #: The OpenAPI definition the API server decodes it against (kubelearn.apiserver.schema);
+    #: empty for kubelearn's own kind, whose schema is kubelearn.apiserver.workload.
+    openapi: str = ""
 
 
 KINDS: Mapping[str, Kind] = MappingProxyType(
     {
         k.kind: k
         for k in (
-            Kind("Namespace", "v1", False, "namespaces", ("ns",)),
-            Kind("Node", "v1", False, "nodes", ("no",)),
-            Kind("Pod", "v1", True, "pods", ("po",)),
-            Kind("Service", "v1", True, "services", ("svc",)),
-            Kind("Endpoints", "v1", True, "endpoints", ("ep",)),
-            Kind("Deployment", "apps/v1", True, "deployments.apps", ("deploy",)),
-            Kind("ReplicaSet", "apps/v1", True, "replicasets.apps", ("rs",)),
-            Kind("StatefulSet", "apps/v1", True, "statefulsets.apps", ("sts",)),
-            Kind("EndpointSlice", "discovery.k8s.io/v1", True, "endpointslices.discovery.k8s.io", ()),
+            Kind("Namespace", "v1", False, "namespaces", ("ns",), "io.k8s.api.core.v1.Namespace"),
+            Kind("Node", "v1", False, "nodes", ("no",), "io.k8s.api.core.v1.Node"),
+            Kind("Pod", "v1", True, "pods", ("po",), "io.k8s.api.core.v1.Pod"),
+            Kind("Service", "v1", True, "services", ("svc",), "io.k8s.api.core.v1.Service"),
+            Kind("Endpoints", "v1", True, "endpoints", ("ep",), "io.k8s.api.core.v1.Endpoints"),
+            Kind("Deployment", "apps/v1", True, "deployments.apps", ("deploy",), "io.k8s.api.apps.v1.Deployment"),
+            Kind("ReplicaSet", "apps/v1", True, "replicasets.apps", ("rs",), "io.k8s.api.apps.v1.ReplicaSet"),
+            Kind("StatefulSet", "apps/v1", True, "statefulsets.apps", ("sts",), "io.k8s.api.apps.v1.StatefulSet"),
+            Kind("EndpointSlice", "discovery.k8s.io/v1", True, "endpointslices.discovery.k8s.io", (), "io.k8s.api.discovery.v1.EndpointSlice"),
             # kubelearn's own kind: who sends traffic (kubelearn.traffic.workload; its schema is
             # kubelearn.apiserver.workload).
             Kind("Workload", "kubelearn.dev/v1alpha1", False, "workloads.kubelearn.dev", ()),

@@ -30,8 +30,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
+from ..api_resources import KINDS
 from ..errors import FieldError, KubelearnError, UnknownKindError
 
 __all__ = [
@@ -50,18 +52,10 @@ __all__ = [
 #: The schema version read (kubernetes-validate's ``v1.33.0-local-strict``, vendored in ``kubelearn/data/openapi``).
 KUBERNETES_VERSION = "1.33.0"
 
-#: The OpenAPI definition of each kind kubelearn checks, keyed by (apiVersion, kind).
-SCHEMA_DEFINITIONS: Mapping[tuple[str, str], str] = {
-    ("v1", "Service"): "io.k8s.api.core.v1.Service",
-    ("v1", "Pod"): "io.k8s.api.core.v1.Pod",
-    ("v1", "Node"): "io.k8s.api.core.v1.Node",
-    ("v1", "Namespace"): "io.k8s.api.core.v1.Namespace",
-    ("v1", "Endpoints"): "io.k8s.api.core.v1.Endpoints",
-    ("apps/v1", "Deployment"): "io.k8s.api.apps.v1.Deployment",
-    ("apps/v1", "ReplicaSet"): "io.k8s.api.apps.v1.ReplicaSet",
-    ("apps/v1", "StatefulSet"): "io.k8s.api.apps.v1.StatefulSet",
-    ("discovery.k8s.io/v1", "EndpointSlice"): "io.k8s.api.discovery.v1.EndpointSlice",
-}
+#: The OpenAPI definition of each kind kubelearn checks, keyed by (apiVersion, kind): read from
+#: the one registry of kinds, :data:`kubelearn.api_resources.KINDS`.
+SCHEMA_DEFINITIONS: Mapping[tuple[str, str], str] = MappingProxyType(
+    {(k.api_version, k.kind): k.openapi for k in KINDS.values() if k.openapi})
 
 UNKNOWN_FIELD = "Unknown field"
 WRONG_TYPE = "Invalid type"
