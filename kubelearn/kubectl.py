@@ -205,7 +205,7 @@ def _label_selector(selector: Mapping[str, Any] | None) -> str:
 
 # --------------------------------------------------------------------------- row printers
 def _svc_external_ip(svc: Mapping[str, Any], wide: bool) -> str:
-    spec = svc.get("spec", {})
+    spec = objects.spec(svc)
     kind = spec.get("type", "ClusterIP")
     ext = list(spec.get("externalIPs") or [])
     if kind in ("ClusterIP", "NodePort"):
@@ -239,7 +239,7 @@ def _svc_ports(svc: Mapping[str, Any]) -> str:
 
 
 def _service_row(cluster: Cluster, svc: Mapping[str, Any], wide: bool) -> list[str]:
-    spec = svc.get("spec", {})
+    spec = objects.spec(svc)
     ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
     row = [objects.name(svc), spec.get("type", "ClusterIP"), ips[0] if ips else "<none>",
            _svc_external_ip(svc, wide), _svc_ports(svc), _age(cluster, svc)]
@@ -250,8 +250,8 @@ def _service_row(cluster: Cluster, svc: Mapping[str, Any], wide: bool) -> list[s
 
 def _pod_row(cluster: Cluster, pod: Mapping[str, Any], wide: bool) -> list[str]:
     meta = pod["metadata"]
-    spec = pod.get("spec", {})
-    status = pod.get("status", {})
+    spec = objects.spec(pod)
+    status = objects.status(pod)
     containers = spec.get("containers") or []
     statuses = status.get("containerStatuses")
     if statuses:
@@ -279,7 +279,7 @@ def _pod_row(cluster: Cluster, pod: Mapping[str, Any], wide: bool) -> list[str]:
 
 def _node_row(cluster: Cluster, node: Mapping[str, Any], wide: bool) -> list[str]:
     meta = node["metadata"]
-    status = node.get("status", {})
+    status = objects.status(node)
     state = "Unknown"
     for cond in status.get("conditions") or []:
         if cond.get("type") == "Ready":
@@ -348,7 +348,7 @@ def _containers(obj: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _deployment_row(cluster: Cluster, d: Mapping[str, Any], wide: bool) -> list[str]:
-    spec, status = d.get("spec", {}), d.get("status", {})
+    spec, status = objects.spec(d), objects.status(d)
     row = [objects.name(d), f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
            str(status.get("updatedReplicas", 0)), str(status.get("availableReplicas", 0)), _age(cluster, d)]
     if wide:
@@ -357,7 +357,7 @@ def _deployment_row(cluster: Cluster, d: Mapping[str, Any], wide: bool) -> list[
 
 
 def _replicaset_row(cluster: Cluster, rs: Mapping[str, Any], wide: bool) -> list[str]:
-    spec, status = rs.get("spec", {}), rs.get("status", {})
+    spec, status = objects.spec(rs), objects.status(rs)
     row = [objects.name(rs), str(spec.get("replicas", 1)), str(status.get("replicas", 0)),
            str(status.get("readyReplicas", 0)), _age(cluster, rs)]
     if wide:
@@ -366,7 +366,7 @@ def _replicaset_row(cluster: Cluster, rs: Mapping[str, Any], wide: bool) -> list
 
 
 def _statefulset_row(cluster: Cluster, ss: Mapping[str, Any], wide: bool) -> list[str]:
-    spec, status = ss.get("spec", {}), ss.get("status", {})
+    spec, status = objects.spec(ss), objects.status(ss)
     row = [objects.name(ss), f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}", _age(cluster, ss)]
     if wide:
         row += list(_containers(ss))
@@ -412,7 +412,7 @@ def _derived_endpoints(cluster: Cluster, namespace: str | None) -> list[dict[str
               for e in cluster.list("Endpoints", namespace)}
     out = dict(stored)
     for svc in cluster.list("Service", namespace):
-        meta, spec = svc["metadata"], svc.get("spec", {})
+        meta, spec = svc["metadata"], objects.spec(svc)
         key = (meta.get("namespace", "default"), meta["name"])
         if key in out or spec.get("type") == "ExternalName":
             continue
@@ -700,7 +700,7 @@ def describe_service(cluster: Cluster, name: str, namespace: str = "default") ->
         NotFoundError: ``Error from server (NotFound): services "x" not found``.
     """
     svc = cluster.get("Service", name, namespace)
-    meta, spec = svc["metadata"], svc.get("spec", {})
+    meta, spec = svc["metadata"], objects.spec(svc)
     lines: list[list[str]] = [["Name:", meta["name"]], ["Namespace:", meta.get("namespace", namespace)]]
     lines += _labels_lines("Labels", meta.get("labels"))
     lines += _labels_lines("Annotations", meta.get("annotations"),
@@ -762,7 +762,7 @@ def describe_pod(cluster: Cluster, name: str, namespace: str = "default") -> Kub
         NotFoundError: ``Error from server (NotFound): pods "x" not found``.
     """
     pod = cluster.get("Pod", name, namespace)
-    meta, spec, status = pod["metadata"], pod.get("spec", {}), pod.get("status", {})
+    meta, spec, status = pod["metadata"], objects.spec(pod), objects.status(pod)
     node = spec.get("nodeName")
     lines: list[list[str]] = [["Name:", meta["name"]], ["Namespace:", meta.get("namespace", namespace)]]
     lines.append(["Node:", f"{node}/{status.get('hostIP', '')}" if node else "<none>"])

@@ -20,6 +20,7 @@ empty mapping, which must not be written to.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
@@ -39,7 +40,8 @@ __all__ = [
     "uid",
 ]
 
-_EMPTY: Mapping[str, Any] = {}
+# Shared by every answer about an absent field, so it must refuse writes.
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 #: The labels that make a node a control-plane node (kubeadm's current one and the old one).
 CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")

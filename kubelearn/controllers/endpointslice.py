@@ -61,7 +61,7 @@ _HEADLESS = "service.kubernetes.io/headless"
 
 
 def _has_selector(service: Mapping[str, Any]) -> bool:
-    spec = service.get("spec", {})
+    spec = objects.spec(service)
     return bool(spec.get("selector")) and spec.get("type") != "ExternalName"
 
 
@@ -76,7 +76,7 @@ def resolve_target_port(pod: Mapping[str, Any], service_port: Mapping[str, Any])
     if isinstance(target, int):
         return target
     protocol = service_port.get("protocol", "TCP")
-    spec = pod.get("spec", {})
+    spec = objects.spec(pod)
     containers = list(spec.get("containers") or ())
     containers += [c for c in spec.get("initContainers") or () if c.get("restartPolicy") == "Always"]
     for container in containers:
@@ -112,7 +112,7 @@ def _endpoint(cluster: Cluster, service: Mapping[str, Any], pod: Mapping[str, An
         "addresses": [pod["status"]["podIP"]],
         "conditions": {"ready": ready, "serving": serving, "terminating": terminating},
     }
-    spec = pod.get("spec", {})
+    spec = objects.spec(pod)
     if spec.get("hostname") and spec.get("subdomain") == objects.name(service):
         ep["hostname"] = spec["hostname"]
     node = spec.get("nodeName")
@@ -259,7 +259,7 @@ def endpoints_for(cluster: Cluster, service: Mapping[str, Any] | str, namespace:
         if not key and svc["spec"].get("ports"):
             continue
         addr: dict[str, Any] = {"ip": pod["status"]["podIP"]}
-        spec = pod.get("spec", {})
+        spec = objects.spec(pod)
         if spec.get("hostname") and spec.get("subdomain") == objects.name(svc):
             addr["hostname"] = spec["hostname"]
         if spec.get("nodeName"):

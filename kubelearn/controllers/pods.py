@@ -317,7 +317,7 @@ def deployment_strategy_limits(deployment: Mapping[str, Any]) -> tuple[int, int]
     """``(maxSurge, maxUnavailable)`` as pod counts: percentages round surge up, unavailable
     down, and if both come out 0, maxUnavailable becomes 1 (``deploymentutil.ResolveFenceposts``).
     """
-    spec = deployment.get("spec", {})
+    spec = objects.spec(deployment)
     replicas = int(spec.get("replicas", 1))
     strategy = spec.get("strategy") or {}
     if strategy.get("type", "RollingUpdate") != "RollingUpdate":

@@ -120,7 +120,7 @@ def _expr_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
 
 def _matches_node_selection(pod: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
     labels = node.get("metadata", {}).get("labels") or {}
-    spec = pod.get("spec", {})
+    spec = objects.spec(pod)
     for k, v in (spec.get("nodeSelector") or {}).items():
         if labels.get(k) != v:
             return False
@@ -155,7 +155,7 @@ def _filter(pod: Mapping[str, Any], node: Mapping[str, Any], pods_on_node: int =
     TaintToleration, NodeAffinity, NodeResourcesFit (only its pod count is modelled: pods
     declare no resource requests here).
     """
-    spec = node.get("spec", {})
+    spec = objects.spec(node)
     if spec.get("unschedulable") and not pod_tolerates(pod, {"key": "node.kubernetes.io/unschedulable",
                                                              "effect": "NoSchedule"}):
         return _UNSCHEDULABLE
@@ -277,7 +277,7 @@ def running_status(pod: Mapping[str, Any], pod_ip: str, host_ip: str, now: str, 
     ContainersReady, PodScheduled); ``ready=False`` gives the ``ContainersNotReady`` reason a
     failing readiness probe produces.
     """
-    spec = pod.get("spec", {})
+    spec = objects.spec(pod)
     names = [c["name"] for c in spec.get("containers") or ()]
     status = dict(pod.get("status") or {})
     status["conditions"] = pod_conditions(names, now, ready)
@@ -320,7 +320,7 @@ def pod_conditions(container_names: list[str], now: str, ready: bool) -> list[di
 
 def _constraints_key(pod: Mapping[str, Any]) -> str:
     """What the filter plugins read from a pod (selector, affinity, tolerations), as a key."""
-    spec = pod.get("spec", {})
+    spec = objects.spec(pod)
     return json.dumps([spec.get("nodeSelector"), spec.get("affinity"), spec.get("tolerations")],
                       sort_keys=True, default=str)
 
@@ -356,7 +356,7 @@ def schedule(cluster: Cluster) -> Cluster:
     # replicas on two workers (110 pods each) this keeps the ~9 780 Pending pods cheap.
     unschedulable: dict[str, str] = {}
     for pod in pending:
-        spec = pod.get("spec", {})
+        spec = objects.spec(pod)
         if not spec.get("nodeName"):
             if spec.get("schedulerName", "default-scheduler") != "default-scheduler":
                 continue  # another scheduler's pod: the default scheduler leaves it alone

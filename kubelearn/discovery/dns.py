@@ -222,7 +222,7 @@ def _dedupe(items: Sequence[str]) -> list[str]:
 
 def _resolver(cluster: Cluster, pod: Mapping[str, Any], namespace: str) -> tuple[list[str], list[str], list[tuple[str, str | None]]]:
     """(nameservers, search, options) as the kubelet builds them for ``pod``."""
-    spec = pod.get("spec", {})
+    spec = objects.spec(pod)
     ns = pod.get("metadata", {}).get("namespace", namespace)
     policy = spec.get("dnsPolicy") or "ClusterFirst"
     host_network = bool(spec.get("hostNetwork"))
@@ -367,7 +367,7 @@ def _service_answer(cluster: Cluster, fqdn: str, qtype: str, svc_name: str, ns: 
     if not cluster.has("Service", svc_name, ns):
         return _Answer(NXDOMAIN, [], f"{where}: no such Service")
     svc = cluster.get("Service", svc_name, ns)
-    spec = svc.get("spec", {})
+    spec = objects.spec(svc)
     if spec.get("type") == "ExternalName":
         target = _fqdn(str(spec.get("externalName", "")))
         return _Answer(NOERROR, [Record(fqdn, "CNAME", target)], f"ExternalName Service: an alias for {target}")
@@ -399,7 +399,7 @@ def _port_answer(cluster: Cluster, fqdn: str, qtype: str, port: str, proto: str,
     if not cluster.has("Service", svc_name, ns) or ns not in _namespaces(cluster):
         return _Answer(NXDOMAIN, [], f"{where}: no such Service")
     svc = cluster.get("Service", svc_name, ns)
-    spec = svc.get("spec", {})
+    spec = objects.spec(svc)
     if spec.get("type") == "ExternalName":
         return _Answer(NXDOMAIN, [], f"{where}: ExternalName Services have no ports")
     base = f"{svc_name}.{ns}.svc.{cluster.topology.domain}."
@@ -460,7 +460,7 @@ def _ptr_answer(cluster: Cluster, fqdn: str, qtype: str) -> _Answer:
     domain = cluster.topology.domain
     targets: list[str] = []
     for svc in cluster.list("Service"):
-        spec = svc.get("spec", {})
+        spec = objects.spec(svc)
         if any(c == ip for c in (spec.get("clusterIPs") or [spec.get("clusterIP")]) if c):
             targets.append(f"{svc['metadata']['name']}.{svc['metadata'].get('namespace', 'default')}.svc.{domain}.")
     if not targets:

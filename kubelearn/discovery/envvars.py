@@ -189,8 +189,8 @@ def expand(value: str, mapping: Mapping[str, str]) -> str:
 
 def _field_ref(pod: Mapping[str, Any], path: str) -> str:
     meta = pod.get("metadata", {})
-    spec = pod.get("spec", {})
-    status = pod.get("status", {})
+    spec = objects.spec(pod)
+    status = objects.status(pod)
     m = re.fullmatch(r"metadata\.(labels|annotations)\['([^']*)'\]", path)
     if m:
         return str(meta.get(m.group(1), {}).get(m.group(2), ""))
