@@ -12,7 +12,8 @@ which never run, excluded) and checks:
 * no module imports a module of a *later* layer of :data:`LAYERS` (see ``docs/design.md``);
 * the graph of modules has no cycle, counting the :class:`Cluster` methods' lazy imports of
   :mod:`kubelearn.edits`: whatever ``edits`` reaches imports ``Cluster`` only for type checking;
-* the CLI lists its commands statically, and no command imports the CLI back.
+* the CLI lists its commands statically, and no command imports the CLI back;
+* no module guards against one of kubelearn's own modules being absent (``except ImportError``).
 """
 
 from __future__ import annotations
@@ -208,3 +209,30 @@ def test_the_cli_lists_its_commands_statically() -> None:
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("kubelearn.commands")))
 def test_commands_do_not_import_the_cli(module: str) -> None:
     assert "kubelearn.cli" not in GRAPH[module]
+
+
+def _guarded_own_imports(module: str, source: str) -> list[str]:
+    """Imports of kubelearn's own modules inside ``try: ... except ImportError`` (as if they could be absent)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Try):
+            continue
+        caught = {getattr(h.type, "id", None) for h in node.handlers} | {
+            getattr(e, "id", None) for h in node.handlers if isinstance(h.type, ast.Tuple) for e in h.type.elts}
+        if not caught & {"ImportError", "ModuleNotFoundError"}:
+            continue
+        for stmt in node.body:
+            for sub in ast.walk(stmt):
+                if isinstance(sub, ast.ImportFrom) and (sub.level or (sub.module or "").startswith("kubelearn")):
+                    found.append(f"{module}:{sub.lineno}")
+    return found
+
+
+def test_kubelearn_never_guards_against_its_own_modules_being_absent() -> None:
+    assert [hit for m, p in MODULES.items() for hit in _guarded_own_imports(m, p.read_text(encoding="utf-8"))] == []
+
+
+def test_the_guard_finder_finds_a_guard() -> None:
+    source = "try:\n    from .proxy import rules\nexcept ImportError:\n    rules = None\n"
+    assert _guarded_own_imports("probe", source) == ["probe:2"]
+    assert _guarded_own_imports("probe", "try:\n    import scipy\nexcept ImportError:\n    pass\n") == []

@@ -71,13 +71,10 @@ def default_renderer(cluster: Cluster, node: str, mode: str) -> str:
     """The node's rules from :mod:`kubelearn.proxy`, in the form the kernel tools read.
 
     Raises:
-        KubelearnError: when kubelearn.proxy (or its form for ``mode``) is not available.
+        KubelearnError: when the rules of ``mode`` have no form the kernel tools read.
     """
-    try:
-        from ..proxy import rules
-    except ImportError as exc:
-        raise KubelearnError(f"kubelearn.proxy.rules is not available ({exc}); the lab needs it to render rules") \
-            from None
+    from ..proxy import rules
+
     ruleset = rules(cluster, node, mode=mode)
     if mode == "iptables":
         fn = getattr(ruleset, "iptables_restore_input", None)
