@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+import kubelearn as kl
 from kubelearn import kubectl
 from kubelearn.errors import ManifestError
 from kubelearn.topology import default_cluster, topology_from_kind_config
@@ -117,3 +118,72 @@ def test_ipvs_deprecation_from_v1_35() -> None:
     assert [kube_proxy_warnings("ipvs", m) for m in (33, 34)] == [[], []]
     assert [kube_proxy_warnings("ipvs", m) for m in (35, 36, 37)] == [[msg]] * 3
     assert kube_proxy_warnings("iptables", 37) == kube_proxy_warnings("nftables", 37) == []
+
+
+# ------------------------------------------------------------------ the API server per release
+def cluster_at(minor: int):
+    image = RELEASES[minor].kind_image
+    return default_cluster(topology=topology_from_kind_config(kind_config(image, image)))
+
+
+def svc_with(td: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.50", "clusterIPs": ["10.96.0.50"],
+                     "sessionAffinity": "None", "internalTrafficPolicy": "Cluster", "ipFamilies": ["IPv4"],
+                     "ipFamilyPolicy": "SingleStack", "trafficDistribution": td,
+                     "ports": [{"port": 80, "protocol": "TCP", "targetPort": 80}]}}
+
+
+@pytest.mark.parametrize("td", ["PreferSameZone", "PreferSameNode"])
+def test_prefer_same_refused_where_the_gate_is_off(td: str) -> None:
+    # pkg/apis/core/validation/validation.go: field.NotSupported with the gate's values
+    # (PreferSameTrafficDistribution alpha/off in v1.33, beta/on in v1.34, GA in v1.35)
+    from kubelearn.validation import validate
+
+    got = [str(e) for e in validate(svc_with(td), cluster_at(33))]
+    assert got == [f'spec.trafficDistribution: Unsupported value: "{td}": supported values: "PreferClose"']
+    for minor in (34, 35, 36, 37):
+        assert validate(svc_with(td), cluster_at(minor)) == []
+    bad = [str(e) for e in validate(svc_with("PreferFar"), cluster_at(37))]
+    assert bad == ['spec.trafficDistribution: Unsupported value: "PreferFar": supported values: '
+                   '"PreferClose", "PreferSameZone", "PreferSameNode"']
+
+
+def test_prefer_close_deprecated_from_v1_35() -> None:
+    # pkg/api/service/warnings.go (PR #134457, v1.35):
+    # fmt.Sprintf("spec.trafficDistribution: %q is deprecated; use %q", PreferClose, PreferSameZone)
+    from kubelearn.validation import service_warnings
+
+    expected = 'spec.trafficDistribution: "PreferClose" is deprecated; use "PreferSameZone"'
+    assert [service_warnings(svc_with("PreferClose"), m) for m in (33, 34)] == [[], []]
+    assert [service_warnings(svc_with("PreferClose"), m) for m in (35, 36, 37)] == [[expected]] * 3
+    assert service_warnings(svc_with("PreferSameZone"), 37) == []
+
+
+def test_apply_on_a_kind_cluster_of_v1_33_refuses_prefer_same_zone() -> None:
+    config = ("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n"
+              "  image: kindest/node:v1.33.1\n---\n")
+    svc = ("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+           "spec: {trafficDistribution: PreferSameZone, ports: [{port: 80}]}\n")
+    with pytest.raises(kl.ApplyError) as info:
+        kl.load(config + svc)
+    assert 'spec.trafficDistribution: Unsupported value: "PreferSameZone": supported values: "PreferClose"' \
+        in str(info.value)
+    newer = kl.load(config.replace("v1.33.1", "v1.34.0") + svc)
+    assert newer.get("Service", "web")["spec"]["trafficDistribution"] == "PreferSameZone"
+
+
+def test_kube_proxy_in_ipvs_mode_warns_from_v1_35(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    from kubelearn.cli import main
+    from kubelearn.proxy import rules
+
+    for minor, warned in ((34, False), (35, True), (37, True)):
+        image = RELEASES[minor].kind_image
+        cfg = tmp_path / f"kind{minor}.yaml"
+        cfg.write_text("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnetworking: {kubeProxyMode: ipvs}\n"
+                       f"nodes:\n- role: control-plane\n  image: {image}\n")
+        cluster = kl.load(str(cfg))
+        assert bool(rules(cluster, "kind-control-plane").warnings) is warned
+        assert main(["rules", "-f", str(cfg), "--node", "kind-control-plane"]) == 0
+        err = capsys.readouterr().err
+        assert ("kube-proxy warning: The ipvs proxier is now deprecated" in err) is warned

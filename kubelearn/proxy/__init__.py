@@ -19,6 +19,7 @@ import weakref
 from typing import Any
 
 from ..cluster import Cluster
+from ..versions import cluster_minor, kube_proxy_warnings
 from .config import ProxyConfigError, proxy_settings
 from .endpoints import Categorized, Endpoint, ServicePort, categorize_endpoints, service_ports
 from .iptables import IptablesRuleset, build_iptables
@@ -119,6 +120,8 @@ def _build(cluster: Cluster, node: str, m: str, view: str, settings: dict[str, A
             raise ProxyConfigError(f'unknown view "{view}" for ipvs mode: use ipvsadm')
         rs = build_ipvs(cluster, node, settings)
     rs.view = view
+    # what kube-proxy of this release logs at start (IPVS mode: deprecated from v1.35)
+    rs.warnings = kube_proxy_warnings(m, cluster_minor(cluster))
     return rs
 
 
