@@ -15,8 +15,9 @@ Many mistakes never reach validation: a wrong type fails decoding (:mod:`kubelea
 missing ``protocol`` is defaulted (:mod:`kubelearn.defaults`), and a taken node port fails in
 allocation (:mod:`kubelearn.allocation`), which hides every error found here.
 
-Modelled: Kubernetes v1.33 with default feature gates (Service names are DNS-1035 labels,
-``trafficDistribution`` accepts only ``PreferClose``, IPs are parsed leniently); messages of
+Modelled: the cluster's Kubernetes release (v1.33 to v1.37, :mod:`kubelearn.versions`) with its
+default feature gates (Service names are DNS-1035 labels, ``trafficDistribution`` accepts
+``PreferSameZone``/``PreferSameNode`` from v1.34, IPs are parsed leniently); messages of
 discovery-api-facts §C.3/§C.4.  Updates (``old``) add the rules a learner meets when re-applying:
 a Service's ClusterIP and ``loadBalancerClass``, a Deployment's or ReplicaSet's selector, a
 StatefulSet's fixed spec fields.  Pod validation covers names, containers, ports and the

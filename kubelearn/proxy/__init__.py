@@ -8,7 +8,8 @@ itself.  Three *modes* program three different kernel subsystems for the same ou
 ``KUBE-SERVICES``), ``nftables`` (GA in v1.33: verdict maps, one lookup per packet) and
 ``ipvs`` (an in-kernel load balancer with schedulers, deprecated in v1.35).
 
-:func:`rules` renders what kube-proxy v1.33 writes on a node; :func:`trace` follows one new
+:func:`rules` renders what kube-proxy of the cluster's release (v1.33 to v1.37; the nftables
+layout changed in v1.36, see :mod:`kubelearn.proxy.nftables`) writes on a node; :func:`trace` follows one new
 connection through *those* rules and says which endpoints it can reach, with which
 probability, and whether its source is masqueraded.
 """
