@@ -202,3 +202,46 @@ def test_nft_accepts_both_views_of_the_new_layout(minor: int, view: str) -> None
         r = subprocess.run(["unshare", "-n", "nft", "-c", "-f", "-"], input=rules(cluster, node, view=view).text(),
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
+
+
+def test_reader_understands_every_rule_of_the_v136_dump() -> None:
+    """``kubelearn.proxy.read`` (reading a real node's ``nft list``) parses each quoted v1.36.2 rule."""
+    from kubelearn.proxy.nftables import NftablesRuleset
+    from kubelearn.proxy.read.nft import _rule
+
+    rules_quoted = [line.strip() for line in (DATA / "upstream_nft_v136_dump.txt").read_text().splitlines()
+                    if line.startswith("\t") and not line.strip().startswith(("type ", "comment ", "elements",
+                                                                               "10.244"))]
+    assert len(rules_quoted) == 7
+    rs = NftablesRuleset("", "192.168.0.231", 36)
+    kinds = [[e[0] for e in _rule(text, rs)] for text in rules_quoted]
+    assert all("unknown" not in k for k in kinds), kinds
+    assert kinds[3] == ["mark_set", "mark_xor", "masquerade"]
+    assert kinds[4] == ["hairpin", "masquerade"]
+    assert _rule(rules_quoted[6], rs)[-1] == ("dnat_numgen", ("10.244.0.10:9898", "10.244.0.8:9898"))
+
+
+def test_reading_back_the_kernels_v136_listing_traces_like_kubelearn() -> None:
+    import shutil
+
+    from kubelearn.proxy.read import explain_rules, read_rules, trace_rules
+
+    if shutil.which("nft") is None or shutil.which("unshare") is None:
+        pytest.skip("nft/unshare not installed")
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode:
+        pytest.skip("no permission to create a network namespace")
+    cluster = kl.load(kind(36) + WEB % "")
+    text = rules(cluster, "kind-worker", view="input").text()
+    r = subprocess.run(["unshare", "-n", "sh", "-c", "nft -f - && nft list ruleset"], input=text,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    node = read_rules(r.stdout)
+    assert node.warnings == []
+    ip = cluster.get("Service", "web")["spec"]["clusterIP"]
+    pod = sorted(p["status"]["podIP"] for p in cluster.pods() if p["metadata"]["name"].startswith("web-"))[0]
+    real = trace_rules(node, pod, f"{ip}:80")
+    model = trace(cluster, "kind-worker", pod, f"{ip}:80")
+    assert [(d.endpoint, d.masquerade) for d in real.destinations] == \
+        [(d.endpoint, d.masquerade) for d in model.destinations]
+    web = next(rep for rep in explain_rules(node) if rep.service == "default/web")
+    assert len(web.endpoints) == 3
