@@ -11,8 +11,8 @@ import time
 from bench_rules import big_cluster
 
 from kubelearn.proxy import rules
-from kubelearn.proxy.nftables import trace_nftables
-from kubelearn.proxy.trace import trace_iptables
+from kubelearn.proxy.iptables_trace import trace_iptables
+from kubelearn.proxy.nftables_trace import trace_nftables
 
 
 def main() -> None:
