@@ -1,4 +1,12 @@
-"""Fidelity regressions found by lesson authors, through the real cluster model (lesson 06's manifests)."""
+"""Pods going away, as the traffic shows it (lesson 06's manifests, through the real cluster model).
+
+kube-proxy notices a change only at its next sync (``minSyncPeriod``, read from the section of
+the mode it runs in), so connections keep landing on a removed pod for that long; a scale-down
+leaves its victims terminating until their grace period ends (through ``apply`` too), which
+costs nothing while they keep serving; a lost node's open connections time out rather than
+being reset; a crashed container is unready within the kubelet's relist, not the probe's time.
+The per-pod table lists endpoints that got nothing.
+"""
 
 from __future__ import annotations
 
