@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..iptables import IptablesRuleset
 from ..iptables_trace import trace_iptables
 from ..ipvs import IpvsRuleset
 from ..ipvs_trace import trace_ipvs
@@ -277,7 +278,7 @@ def _merge(given: tuple[str, ...], inferred: tuple[str, ...]) -> tuple[str, ...]
     return tuple(out)
 
 
-def _masq_mark(rs: Any) -> int:
+def _masq_mark(rs: IptablesRuleset) -> int:
     for r in rs.tables.get("nat", {}).get("KUBE-MARK-MASQ", []):
         if r.target and r.target[0] == "MARK-OR":
             try:
@@ -287,7 +288,7 @@ def _masq_mark(rs: Any) -> int:
     return 0x4000
 
 
-def _ensure_sets(rs: Any) -> None:
+def _ensure_sets(rs: NftablesRuleset) -> None:
     # A rule may name a set the listing left out (nft list table vs ruleset): look it up as empty.
     for rules in rs.chains.values():
         for r in rules:
@@ -300,7 +301,7 @@ _FOREIGN_PREFIXES = (("DOCKER", "Docker"), ("KIND-", "kindnet"), ("cali-", "Cali
                      ("FLANNEL", "Flannel"), ("KUBE-", ""), ("WEAVE", "Weave"), ("ANTREA", "Antrea"))
 
 
-def _foreign_chains(rs: Any) -> list[str]:
+def _foreign_chains(rs: IptablesRuleset) -> list[str]:
     builtins = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}
     out = []
     for table, chains in rs.tables.items():
