@@ -62,7 +62,7 @@ def _usage_error(parser: argparse.ArgumentParser, message: str) -> int:
 
 
 def _src(value: str) -> str:
-    from ..proxy.trace import parse_ip
+    from ..proxy.walk import parse_ip
 
     try:
         parse_ip(value, "source address")
@@ -78,7 +78,7 @@ def _local_ip(value: str) -> str:
 
 
 def _dst(value: str) -> str:
-    from ..proxy.trace import parse_dst
+    from ..proxy.walk import parse_dst
 
     try:
         parse_dst(value)

@@ -36,9 +36,8 @@ from .config import ProxyConfigError, nodeport_ips, proxy_settings
 from .endpoints import ServicePort, categorize_endpoints
 from .names import nft_endpoint_base, nft_hashed_name, nft_service_base
 from .ruleset import check_cidr, check_settings, checked_service_ports
-from .trace import Trace
 
-__all__ = ["NftablesRuleset", "NftRule", "build_nftables", "trace_nftables"]
+__all__ = ["NftablesRuleset", "NftRule", "build_nftables"]
 
 
 T = "ip kube-proxy"
@@ -118,6 +117,7 @@ class NftablesRuleset:
         self.node_ip = node_ip
         self.minor = minor  # the Kubernetes release 1.minor whose kube-proxy wrote these rules
         self.view = "list"
+        self.warnings: list[str] = []  # what kube-proxy of this release logs at start (proxy.rules sets it)
         # v1.36+ adds the hairpin set (listed first on a real node)
         self.sets: dict[str, tuple[str, str, str]] = (
             {HAIRPIN_SET[0]: HAIRPIN_SET[1], **SETS} if minor >= LAYOUT_136 else dict(SETS))
@@ -460,9 +460,3 @@ def _service(rs: NftablesRuleset, sp: ServicePort, node: str, cidr: str, masq_al
         add(fw_c, f"ip saddr != {{ {', '.join(sp.source_ranges)} }} drop",
             ("saddr_not_any", sp.source_ranges), ("drop",))
 
-
-def trace_nftables(rs: NftablesRuleset, src: str, dst: str, protocol: str = "TCP") -> Trace:
-    """Trace a new connection through the nftables ruleset (see :mod:`kubelearn.proxy.nft_trace`)."""
-    from .nft_trace import trace_nft
-
-    return trace_nft(rs, src, dst, protocol)

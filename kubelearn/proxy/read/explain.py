@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from ..nftables import NftablesRuleset
 from .common import split_spn, spn_of_comment
 
 __all__ = ["ServicePortReport", "explain"]
@@ -404,7 +405,7 @@ def _explain_nft(rules: Any) -> list[ServicePortReport]:
     return list(reports.values())
 
 
-def _nft_shares(rs: Any, chain: str, rp: ServicePortReport) -> tuple[list[dict[str, Any]], int | None]:
+def _nft_shares(rs: NftablesRuleset, chain: str, rp: ServicePortReport) -> tuple[list[dict[str, Any]], int | None]:
     rules = rs.chains.get(chain)
     if rules is None:
         rp.note(f"missing chain {chain}: the maps send packets to it but the table does not have it")
