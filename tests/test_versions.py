@@ -79,8 +79,8 @@ def test_kind_config_image_sets_the_version_every_node_reports(minor: int) -> No
 
 def test_coredns_per_release() -> None:
     # kubeadm's CoreDNS: v1.33 v1.12.0 (build/dependencies.yaml at v1.33.0), v1.34 v1.12.1
-    # (CHANGELOG-1.34 #131151), v1.35 v1.13.1 (#133968, issue #141229), v1.36 v1.14.2,
-    # v1.37 v1.14.4 (#139735)
+    # (CHANGELOG-1.34 #131151), v1.35 v1.13.1 (#133968, issue #141229), v1.36 v1.14.2
+    # (`kubeadm config images list` of v1.36.x), v1.37 v1.14.4 (#139735, kubeadm issue #3322)
     assert [RELEASES[m].coredns for m in SUPPORTED_MINORS] == ["v1.12.0", "v1.12.1", "v1.13.1", "v1.14.2", "v1.14.4"]
 
 
