@@ -6,11 +6,11 @@ Upstream sources of every expected value: docs/versions.md (file, branch or PR, 
 from __future__ import annotations
 
 import pytest
+import yaml
 
 import kubelearn as kl
 from kubelearn import kubectl
 from kubelearn.errors import ManifestError
-from kubelearn.topology import default_cluster, topology_from_kind_config
 from kubelearn.versions import (
     DEFAULT_VERSION,
     NEWEST_MINOR,
@@ -34,6 +34,11 @@ def kind_config(*images: str | None) -> dict:
             node["image"] = image
         nodes.append(node)
     return {"kind": "Cluster", "apiVersion": "kind.x-k8s.io/v1alpha4", "nodes": nodes}
+
+
+def load_kind(doc: dict) -> kl.Cluster:
+    """The cluster ``kind create cluster --config`` builds from ``doc`` (through kubelearn's own load)."""
+    return kl.load(yaml.safe_dump(doc))
 
 
 def test_image_version() -> None:
@@ -62,10 +67,9 @@ def test_other_releases_are_refused_by_name(image: str, words: str) -> None:
 @pytest.mark.parametrize("minor", [33, 34, 35, 36, 37])
 def test_kind_config_image_sets_the_version_every_node_reports(minor: int) -> None:
     image = RELEASES[minor].kind_image
-    topo = topology_from_kind_config(kind_config(image, image))
+    cluster = load_kind(kind_config(image, image))
     version = RELEASES[minor].version
-    assert topo.kubernetes_version == version and cluster_minor(topo) == minor
-    cluster = default_cluster(topology=topo)
+    assert cluster.topology.kubernetes_version == version and cluster_minor(cluster) == minor
     for node in cluster.nodes():
         info = node["status"]["nodeInfo"]
         assert info["kubeletVersion"] == info["kubeProxyVersion"] == version
@@ -85,21 +89,22 @@ def test_coredns_per_release() -> None:
 
 
 def test_kind_config_without_image_runs_the_default_release() -> None:
-    assert topology_from_kind_config(kind_config(None)).kubernetes_version == DEFAULT_VERSION
+    assert load_kind(kind_config(None)).topology.kubernetes_version == DEFAULT_VERSION
+    assert kl.default_cluster().topology.kubernetes_version == DEFAULT_VERSION == "v1.35.0"
 
 
 def test_mixed_node_versions_are_refused() -> None:
     with pytest.raises(ManifestError) as info:
-        topology_from_kind_config(kind_config("kindest/node:v1.36.1", "kindest/node:v1.37.0"))
+        load_kind(kind_config("kindest/node:v1.36.1", "kindest/node:v1.37.0"))
     assert "nodes run different Kubernetes versions: v1.36.1 (nodes[0]), v1.37.0 (nodes[1])" in str(info.value)
 
 
 def test_kind_config_image_errors() -> None:
     with pytest.raises(ManifestError) as info:
-        topology_from_kind_config(kind_config("kindest/node:v1.38.0"))
+        load_kind(kind_config("kindest/node:v1.38.0"))
     assert "nodes[0].image" in str(info.value) and "not a published release" in str(info.value)
     with pytest.raises(ManifestError, match="must be a kind node image, kindest/node:vX.Y.Z"):
-        topology_from_kind_config(kind_config("registry.example/node:v1.36.1"))
+        load_kind(kind_config("registry.example/node:v1.36.1"))
 
 
 def test_gate_defaults_per_release() -> None:
@@ -123,7 +128,7 @@ def test_ipvs_deprecation_from_v1_35() -> None:
 # ------------------------------------------------------------------ the API server per release
 def cluster_at(minor: int):
     image = RELEASES[minor].kind_image
-    return default_cluster(topology=topology_from_kind_config(kind_config(image, image)))
+    return load_kind(kind_config(image, image))
 
 
 def svc_with(td: str) -> dict:
