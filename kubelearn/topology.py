@@ -226,19 +226,20 @@ def topology_from_kind_config(doc: Mapping[str, Any]) -> Topology:
             nodes_ok = False
             continue
         # kind picks the Kubernetes version by the node image (its default image without one).
-        version = DEFAULT_VERSION
+        version: str | None = DEFAULT_VERSION
         if node.get("image") is not None:
+            version = None  # unless the image names a release kubelearn models
             try:
                 found = image_version(node.get("image"))
+                if found is None:
+                    errors.append(_fail("must be a kind node image, kindest/node:vX.Y.Z (kubelearn reads the "
+                                        "Kubernetes version from its tag)", f"nodes[{i}].image"))
+                else:
+                    version = "v{}.{}.{}".format(*found)
             except UnsupportedVersionError as exc:
                 errors.append(_fail(str(exc), f"nodes[{i}].image"))
-                found = (0, 0, 0)
-            if found is None:
-                errors.append(_fail("must be a kind node image, kindest/node:vX.Y.Z (kubelearn reads the Kubernetes "
-                                    "version from its tag)", f"nodes[{i}].image"))
-            elif found[0]:
-                version = "v{}.{}.{}".format(*found)
-        versions.setdefault(version, []).append(i)
+        if version is not None:
+            versions.setdefault(version, []).append(i)
         labels = node.get("labels") or {}
         if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
             errors.append(_fail("must be a mapping of strings to strings", f"nodes[{i}].labels"))

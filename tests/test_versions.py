@@ -192,3 +192,9 @@ def test_kube_proxy_in_ipvs_mode_warns_from_v1_35(capsys: pytest.CaptureFixture[
         assert main(["rules", "-f", str(cfg), "--node", "kind-control-plane"]) == 0
         err = capsys.readouterr().err
         assert ("kube-proxy warning: The ipvs proxier is now deprecated" in err) is warned
+
+
+def test_a_bad_image_is_one_error_not_also_a_version_mix() -> None:
+    with pytest.raises(ManifestError) as info:
+        load_kind(kind_config("kindest/node:v1.38.0", "kindest/node:v1.36.1"))
+    assert "not a published release" in str(info.value) and "different Kubernetes versions" not in str(info.value)
