@@ -70,7 +70,7 @@ def test_preflight_explains_missing_root_and_tools(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(host.sys, "platform", "linux")
     monkeypatch.setattr(host.os, "geteuid", lambda: 1000)
     monkeypatch.setattr(host.shutil, "which", lambda tool: None if tool == "nft" else "/usr/sbin/" + tool)
-    with pytest.raises(host.PreflightError, match="^kubelearn netlab cannot run here: ") as exc:
+    with pytest.raises(host.PreflightError, match=r"kubelearn netlab cannot run here: creating network namespace") as exc:
         host.preflight("nftables")
     text = str(exc.value)
     assert "\n" not in text
@@ -188,7 +188,7 @@ def test_ipvs_is_refused_when_the_kernel_lacks_it(monkeypatch: pytest.MonkeyPatc
     from kubelearn.netlab import NetLab
 
     lab = NetLab(make_cluster(1), mode="ipvs")
-    with pytest.raises(host.PreflightError, match="the kernel has no ip_vs") as info:
+    with pytest.raises(host.PreflightError, match=r"kubelearn netlab cannot run ipvs mode here: the kernel has n") as info:
         lab.open()
     assert str(info.value) == ("kubelearn netlab cannot run ipvs mode here: the kernel has no ip_vs "
                                "(/proc/net/ip_vs is missing; the lab never loads kernel modules)")
@@ -201,7 +201,7 @@ def test_ipvs_with_ip_vs_in_the_kernel_says_the_lab_does_not_drive_it(monkeypatc
     monkeypatch.setattr(host, "ipvs_available", lambda: True)
     from kubelearn.netlab import NetLab
 
-    with pytest.raises(host.PreflightError, match="does not drive IPVS yet") as info:
+    with pytest.raises(host.PreflightError, match=r"kubelearn netlab does not drive IPVS yet \(the kernel has ip_") as info:
         NetLab(make_cluster(1), mode="ipvs").open()
     msg = str(info.value)
     assert msg.startswith("kubelearn netlab does not drive IPVS yet (the kernel has ip_vs")

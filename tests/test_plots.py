@@ -501,7 +501,7 @@ def test_first_packet_cost_curve() -> None:
     assert list(line.get_ydata()) == [8.0, 53.0, 503.0]
     assert ax.get_xscale() == "log"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["iptables (mean)", "nftables (mean)"]
-    with pytest.raises(PlotDataError, match="needs at least one measurement"):
+    with pytest.raises(PlotDataError, match=r"plot_first_packet_cost needs at least one measurement"):
         plot_first_packet_cost(data.iloc[0:0])
 
 

@@ -5,7 +5,6 @@ Cases quote kubernetes/kubernetes ``pkg/proxy/apis/config/validation/validation_
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 
@@ -17,9 +16,10 @@ from kubelearn.errors import ManifestError
 HEAD = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
 
 
-def _refused(body: str, expected: str) -> None:
-    with pytest.raises(ManifestError, match=re.escape(expected)):
+def _errors(body: str) -> str:
+    with pytest.raises(ManifestError, match=r"KubeProxyConfiguration|time: invalid duration") as exc:
         kl.load(HEAD + body)
+    return str(exc.value)
 
 
 @pytest.mark.parametrize("body", [
@@ -83,7 +83,7 @@ def test_valid_configurations_load(body):
      "(blank means the best-available proxy [currently iptables])"),
 ])
 def test_upstream_cases_refused_in_kube_proxys_words(body, expected):
-    _refused(body, expected)
+    assert expected in _errors(body)
 
 
 def test_other_modes_sections_not_validated():

@@ -8,7 +8,6 @@ own expected test output, hand-written real-node forms, and fuzzed garbage.
 from __future__ import annotations
 
 import json
-import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -232,7 +231,7 @@ def test_unknown_constructs_are_kept_and_reported() -> None:
     ("-A KUBE-SERVICES -j ACCEPT\n", "line 1"),
 ])
 def test_not_a_dump_is_one_line_naming_the_line(text: str, where: str) -> None:
-    with pytest.raises(DumpError, match=re.escape(where)) as err:
+    with pytest.raises(DumpError, match=r"line \d+: ") as err:
         read_rules(text)
     msg = str(err.value)
     assert where in msg and "\n" not in msg

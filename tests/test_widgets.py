@@ -40,7 +40,7 @@ def explorer(base):  # type: ignore[no-untyped-def]
 
 def test_missing_ipywidgets_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # makes `import ipywidgets` fail
-    with pytest.raises(MissingExtraError, match="needs ipywidgets") as info:
+    with pytest.raises(MissingExtraError, match=r"kubelearn\.widgets needs ipywidgets: pip install kubelearn\[no") as info:
         ServiceExplorer()
     assert str(info.value) == MISSING_IPYWIDGETS == \
         "kubelearn.widgets needs ipywidgets: pip install kubelearn[notebooks]"

@@ -75,7 +75,6 @@ class IpvsRuleset(IptablesRuleset):
         self.virtual_servers: dict[tuple[str, str, int], VirtualServer] = {}
         self.node_addresses: list[str] = [node_ip]
         self.view = "ipvsadm"
-        self.warnings: list[str] = []  # what kube-proxy of this release logs at start (proxy.rules sets it)
 
     def ipvsadm_text(self) -> str:
         """``ipvsadm -Ln``."""
