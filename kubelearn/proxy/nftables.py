@@ -117,7 +117,7 @@ class NftablesRuleset:
         self.node_ip = node_ip
         self.minor = minor  # the Kubernetes release 1.minor whose kube-proxy wrote these rules
         self.view = "list"
-        self.warnings: list[str] = []  # what kube-proxy logs at start (see kubelearn.proxy.rules)
+        self.warnings: list[str] = []  # what kube-proxy of this release logs at start (proxy.rules sets it)
         # v1.36+ adds the hairpin set (listed first on a real node)
         self.sets: dict[str, tuple[str, str, str]] = (
             {HAIRPIN_SET[0]: HAIRPIN_SET[1], **SETS} if minor >= LAYOUT_136 else dict(SETS))
