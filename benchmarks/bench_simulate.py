@@ -135,7 +135,7 @@ FIRST_CALL_PROBE = """
 import time
 import kubelearn as kl
 c = kl.default_scenario()
-wl = kl.workload(kl.pods(selector={"app": "MyApp"}), kl.traffic.dns("my-service", 80), connections=10_000)
+wl = kl.workload(kl.pod_clients(selector={"app": "MyApp"}), kl.traffic.dns("my-service", 80), connections=10_000)
 t = time.perf_counter()
 kl.simulate(c, wl, seed=0)
 print(f"{time.perf_counter() - t:.4f}")

@@ -61,9 +61,9 @@ _EXPORTS: dict[str, str] = {
     "LOG_COLUMNS": "kubelearn.traffic",
     "Workload": "kubelearn.traffic",
     "workload": "kubelearn.traffic",
-    "pods": "kubelearn.traffic",
-    "nodes": "kubelearn.traffic",
-    "external": "kubelearn.traffic",
+    "pod_clients": "kubelearn.traffic",
+    "node_clients": "kubelearn.traffic",
+    "external_clients": "kubelearn.traffic",
     "cluster_ip": "kubelearn.traffic",
     "node_port": "kubelearn.traffic",
     "load_balancer": "kubelearn.traffic",
@@ -97,7 +97,14 @@ _SUBMODULES = ("plots", "widgets", "netlab", "proxy", "traffic")
 __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 
+# Former names of the client builders (kl.pods beside Cluster.pods, a listing, was one name for
+# two things): they still resolve, for lessons written with them, but are no longer listed.
+_FORMER = {"pods": "pod_clients", "nodes": "node_clients", "external": "external_clients"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _FORMER:
+        return __getattr__(_FORMER[name])
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value  # cache: the next access is a plain attribute
@@ -135,13 +142,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         chi_square,
         cluster_ip,
         errors_over_time,
-        external,
+        external_clients,
         external_ip,
         jain_index,
         load_balancer,
+        node_clients,
         node_port,
         node_shares,
-        nodes,
+        pod_clients,
         pod_shares,
         predicted_shares,
         read_log,

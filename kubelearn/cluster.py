@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from . import api_resources
 from .api_resources import EPOCH, KINDS, MAX_OBJECTS, Kind, ObjectKey, kind_info
 from .errors import KubelearnError, NotFoundError
+from .versions import DEFAULT_VERSION
 
 if TYPE_CHECKING:  # pragma: no cover
     from os import PathLike
@@ -72,6 +73,8 @@ class Topology:
     node_port_range: tuple[int, int] = (30000, 32767)
     dns_ip: str = "10.96.0.10"
     kube_proxy_mode: str = "iptables"
+    #: the Kubernetes release every node runs (kind's node image tag, see kubelearn.versions)
+    kubernetes_version: str = DEFAULT_VERSION
 
 
 def _storable(obj: Any) -> dict[str, Any]:

@@ -283,7 +283,7 @@ def test_lesson10_answers_come_from_the_dump() -> None:
 def test_lesson09_solution_code_runs_in_the_lessons_namespace(ex_id: str) -> None:
     """The code kl.solution shows for lesson 09 runs with the lesson's variables and gives an accepted answer."""
     cluster = lesson09.lesson_cluster(*lesson09.L09)
-    namespace = {"kl": kl, "cluster": cluster, "CLIENTS": kl.pods(selector={"app": "client"}),
+    namespace = {"kl": kl, "cluster": cluster, "CLIENTS": kl.pod_clients(selector={"app": "client"}),
                  "SCALE": [kl.Event(20, "scale", {"deployment": "backend", "replicas": 6})],
                  "OLD_PODS": lesson09._original_pods(), "new_pods_share": lesson09.new_pod_share}
     exec(kl.solution(ex_id).code, namespace)

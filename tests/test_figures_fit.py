@@ -107,7 +107,7 @@ def traced(mode: str) -> Any:
 
 def traffic_with_events() -> Any:
     cluster = lesson_cluster("06-web.yaml")
-    wl = kl.workload(kl.pods(selector={"app": "client"}), kl.traffic.dns("web", 80), connections=3000, rate=100,
+    wl = kl.workload(kl.pod_clients(selector={"app": "client"}), kl.traffic.dns("web", 80), connections=3000, rate=100,
                      connection_seconds=2.0, requests_per_connection=4,
                      events=[kl.Event(5, "scale", {"deployment": "web", "replicas": 5}),
                              kl.Event(20, "scale", {"deployment": "web", "replicas": 2})])

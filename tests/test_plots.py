@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from types import SimpleNamespace
 from typing import Any
 
 import matplotlib
@@ -35,6 +34,7 @@ from kubelearn.plots import (  # noqa: E402
     plot_traffic,
     return_rate,
 )
+from kubelearn.proxy import Destination, Step, Trace  # noqa: E402
 
 NODES = {"kind-control-plane": "172.18.0.2", "kind-worker": "172.18.0.3", "kind-worker2": "172.18.0.4"}
 PODS = {  # name -> (node, ip, ready)
@@ -440,8 +440,8 @@ def test_topology_unknown_service_is_kubectls_not_found() -> None:
 
 
 # ------------------------------------------------------------------------ chains
-def sample_trace() -> SimpleNamespace:
-    step = SimpleNamespace
+def sample_trace() -> Trace:
+    step = Step
     steps = [
         step(table="nat", chain="PREROUTING", rule="-A PREROUTING -j KUBE-SERVICES", matched=True, probability=None),
         step(table="nat", chain="KUBE-SERVICES", rule="-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y",
@@ -455,10 +455,9 @@ def sample_trace() -> SimpleNamespace:
         step(table="nat", chain="KUBE-SEP-2", rule="-A KUBE-SEP-2 -p tcp -j DNAT --to-destination 10.244.1.3:8080",
              matched=True, probability=None),
     ]
-    dests = [SimpleNamespace(endpoint=f"{PODS[p][1]}:8080", probability=1 / 3, chain=f"KUBE-SEP-{i}")
-             for i, p in enumerate(ENDPOINT_PODS, 1)]
-    return SimpleNamespace(steps=steps, destinations=dests, verdict="DNAT to 10.244.1.3:8080", masquerade=False,
-                           rules_walked=6)
+    dests = tuple(Destination(f"{PODS[p][1]}:8080", 1 / 3, f"KUBE-SEP-{i}") for i, p in enumerate(ENDPOINT_PODS, 1))
+    return Trace(verdict="DNAT", destinations=dests, masquerade=False, service="default/my-service", port_name=None,
+                 hook="PREROUTING", steps=tuple(steps), rules_walked=6)
 
 
 def test_trace_lists_every_rule_and_highlights_the_branch_taken() -> None:
@@ -470,7 +469,7 @@ def test_trace_lists_every_rule_and_highlights_the_branch_taken() -> None:
     assert "p = 0.5 → taken" in text and "p = 0.3333 → not this time" in text
     texts = [t.get_text() for t in ax.texts]
     assert "nat table, chain KUBE-SVC-ABC" in texts
-    assert "source address kept (no SNAT)" in texts and "verdict: DNAT to 10.244.1.3:8080" in texts
+    assert "source address kept (no SNAT)" in texts and "verdict: DNAT" in texts
     # The branch point is drawn as branches: one box per endpoint, each headed by its share.
     assert [t for t in texts if t.startswith("branch ")] == [f"branch {k}: 33.3% of connections" for k in (1, 2, 3)]
     # Rules are wrapped, never cut: every character of every rule is on the picture.

@@ -109,7 +109,7 @@ def test_plot_load_draws_no_reference_when_the_model_cannot_predict() -> None:
 
     cluster = kl.default_scenario()
     pods = sorted(p["metadata"]["name"] for p in cluster.pods("default"))
-    wl = kl.workload(kl.pods(names=pods), kl.cluster_ip("my-service"), connections=300,
+    wl = kl.workload(kl.pod_clients(names=pods), kl.cluster_ip("my-service"), connections=300,
                      events=[kl.Event(1.0, "scale", {"deployment": "my-app", "replicas": 5})])
     pred = kl.predicted_shares(cluster, wl)
     assert pred["predicted"].isna().all()

@@ -165,7 +165,7 @@ def test_summary_masquerade_is_true_only_when_every_branch_is() -> None:
 
     def tr(src: str, *masq: bool) -> Trace:
         dests = tuple(Destination(f"10.0.0.{i + 1}:80", 1 / len(masq), f"KUBE-SEP-{i}", m) for i, m in enumerate(masq))
-        from kubelearn.proxy.trace import Packet, Walker, finish
+        from kubelearn.proxy.walk import Packet, Walker, finish
 
         w = Walker(frozenset())
         results = [(Packet(ipaddress.ip_address(src), ipaddress.ip_address(d.endpoint.split(":")[0]), 80, "tcp",

@@ -16,7 +16,7 @@ def test_stored_kernel_run_matches_todays_simulation() -> None:
     """Same pods as the lesson's manifest produces, and the comparison agrees."""
     kernel = kl.read_log(NOTEBOOKS / "data" / "07-my-service-kernel.csv")
     cluster = kl.load(NOTEBOOKS / "manifests" / "07-my-service.yaml")
-    wl = kl.workload(kl.pods(selector={"app": "client"}), kl.cluster_ip("my-service", 80), connections=600)
+    wl = kl.workload(kl.pod_clients(selector={"app": "client"}), kl.cluster_ip("my-service", 80), connections=600)
     sim = kl.simulate(cluster, wl, seed=0)
     assert set(kernel["pod"].astype(str)) - {""} == set(sim["pod"].astype(str)) - {""}
     assert kl.compare(sim, kernel).consistent

@@ -81,5 +81,5 @@ def test_errors_over_time_and_summary():
     assert e.to_numpy().sum() == 4
     table = summary(log)
     assert table.loc["(refused)", "connections"] == 1 and table.loc["(dropped)", "connections"] == 1
-    with pytest.raises(KubelearnError):
+    with pytest.raises(KubelearnError, match="bin_seconds must be greater than 0"):
         errors_over_time(log, 0)

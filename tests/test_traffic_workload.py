@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+import kubelearn as kl
 from kubelearn.apiserver.schema import BadRequestError
 from kubelearn.apiserver.workload import validate_workload
 from kubelearn.errors import InvalidError
@@ -124,3 +125,16 @@ def test_external_count_bounded_by_cidr():
         "spec": {"clients": [external("192.0.2.0/30", 5)], "target": cluster_ip("web")}})
     assert [str(e) for e in errs] == [
         "spec.clients[0].external.count: Invalid value: 5: must be at most 2 (the hosts in 192.0.2.0/30)"]
+
+
+def test_client_builders_are_named_for_clients_not_for_listings() -> None:
+    """``kl.pod_clients`` builds a workload's client source; ``Cluster.pods`` lists Pods: two names, two things."""
+    cluster = kl.default_scenario()
+    source = kl.pod_clients(selector={"app": "client"})
+    assert source == {"pods": {"namespace": "default", "selector": {"app": "client"}}}
+    assert isinstance(cluster.pods(), list) and all(p["kind"] == "Pod" for p in cluster.pods())
+    assert kl.node_clients() == {"nodes": []}
+    assert kl.external_clients("203.0.113.0/24", 5) == {"external": {"cidr": "203.0.113.0/24", "count": 5}}
+    # The former names still resolve (lessons written with them keep running) but are not listed.
+    assert (kl.pods, kl.nodes, kl.external) == (kl.pod_clients, kl.node_clients, kl.external_clients)
+    assert not {"pods", "nodes", "external"} & set(kl.__all__)

@@ -62,7 +62,7 @@ def _usage_error(parser: argparse.ArgumentParser, message: str) -> int:
 
 
 def _src(value: str) -> str:
-    from ..proxy.trace import parse_ip
+    from ..proxy.walk import parse_ip
 
     try:
         parse_ip(value, "source address")
@@ -78,7 +78,7 @@ def _local_ip(value: str) -> str:
 
 
 def _dst(value: str) -> str:
-    from ..proxy.trace import parse_dst
+    from ..proxy.walk import parse_dst
 
     try:
         parse_dst(value)
@@ -107,6 +107,8 @@ def _rules(args: argparse.Namespace) -> int:
         return _usage_error(args.parser, f'argument --view: view "{args.view}" does not exist in {mode} mode '
                                          f"(use {shown})")
     rs = rules(cluster, args.node, mode=args.mode, view=args.view)
+    for warning in getattr(rs, "warnings", ()):  # kube-proxy's own start-up warnings (its log)
+        print(f"kube-proxy warning: {warning}", file=sys.stderr)
     print(str(rs), end="")
     return 0
 

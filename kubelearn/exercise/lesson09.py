@@ -50,9 +50,9 @@ def new_pod_share(log: pd.DataFrame, start: float, end: float = SECONDS) -> floa
 @cache
 def pinned_run() -> pd.DataFrame:
     """One long-lived connection per client, open for the whole run (HTTP/2, gRPC)."""
-    from ..traffic import cluster_ip, pods, simulate, workload
+    from ..traffic import cluster_ip, pod_clients, simulate, workload
 
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("backend", 80), connections=CLIENTS, rate=CLIENTS,
+    wl = workload(pod_clients(selector={"app": "client"}), cluster_ip("backend", 80), connections=CLIENTS, rate=CLIENTS,
                   connection_seconds=SECONDS, requests_per_connection=int(RATE * SECONDS), events=_scale())
     return simulate(lesson_cluster(*L09), wl, seed=0)
 
@@ -60,10 +60,10 @@ def pinned_run() -> pd.DataFrame:
 @cache
 def recycled_run(max_age: float) -> pd.DataFrame:
     """Each client's connection is closed after ``max_age`` seconds (``maxConnectionAge``) and opened again."""
-    from ..traffic import cluster_ip, pods, simulate, workload
+    from ..traffic import cluster_ip, pod_clients, simulate, workload
 
     n = max(CLIENTS, round(CLIENTS * SECONDS / max_age))
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("backend", 80), connections=n,
+    wl = workload(pod_clients(selector={"app": "client"}), cluster_ip("backend", 80), connections=n,
                   rate=CLIENTS / max_age, connection_seconds=max_age,
                   requests_per_connection=max(1, round(RATE * max_age)), events=_scale())
     return simulate(lesson_cluster(*L09), wl, seed=0)
@@ -71,10 +71,10 @@ def recycled_run(max_age: float) -> pd.DataFrame:
 
 @cache
 def _headless_run(ttl: float) -> pd.DataFrame:
-    from ..traffic import dns, pods, simulate, workload
+    from ..traffic import dns, pod_clients, simulate, workload
 
     n = int(RATE * CLIENTS * SECONDS)
-    wl = workload(pods(selector={"app": "client"}), dns("backend-headless", 80), connections=n,
+    wl = workload(pod_clients(selector={"app": "client"}), dns("backend-headless", 80), connections=n,
                   rate=n / SECONDS, connection_seconds=0.05, dns_strategy="round-robin", dns_ttl=ttl,
                   events=_scale())
     return simulate(lesson_cluster(*L09), wl, seed=0)

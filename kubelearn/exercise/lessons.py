@@ -414,11 +414,11 @@ L04 = ("04-web.yaml", "04-sticky.yaml")
 
 
 def _share_with(n: int = 5) -> float:
-    from ..traffic import pods, predicted_shares, workload
+    from ..traffic import pod_clients, predicted_shares, workload
     from ..traffic.workload import dns
 
     scaled = lesson_cluster(*L04).scale("web", n)
-    shares = predicted_shares(scaled, workload(pods(selector={"app": "client"}), dns("web", 80), connections=1000))
+    shares = predicted_shares(scaled, workload(pod_clients(selector={"app": "client"}), dns("web", 80), connections=1000))
     return round(float(shares["predicted"].drop("", errors="ignore").max()) * 100, 2)
 
 
@@ -486,11 +486,11 @@ FIXED_04 = STARTER_04.replace("timeoutSeconds: 20", "timeoutSeconds: 120")
 
 
 def _stickiness(cluster: Cluster, service: str) -> float:
-    from ..traffic import pods, simulate, stickiness, workload
+    from ..traffic import pod_clients, simulate, stickiness, workload
     from ..traffic.workload import dns
 
     client = sorted(p["metadata"]["name"] for p in pods_labelled(cluster, "client"))[0]
-    log = simulate(cluster, workload(pods(names=[client]), dns(service, 80), connections=20, rate=1 / 30),
+    log = simulate(cluster, workload(pod_clients(names=[client]), dns(service, 80), connections=20, rate=1 / 30),
                    seed=0, progress=False)
     return float(stickiness(log)["stickiness"].min())
 
@@ -528,10 +528,10 @@ L05_LB = ("05-web.yaml", "05-web-lb.yaml", "05-web-lb-status.yaml")
 
 
 def _lone_pod_share() -> tuple[str, float]:
-    from ..traffic import external, load_balancer, predicted_shares, workload
+    from ..traffic import external_clients, load_balancer, predicted_shares, workload
 
     cluster = lesson_cluster(*L05_LB)
-    shares = predicted_shares(cluster, workload(external("203.0.113.0/24", count=50), load_balancer("web-lb"),
+    shares = predicted_shares(cluster, workload(external_clients("203.0.113.0/24", count=50), load_balancer("web-lb"),
                                                 connections=1000))["predicted"]
     lone = [p["metadata"]["name"] for p in pods_labelled(cluster, "web") if p["spec"]["nodeName"] == "kind-worker2"]
     return lone[0], round(float(shares[lone[0]]) * 100, 2)
@@ -542,7 +542,7 @@ def _lone_pod_share() -> tuple[str, float]:
     "nodes that pass its health check. Two `web` pods run on `kind-worker`, one on `kind-worker2`. What share of "
     "the connections does the pod on `kind-worker2` get?",
     "lb_local = pending.apply(\"manifests/05-web-lb-status.yaml\")\n"
-    "wl = kl.workload(kl.external(\"203.0.113.0/24\", count=50), kl.load_balancer(\"web-lb\"), connections=1_000)\n"
+    "wl = kl.workload(kl.external_clients(\"203.0.113.0/24\", count=50), kl.load_balancer(\"web-lb\"), connections=1_000)\n"
     "print(kl.predicted_shares(lb_local, wl))\nanswer = 50",
     "The balancer gives each healthy node half of the connections, and under `Local` a node only uses its own pods: "
     "the lone pod gets all of `kind-worker2`'s half (50 %), the two on `kind-worker` a quarter each.",
@@ -676,12 +676,12 @@ def _06_lowest(answer: Any) -> tuple[bool, str]:
 
 
 def _crash_outcome() -> str:
-    from ..traffic import Event, pods, simulate, workload
+    from ..traffic import Event, pod_clients, simulate, workload
     from ..traffic.workload import dns
 
     cluster = lesson_cluster(*L06)
     victim = sorted(p["metadata"]["name"] for p in pods_labelled(cluster, "web"))[0]
-    wl = workload(pods(selector={"app": "client"}), dns("web", 80), connections=1500, rate=100,
+    wl = workload(pod_clients(selector={"app": "client"}), dns("web", 80), connections=1500, rate=100,
                   connection_seconds=2.0, requests_per_connection=4, events=[Event(10, "crashPod", {"name": victim})])
     log = simulate(cluster, wl, seed=0, progress=False)
     start = log.groupby("connection")["time"].transform("min")
@@ -783,10 +783,10 @@ L07_WEB = ("07-web-local.yaml",)
 
 
 def _per_pod_expected() -> float:
-    from ..traffic import cluster_ip, pods, predicted_shares, workload
+    from ..traffic import cluster_ip, pod_clients, predicted_shares, workload
 
     cluster = lesson_cluster(*L07)
-    shares = predicted_shares(cluster, workload(pods(selector={"app": "client"}), cluster_ip("my-service", 80),
+    shares = predicted_shares(cluster, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service", 80),
                                                 connections=600))["predicted"]
     return round(float(shares.drop("", errors="ignore").max()) * 600, 1)
 
@@ -807,14 +807,14 @@ def _07_count(answer: Any) -> tuple[bool, str]:
 
 
 def _cluster_policy_source() -> str:
-    from ..traffic import external, node_port, simulate, workload
+    from ..traffic import external_clients, node_port, simulate, workload
 
     web = lesson_cluster(*L07_WEB)
     svc = web.get("Service", "web")
     edited = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
               "spec": {**{k: v for k, v in svc["spec"].items() if k not in ("clusterIP", "clusterIPs")},
                        "externalTrafficPolicy": "Cluster"}}
-    log = simulate(web.apply(edited), workload(external("203.0.113.0/24", 20), node_port("web", "kind-worker2"),
+    log = simulate(web.apply(edited), workload(external_clients("203.0.113.0/24", 20), node_port("web", "kind-worker2"),
                                               connections=100), seed=0, progress=False)
     return str(log["seen_src_ip"].astype(str).mode()[0])
 
@@ -881,7 +881,7 @@ FIXED_07 = STARTER_07.replace("      nodeSelector:\n        kubernetes.io/hostna
     "the two replicas over both workers, and each node serves its own clients without SNAT.",
     lambda: FIXED_07, starter=STARTER_07)
 def _07_both(answer: Any) -> tuple[bool, str]:
-    from ..traffic import external, node_port, simulate, workload
+    from ..traffic import external_clients, node_port, simulate, workload
 
     cluster, why = applied(lesson_cluster(*L07_WEB), answer)
     if cluster is None:
@@ -889,7 +889,7 @@ def _07_both(answer: Any) -> tuple[bool, str]:
     if cluster.get("Service", "web")["spec"].get("externalTrafficPolicy") != "Local":
         return False, "Keep `externalTrafficPolicy: Local` on the Service."
     for node in ("kind-worker", "kind-worker2"):
-        log = simulate(cluster, workload(external("203.0.113.0/24", 20), node_port("web", node), connections=60),
+        log = simulate(cluster, workload(external_clients("203.0.113.0/24", 20), node_port("web", node), connections=60),
                        seed=0, progress=False)
         failed = int((log["outcome"] != "ok").sum())
         if failed:

@@ -46,6 +46,8 @@ import pandas as pd
 
 from ..cluster import Cluster
 from ..errors import KubelearnError
+from ..proxy import rules
+from ..proxy.nftables import NftablesRuleset
 from . import host, topo
 from .client import Connection, Outcome, drive
 from .server import PodServers
@@ -71,20 +73,14 @@ def default_renderer(cluster: Cluster, node: str, mode: str) -> str:
     """The node's rules from :mod:`kubelearn.proxy`, in the form the kernel tools read.
 
     Raises:
-        KubelearnError: when the rules of ``mode`` have no form the kernel tools read.
+        KubelearnError: for a mode the lab does not run (IPVS).
     """
-    from ..proxy import rules
-
-    ruleset = rules(cluster, node, mode=mode)
-    if mode == "iptables":
-        fn = getattr(ruleset, "iptables_restore_input", None)
-    elif mode == "nftables":
-        fn = getattr(ruleset, "nft_input", None)
-    else:
+    if mode == "ipvs":
         raise KubelearnError(f'the lab does not run kube-proxy mode "{mode}"')
-    if fn is None:
-        raise KubelearnError(f"kubelearn.proxy's {mode} ruleset offers no input for the kernel tools")
-    return str(fn())
+    ruleset = rules(cluster, node, mode=mode)
+    if isinstance(ruleset, NftablesRuleset):
+        return ruleset.nft_input()
+    return ruleset.iptables_restore_input()
 
 
 class NetLab:

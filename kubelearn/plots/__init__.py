@@ -29,7 +29,7 @@ from ._common import (
 )
 from .chains import MODES, first_packet_cost, plot_first_packet_cost, plot_trace, trace_figsize
 from .load import (
-    Event,
+    EventMark,
     chance_band,
     events_of,
     plot_affinity,
@@ -45,7 +45,7 @@ __all__ = [
     "ERROR_COLOR",
     "MAX_WIDTH",
     "MIN_FONT",
-    "Event",
+    "EventMark",
     "KubelearnFigure",
     "MODES",
     "NEUTRAL_COLOR",

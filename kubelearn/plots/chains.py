@@ -26,6 +26,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
+from ..proxy.walk import Destination, Step, Trace
 from ._common import NEUTRAL_COLOR, OKABE_ITO, PlotDataError, new_axes, objects, require_columns, style
 
 __all__ = ["MODES", "first_packet_cost", "plot_first_packet_cost", "plot_trace", "trace_figsize"]
@@ -62,7 +63,7 @@ class _Block:
             self.lines.append((line, kw if k == 0 else rest, step if k == 0 else None))
 
 
-def _path_parts(steps: Sequence[Any], dests: Sequence[Any]) -> tuple[list[int], list[list[int]], list[int | None],
+def _path_parts(steps: Sequence[Step], dests: Sequence[Destination]) -> tuple[list[int], list[list[int]], list[int | None],
                                                                        list[int], int]:
     """Split a trace's steps into the trunk, one list per destination, and the shared tail.
 
@@ -74,13 +75,13 @@ def _path_parts(steps: Sequence[Any], dests: Sequence[Any]) -> tuple[list[int], 
     as nftables' ``numgen`` verdict map does: that rule is in the trunk), the steps after the
     branches (one copy when every branch repeats them), and how many copies there were.
     """
-    chains = {str(getattr(d, "chain", "")): i for i, d in enumerate(dests)}
-    owner = [chains.get(str(getattr(st, "chain", ""))) for st in steps]
+    chains = {d.chain: i for i, d in enumerate(dests)}
+    owner = [chains.get(st.chain) for st in steps]
     firsts = [i for i, o in enumerate(owner) if o is not None]
     if not dests or not firsts:
         return list(range(len(steps))), [[] for _ in dests], [None] * len(dests), [], 1
     last = firsts[-1]
-    dispatch = next((str(getattr(steps[i], "chain", "")) for i in range(firsts[0] - 1, -1, -1)
+    dispatch = next((steps[i].chain for i in range(firsts[0] - 1, -1, -1)
                      if owner[i] is None), None)
     branches: list[list[int]] = [[] for _ in dests]
     branch_rule: list[int | None] = [None] * len(dests)
@@ -90,9 +91,9 @@ def _path_parts(steps: Sequence[Any], dests: Sequence[Any]) -> tuple[list[int], 
         if owner[i] is not None:
             branches[owner[i]].append(i)  # type: ignore[index]
             continue
-        rule = str(getattr(st, "rule", ""))
+        rule = st.rule
         named = [k for c, k in chains.items() if c and c in rule]
-        if str(getattr(st, "chain", "")) == dispatch and len(named) == 1 and branch_rule[named[0]] is None:
+        if st.chain == dispatch and len(named) == 1 and branch_rule[named[0]] is None:
             branch_rule[named[0]] = i
         elif i < firsts[0]:
             trunk.append(i)
@@ -104,8 +105,7 @@ def _path_parts(steps: Sequence[Any], dests: Sequence[Any]) -> tuple[list[int], 
     if tail and len(tail) % n == 0 and n > 1:
         # Every branch meets the same rules afterwards: the tracer lists them once per branch
         # (iptables, branch after branch; nftables, hook by hook).  Keep each rule's first copy.
-        keys = {i: (getattr(steps[i], "chain", ""), getattr(steps[i], "rule", ""),
-                    bool(getattr(steps[i], "matched", False))) for i in tail}
+        keys = {i: (steps[i].chain, steps[i].rule, steps[i].matched) for i in tail}
         size = len(tail) // n
         ordered = [keys[i] for i in tail]
         if all(ordered[k * size:(k + 1) * size] == ordered[:size] for k in range(n)):
@@ -117,21 +117,21 @@ def _path_parts(steps: Sequence[Any], dests: Sequence[Any]) -> tuple[list[int], 
     return trunk, branches, branch_rule, tail, repeats
 
 
-def _rule_lines(block: _Block, steps: Sequence[Any], indices: Sequence[int], width: int, shown: int,
+def _rule_lines(block: _Block, steps: Sequence[Step], indices: Sequence[int], width: int, shown: int,
                 current: int | None, chain: list[Any]) -> None:
     """Chain headers and rules (wrapped, never cut) for the given steps, up to ``shown``."""
     for i in indices:
         if i >= shown:
             continue
         st = steps[i]
-        key = (getattr(st, "table", ""), getattr(st, "chain", ""))
+        key = (st.table, st.chain)
         if key != chain[0]:
             block.add(f"{key[0]} table, chain {key[1]}" if key[0] else f"chain {key[1]}", width,
                       fontweight="bold", color="#222222", gid=f"chain:{key[1]}")
             chain[0] = key
-        matched = bool(getattr(st, "matched", False))
-        prob = getattr(st, "probability", None)
-        text = ("▶ " if i == current else "") + ("→ " if matched else "✗ ") + str(getattr(st, "rule", ""))
+        matched = st.matched
+        prob = st.probability
+        text = ("▶ " if i == current else "") + ("→ " if matched else "✗ ") + st.rule
         if prob is not None:
             text += f"  [random: p = {float(prob):.4g}" + (" → taken]" if matched else " → not this time]")
         block.add(text, width, step=i, indent="",
@@ -139,9 +139,8 @@ def _rule_lines(block: _Block, steps: Sequence[Any], indices: Sequence[int], wid
                   gid=f"{'taken' if matched else 'step'}:{i}")
 
 
-def _layout(trace: Any, upto: int | None) -> tuple[_Block, list[tuple[str, _Block]], _Block, int, int]:
-    steps: Sequence[Any] = list(getattr(trace, "steps", None) or [])
-    dests: Sequence[Any] = list(getattr(trace, "destinations", None) or [])
+def _layout(trace: Trace, upto: int | None) -> tuple[_Block, list[tuple[str, _Block]], _Block, int, int]:
+    steps, dests = trace.steps, trace.destinations
     shown = len(steps) if upto is None else upto
     current = None if upto is None or upto == 0 else upto - 1
     trunk_idx, branch_idx, branch_rule, tail_idx, repeats = _path_parts(steps, dests)
@@ -153,8 +152,7 @@ def _layout(trace: Any, upto: int | None) -> tuple[_Block, list[tuple[str, _Bloc
     branches: list[tuple[str, _Block]] = []
     for k, d in enumerate(dests):
         b = _Block()
-        p = getattr(d, "probability", None)
-        b.add(f"branch {k + 1}: {_pct(p)} of connections", col_chars, fontweight="bold", color="#222222",
+        b.add(f"branch {k + 1}: {_pct(d.probability)} of connections", col_chars, fontweight="bold", color="#222222",
               gid=f"branch:{k + 1}")
         rule = branch_rule[k]
         idx = ([rule] if rule is not None else []) + branch_idx[k]
@@ -163,10 +161,9 @@ def _layout(trace: Any, upto: int | None) -> tuple[_Block, list[tuple[str, _Bloc
             b.add("(not walked by this trace)", col_chars, color=NEUTRAL_COLOR, style="italic")
         reached = shown > max(idx, default=len(steps))
         if reached or upto is None:
-            masq = " (source rewritten: SNAT)" if getattr(d, "masquerade", False) else ""
-            b.add(f"⇒ pod {getattr(d, 'endpoint', '')}{masq}", col_chars, fontweight="bold", color="#222222",
-                  gid=f"endpoint:{getattr(d, 'endpoint', '')}")
-        branches.append((str(getattr(d, "endpoint", "")), b))
+            masq = " (source rewritten: SNAT)" if d.masquerade else ""
+            b.add(f"⇒ pod {d.endpoint}{masq}", col_chars, fontweight="bold", color="#222222", gid=f"endpoint:{d.endpoint}")
+        branches.append((d.endpoint, b))
     tail = _Block()
     if tail_idx and any(i < shown for i in tail_idx):
         if repeats > 1:
@@ -177,16 +174,15 @@ def _layout(trace: Any, upto: int | None) -> tuple[_Block, list[tuple[str, _Bloc
         else:
             # Branches that differ afterwards (a hairpin connection is masqueraded): when the
             # tail splits into one run per branch, each starting with the same rule, say which is which.
-            first = (getattr(steps[tail_idx[0]], "chain", ""), getattr(steps[tail_idx[0]], "rule", ""))
-            starts = [k for k, i in enumerate(tail_idx)
-                      if (getattr(steps[i], "chain", ""), getattr(steps[i], "rule", "")) == first]
+            first = (steps[tail_idx[0]].chain, steps[tail_idx[0]].rule)
+            starts = [k for k, i in enumerate(tail_idx) if (steps[i].chain, steps[i].rule) == first]
             if len(starts) == len(dests) > 1:
                 bounds = [*starts, len(tail_idx)]
                 for k in range(len(dests)):
                     part = tail_idx[bounds[k]:bounds[k + 1]]
                     if not any(i < shown for i in part):
                         continue
-                    tail.add(f"then, on branch {k + 1} (to {getattr(dests[k], 'endpoint', '')}):", full,
+                    tail.add(f"then, on branch {k + 1} (to {dests[k].endpoint}):", full,
                              fontweight="bold", color="#222222", gid=f"tail:{k + 1}")
                     _rule_lines(tail, steps, part, full, shown, current, [None])
             else:
@@ -194,22 +190,19 @@ def _layout(trace: Any, upto: int | None) -> tuple[_Block, list[tuple[str, _Bloc
                 _rule_lines(tail, steps, tail_idx, full, shown, current, [None])
     finished = upto is None or upto == len(steps)
     if finished:
-        verdict = str(getattr(trace, "verdict", ""))
-        tail.add(f"verdict: {verdict}", full, fontweight="bold", color="#222222", gid="verdict")
-        snat = getattr(trace, "masquerade", None)
-        if snat is not None:
-            tail.add("source address rewritten (SNAT, masquerade)" if snat else "source address kept (no SNAT)", full,
-                     color="#222222", gid="masquerade")
+        tail.add(f"verdict: {trace.verdict}", full, fontweight="bold", color="#222222", gid="verdict")
+        tail.add("source address rewritten (SNAT, masquerade)" if trace.masquerade else "source address kept (no SNAT)",
+                 full, color="#222222", gid="masquerade")
     return trunk, branches, tail, cols, len(steps)
 
 
-def _trace_lines(trace: Any, upto: int | None) -> float:
+def _trace_lines(trace: Trace, upto: int | None) -> float:
     trunk, branches, tail, cols, _ = _layout(trace, upto)
     rows = [branches[i:i + cols] for i in range(0, len(branches), cols)]
     return len(trunk.lines) + len(tail.lines) + sum(max(len(b.lines) for _, b in row) + 1.5 for row in rows) + 2
 
 
-def trace_figsize(trace: Any) -> tuple[float, float]:
+def trace_figsize(trace: Trace) -> tuple[float, float]:
     """The figure size (inches) that shows a whole trace at 8 pt: every rule wrapped, none cut.
 
     The size does not depend on how many steps are shown, so a widget stepping through the
@@ -218,7 +211,7 @@ def trace_figsize(trace: Any) -> tuple[float, float]:
     return (WIDTH, max(2.0, _trace_lines(trace, None) * LINE_INCHES + 0.7))
 
 
-def plot_trace(trace: Any, *, upto: int | None = None, ax: Axes | None = None) -> Axes:
+def plot_trace(trace: Trace, *, upto: int | None = None, ax: Axes | None = None) -> Axes:
     """The path of one connection's first packet through the rules, with its branches.
 
     From the top: the rules every connection meets (grouped under their table and chain),
@@ -230,8 +223,8 @@ def plot_trace(trace: Any, *, upto: int | None = None, ax: Axes | None = None) -
     cut.  At the bottom: the verdict and whether the source was masqueraded (SNAT).
 
     Args:
-        trace: a :func:`kubelearn.proxy.trace` result (``steps``, ``verdict``,
-            ``destinations``, ``masquerade``, ``rules_walked``).
+        trace: a :class:`~kubelearn.proxy.Trace`, from :func:`kubelearn.trace` or
+            :func:`kubelearn.trace_rules`.
         upto: show only the first ``upto`` steps, marking the last with ``▶`` (the packet
             tracer steps through with this); on given axes sized by :func:`trace_figsize`
             the rows keep the places they have in the whole trace.
@@ -240,7 +233,7 @@ def plot_trace(trace: Any, *, upto: int | None = None, ax: Axes | None = None) -
     Returns:
         The axes drawn on.
     """
-    steps: Sequence[Any] = list(getattr(trace, "steps", None) or [])
+    steps = trace.steps
     if upto is not None and not 0 <= upto <= len(steps):
         raise PlotDataError(f"upto must be between 0 and {len(steps)} (this trace has {len(steps)} steps), not {upto}")
     # On the caller's axes (the packet tracer's figure, sized for the whole trace) the rows keep
@@ -280,10 +273,7 @@ def plot_trace(trace: Any, *, upto: int | None = None, ax: Axes | None = None) -
         ax.set_xlim(0, 1)
         ax.set_ylim(-total + 0.5, 0.8)
         ax.axis("off")
-        walked = getattr(trace, "rules_walked", None)
-        title = "Path of one connection's first packet"
-        if walked is not None:
-            title += f": {walked} rules walked"
+        title = f"Path of one connection's first packet: {trace.rules_walked} rules walked"
         if upto is not None:
             title += f" (step {upto} of {n_steps}, all branches together)"
         ax.set_title(title, loc="left")

@@ -46,7 +46,7 @@ from ._common import (
     node_colors as node_color_map,
 )
 
-__all__ = ["Event", "chance_band", "events_of", "plot_affinity", "plot_load", "plot_traffic", "present_shares",
+__all__ = ["EventMark", "chance_band", "events_of", "plot_affinity", "plot_load", "plot_traffic", "present_shares",
            "return_rate"]
 
 #: Markers for pods, so a pod is told apart by shape as well as colour.
@@ -329,8 +329,11 @@ def _single(log: pd.DataFrame, column: str) -> str:
 
 
 # --------------------------------------------------------------------------- events
-class Event:
-    """Something that happened during a run: at ``time`` (and until ``end`` for a window).
+class EventMark:
+    """The mark a change during a run leaves on a time axis: at ``time`` (and until ``end`` for a window).
+
+    Built by :func:`events_of` from the simulator's record of its events (``log.attrs["events"]``),
+    from :class:`kubelearn.traffic.Event` values, or from a learner's own tuples and mappings.
 
     ``kind`` is one of ``scale``, ``crash``, ``rollout``, ``propagation`` or anything else
     the simulator reports; ``label`` is what the picture prints.
@@ -346,7 +349,7 @@ class Event:
 
     def __repr__(self) -> str:
         span = f"{self.time:g}s" + (f"-{self.end:g}s" if self.end is not None else "")
-        return f"Event({span}, {self.kind or 'event'}: {self.label})"
+        return f"EventMark({span}, {self.kind or 'event'}: {self.label})"
 
 
 def _field(e: Any, *names: str) -> Any:
@@ -357,8 +360,8 @@ def _field(e: Any, *names: str) -> Any:
     return None
 
 
-def events_of(events: Iterable[Any] | None, log: pd.DataFrame | None = None) -> list[Event]:
-    """Normalise events from a simulator or a learner into :class:`Event` objects.
+def events_of(events: Iterable[Any] | None, log: pd.DataFrame | None = None) -> list[EventMark]:
+    """Normalise events from a simulator or a learner into :class:`EventMark` objects.
 
     Accepts mappings or objects with ``time`` (or ``at``/``start``), optional ``end``
     (or ``until``), ``kind`` and ``label`` (or ``description``); tuples ``(time, label)``
@@ -369,15 +372,15 @@ def events_of(events: Iterable[Any] | None, log: pd.DataFrame | None = None) -> 
     """
     if events is None:
         events = (log.attrs.get("events") if log is not None else None) or ()
-    out: list[Event] = []
+    out: list[EventMark] = []
     for e in events:
-        if isinstance(e, Event):
+        if isinstance(e, EventMark):
             out.append(e)
             continue
         if isinstance(e, str):  # the simulator's attrs: "label@time"
             label, sep, when = e.rpartition("@")
             try:
-                out.append(Event(float(when), label))
+                out.append(EventMark(float(when), label))
             except ValueError:
                 raise PlotDataError(f"an event needs a time (label@seconds): {e!r}") from None
             if not sep:  # pragma: no cover - float("") already failed
@@ -385,17 +388,17 @@ def events_of(events: Iterable[Any] | None, log: pd.DataFrame | None = None) -> 
             continue
         if isinstance(e, tuple):
             if len(e) == 2:
-                out.append(Event(e[0], str(e[1])))
+                out.append(EventMark(e[0], str(e[1])))
                 continue
             if len(e) == 3:
-                out.append(Event(e[0], str(e[2]), end=e[1]))
+                out.append(EventMark(e[0], str(e[2]), end=e[1]))
                 continue
         t = _field(e, "time", "at", "start")
         if t is None:
             raise PlotDataError(f"an event needs a time (time, at or start): {e!r}")
         kind = str(_field(e, "kind", "type", "action") or "")
         label = str(_field(e, "label", "description", "what") or _describe(kind, _field(e, "args")) or "event")
-        out.append(Event(t, label, kind, _field(e, "end", "until")))
+        out.append(EventMark(t, label, kind, _field(e, "end", "until")))
     return sorted(out, key=lambda ev: ev.time)
 
 
@@ -481,12 +484,12 @@ def plot_traffic(log: pd.DataFrame, *, events: Iterable[Any] | None = None, bin_
                       label="failed (no pod answered)", gid="failed")
         # Events at the same moment share one caption, so their labels do not overprint.
         # Their propagation windows may end at different times: keep the longest.
-        merged: dict[float, Event] = {}
+        merged: dict[float, EventMark] = {}
         for ev in evs:
             if ev.time in merged:
                 first = merged[ev.time]
                 ends = [e for e in (first.end, ev.end) if e is not None]
-                merged[ev.time] = Event(ev.time, f"{first.label}, {ev.label}", first.kind, max(ends) if ends else None)
+                merged[ev.time] = EventMark(ev.time, f"{first.label}, {ev.label}", first.kind, max(ends) if ends else None)
             else:
                 merged[ev.time] = ev
         # Each event is a numbered line (or shaded window) with its number just above the axes;

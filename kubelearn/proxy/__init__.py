@@ -8,20 +8,30 @@ itself.  Three *modes* program three different kernel subsystems for the same ou
 ``KUBE-SERVICES``), ``nftables`` (GA in v1.33: verdict maps, one lookup per packet) and
 ``ipvs`` (an in-kernel load balancer with schedulers, deprecated in v1.35).
 
-:func:`rules` renders what kube-proxy v1.33 writes on a node; :func:`trace` follows one new
+:func:`rules` renders what kube-proxy of the cluster's release (v1.33 to v1.37; the nftables
+layout changed in v1.36, see :mod:`kubelearn.proxy.nftables`) writes on a node; :func:`trace` follows one new
 connection through *those* rules and says which endpoints it can reach, with which
 probability, and whether its source is masqueraded.
+
+Each mode has its rule builder and, beside it, its tracer (``iptables.py`` and
+``iptables_trace.py``, ``nftables.py`` and ``nftables_trace.py``, ``ipvs.py`` and
+``ipvs_trace.py``); the tracers share one walk and one result, :class:`Trace`
+(:mod:`kubelearn.proxy.walk`).
 """
 
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, TypeAlias
 
 from ..cluster import Cluster
+from ..versions import cluster_minor, kube_proxy_warnings
 from .config import ProxyConfigError, proxy_settings
 from .endpoints import Categorized, Endpoint, ServicePort, categorize_endpoints, service_ports
 from .iptables import IptablesRuleset, build_iptables
+from .iptables_trace import trace_iptables
+from .ipvs import IpvsRuleset, build_ipvs
+from .ipvs_trace import trace_ipvs
 from .names import (
     endpoint_string,
     ext_chain,
@@ -33,8 +43,10 @@ from .names import (
     svc_chain,
     svl_chain,
 )
+from .nftables import NftablesRuleset, build_nftables
+from .nftables_trace import trace_nftables
 from .ruleset import gc_paused
-from .trace import Destination, Step, Trace, TraceError
+from .walk import Destination, Step, Trace, TraceError
 
 __all__ = [
     "MODES",
@@ -42,6 +54,8 @@ __all__ = [
     "Destination",
     "Endpoint",
     "IptablesRuleset",
+    "IpvsRuleset",
+    "NftablesRuleset",
     "ProxyConfigError",
     "Ruleset",
     "ServicePort",
@@ -66,7 +80,8 @@ __all__ = [
 MODES = ("iptables", "nftables", "ipvs")
 VIEWS = {"iptables": ("restore", "save"), "nftables": ("list", "input"), "ipvs": ("ipvsadm",)}
 
-Ruleset = Any  # IptablesRuleset | NftablesRuleset | IpvsRuleset; each has text(), __str__, mode, view
+#: What :func:`rules` returns; each has ``text()``, ``str()``, ``mode``, ``view`` and ``node``.
+Ruleset: TypeAlias = IptablesRuleset | NftablesRuleset | IpvsRuleset
 
 
 def _mode(cluster: Cluster, mode: str | None) -> str:
@@ -103,32 +118,30 @@ def _build(cluster: Cluster, node: str, m: str, view: str, settings: dict[str, A
     if m == "iptables":
         if view not in VIEWS["iptables"]:
             raise ProxyConfigError(f'unknown view "{view}" for iptables mode: use restore or save')
-        rs: Any = build_iptables(cluster, node, settings)
+        rs: Ruleset = build_iptables(cluster, node, settings)
     elif m == "nftables":
-        from .nftables import build_nftables
-
         view = {"restore": "list", "save": "list"}.get(view, view)
         if view not in VIEWS["nftables"]:
             raise ProxyConfigError(f'unknown view "{view}" for nftables mode: use list or input')
         rs = build_nftables(cluster, node, settings)
     else:
-        from .ipvs import build_ipvs
-
         view = "ipvsadm" if view in ("restore", "save") else view
         if view not in VIEWS["ipvs"]:
             raise ProxyConfigError(f'unknown view "{view}" for ipvs mode: use ipvsadm')
         rs = build_ipvs(cluster, node, settings)
     rs.view = view
+    # what kube-proxy of this release logs at start (IPVS mode: deprecated from v1.35)
+    rs.warnings = kube_proxy_warnings(m, cluster_minor(cluster))
     return rs
 
 
 # The traffic simulator traces many (source, destination) pairs on one cluster value: render
 # each node's rules once per cluster.  Clusters are immutable and compared by identity, so a
 # weak-keyed cache is exact and goes away with the cluster.
-_RULES_CACHE: weakref.WeakKeyDictionary[Cluster, dict[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
+_RULES_CACHE: weakref.WeakKeyDictionary[Cluster, dict[tuple[str, str], Ruleset]] = weakref.WeakKeyDictionary()
 
 
-def _cached_rules(cluster: Cluster, node: str, mode: str) -> Any:
+def _cached_rules(cluster: Cluster, node: str, mode: str) -> Ruleset:
     per = _RULES_CACHE.setdefault(cluster, {})
     rs = per.get((node, mode))
     if rs is None:
@@ -161,14 +174,8 @@ def trace(cluster: Cluster, node: str, src: str, dst: str, protocol: str = "TCP"
         raise TraceError(f'unsupported protocol "{protocol}": must be TCP, UDP or SCTP')
     m = _mode(cluster, mode)
     rs = _cached_rules(cluster, node, m)
-    if m == "iptables":
-        from .trace import trace_iptables
-
-        return trace_iptables(rs, src, dst, protocol)
-    if m == "nftables":
-        from .nftables import trace_nftables
-
+    if isinstance(rs, IpvsRuleset):
+        return trace_ipvs(rs, src, dst, protocol)
+    if isinstance(rs, NftablesRuleset):
         return trace_nftables(rs, src, dst, protocol)
-    from .ipvs import trace_ipvs
-
-    return trace_ipvs(rs, src, dst, protocol)
+    return trace_iptables(rs, src, dst, protocol)

@@ -89,6 +89,7 @@ class IptablesRuleset:
         self.tables: dict[str, dict[str, list[Rule]]] = {"filter": {}, "nat": {}}
         self.kube_chains: dict[str, list[str]] = {"filter": [], "nat": []}
         self.view = "restore"
+        self.warnings: list[str] = []  # what kube-proxy of this release logs at start (proxy.rules sets it)
         self.ipsets: dict[str, set[tuple[Any, ...]]] = {}
 
     # -------------------------------------------------------------- text views

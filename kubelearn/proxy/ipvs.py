@@ -28,7 +28,6 @@ filter table of this mode).  IPVS mode is deprecated since v1.35.
 from __future__ import annotations
 
 import ipaddress
-from fractions import Fraction
 from typing import Any
 
 from ..cluster import Cluster
@@ -36,9 +35,8 @@ from .config import proxy_settings
 from .endpoints import categorize_endpoints
 from .iptables import IptablesRuleset
 from .ruleset import Rule, chain_lines, check_settings, checked_service_ports
-from .trace import IptablesWalker, Packet, Trace, finish, node_locals, parse_dst, parse_ip
 
-__all__ = ["SCHEDULERS", "IpvsRuleset", "VirtualServer", "build_ipvs", "trace_ipvs"]
+__all__ = ["SCHEDULERS", "IpvsRuleset", "VirtualServer", "build_ipvs"]
 
 SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "mh")
 
@@ -376,31 +374,3 @@ def _iptables_rules(rs: IpvsRuleset, st: dict[str, Any],
     nat["KUBE-MARK-MASQ"] = [Rule("KUBE-MARK-MASQ", (), ("MARK-OR", mark))]
     return nat, flt
 
-
-def trace_ipvs(rs: IpvsRuleset, src: str, dst: str, protocol: str = "TCP", extra_local: tuple[str, ...] = (),
-               walker: type[IptablesWalker] | None = None) -> Trace:
-    """Trace a new connection: nat hook (masquerade marks) → IPVS → POSTROUTING."""
-    src_ip = parse_ip(src, "source address")
-    dst_ip, dport = parse_dst(dst)
-    w = (walker or IptablesWalker)(rs, node_locals([*getattr(rs, "node_addresses", [rs.node_ip]), *extra_local]))
-    pk = Packet(src_ip, dst_ip, dport, protocol.lower())
-    hook = "OUTPUT" if w.is_local(src_ip) else "PREROUTING"
-    results: list[tuple[Packet, str]] = []
-    for p, _verdict in w.hook("nat", hook, pk):
-        vsv = rs.virtual_servers.get((str(p.dst), protocol, p.dport))
-        if vsv is None:
-            results.append((p, "ACCEPT"))
-            continue
-        from dataclasses import replace
-
-        p = replace(p, owner=vsv.owner, affinity=vsv.persistent)
-        w.record("ipvs", f"{vsv.protocol} {vsv.address}:{vsv.port}", vsv.text().splitlines()[0], True, p)
-        if not vsv.reals:
-            results.append((p, "DROP"))
-            continue
-        share = Fraction(1, len(vsv.reals))
-        for real in vsv.reals:
-            q = replace(p, prob=p.prob * share).dnatted(real, f"{vsv.protocol} {vsv.address}:{vsv.port}")
-            results.extend(w.hook("nat", "POSTROUTING", q))
-    return finish(w, results, mode="ipvs", hook=hook, src=src, dst=dst, protocol=protocol,
-                  scheduler=rs.virtual_servers and next(iter(rs.virtual_servers.values())).scheduler or None)

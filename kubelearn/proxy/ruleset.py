@@ -2,7 +2,7 @@
 
 kube-proxy writes text (``iptables-restore`` input, an ``nft -f`` transaction, IPVS netlink
 calls).  kubelearn keeps the same rules as structured data, so that the text a learner reads
-and the tracer that follows a packet (:mod:`kubelearn.proxy.trace`) are two views of *one*
+and the tracer that follows a packet (:mod:`kubelearn.proxy.walk`) are two views of *one*
 ruleset: every rule the tracer evaluates is a rule printed in the text.
 
 An iptables rule is a chain, an ordered tuple of *matches* and a *target*.  Matches are

@@ -11,9 +11,9 @@ events) into a pandas request log by routing every connection through kube-proxy
   stickiness, errors over time;
 - :func:`read_log` / :func:`write_log` — CSV and Parquet with dtypes intact.
 
-The workload builders (``pods``, ``nodes``, ``external``, ``dns``, ``cluster_ip``,
-``node_port``, ``external_ip``, ``load_balancer``, ``workload``) and the ``Workload`` YAML
-kind are documented in :mod:`kubelearn.traffic.workload`.
+The workload builders (the clients: ``pod_clients``, ``node_clients``, ``external_clients``;
+the targets: ``dns``, ``cluster_ip``, ``node_port``, ``external_ip``, ``load_balancer``; and
+``workload``) and the ``Workload`` YAML kind are documented in :mod:`kubelearn.traffic.workload`.
 """
 
 from ..apiserver.workload import validate_workload
@@ -34,15 +34,18 @@ from .workload import (
     Workload,
     cluster_ip,
     dns,
-    external,
+    external_clients,
     external_ip,
     from_object,
     load_balancer,
+    node_clients,
     node_port,
-    nodes,
-    pods,
+    pod_clients,
     workload,
 )
+
+# The builders' former names, still resolved for lessons written with them but not listed.
+pods, nodes, external = pod_clients, node_clients, external_clients
 
 __all__ = [
     "LOG_COLUMNS",
@@ -54,17 +57,17 @@ __all__ = [
     "dns",
     "empty_log",
     "errors_over_time",
-    "external",
+    "external_clients",
     "external_ip",
     "from_object",
     "jain_index",
     "load_balancer",
     "max_mean_ratio",
+    "node_clients",
     "node_port",
     "node_shares",
-    "nodes",
+    "pod_clients",
     "pod_shares",
-    "pods",
     "predicted_shares",
     "read_log",
     "simulate",

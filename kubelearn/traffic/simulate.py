@@ -103,10 +103,9 @@ def default_workload(cluster: Cluster, connections: int | None = None,
     chosen = others or pods
     if not chosen:
         raise WorkloadError(f"error: no running pods in namespace {ns} to act as clients")
-    from .workload import dns, workload
-    from .workload import pods as pods_builder
+    from .workload import dns, pod_clients, workload
 
-    return workload(pods_builder(names=[p["metadata"]["name"] for p in chosen], namespace=ns),
+    return workload(pod_clients(names=[p["metadata"]["name"] for p in chosen], namespace=ns),
                     dns(svc["metadata"]["name"], int(svc["spec"]["ports"][0]["port"])),
                     connections=1000 if connections is None else connections,
                     requests_per_connection=1 if requests_per_connection is None else requests_per_connection,

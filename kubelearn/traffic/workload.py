@@ -5,8 +5,9 @@ DNS and its own node's kube-proxy rules; a node dialling the ClusterIP is masque
 external host reaches a NodePort on one node, or a cloud load balancer that picks a node for
 it.  What a learner observes depends on all of that, so a workload spells it out.
 
-A workload is plain Python (the builders below) or a YAML document of kubelearn's own kind,
-loaded by the same ``-f`` as the manifests::
+A workload is plain Python (the builders below: ``workload(pod_clients(selector={"app":
+"client"}), dns("my-service", 80), connections=1000)``) or a YAML document of kubelearn's own
+kind, loaded by the same ``-f`` as the manifests::
 
     apiVersion: kubelearn.dev/v1alpha1
     kind: Workload
@@ -84,13 +85,13 @@ __all__ = [
     "WorkloadError",
     "cluster_ip",
     "dns",
-    "external",
+    "external_clients",
     "external_ip",
     "from_object",
     "load_balancer",
+    "node_clients",
     "node_port",
-    "nodes",
-    "pods",
+    "pod_clients",
     "validate_workload",
     "workload",
 ]
@@ -176,9 +177,12 @@ class Workload:
 
 
 # --------------------------------------------------------------------------- builders
-def pods(selector: Mapping[str, str] | None = None, names: Sequence[str] | None = None,
-         namespace: str = "default") -> dict[str, Any]:
-    """Client pods chosen by label selector (``{"app": "client"}``) or by name."""
+def pod_clients(selector: Mapping[str, str] | None = None, names: Sequence[str] | None = None,
+                namespace: str = "default") -> dict[str, Any]:
+    """Client pods chosen by label selector (``{"app": "client"}``) or by name: ``- pods: {...}`` in YAML.
+
+    Not to be confused with :meth:`kubelearn.Cluster.pods`, which lists the cluster's Pods.
+    """
     spec: dict[str, Any] = {"namespace": namespace}
     if selector is not None:
         spec["selector"] = dict(selector)
@@ -187,13 +191,18 @@ def pods(selector: Mapping[str, str] | None = None, names: Sequence[str] | None 
     return {"pods": spec}
 
 
-def nodes(*names: str) -> dict[str, Any]:
-    """Client nodes (the node itself dials, e.g. a hostNetwork process); none given: every node."""
+def node_clients(*names: str) -> dict[str, Any]:
+    """Client nodes (the node itself dials, e.g. a hostNetwork process); none given: every node.
+
+    ``- nodes: [...]`` in YAML.  Not to be confused with :meth:`kubelearn.Cluster.nodes`.
+    """
     return {"nodes": list(names)}
 
 
-def external(cidr: str, count: int, node: str | None = None) -> dict[str, Any]:
+def external_clients(cidr: str, count: int, node: str | None = None) -> dict[str, Any]:
     """``count`` external hosts with addresses taken in order from ``cidr`` (first host first).
+
+    ``- external: {cidr: ..., count: ...}`` in YAML.
 
     ``node`` is the node their packets arrive at when they dial a ClusterIP or an external IP
     (the network routes it there); NodePort and load-balancer targets choose the node themselves.
@@ -202,6 +211,13 @@ def external(cidr: str, count: int, node: str | None = None) -> dict[str, Any]:
     if node is not None:
         spec["node"] = node
     return {"external": spec}
+
+
+# The names these builders had before (kl.pods beside Cluster.pods, a listing, was one name for
+# two things).  Kept while lessons written with them are migrated; new code uses the *_clients names.
+pods = pod_clients
+nodes = node_clients
+external = external_clients
 
 
 def dns(name: str, port: int) -> dict[str, Any]:
@@ -254,7 +270,8 @@ def workload(clients: Sequence[Mapping[str, Any]] | Mapping[str, Any], target: M
     """Build and validate a :class:`Workload`.
 
     Args:
-        clients: one client source (``pods(...)``, ``nodes(...)``, ``external(...)``) or a list.
+        clients: one client source (``pod_clients(...)``, ``node_clients(...)``,
+            ``external_clients(...)``) or a list.
         target: ``dns(...)``, ``cluster_ip(...)``, ``node_port(...)``, ``external_ip(...)`` or
             ``load_balancer(...)``.
         connections: how many connections in total.

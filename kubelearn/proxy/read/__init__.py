@@ -35,11 +35,21 @@ import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..iptables import IptablesRuleset
+from ..iptables_trace import trace_iptables
+from ..ipvs import IpvsRuleset
+from ..ipvs_trace import trace_ipvs
+from ..nftables import NftablesRuleset
+from ..nftables_trace import trace_nftables
 from ..ruleset import gc_paused
-from ..trace import Trace, TraceError
+from ..walk import Trace, TraceError
 from .common import DumpError
+from .walk import DumpIptablesWalker, DumpNftWalker
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .. import Ruleset
 
 __all__ = ["MAX_DUMP_BYTES", "DumpError", "NodeRules", "diff_rules", "explain_rules", "read_rules",
            "read_rules_file", "read_text", "trace_rules"]
@@ -63,7 +73,7 @@ class NodeRules:
     """
 
     mode: str
-    ruleset: Any
+    ruleset: Ruleset
     local_ips: tuple[str, ...]
     warnings: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
@@ -217,7 +227,6 @@ def _read(parts: dict[str, list[tuple[int, str]]], given: tuple[str, ...], place
             return NodeRules("nftables", nrs, locals_, warnings, foreign, info=ninfo)
         foreign = [f"table {t}" for t in ninfo.foreign_tables]
     if parts["ipvs"] or (parts["ipset"] and not parts["iptables"]):
-        from ..ipvs import IpvsRuleset
         from .ipvs import parse_ipset, parse_ipvsadm
 
         irs = IpvsRuleset("", placeholder, {})
@@ -269,7 +278,7 @@ def _merge(given: tuple[str, ...], inferred: tuple[str, ...]) -> tuple[str, ...]
     return tuple(out)
 
 
-def _masq_mark(rs: Any) -> int:
+def _masq_mark(rs: IptablesRuleset) -> int:
     for r in rs.tables.get("nat", {}).get("KUBE-MARK-MASQ", []):
         if r.target and r.target[0] == "MARK-OR":
             try:
@@ -279,7 +288,7 @@ def _masq_mark(rs: Any) -> int:
     return 0x4000
 
 
-def _ensure_sets(rs: Any) -> None:
+def _ensure_sets(rs: NftablesRuleset) -> None:
     # A rule may name a set the listing left out (nft list table vs ruleset): look it up as empty.
     for rules in rs.chains.values():
         for r in rules:
@@ -292,7 +301,7 @@ _FOREIGN_PREFIXES = (("DOCKER", "Docker"), ("KIND-", "kindnet"), ("cali-", "Cali
                      ("FLANNEL", "Flannel"), ("KUBE-", ""), ("WEAVE", "Weave"), ("ANTREA", "Antrea"))
 
 
-def _foreign_chains(rs: Any) -> list[str]:
+def _foreign_chains(rs: IptablesRuleset) -> list[str]:
     builtins = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}
     out = []
     for table, chains in rs.tables.items():
@@ -372,29 +381,15 @@ def trace_rules(rules: NodeRules, src: str, dst: str, protocol: str = "TCP",
     if protocol not in ("TCP", "UDP", "SCTP"):
         raise TraceError(f'unsupported protocol "{protocol}": must be TCP, UDP or SCTP')
     extra = tuple(_check_ip(ip) for ip in (*rules.local_ips, *local_ips))
-    try:
-        return _trace(rules, src, dst, protocol, extra)
-    except RecursionError:
-        # The tracer recurses once per rule it branches on: ~900 endpoints in one chain is its limit.
-        raise TraceError(f"cannot trace {src} -> {dst}: a chain on its path branches more often than kubelearn's "
-                         "tracer can follow (about 900 endpoints)") from None
+    return _trace(rules, src, dst, protocol, extra)
 
 
 def _trace(rules: NodeRules, src: str, dst: str, protocol: str, extra: tuple[str, ...]) -> Trace:
     rs = rules.ruleset
-    if rules.mode == "nftables":
-        from ..nft_trace import trace_nft
-        from .walk import DumpNftWalker
-
-        return trace_nft(rs, src, dst, protocol, extra_local=extra, walker=DumpNftWalker)
-    from .walk import DumpIptablesWalker
-
-    if rules.mode == "ipvs":
-        from ..ipvs import trace_ipvs
-
+    if isinstance(rs, NftablesRuleset):
+        return trace_nftables(rs, src, dst, protocol, extra_local=extra, walker=DumpNftWalker)
+    if isinstance(rs, IpvsRuleset):
         return trace_ipvs(rs, src, dst, protocol, extra_local=extra, walker=DumpIptablesWalker)
-    from ..trace import trace_iptables
-
     return trace_iptables(rs, src, dst, protocol, extra_local=extra, walker=DumpIptablesWalker)
 
 

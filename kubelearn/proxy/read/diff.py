@@ -32,6 +32,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..ipvs import IpvsRuleset
+from ..nftables import NftablesRuleset
+
 __all__ = ["Difference", "RulesDiff", "diff", "snapshot_cluster"]
 
 UNORDERED = frozenset({("nat", "KUBE-SERVICES"), ("nat", "KUBE-NODEPORTS"), ("filter", "KUBE-SERVICES"),
@@ -284,9 +287,9 @@ def diff(rules: Any, cluster: Any, node: str) -> RulesDiff:
 
     expected = render(cluster, node, mode=rules.mode)
     out: list[Difference] = []
-    if rules.mode == "nftables":
+    if isinstance(expected, NftablesRuleset):
         compared = _diff_nft(expected, rules.ruleset, out)
-    elif rules.mode == "ipvs":
+    elif isinstance(expected, IpvsRuleset):
         compared = _diff_ipvs(expected, rules.ruleset, out)
     else:
         compared = _diff_tables(expected.tables, rules.ruleset.tables, out)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from ..nftables import NftablesRuleset
 from .common import split_spn, spn_of_comment
 
 __all__ = ["ServicePortReport", "explain"]
@@ -373,7 +374,8 @@ def _explain_nft(rules: Any) -> list[ServicePortReport]:
         ext_policy = None
         if ext and ext in rs.chains:
             texts = [r.text for r in rs.chains[ext]]
-            if any(t.startswith("jump mark-for-masquerade") for t in texts):
+            if any(t.startswith(("jump mark-for-masquerade", "mark set mark or", "meta mark set meta mark |"))
+                   for t in texts):
                 rp.note("externalTrafficPolicy=Cluster: NodePort/external connections are masqueraded "
                         "(the endpoint sees the node's address)")
             if any("short-circuit" in t for t in texts):
@@ -403,7 +405,7 @@ def _explain_nft(rules: Any) -> list[ServicePortReport]:
     return list(reports.values())
 
 
-def _nft_shares(rs: Any, chain: str, rp: ServicePortReport) -> tuple[list[dict[str, Any]], int | None]:
+def _nft_shares(rs: NftablesRuleset, chain: str, rp: ServicePortReport) -> tuple[list[dict[str, Any]], int | None]:
     rules = rs.chains.get(chain)
     if rules is None:
         rp.note(f"missing chain {chain}: the maps send packets to it but the table does not have it")
@@ -420,6 +422,8 @@ def _nft_shares(rs: Any, chain: str, rp: ServicePortReport) -> tuple[list[dict[s
             rp.note(f"ClusterIP connections from outside the cluster CIDR {neg} are masqueraded" if neg
                     else "masqueradeAll: every ClusterIP connection is masqueraded")
         for e in r.exprs:
+            if e[0] == "dnat_numgen":  # v1.36+: the service chain DNATs through a numgen map
+                eps.extend({"endpoint": dn, "probability": 1 / len(e[1])} for dn in e[1])
             if e[0] == "numgen":
                 n = len(e[1])
                 for c in e[1]:

@@ -1,6 +1,6 @@
 """kubelearn's tracers, taught the few extra things a real node's dump contains.
 
-The tracers of :mod:`kubelearn.proxy.trace` and :mod:`kubelearn.proxy.nft_trace` walk
+The tracers of :mod:`kubelearn.proxy.iptables_trace` and :mod:`kubelearn.proxy.nftables_trace` walk
 kube-proxy's own rules.  A node also holds other programs' rules, so these subclasses add,
 and only add:
 
@@ -20,12 +20,13 @@ and only add:
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
-from ..nft_trace import NftWalker
+from ..iptables import IptablesRuleset
+from ..iptables_trace import IptablesWalker
 from ..nftables import NftRule
-from ..trace import IptablesWalker, Packet, in_net
+from ..nftables_trace import NftWalker
+from ..walk import Action, Final, Packet, in_net
 
 __all__ = ["DumpIptablesWalker", "DumpNftWalker"]
 
@@ -49,7 +50,7 @@ def _mark_value(text: str) -> int:
 class DumpIptablesWalker(IptablesWalker):
     """:class:`IptablesWalker` with chain policies, foreign marks, interfaces and unknown matches."""
 
-    def __init__(self, rs: Any, local: frozenset[Any]):
+    def __init__(self, rs: IptablesRuleset, local: frozenset[Any]):
         super().__init__(rs, local)
         self.policies: dict[tuple[str, str], str] = getattr(rs, "policies", {})
         self.masq_mark: int = getattr(rs, "masq_mark", 0x4000)
@@ -77,30 +78,30 @@ class DumpIptablesWalker(IptablesWalker):
                 keep.append(m)
         return super().matches(_View(tuple(keep)), pk)
 
-    def target(self, table: str, chain: str, i: int, r: Any, pk: Packet) -> list[tuple[Packet, str | None]]:
+    def target(self, table: str, chain: str, r: Any, pk: Packet) -> Action:
         t = r.target
         if t is not None:
             k = t[0]
             if k == "CONTINUE" or (k in ("MARK-OR", "MARK-XOR") and _mark_value(t[1]) != self.masq_mark):
-                return self.walk(table, chain, i + 1, pk)
+                return pk
             if k == "SNAT":
-                return [(replace(pk, masq=True), "ACCEPT")]
+                return Final("ACCEPT", pk.with_(masq=True))
             if k in ("jump", "goto") and t[1] not in self.rs.tables.get(table, {}):
-                return self.walk(table, chain, i + 1, pk)
-        return super().target(table, chain, i, r, pk)
+                return pk
+        return super().target(table, chain, r, pk)
 
     def hook(self, table: str, chain: str, pk: Packet) -> list[tuple[Packet, str]]:
         policy = self.policies.get((table, chain), "ACCEPT")
-        return [(p, v or policy) for p, v in self.walk(table, chain, 0, pk)]
+        return [(p, v or policy) for p, v in self.walk(table, chain, pk)]
 
 
 class DumpNftWalker(NftWalker):
     """:class:`NftWalker` with ``accept``, ``fib daddr type local``, address lists and unknown expressions."""
 
-    def rule(self, r: NftRule, i: int, pk: Packet) -> tuple[list[tuple[Packet, str | None]] | None, Packet]:
+    def rule(self, r: NftRule, pk: Packet) -> Action:
         kinds = [e[0] for e in r.exprs]
         if not any(k in ("unknown", "fib_daddr_local", "saddr_in", "daddr_not_any", "accept") for k in kinds):
-            return super().rule(r, i, pk)
+            return super().rule(r, pk)
         for e in r.exprs:
             ok = True
             if e[0] == "unknown":
@@ -113,12 +114,12 @@ class DumpNftWalker(NftWalker):
                 ok = not any(in_net(pk.dst, c) for c in e[1])
             if not ok:
                 self.record("ip kube-proxy", r.chain, r.text, False, pk)
-                return None, pk
+                return pk
         rest = tuple(e for e in r.exprs if e[0] not in ("fib_daddr_local", "saddr_in", "daddr_not_any"))
         accept = bool(rest) and rest[-1][0] == "accept"
         if accept:
             rest = rest[:-1]
-        res, pk2 = super().rule(NftRule(r.chain, r.text, rest, r.owner), i, pk)
-        if accept and res is None and self.steps and self.steps[-1].matched:
-            return [(pk2, "ACCEPT")], pk2
-        return res, pk2
+        act = super().rule(NftRule(r.chain, r.text, rest, r.owner), pk)
+        if accept and isinstance(act, Packet) and self.steps and self.steps[-1].matched:
+            return Final("ACCEPT", act)
+        return act

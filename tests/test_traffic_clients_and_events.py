@@ -1,8 +1,14 @@
-"""Regression tests for integration bugs reported by the plots/widgets work (issue 4 ↔ issue 5)."""
+"""Clients that come and go, and what the request log records about them.
+
+A client pod deleted or crashed during a run stops sending (one terminating gracefully sends
+until its grace period ends); every row names the Service and port the connection reached, a
+headless Service's included; the run's events are kept in the log's attrs as plain dicts with
+their propagation windows, as the plots read them; the builders take every keyword their YAML
+form has.
+"""
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import pytest
@@ -11,7 +17,6 @@ from kubelearn.plots import events_of
 from kubelearn.scenarios import default_scenario, scenario
 from kubelearn.traffic import (
     Event,
-    cluster_ip,
     default_workload,
     dns,
     external,
@@ -19,18 +24,12 @@ from kubelearn.traffic import (
     pods,
     read_log,
     simulate,
-    stickiness,
     workload,
     write_log,
 )
-from kubelearn.traffic.nft_sets import NFT_AFFINITY_SET_SIZE, AffinitySets
-from kubelearn.traffic.xt_recent import RecentLists
-
-# the engine module, whose affinity sets take their size from NFT_AFFINITY_SET_SIZE
-engine = importlib.import_module("kubelearn.traffic.engine")
 
 
-# ------------------------------------------------------------------ 1. load_balancer builder
+# ------------------------------------------------------------------ builders
 def test_load_balancer_builder_takes_every_keyword():
     from kubelearn.traffic.workload import load_balancer as lb
 
@@ -43,7 +42,7 @@ def test_load_balancer_builder_takes_every_keyword():
     assert wl.target["loadBalancer"]["kind"] == "l2"
 
 
-# ------------------------------------------------------------------ 2. a client that dies
+# ------------------------------------------------------------------ a client that goes away
 def _my_app_pods(c):
     return [p["metadata"]["name"] for p in c.pods("default") if p["metadata"]["name"].startswith("my-app")]
 
@@ -77,7 +76,7 @@ def test_a_client_terminating_gracefully_sends_until_its_grace_period_ends():
     assert mine["time"].max() > 30.0 and mine["time"].max() < 35.0  # grace 30 s: removed at 35 s
 
 
-# ------------------------------------------------------------------ 3. headless rows name their Service
+# ------------------------------------------------------------------ rows name their Service
 def test_headless_rows_name_the_service_and_port():
     c = scenario("headless-statefulset")
     wl = workload(pods(names=["web-0", "web-1"]), dns("nginx", 80), connections=200)
@@ -99,7 +98,7 @@ def test_clusterip_service_by_dns_keeps_the_traced_service():
     assert set(df["service"].astype(str)) == {"default/my-service"}
 
 
-# ------------------------------------------------------------------ 4. events in attrs
+# ------------------------------------------------------------------ events in attrs
 def test_events_in_attrs_are_plain_dicts_with_propagation_windows(tmp_path):
     c = default_scenario()
     victim = _my_app_pods(c)[1]
@@ -137,51 +136,3 @@ def test_rollout_events_are_numbered_steps():
     n = len(evs)
     assert [e["label"] for e in evs] == [f"rollout my-app step {j}/{n}" for j in range(1, n + 1)]
     assert [e["time"] for e in evs] == [2.0 + 5 * j for j in range(n)]
-
-
-# ------------------------------------------------------------------ 5. nftables affinity sets are size 65535
-def test_nft_affinity_set_size_is_kube_proxys():
-    assert NFT_AFFINITY_SET_SIZE == 65535
-
-
-def test_full_nft_set_refuses_new_clients_and_keeps_old_ones():
-    sets = AffinitySets(size=2)
-    chains = ("a", "b")
-    # clients 1, 2 fill set "a"; client 3 also lands on "a" but the set is full: not remembered.
-    # Its next connection is balanced afresh (fallback "b"); clients 1, 2 stay on "a" (fallback ignored).
-    # Once client 1's and 2's elements expire (>10 s silent) set "a" has room again for client 4.
-    times = [0.0, 1.0, 2.0, 3.0, 3.5, 4.0, 20.0]
-    ips = [1, 2, 3, 3, 1, 2, 4]
-    fallback = [0, 0, 0, 1, 1, 1, 0]
-    chosen = [sets.choose(t, ip, chains, fb, 10.0) for t, ip, fb in zip(times, ips, fallback, strict=True)]
-    assert chosen == [0, 0, 0, 1, 0, 0, 0]
-    assert list(sets.sets["a"]) == [4]
-    assert list(sets.sets["b"]) == [3]
-    assert sorted(sets.holding[3]) == ["b"]
-
-
-def test_full_xt_recent_list_forgets_its_least_recently_set_client():
-    lists = RecentLists(capacity=2)
-    chains = ("a", "b")
-    # clients 1, 2 fill list "a"; client 3 lands on "a" too and pushes out client 1 (set longest ago)
-    assert [lists.choose(t, ip, chains, 0, 10.0) for t, ip in [(0.0, 1), (1.0, 2), (2.0, 3)]] == [0, 0, 0]
-    assert list(lists.lists["a"]) == [2, 3]
-    # client 1 is forgotten: its fallback decides; client 2 is still remembered and stays on "a"
-    assert lists.choose(3.0, 1, chains, 1, 10.0) == 1
-    assert lists.choose(4.0, 2, chains, 1, 10.0) == 0
-    # --reap: at t=13.5 client 3's entry in "a" (set at 2.0) is older than 10 s: the rcheck does not
-    # match, and --reap drops the list's expired head (that same entry); client 3 is balanced afresh
-    assert lists.choose(13.5, 3, chains, 1, 10.0) == 1
-    assert 3 not in lists.lists["a"]
-
-
-def test_simulated_nftables_affinity_stops_being_sticky_when_the_sets_are_full(monkeypatch):
-    c = scenario("session-affinity")
-    wl = workload(external("198.51.100.0/24", 30), cluster_ip("sticky"), connections=900)
-    full = stickiness(simulate(c, wl, mode="nftables"))["stickiness"]
-    assert (full == 1.0).all()  # far below 65535 clients per endpoint: everyone sticks
-    monkeypatch.setattr(engine, "NFT_AFFINITY_SET_SIZE", 2)
-    small = stickiness(simulate(c, wl, mode="nftables"))["stickiness"]
-    # three endpoints × 2 elements: at most six clients are remembered; the rest are balanced per connection
-    assert int((small == 1.0).sum()) <= 6
-    assert small.mean() < 0.6

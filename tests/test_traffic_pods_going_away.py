@@ -1,4 +1,12 @@
-"""Fidelity regressions found by lesson authors, through the real cluster model (lesson 06's manifests)."""
+"""Pods going away, as the traffic shows it (lesson 06's manifests, through the real cluster model).
+
+kube-proxy notices a change only at its next sync (``minSyncPeriod``, read from the section of
+the mode it runs in), so connections keep landing on a removed pod for that long; a scale-down
+leaves its victims terminating until their grace period ends (through ``apply`` too), which
+costs nothing while they keep serving; a lost node's open connections time out rather than
+being reset; a crashed container is unready within the kubelet's relist, not the probe's time.
+The per-pod table lists endpoints that got nothing.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +36,7 @@ def _web_pods(cluster: kl.Cluster) -> list[str]:
 
 
 def _run(cluster: kl.Cluster, events: list[kl.Event], clients=None, seconds: int = 30):
-    wl = kl.workload(clients or kl.pods(selector={"app": "client"}), kl.traffic.dns("web", 80),
+    wl = kl.workload(clients or kl.pod_clients(selector={"app": "client"}), kl.traffic.dns("web", 80),
                      connections=100 * seconds, rate=100, connection_seconds=2.0, requests_per_connection=4,
                      events=events)
     return kl.simulate(cluster, wl, seed=0)
@@ -108,7 +116,7 @@ def test_scale_down_costs_nothing_when_pods_serve_through_their_grace_period(web
 def test_lost_node_open_connections_time_out_instead_of_reset(web: kl.Cluster) -> None:
     survivors = sorted(p["metadata"]["name"] for p in web.pods()
                        if p["metadata"]["labels"].get("app") == "client" and p["spec"]["nodeName"] == "kind-worker")
-    log = _run(web, [kl.Event(10, "failNode", {"node": "kind-worker2"})], clients=kl.pods(names=survivors))
+    log = _run(web, [kl.Event(10, "failNode", {"node": "kind-worker2"})], clients=kl.pod_clients(names=survivors))
     assert not (log["outcome"] == "reset").any()
     dead = {p["status"]["podIP"] for p in web.pods() if p["spec"]["nodeName"] == "kind-worker2"}
     lost = log[log["endpoint"].astype(str).str.rsplit(":", n=1).str[0].isin(dead) & (log["time"] >= 10.0)]
@@ -155,7 +163,7 @@ def test_a_crashed_container_is_unready_within_the_kubelets_relist_not_the_probe
     cluster = kl.load(*[d for d in docs if d])
     victim = sorted(p["metadata"]["name"] for p in cluster.pods("default"))[0]
     clients = sorted(p["metadata"]["name"] for p in cluster.pods("default"))
-    wl = kl.workload(kl.pods(names=clients), kl.cluster_ip("my-service"), connections=2000, rate=100,
+    wl = kl.workload(kl.pod_clients(names=clients), kl.cluster_ip("my-service"), connections=2000, rate=100,
                      events=[kl.Event(5.0, "crashPod", {"name": victim})])
     log = kl.simulate(cluster, wl, seed=0)
     refused = log[(log["outcome"] == "refused") & (log["client"].astype(str) != victim)]

@@ -6,58 +6,72 @@ dstnat-10: the loadBalancerSourceRanges check, before any DNAT), then ``nat-*`` 
 one ``vmap @service-ips`` lookup picks the service chain), then after routing
 ``filter-input``/``filter-forward``/``filter-output`` (no-endpoint REJECT/DROP, invalid
 ClusterIP ports), and finally ``nat-postrouting`` (masquerade marked packets).  ``numgen
-random mod N vmap`` branches into N endpoint chains, 1/N each; an affinity set lookup finds
-nothing for a first connection.  Like the iptables tracer it interprets the rules the text
-views print (:class:`~kubelearn.proxy.nftables.NftRule` expressions), not a shortcut.
+random mod N vmap`` branches into N endpoint chains, 1/N each (from v1.36 ``dnat … numgen
+random mod N map`` DNATs to one of N endpoints directly, and a ``hairpin-connections`` set
+lookup masquerades a pod reaching itself); an affinity set lookup finds nothing for a first
+connection.  Like the iptables tracer it interprets the rules the text views print
+(:class:`~kubelearn.proxy.nftables.NftRule` expressions), not a shortcut; the walk itself is
+:mod:`kubelearn.proxy.walk`'s.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
 from .nftables import TABLE, NftablesRuleset, NftRule
-from .trace import Packet, Trace, Walker, finish, in_net, node_locals, parse_dst, parse_ip
+from .walk import (
+    Action,
+    Final,
+    Goto,
+    Hook,
+    Jump,
+    Packet,
+    Return,
+    Split,
+    Trace,
+    Walker,
+    finish,
+    in_net,
+    node_locals,
+    parse_dst,
+    parse_ip,
+)
 
-__all__ = ["NftWalker", "trace_nft"]
+__all__ = ["NftWalker", "trace_nftables"]
 
 
-class NftWalker(Walker):
-    """Interprets an :class:`NftablesRuleset`."""
+class NftWalker(Walker[NftRule]):
+    """Interprets an :class:`~kubelearn.proxy.nftables.NftablesRuleset`."""
 
     def __init__(self, rs: NftablesRuleset, local: frozenset[Any]):
         super().__init__(local)
         self.rs = rs
 
-    def walk(self, chain: str, idx: int, pk: Packet) -> list[tuple[Packet, str | None]]:
-        rules = self.rs.chains.get(chain, [])
-        for i in range(idx, len(rules)):
-            r = rules[i]
-            if r.owner and pk.owner is None:
-                pk = replace(pk, owner=r.owner)
-            res, pk = self.rule(r, i, pk)
-            if res is not None:
-                return res
-        return [(pk, None)]
+    def rules_of(self, table: str, chain: str) -> Sequence[NftRule]:
+        return self.rs.chains.get(chain, ())
 
-    def verdict(self, v: tuple[Any, ...], chain: str, i: int, pk: Packet) -> list[tuple[Packet, str | None]]:
+    def evaluate(self, table: str, chain: str, rule: NftRule, pk: Packet) -> Action:
+        if rule.owner and pk.owner is None:
+            pk = pk.with_(owner=rule.owner)
+        return self.rule(rule, pk)
+
+    def verdict(self, v: tuple[Any, ...], pk: Packet) -> Action:
+        """A verdict statement (or a verdict map's element): jump, goto, drop, reject, return."""
         k = v[0]
         if k == "jump":
-            out: list[tuple[Packet, str | None]] = []
-            for sub, verdict in self.walk(v[1], 0, pk):
-                out.extend(self.walk(chain, i + 1, sub) if verdict is None else [(sub, verdict)])
-            return out
+            return Jump(v[1], pk)
         if k == "goto":
-            return self.walk(v[1], 0, pk)
+            return Goto(v[1], pk)
         if k == "drop":
-            return [(pk, "DROP")]
+            return Final("DROP", pk)
         if k == "reject":
-            return [(pk, "REJECT")]
-        return [(pk, None)]  # return
+            return Final("REJECT", pk)
+        return Return(pk)
 
-    def rule(self, r: NftRule, i: int, pk: Packet) -> tuple[list[tuple[Packet, str | None]] | None, Packet]:
-        """Evaluate one rule: (outcomes, None-if-it-falls-through) and the packet after it."""
+    def rule(self, r: NftRule, pk: Packet) -> Action:
+        """Evaluate one rule's expressions, left to right; records the step."""
         start = pk
         for e in r.exprs:
             k = e[0]
@@ -79,6 +93,10 @@ class NftWalker(Walker):
                 ok = self.is_local(pk.src)
             elif k == "mark_clear":
                 ok = not pk.mark
+            elif k == "mark_set":  # v1.36+: mark and 0x4000 != 0
+                ok = pk.mark
+            elif k == "hairpin":  # v1.36+: ct status dnat ip saddr . ip daddr . proto . dport @set
+                ok = pk.dnat is not None and (str(pk.src), str(pk.dst), pk.proto, pk.dport) in self.rs.lookup(e[1])
             elif k == "l4proto":
                 ok = pk.proto == e[1]
             elif k == "dport":
@@ -86,61 +104,67 @@ class NftWalker(Walker):
             elif k in ("vmap3", "vmap2"):
                 key = (str(pk.dst), pk.proto, pk.dport) if k == "vmap3" else (pk.proto, pk.dport)
                 v = self.rs.lookup(e[1]).get(key)
-                self.record(TABLE,
-                            r.chain, r.text, v is not None, pk)
+                self.record(TABLE, r.chain, r.text, v is not None, pk)
                 if v is None:
-                    return None, pk
+                    return pk
                 if len(v) > 2 and pk.owner is None:
-                    pk = replace(pk, owner=v[2])
-                return self.verdict(v, r.chain, i, pk), pk
+                    pk = pk.with_(owner=v[2])
+                return self.verdict(v, pk)
             elif k == "numgen":
+                p = Fraction(1, len(e[1]))
+                self.record(TABLE, r.chain, r.text, True, pk, p)
+                share = pk.with_(prob=pk.prob * p)
+                return Split(tuple(Goto(c, share) for c in e[1]))
+            elif k == "mark_or":
+                pk = pk.with_(mark=True)
+                ok = True
+            elif k == "mark_xor":
+                pk = pk.with_(mark=not pk.mark)
+                ok = True
+            elif k == "update":
+                pk = pk.with_(affinity=int(e[1]))
+                ok = True
+            elif k == "dnat_numgen":  # v1.36+: dnat ip addr . port to numgen random mod N map { i : ip . port }
                 n = len(e[1])
                 p = Fraction(1, n)
                 self.record(TABLE, r.chain, r.text, True, pk, p)
-                out: list[tuple[Packet, str | None]] = []
-                for c in e[1]:
-                    out.extend(self.walk(c, 0, replace(pk, prob=pk.prob * p)))
-                return out, pk
-            elif k == "mark_or":
-                pk = replace(pk, mark=True)
-                ok = True
-            elif k == "mark_xor":
-                pk = replace(pk, mark=not pk.mark)
-                ok = True
-            elif k == "update":
-                pk = replace(pk, affinity=int(e[1]))
-                ok = True
+                share = pk.with_(prob=pk.prob * p)
+                return Split(tuple(Final("ACCEPT", share.dnatted(t, r.chain)) for t in e[1]))
             elif k == "dnat":
                 self.record(TABLE, r.chain, r.text, True, pk)
-                return [(pk.dnatted(e[1], r.chain), "ACCEPT")], pk
+                return Final("ACCEPT", pk.dnatted(e[1], r.chain))
             elif k == "masquerade":
                 self.record(TABLE, r.chain, r.text, True, pk)
-                return [(replace(pk, masq=True), "ACCEPT")], pk
+                return Final("ACCEPT", pk.with_(masq=True))
             else:  # jump/goto/drop/reject/return: the verdict of a matching rule
                 self.record(TABLE, r.chain, r.text, True, pk)
-                return self.verdict(e, r.chain, i, pk), pk
+                return self.verdict(e, pk)
             if not ok:
                 self.record(TABLE, r.chain, r.text, False, start)
-                return None, start
+                return start
         self.record(TABLE, r.chain, r.text, True, pk)
-        return None, pk
+        return pk
 
 
-def trace_nft(rs: NftablesRuleset, src: str, dst: str, protocol: str = "TCP", extra_local: tuple[str, ...] = (),
-              walker: type[NftWalker] | None = None) -> Trace:
-    """Trace a new connection through the nftables base chains in hook and priority order."""
+def trace_nftables(rs: NftablesRuleset, src: str, dst: str, protocol: str = "TCP", extra_local: tuple[str, ...] = (),
+                   walker: type[NftWalker] | None = None) -> Trace:
+    """Trace a new connection through the nftables base chains in hook and priority order.
+
+    ``walker`` replaces :class:`NftWalker` (a subclass that also knows the constructs of a
+    real node's dump, see :mod:`kubelearn.proxy.read`).
+    """
     src_ip = parse_ip(src, "source address")
     dst_ip, dport = parse_dst(dst)
     w = (walker or NftWalker)(rs, node_locals([rs.node_ip, *extra_local]))
     pk = Packet(src_ip, dst_ip, dport, protocol.lower())
     out = w.is_local(src_ip)
-    hook = "OUTPUT" if out else "PREROUTING"
+    hook: Hook = "OUTPUT" if out else "PREROUTING"
     results: list[tuple[Packet, str]] = []
 
     def base(chain: str, packets: list[Packet]) -> list[Packet]:
         passed = []
         for p in packets:
-            for p2, v in w.walk(chain, 0, p):
+            for p2, v in w.walk(TABLE, chain, p):
                 if v in (None, "ACCEPT"):
                     passed.append(p2)
                 else:
