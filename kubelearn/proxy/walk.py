@@ -228,44 +228,55 @@ _PACKET_FIELDS = frozenset(f.name for f in fields(Packet))
 
 # ------------------------------------------------------------ what one rule does with the packet
 # A rule that lets the packet go on to the next rule returns the packet (changed or not); any
-# other outcome is one of these.
-@dataclass(frozen=True, slots=True)
+# other outcome is one of these.  Plain slotted classes: the walk makes one at nearly every
+# rule that matches, and ``import kubelearn`` should not pay for five more dataclasses.
 class Jump:
     """Walk ``chain``, then the rest of this chain with each packet that returns."""
 
-    chain: str
-    packet: Packet
+    __slots__ = ("chain", "packet")
+
+    def __init__(self, chain: str, packet: Packet) -> None:
+        self.chain = chain
+        self.packet = packet
 
 
-@dataclass(frozen=True, slots=True)
 class Goto:
     """Walk ``chain`` instead of the rest of this chain."""
 
-    chain: str
-    packet: Packet
+    __slots__ = ("chain", "packet")
+
+    def __init__(self, chain: str, packet: Packet) -> None:
+        self.chain = chain
+        self.packet = packet
 
 
-@dataclass(frozen=True, slots=True)
 class Return:
     """Leave this chain; the caller's next rule goes on (a base chain's end: its policy)."""
 
-    packet: Packet
+    __slots__ = ("packet",)
+
+    def __init__(self, packet: Packet) -> None:
+        self.packet = packet
 
 
-@dataclass(frozen=True, slots=True)
 class Final:
     """End the walk of this hook: ``ACCEPT`` (also after DNAT or MASQUERADE), ``DROP``, ``REJECT``…"""
 
-    verdict: str
-    packet: Packet
+    __slots__ = ("verdict", "packet")
+
+    def __init__(self, verdict: str, packet: Packet) -> None:
+        self.verdict = verdict
+        self.packet = packet
 
 
-@dataclass(frozen=True, slots=True)
 class Split:
     """Shares of the packet take different branches, in this order (each packet carries its
     ``prob``).  A bare :class:`Packet` as a branch goes on with the next rule of this chain."""
 
-    branches: tuple[Action, ...]
+    __slots__ = ("branches",)
+
+    def __init__(self, branches: tuple[Action, ...]) -> None:
+        self.branches = branches
 
 
 Action: TypeAlias = "Packet | Jump | Goto | Return | Final | Split"
