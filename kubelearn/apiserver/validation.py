@@ -43,8 +43,8 @@ from ..labels import (
     validate_label_selector,
     validate_labels,
 )
-from .schema import hashable
 from ..versions import DEFAULT_MINOR, cluster_minor, gate_default
+from .schema import hashable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..cluster import Cluster
