@@ -35,6 +35,7 @@ from .names import (
 )
 from .ruleset import gc_paused
 from .trace import Destination, Step, Trace, TraceError
+from .zones import kept_endpoints
 
 __all__ = [
     "MODES",
@@ -52,6 +53,7 @@ __all__ = [
     "endpoint_string",
     "ext_chain",
     "fw_chain",
+    "kept_endpoints",
     "nft_hashed_name",
     "port_hash",
     "rules",

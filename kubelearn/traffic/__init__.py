@@ -9,6 +9,8 @@ events) into a pandas request log by routing every connection through kube-proxy
 - :func:`predicted_shares` — what the rules' probabilities predict per pod;
 - :mod:`analysis <kubelearn.traffic.analysis>` — shares, chi-square, Jain's index,
   stickiness, errors over time;
+- :mod:`zones <kubelearn.traffic.zones>` — :func:`zone_traffic` and :func:`cross_zone_share`:
+  which zone each request came from and was answered in;
 - :func:`read_log` / :func:`write_log` — CSV and Parquet with dtypes intact.
 
 The workload builders (``pods``, ``nodes``, ``external``, ``dns``, ``cluster_ip``,
@@ -43,6 +45,7 @@ from .workload import (
     validate_workload,
     workload,
 )
+from .zones import cross_zone_share, zone_traffic
 
 __all__ = [
     "LOG_COLUMNS",
@@ -73,4 +76,6 @@ __all__ = [
     "validate_workload",
     "workload",
     "write_log",
+    "zone_traffic",
+    "cross_zone_share",
 ]
