@@ -1149,3 +1149,20 @@ def service_address_warnings(svc: Mapping[str, Any]) -> list[str]:
     for i, cidr in enumerate(_l(spec.get("loadBalancerSourceRanges"))):
         out += cidr_warnings(f"spec.loadBalancerSourceRanges[{i}]", cidr)
     return out
+
+
+DEPRECATED_TOPOLOGY_HINTS_ANNOTATION = "service.kubernetes.io/topology-aware-hints"
+
+
+def object_warnings(obj: Mapping[str, Any]) -> list[str]:
+    """The warnings the API server sends back with an accepted create or update (``WarningsOnCreate``;
+    kubectl prints each as ``Warning: <text>`` on stderr).  Services: ``GetWarningsForService``'s
+    deprecated-annotation warning, then its IP and CIDR warnings (:func:`service_address_warnings`)."""
+    if obj.get("kind") != "Service":
+        return []
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    out = []
+    if isinstance(annotations, Mapping) and DEPRECATED_TOPOLOGY_HINTS_ANNOTATION in annotations:
+        out.append(f"annotation {DEPRECATED_TOPOLOGY_HINTS_ANNOTATION} is deprecated, please use "
+                   "service.kubernetes.io/topology-mode instead")
+    return out + service_address_warnings(obj)

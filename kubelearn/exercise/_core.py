@@ -152,7 +152,7 @@ def register(exercise: Exercise) -> Exercise:
 
 
 def registry() -> dict[str, Exercise]:
-    from . import lesson08, lesson09, lesson10, lessons  # noqa: F401  (importing registers every exercise once)
+    from . import lesson08, lesson09, lesson10, lesson11, lessons  # noqa: F401  (importing registers every exercise once)
 
     return _REGISTRY
 

@@ -1,0 +1,77 @@
+"""The API server's warnings: accepted objects it warns about, printed by `kubelearn apply` as kubectl prints
+them (`Warning: <text>` on stderr, before the object's `service/web created` line) and returned by
+`kl.api_warnings`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import kubelearn as kl
+from kubelearn.cli import main
+
+WARNED = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, annotations: {service.kubernetes.io/topology-aware-hints: Auto}}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+  clusterIP: 10.96.0.077
+  loadBalancerSourceRanges: ["203.0.113.000/025"]
+  type: LoadBalancer
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+"""
+
+EXPECTED = [
+    "annotation service.kubernetes.io/topology-aware-hints is deprecated, please use "
+    "service.kubernetes.io/topology-mode instead",
+    'spec.clusterIPs[0]: non-standard IP address "10.96.0.077" will be considered invalid in a future Kubernetes '
+    'release: use "10.96.0.77"',
+    'spec.loadBalancerSourceRanges[0]: non-standard CIDR value "203.0.113.000/025" will be considered invalid in a '
+    'future Kubernetes release: use "203.0.113.0/25"',
+]
+
+
+def test_api_warnings_in_the_api_servers_words() -> None:
+    assert kl.api_warnings(None, WARNED) == EXPECTED
+    # on an existing cluster too; a clean manifest has none
+    assert kl.api_warnings(kl.default_scenario(), WARNED.replace("my-", "")) == EXPECTED
+    assert kl.api_warnings(None, WARNED.split("---")[1]) == []
+
+
+def test_api_warnings_raise_for_a_refused_object() -> None:
+    with pytest.raises(kl.ApplyError, match="spec.ports"):
+        kl.api_warnings(None, "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {ports: []}\n")
+
+
+def test_cli_apply_prints_warnings_on_stderr_then_the_objects(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "web.yaml"
+    f.write_text(WARNED)
+    assert main(["apply", "-f", str(f)]) == 0
+    out, err = capfd.readouterr()
+    assert out == "service/web created\ndeployment.apps/web created\n"
+    assert err == "".join(f"Warning: {w}\n" for w in EXPECTED)
+
+
+def test_cli_validate_prints_warnings_and_valid(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "web.yaml"
+    f.write_text(WARNED)
+    assert main(["validate", "-f", str(f)]) == 0
+    out, err = capfd.readouterr()
+    assert out == "valid\n" and err.startswith("Warning: annotation service.kubernetes.io/topology-aware-hints")
+
+
+def test_cli_apply_needs_files(capfd: pytest.CaptureFixture[str]) -> None:
+    assert main(["apply"]) == 1
+    assert capfd.readouterr().err == "error: must specify one of -f and -k\n"
