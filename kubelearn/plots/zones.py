@@ -68,7 +68,8 @@ def plot_zone_traffic(log: pd.DataFrame, *, count: str = "requests", ax: Axes | 
     crossed = int(sum(counts[i, j] for i in known for j in known if i != j))
     answered = total
     failed = int((log["outcome"].astype(str) != "ok").sum()) if count == "requests" else None
-    ax = new_axes(ax, zone_traffic_figsize(log))
+    if ax is None:
+        ax = new_axes(None, zone_traffic_figsize(log))
     with style():
         peak = counts.max() or 1
         for i in range(k):

@@ -58,13 +58,19 @@ def zone_traffic(log: pd.DataFrame, count: str = "requests") -> pd.DataFrame:
         KubelearnError: for another ``count`` or a log without the zone columns.
     """
     _check(log, count)
-    rows = log if count == "requests" else first_requests(log)
-    ok = rows[rows["outcome"].astype(str).to_numpy() == "ok"]
-    src = ok["client_zone"].astype(str).replace("", NO_ZONE).to_numpy()
-    dst = ok["endpoint_zone"].astype(str).replace("", NO_ZONE).to_numpy()
-    table = (pd.DataFrame({"client_zone": src, "endpoint_zone": dst}).value_counts(sort=False)
-             .rename(count).reset_index().sort_values(["client_zone", "endpoint_zone"], kind="stable")
-             .reset_index(drop=True))
+    rows = log[["connection", "client_zone", "endpoint_zone", "outcome"]]
+    rows.attrs = {}  # pandas deep-copies attrs (the run's parameters) on every step: not needed here
+    rows = rows if count == "requests" else first_requests(rows)
+    ok = rows.loc[(rows["outcome"] == "ok").to_numpy(), ["client_zone", "endpoint_zone"]]
+    # counted on the categories (a few zones), not on the rows' strings: a widget redraws with this
+    for name in ("client_zone", "endpoint_zone"):
+        if not isinstance(ok[name].dtype, pd.CategoricalDtype):
+            ok = ok.assign(**{name: ok[name].astype(str).astype("category")})
+    counts = ok.groupby(["client_zone", "endpoint_zone"], observed=True, sort=False).size()
+    table = pd.DataFrame({"client_zone": [str(a) or NO_ZONE for a, _ in counts.index],
+                          "endpoint_zone": [str(b) or NO_ZONE for _, b in counts.index],
+                          count: counts.to_numpy()})
+    table = table.sort_values(["client_zone", "endpoint_zone"], kind="stable").reset_index(drop=True)
     total = int(table[count].sum())
     table[count] = table[count].astype(np.int64)
     table["share"] = table[count] / total if total else 0.0

@@ -73,6 +73,13 @@ def _local_policy(s: ServiceSettings) -> str:
     return ""
 
 
+def _zonal(s: ServiceSettings) -> str:
+    """The setting that makes each node prefer its own zone's (or node's) endpoints, or ""."""
+    if s.traffic_distribution:
+        return f"trafficDistribution {s.traffic_distribution}"
+    return f"topology-mode {s.topology_mode}" if s.topology_mode else ""
+
+
 def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
     """One line, in plain words, about what the last change does (or what is shown at first)."""
     if old is None:
@@ -83,6 +90,10 @@ def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
         if new.replicas and _local_policy(new):
             return head + (f": with {_local_policy(new)} a node sends its traffic only to its own pods, so the "
                            "shares follow the nodes; the black lines show each pod's predicted share.")
+        if new.replicas and _zonal(new):
+            return head + (f": with {_zonal(new)} each node keeps the endpoints hinted for its zone (when there are "
+                           "hints for it), so the shares follow the zones; the black lines show each pod's "
+                           "predicted share.")
         return head + (f": each pod should get about {_share(new.replicas)}." if new.replicas else ": no pod is ready.")
     changed = [f.name for f in fields(ServiceSettings) if getattr(old, f.name) != getattr(new, f.name)]
     if not changed:
@@ -93,6 +104,9 @@ def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
         "replicas": lambda: (f"replicas {a} → {b}: under {_local_policy(new)} each node splits its own traffic among "
                              "its own ready pods; the black lines show each pod's predicted share." if b and
                              _local_policy(new) else
+                             f"replicas {a} → {b}: under {_zonal(new)} each node splits its traffic among the "
+                             "endpoints hinted for its zone, or all of them when there is no hint for it; the black "
+                             "lines show each pod's predicted share." if b and _zonal(new) else
                              f"replicas {a} → {b}: each ready pod should now get about {_share(b)} of the connections "
                              f"(was {_share(a)})." if b else
                              f"replicas {a} → 0: no pod is ready, so no new connection should find a ready endpoint."),
