@@ -162,3 +162,10 @@ def test_explorer_shows_zones_and_what_each_node_kept(zones) -> None:  # type: i
     # the default cluster has no zones: no zone picture
     plain = ServiceExplorer(kl.default_scenario(), ServiceSettings(connections=300))
     assert not plain.zoned() and "crossed zones" not in plain.explain()
+
+
+def test_topology_picture_names_each_nodes_zone(zones) -> None:  # type: ignore[no-untyped-def]
+    ax = kl.plots.plot_topology(zones)
+    labels = {t.get_gid(): t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("nodelabel:")}
+    assert labels["nodelabel:kind-worker2"].endswith(", zone-b")
+    assert "zone" not in labels["nodelabel:kind-control-plane"]
