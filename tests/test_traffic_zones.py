@@ -169,3 +169,20 @@ def test_topology_picture_names_each_nodes_zone(zones) -> None:  # type: ignore[
     labels = {t.get_gid(): t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("nodelabel:")}
     assert labels["nodelabel:kind-worker2"].endswith(", zone-b")
     assert "zone" not in labels["nodelabel:kind-control-plane"]
+
+
+def test_packet_tracer_says_which_endpoints_the_nodes_kube_proxy_kept(zones) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("ipywidgets")
+    from kubelearn.widgets import PacketTracer
+
+    tracer = PacketTracer(zones)
+    web = next(v for k, v in tracer.inputs["destination"].options if "default/web " in k)
+    tracer.inputs["destination"].value = web
+    node = tracer.inputs["node"].value
+    zone = {"kind-worker": "zone-a", "kind-worker2": "zone-b", "kind-worker3": "zone-c"}[node]
+    assert f"entering {node} ({zone})" in tracer.explain()
+    assert f"keeps 2 of 6 endpoints of default/web: those hinted for {zone}" in tracer.explain()
+    assert tracer.trace is not None and len(tracer.trace.destinations) == 2
+    kubernetes = next(v for k, v in tracer.inputs["destination"].options if "default/kubernetes " in k)
+    tracer.inputs["destination"].value = kubernetes
+    assert "no topology hints, so all of them" in tracer.explain()
