@@ -25,7 +25,7 @@ _EXPORTS: dict[str, str] = {
     "Cluster": "kubelearn.cluster",
     "load": "kubelearn.apply",
     "dry_run": "kubelearn.apply",
-    "api_warnings": "kubelearn.apply",
+    "api_warnings": "kubelearn.responses",
     "dump": "kubelearn.manifest",
     "default_cluster": "kubelearn.topology",
     "SCENARIOS": "kubelearn.scenarios",
@@ -121,7 +121,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import netlab, plots, proxy, traffic, widgets
-    from .apply import api_warnings, dry_run, load
+    from .apply import dry_run, load
     from .cluster import Cluster
     from .controllers import rollout_steps
     from .dns import resolv_conf, resolve
@@ -133,6 +133,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .netlab import NetLab, compare  # type: ignore[no-redef]  # also a submodule name
     from .proxy import categorize_endpoints, kept_endpoints, rules, trace  # type: ignore[no-redef]
     from .proxy.read import diff_rules, explain_rules, read_rules, read_rules_file, trace_rules
+    from .responses import api_warnings
     from .scenarios import SCENARIOS, ServiceSettings, default_scenario, explore_service, scenario, scenario_path
     from .topology import default_cluster
     from .traffic import (  # type: ignore[no-redef]  # simulate, workload: also submodule names

@@ -44,7 +44,7 @@ from .topology import (
 )
 from .workloads import remove
 
-__all__ = ["ResourceMappingError", "api_warnings", "apply", "delete", "dry_run", "load"]
+__all__ = ["ResourceMappingError", "apply", "delete", "dry_run", "load"]
 
 Source = str | os.PathLike[str] | Text | Mapping[str, Any] | Iterable[Mapping[str, Any]]
 
@@ -95,11 +95,6 @@ def load(*sources: Source, seed: int = 0) -> Cluster:
     >>> c.get("Service", "web")["spec"]["clusterIP"].startswith("10.96.")
     True
     """
-    return _load(sources, seed)
-
-
-def _load(sources: tuple[Source, ...], seed: int, report: dict[str, list[str]] | None = None,
-          reconcile: bool = True) -> Cluster:
     docs = read_documents(*sources)
     kind_docs = [d for d in docs if (d.obj.get("apiVersion"), d.kind) == (KIND_API_VERSION, "Cluster")]
     proxy_docs = [d for d in docs if (d.obj.get("apiVersion"), d.kind) == (PROXY_API_VERSION, "KubeProxyConfiguration")]
@@ -115,7 +110,7 @@ def _load(sources: tuple[Source, ...], seed: int, report: dict[str, list[str]] |
     topo = topo or default_topology()
     proxy = _located(lambda: default_proxy_config(topo, proxy_docs[0].obj), proxy_docs[0]) if proxy_docs else None
     cluster = default_cluster(seed=seed, topology=topo, proxy_config=proxy)
-    return _apply_documents(cluster, [d for d in docs if not _is_topology(d)], reconcile=reconcile, report=report)
+    return _apply_documents(cluster, [d for d in docs if not _is_topology(d)])
 
 
 def _located(fn: Callable[[], Any], doc: Document) -> Any:
@@ -180,40 +175,6 @@ def dry_run(cluster: Cluster | None, *sources: Source, seed: int = 0) -> list[Ku
     return []
 
 
-def api_warnings(cluster: Cluster | None, *sources: Source, seed: int = 0) -> list[str]:
-    """The API server's warnings for these manifests: what ``kubectl apply`` prints as
-    ``Warning: <text>`` on stderr, before ``service/web created`` (a server-side dry run).
-
-    A warning never stops an object: it is accepted, and the warning says what a future
-    release may refuse or what the server ignores (``spec.clusterIPs[0]: non-standard IP address
-    "10.96.0.010" will be considered invalid ...``).  Only accepted objects are warned about.
-
-    Args:
-        cluster: the cluster to apply to; ``None`` applies the sources as :func:`load` would.
-        *sources: paths, YAML text or object dicts.
-        seed: used when ``cluster`` is None.
-
-    Raises:
-        ManifestError, ApplyError: as :func:`load` and :func:`apply` (nothing is applied).
-    """
-    return list(_applied(cluster, sources, seed, reconcile=False)[1])
-
-
-def _applied(cluster: Cluster | None, sources: tuple[Source, ...], seed: int, reconcile: bool = True
-             ) -> tuple[Cluster, list[str], list[str]]:
-    """Apply (``cluster`` None: load) and return the cluster, the API server's warnings and
-    kubectl's output in order: each object's ``Warning: ...`` lines (stderr), then its
-    ``service/web created`` line (stdout)."""
-    report: dict[str, list[str]] = {"warnings": [], "results": []}
-    if cluster is None:
-        applied = _load(sources, seed, report, reconcile)
-    else:
-        docs = read_documents(*sources)
-        applied = _apply_documents(cluster, [d for d in docs if not _is_topology(d)], reconcile=reconcile,
-                                   report=report)
-    return applied, report["warnings"], report["results"]
-
-
 def _merge_update(new: dict[str, Any], old: Mapping[str, Any]) -> dict[str, Any]:
     """An update keeps what the server set and the manifest does not mention."""
     meta = new.setdefault("metadata", {})
@@ -247,8 +208,7 @@ def _without_nulls(obj: dict[str, Any]) -> dict[str, Any]:
     return obj
 
 
-def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = True,
-                     report: dict[str, list[str]] | None = None) -> Cluster:
+def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = True) -> Cluster:
     errors: list[KubelearnError] = []
     index = AllocationIndex(cluster)
     # Objects accepted so far, stored together at the end: one copy of the object table
@@ -310,13 +270,6 @@ def _apply_documents(cluster: Cluster, docs: list[Document], reconcile: bool = T
             errors.append(InvalidError(kind, name, field_errors))
             continue
         accepted.append(obj)
-        if report is not None:
-            # kubectl prints each object's warnings (stderr) as its response arrives, then its line
-            report["warnings"] += validation.object_warnings(obj)
-            group = info.api_version.split("/")[0] if "/" in info.api_version else ""
-            report["results"] += [f"Warning: {w}" for w in validation.object_warnings(obj)]
-            report["results"].append(f"{kind.lower()}{'.' + group if group else ''}/{name} "
-                                     f"{'configured' if old is not None else 'created'}")
         latest[key] = obj
         if kind == "Service":
             index.record(obj)

@@ -75,3 +75,13 @@ def test_cli_validate_prints_warnings_and_valid(tmp_path: Path, capfd: pytest.Ca
 def test_cli_apply_needs_files(capfd: pytest.CaptureFixture[str]) -> None:
     assert main(["apply"]) == 1
     assert capfd.readouterr().err == "error: must specify one of -f and -k\n"
+
+
+def test_apply_output_says_configured_for_an_object_that_existed() -> None:
+    from kubelearn.responses import apply_output
+
+    base = kl.default_scenario()
+    svc = "apiVersion: v1\nkind: Service\nmetadata: {name: my-service}\nspec: {selector: {app: MyApp}, ports: [{port: 80}]}\n"
+    cluster, lines = apply_output(base, svc + "---\n" + svc.replace("my-service", "other"))
+    assert lines == ["service/my-service configured", "service/other created"]
+    assert cluster.get("Service", "other")["spec"]["ports"][0]["port"] == 80

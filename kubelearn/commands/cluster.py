@@ -82,7 +82,7 @@ def _validate(args: argparse.Namespace) -> int:
         for err in errors:
             print(str(err), file=sys.stderr)
         return 1
-    from ..apply import api_warnings
+    from ..responses import api_warnings
 
     for warning in api_warnings(None, *sources, seed=args.seed):
         print(f"Warning: {warning}", file=sys.stderr)
@@ -91,12 +91,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from ..apply import _applied
     from ..cli import sources_from_args
+    from ..responses import apply_output
 
     if not args.filenames:
         raise KubelearnError("error: must specify one of -f and -k")
-    _, _, lines = _applied(None, tuple(sources_from_args(args)), args.seed)
+    _, lines = apply_output(None, *sources_from_args(args), seed=args.seed)
     for line in lines:  # as kubectl: an object's warnings on stderr, then its line on stdout
         if line.startswith("Warning: "):
             sys.stdout.flush()
