@@ -34,6 +34,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidError, KubelearnError, NotFoundError
+from .versions import DEFAULT_VERSION
 
 if TYPE_CHECKING:  # pragma: no cover
     from os import PathLike
@@ -144,6 +145,8 @@ class Topology:
     node_port_range: tuple[int, int] = (30000, 32767)
     dns_ip: str = "10.96.0.10"
     kube_proxy_mode: str = "iptables"
+    #: the Kubernetes release every node runs (kind's node image tag, see kubelearn.versions)
+    kubernetes_version: str = DEFAULT_VERSION
 
 
 def _storable(obj: Any) -> dict[str, Any]:

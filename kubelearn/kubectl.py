@@ -27,6 +27,7 @@ import yaml
 
 from .cluster import EPOCH, Cluster, kind_info
 from .errors import KubelearnError, NotFoundError
+from .versions import DEFAULT_VERSION
 
 __all__ = [
     "KubectlOutput",
@@ -38,8 +39,9 @@ __all__ = [
     "tabwrite",
 ]
 
-#: What kind's node image kindest/node:v1.33.1 reports when a Node carries no status.nodeInfo.
-KUBELET_VERSION = "v1.33.1"
+#: The kubelet version of the default release (a Node without status.nodeInfo shows its
+#: cluster's release, ``cluster.topology.kubernetes_version``).
+KUBELET_VERSION = DEFAULT_VERSION
 OS_IMAGE = "Debian GNU/Linux 12 (bookworm)"
 CONTAINER_RUNTIME = "containerd://2.1.1"
 
@@ -301,7 +303,7 @@ def _node_row(cluster: Cluster, node: Mapping[str, Any], wide: bool) -> list[str
             roles.add(value)
     info = status.get("nodeInfo") or {}
     row = [meta["name"], state, ",".join(sorted(roles)) or "<none>", _age(cluster, node),
-           info.get("kubeletVersion") or KUBELET_VERSION]
+           info.get("kubeletVersion") or cluster.topology.kubernetes_version]
     if wide:
         addrs = status.get("addresses") or []
         internal = next((a["address"] for a in addrs if a["type"] == "InternalIP"), "<none>")

@@ -21,6 +21,7 @@ from .apply import Source, apply, load
 from .cluster import KINDS, Cluster
 from .manifest import read_documents
 from .validation import object_warnings
+from .versions import cluster_minor
 
 __all__ = ["api_warnings", "apply_output"]
 
@@ -54,7 +55,8 @@ def apply_output(cluster: Cluster | None, *sources: Source, seed: int = 0) -> tu
         meta = obj.get("metadata") or {}
         name = str(meta.get("name"))
         key = (kind, str(meta.get("namespace") or "default") if info.namespaced else "", name)
-        lines += [f"Warning: {w}" for w in object_warnings(applied.get(kind, name, key[1] or "default"))]
+        lines += [f"Warning: {w}" for w in object_warnings(applied.get(kind, name, key[1] or "default"),
+                                                                   cluster_minor(applied))]
         group = info.api_version.split("/")[0] if "/" in info.api_version else ""
         lines.append(f"{kind.lower()}{'.' + group if group else ''}/{name} {'configured' if key in before else 'created'}")
         before.add(key)

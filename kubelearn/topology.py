@@ -33,7 +33,7 @@ from typing import Any
 from .cluster import Cluster, NodeSpec, Topology
 from .controllers import reconcile
 from .errors import ManifestError
-from .versions import UnsupportedVersionError, image_version
+from .versions import DEFAULT_VERSION, UnsupportedVersionError, image_version, parse_version, release
 
 __all__ = [
     "IPVS_SCHEDULERS",
@@ -56,8 +56,9 @@ PROXY_MODES = ("iptables", "ipvs", "nftables")
 #: IPVS schedulers kube-proxy accepts ("" means rr).
 IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "mh")
 
-#: kind's image for Kubernetes v1.33 nodes (shown in node info only).
-KUBERNETES_VERSION = "v1.33.1"
+#: The Kubernetes version of a cluster whose kind config names no node image (kind's default
+#: image; kubelearn.versions.DEFAULT_VERSION).
+KUBERNETES_VERSION = DEFAULT_VERSION
 #: Allocatable CPU of every modelled node (kind nodes share the host's CPUs; the value itself
 #: is arbitrary, only the proportions between zones count).  Pods: the kubelet's maxPods default.
 NODE_CPU = "8"
@@ -210,6 +211,7 @@ def topology_from_kind_config(doc: Mapping[str, Any]) -> Topology:
         errors.append(_fail("must be a list of nodes", "nodes"))
         nodes = []
     roles: list[tuple[str, Mapping[str, str]]] = []
+    versions: dict[str, list[int]] = {}  # Kubernetes version -> the nodes that run it
     nodes_ok = True
     for i, node in enumerate(nodes):
         if not isinstance(node, Mapping):
@@ -223,18 +225,30 @@ def topology_from_kind_config(doc: Mapping[str, Any]) -> Topology:
                                 f"nodes[{i}].role"))
             nodes_ok = False
             continue
+        # kind picks the Kubernetes version by the node image (its default image without one).
+        version = DEFAULT_VERSION
         if node.get("image") is not None:
-            # kind picks the Kubernetes version by the node image; kubelearn models v1.33 only
-            # and says so rather than render v1.33's rules for another release.
             try:
-                image_version(node.get("image"))
+                found = image_version(node.get("image"))
             except UnsupportedVersionError as exc:
                 errors.append(_fail(str(exc), f"nodes[{i}].image"))
+                found = (0, 0, 0)
+            if found is None:
+                errors.append(_fail("must be a kind node image, kindest/node:vX.Y.Z (kubelearn reads the Kubernetes "
+                                    "version from its tag)", f"nodes[{i}].image"))
+            elif found[0]:
+                version = "v{}.{}.{}".format(*found)
+        versions.setdefault(version, []).append(i)
         labels = node.get("labels") or {}
         if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
             errors.append(_fail("must be a mapping of strings to strings", f"nodes[{i}].labels"))
             labels = {}
         roles.append((role, labels))
+    if len(versions) > 1:
+        # kind would start them (within the version-skew policy); kubelearn models one release.
+        listed = ", ".join(f"{v} (nodes[{', '.join(map(str, ix))}])" for v, ix in sorted(versions.items()))
+        errors.append(_fail(f"nodes run different Kubernetes versions: {listed}; kubelearn models one "
+                            "release per cluster: give every node the same kindest/node image", "nodes"))
     if nodes_ok and not any(r == "control-plane" for r, _ in roles):
         errors.append(_fail("must have at least one control-plane node", "nodes"))
     net = doc.get("networking") or {}
@@ -290,6 +304,7 @@ def topology_from_kind_config(doc: Mapping[str, Any]) -> Topology:
         service_subnet=str(svc_net),
         dns_ip=str(svc_net.network_address + 10),
         kube_proxy_mode=mode,
+        kubernetes_version=next(iter(versions), DEFAULT_VERSION),
     )
 
 
@@ -409,7 +424,7 @@ def default_proxy_config(topology: Topology, doc: Mapping[str, Any] | None = Non
 
 
 # ----------------------------------------------------------------------------- objects
-def _node(spec: NodeSpec, single: bool, cluster_name: str) -> dict[str, Any]:
+def _node(spec: NodeSpec, single: bool, cluster_name: str, version: str) -> dict[str, Any]:
     labels = {
         "beta.kubernetes.io/arch": "amd64",
         "beta.kubernetes.io/os": "linux",
@@ -441,7 +456,7 @@ def _node(spec: NodeSpec, single: bool, cluster_name: str) -> dict[str, Any]:
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                             "message": "kubelet is posting ready status"}],
             "nodeInfo": {"architecture": "amd64", "containerRuntimeVersion": "containerd://2.1.1",
-                         "kubeProxyVersion": KUBERNETES_VERSION, "kubeletVersion": KUBERNETES_VERSION,
+                         "kubeProxyVersion": version, "kubeletVersion": version,
                          "operatingSystem": "linux", "osImage": "Debian GNU/Linux 12 (bookworm)"},
         },
     }
@@ -459,7 +474,9 @@ def system_objects(topology: Topology) -> list[dict[str, Any]]:
     api_ip = str(svc_net.network_address + 1)
     control = [n for n in topology.nodes if n.role == "control-plane"]
     single = len(topology.nodes) == 1
-    objs: list[dict[str, Any]] = [_node(n, single, topology.name) for n in topology.nodes]
+    version = topology.kubernetes_version
+    minor = parse_version(version)[1]
+    objs: list[dict[str, Any]] = [_node(n, single, topology.name, version) for n in topology.nodes]
     objs += [_namespace(n) for n in ("default", "kube-node-lease", "kube-public", "kube-system")]
     objs.append({
         "apiVersion": "v1", "kind": "Service",
@@ -495,12 +512,12 @@ def system_objects(topology: Topology) -> list[dict[str, Any]]:
                  "selector": {"k8s-app": "kube-dns"}, "sessionAffinity": "None", "type": "ClusterIP"},
         "status": {"loadBalancer": {}},
     })
-    objs.append(_coredns())
+    objs.append(_coredns(release(minor).coredns))
     return objs
 
 
-def _coredns() -> dict[str, Any]:
-    """kubeadm's CoreDNS Deployment, with the fields the model uses."""
+def _coredns(tag: str) -> dict[str, Any]:
+    """kubeadm's CoreDNS Deployment, with the fields the model uses (``tag``: its release's CoreDNS)."""
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "coredns", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
@@ -515,7 +532,7 @@ def _coredns() -> dict[str, Any]:
                 "spec": {
                     "containers": [{
                         "name": "coredns",
-                        "image": "registry.k8s.io/coredns/coredns:v1.12.0",
+                        "image": f"registry.k8s.io/coredns/coredns:{tag}",
                         "imagePullPolicy": "IfNotPresent",
                         "args": ["-conf", "/etc/coredns/Corefile"],
                         "ports": [{"containerPort": 53, "name": "dns", "protocol": "UDP"},

@@ -15,8 +15,9 @@ Many mistakes never reach validation: a wrong type fails decoding (:mod:`kubelea
 missing ``protocol`` is defaulted (:mod:`kubelearn.defaults`), and a taken node port fails in
 allocation (:mod:`kubelearn.allocation`), which hides every error found here.
 
-Modelled: Kubernetes v1.33 with default feature gates (Service names are DNS-1035 labels,
-``trafficDistribution`` accepts only ``PreferClose``, IPs are parsed leniently); messages of
+Modelled: the cluster's Kubernetes release (v1.33 to v1.37, :mod:`kubelearn.versions`) with its
+default feature gates (Service names are DNS-1035 labels, ``trafficDistribution`` accepts
+``PreferSameZone``/``PreferSameNode`` from v1.34, IPs are parsed leniently); messages of
 discovery-api-facts §C.3/§C.4.  Updates (``old``) add the rules a learner meets when re-applying:
 a Service's ClusterIP and ``loadBalancerClass``, a Deployment's or ReplicaSet's selector, a
 StatefulSet's fixed spec fields.  Pod validation covers names, containers, ports and the
@@ -43,6 +44,7 @@ from .labels import (
     validate_labels,
 )
 from .schema import hashable
+from .versions import DEFAULT_MINOR, cluster_minor, gate_default
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cluster import Cluster
@@ -54,6 +56,8 @@ __all__ = [
     "legacy_cidr_errors",
     "legacy_ip_errors",
     "service_address_warnings",
+    "service_warnings",
+    "traffic_distributions",
     "not_supported",
     "parse_ip",
     "validate",
@@ -68,7 +72,7 @@ SESSION_AFFINITIES = ("ClientIP", "None")
 TRAFFIC_POLICIES = ("Cluster", "Local")
 IP_FAMILIES = ("IPv4", "IPv6")
 IP_FAMILY_POLICIES = ("PreferDualStack", "RequireDualStack", "SingleStack")
-TRAFFIC_DISTRIBUTIONS = ("PreferClose",)  # PreferSameZone/PreferSameNode: alpha gate, off in 1.33
+TRAFFIC_DISTRIBUTIONS = ("PreferClose",)  # v1.33: PreferSameZone/PreferSameNode behind an alpha gate, off
 MAX_CLIENT_IP_TIMEOUT = 86400
 LB_SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
 
@@ -340,12 +344,23 @@ def _load_balancer_class(spec: Mapping[str, Any], old_spec: Mapping[str, Any] | 
     return errs
 
 
-def validate_service(svc: Mapping[str, Any], old: Mapping[str, Any] | None = None) -> list[FieldError]:
+def traffic_distributions(minor: int = DEFAULT_MINOR) -> tuple[str, ...]:
+    """The ``spec.trafficDistribution`` values release 1.``minor`` accepts, in the order its
+    "supported values" list prints them: ``PreferSameZone`` and ``PreferSameNode`` only with
+    the PreferSameTrafficDistribution gate (alpha, off in v1.33; beta, on from v1.34)."""
+    if gate_default("PreferSameTrafficDistribution", minor):
+        return ("PreferClose", "PreferSameZone", "PreferSameNode")
+    return TRAFFIC_DISTRIBUTIONS
+
+
+def validate_service(svc: Mapping[str, Any], old: Mapping[str, Any] | None = None,
+                     minor: int = DEFAULT_MINOR) -> list[FieldError]:
     """``ValidateService`` (and ``ValidateServiceUpdate`` with ``old``), in upstream's order.
 
     Args:
         svc: a defaulted, allocated Service.
         old: the stored Service this one replaces, if any.
+        minor: the Kubernetes release (1.``minor``) whose feature gates apply.
     """
     spec = _m(svc.get("spec"))
     meta = _m(svc.get("metadata"))
@@ -451,7 +466,7 @@ def validate_service(svc: Mapping[str, Any], old: Mapping[str, Any] | None = Non
         # Upstream's path really lacks "spec." here; defaulting makes it unreachable anyway.
         errs.append(FieldError("allocateLoadBalancerNodePorts", REQUIRED))
     errs += _load_balancer_class(spec, None)
-    errs += _traffic_policies(spec)
+    errs += _traffic_policies(spec, minor)
     errs += validate_load_balancer_status(_m(_m(svc.get("status")).get("loadBalancer")))
     return errs
 
@@ -508,7 +523,7 @@ def _client_ip_config(cfg: Any) -> list[FieldError]:
     return []
 
 
-def _traffic_policies(spec: Mapping[str, Any]) -> list[FieldError]:
+def _traffic_policies(spec: Mapping[str, Any], minor: int = DEFAULT_MINOR) -> list[FieldError]:
     errs: list[FieldError] = []
     etp = _s(spec.get("externalTrafficPolicy"))
     if not _externally_accessible(spec):
@@ -535,8 +550,8 @@ def _traffic_policies(spec: Mapping[str, Any]) -> list[FieldError]:
     elif str(itp) not in TRAFFIC_POLICIES:
         errs.append(not_supported("spec.internalTrafficPolicy", itp, TRAFFIC_POLICIES))
     td = spec.get("trafficDistribution")
-    if td is not None and str(td) not in TRAFFIC_DISTRIBUTIONS:
-        errs.append(not_supported("spec.trafficDistribution", td, TRAFFIC_DISTRIBUTIONS))
+    if td is not None and str(td) not in traffic_distributions(minor):
+        errs.append(not_supported("spec.trafficDistribution", td, traffic_distributions(minor)))
     return errs
 
 
@@ -991,6 +1006,8 @@ def validate(obj: Mapping[str, Any], cluster: Cluster | None = None,
     >>> print(validate(svc)[0])  # doctest: +ELLIPSIS
     metadata.name: Invalid value: "Web": a DNS-1035 label must consist of lower case alphanumeric characters ...
     """
+    if obj.get("kind") == "Service":  # what it accepts depends on the release's feature gates
+        return validate_service(obj, old, cluster_minor(cluster) if cluster is not None else DEFAULT_MINOR)
     fn = _VALIDATORS.get(str(obj.get("kind")))
     if fn is None:
         return []
@@ -1151,13 +1168,30 @@ def service_address_warnings(svc: Mapping[str, Any]) -> list[str]:
     return out
 
 
+#: ``GetWarningsForService``'s deprecation of the original value (pkg/api/service/warnings.go,
+#: added with PreferSameTrafficDistribution's GA, PR #134457, v1.35).
+PREFER_CLOSE_WARNING = 'spec.trafficDistribution: "PreferClose" is deprecated; use "PreferSameZone"'
+
+
+def service_warnings(svc: Mapping[str, Any], minor: int = DEFAULT_MINOR) -> list[str]:
+    """The warnings ``kubectl apply`` prints for a Service on release 1.``minor``, in
+    ``GetWarningsForService``'s order: the address warnings (:func:`service_address_warnings`),
+    then, from v1.35, ``trafficDistribution: PreferClose`` is deprecated in favour of
+    ``PreferSameZone`` (same meaning, explicit name)."""
+    out = service_address_warnings(svc)
+    spec = svc.get("spec") if isinstance(svc, Mapping) else None
+    if minor >= 35 and isinstance(spec, Mapping) and spec.get("trafficDistribution") == "PreferClose":
+        out.append(PREFER_CLOSE_WARNING)
+    return out
+
+
 DEPRECATED_TOPOLOGY_HINTS_ANNOTATION = "service.kubernetes.io/topology-aware-hints"
 
 
-def object_warnings(obj: Mapping[str, Any]) -> list[str]:
-    """The warnings the API server sends back with an accepted create or update (``WarningsOnCreate``;
-    kubectl prints each as ``Warning: <text>`` on stderr).  Services: ``GetWarningsForService``'s
-    deprecated-annotation warning, then its IP and CIDR warnings (:func:`service_address_warnings`)."""
+def object_warnings(obj: Mapping[str, Any], minor: int = DEFAULT_MINOR) -> list[str]:
+    """The warnings the API server of release 1.``minor`` sends back with an accepted create or
+    update (``WarningsOnCreate``; kubectl prints each as ``Warning: <text>`` on stderr).  Services:
+    ``GetWarningsForService``'s deprecated-annotation warning, then :func:`service_warnings`."""
     if obj.get("kind") != "Service":
         return []
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
@@ -1165,4 +1199,4 @@ def object_warnings(obj: Mapping[str, Any]) -> list[str]:
     if isinstance(annotations, Mapping) and DEPRECATED_TOPOLOGY_HINTS_ANNOTATION in annotations:
         out.append(f"annotation {DEPRECATED_TOPOLOGY_HINTS_ANNOTATION} is deprecated, please use "
                    "service.kubernetes.io/topology-mode instead")
-    return out + service_address_warnings(obj)
+    return out + service_warnings(obj, minor)

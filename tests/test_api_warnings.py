@@ -85,3 +85,17 @@ def test_apply_output_says_configured_for_an_object_that_existed() -> None:
     cluster, lines = apply_output(base, svc + "---\n" + svc.replace("my-service", "other"))
     assert lines == ["service/my-service configured", "service/other created"]
     assert cluster.get("Service", "other")["spec"]["ports"][0]["port"] == 80
+
+
+def test_prefer_close_is_deprecated_from_v1_35() -> None:
+    """GetWarningsForService warns about PreferClose from v1.35 (PreferSameZone's GA); v1.33 does not."""
+    from kubelearn.validation import PREFER_CLOSE_WARNING
+    from kubelearn.versions import cluster_minor
+
+    svc = ("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+           "spec: {selector: {app: web}, ports: [{port: 80}], trafficDistribution: PreferClose}\n")
+    old = ("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n"
+           "  image: kindest/node:v1.33.1\n---\n")
+    default = kl.api_warnings(None, svc)
+    assert default == ([PREFER_CLOSE_WARNING] if cluster_minor(kl.default_scenario()) >= 35 else [])
+    assert kl.api_warnings(None, old + svc) == []

@@ -90,9 +90,9 @@ def test_get_endpointslices_and_nodes(capsys: pytest.CaptureFixture[str]) -> Non
     code, out, _ = run(capsys, "get", "nodes")
     assert out.splitlines() == [
         "NAME                 STATUS   ROLES           AGE   VERSION",
-        "kind-control-plane   Ready    control-plane   0s    v1.33.1",
-        "kind-worker          Ready    <none>          0s    v1.33.1",
-        "kind-worker2         Ready    <none>          0s    v1.33.1",
+        "kind-control-plane   Ready    control-plane   0s    v1.35.0",
+        "kind-worker          Ready    <none>          0s    v1.35.0",
+        "kind-worker2         Ready    <none>          0s    v1.35.0",
     ]
 
 

@@ -129,8 +129,8 @@ def test_get_nodes() -> None:
     c = _cluster(now=3 * 86400)
     assert get(c, "no") == (
         "NAME                 STATUS   ROLES           AGE   VERSION\n"
-        "kind-control-plane   Ready    control-plane   3d    v1.33.1\n"
-        "kind-worker          Ready    <none>          3d    v1.33.1\n"
+        "kind-control-plane   Ready    control-plane   3d    v1.35.0\n"
+        "kind-worker          Ready    <none>          3d    v1.35.0\n"
     )
     wide = get(c, "nodes", output="wide").splitlines()
     assert wide[0].split()[5:7] == ["INTERNAL-IP", "EXTERNAL-IP"]

@@ -126,12 +126,16 @@ def test_node_hints_need_the_gate(zones: kl.Cluster) -> None:
     for ep in slices[0]["endpoints"]:
         assert ep["hints"] == {"forZones": [{"name": ep["zone"]}], "forNodes": [{"name": ep["nodeName"]}]}
     c = zones.with_objects(slices)
-    assert len(_ids(c, "kind-worker", "web")) == 2  # gate off: the zone's two endpoints
+    c = dataclasses.replace(c, topology=dataclasses.replace(c.topology, kubernetes_version="v1.33.1"))
+    assert len(_ids(c, "kind-worker", "web")) == 2  # v1.33, gate off: the zone's two endpoints
     on = dataclasses.replace(c, proxy_config={**c.proxy_config, "featureGates": {"PreferSameTrafficDistribution": True}})
     pods = {p["status"]["podIP"]: p["spec"]["nodeName"] for p in on.pods()}
     got = _ids(on, "kind-worker", "web")
     assert len(got) == 2 and {pods[e.split(":")[0]] for e in got} == {"kind-worker"}
     assert "KUBE-SVC" in str(rules(on, "kind-worker"))
+    # v1.34 and later: the gate is on by default, the node's own endpoints only
+    later = dataclasses.replace(c, topology=dataclasses.replace(c.topology, kubernetes_version="v1.35.0"))
+    assert {pods[e.split(":")[0]] for e in _ids(later, "kind-worker", "web")} == {"kind-worker"}
 
 
 def test_kube_proxy_configuration_feature_gates_switch_node_hints_on() -> None:
@@ -144,7 +148,12 @@ def test_kube_proxy_configuration_feature_gates_switch_node_hints_on() -> None:
     from kubelearn.proxy import proxy_settings
 
     assert proxy_settings(c, "kind-worker")["prefer_same_node"] is True
-    assert proxy_settings(kl.scenario("three-zones"), "kind-worker")["prefer_same_node"] is False  # v1.33 default
+    import dataclasses
+
+    old = kl.scenario("three-zones")
+    old = dataclasses.replace(old, topology=dataclasses.replace(old.topology, kubernetes_version="v1.33.1"))
+    assert proxy_settings(old, "kind-worker")["prefer_same_node"] is False  # v1.33's default
+    assert proxy_settings(kl.scenario("three-zones"), "kind-worker")["prefer_same_node"] is True  # v1.35's
 
 
 def test_feature_gates_must_be_booleans() -> None:

@@ -265,8 +265,11 @@ def test_row37_external_ips(ip: str, detail: str) -> None:
 
 
 def test_row38_traffic_distribution() -> None:
+    from kubelearn.validation import validate_service
+
     assert errors(service(trafficDistribution="PreferClose")) == []
-    assert errors(service(trafficDistribution="PreferSameZone")) == [
+    assert errors(service(trafficDistribution="PreferSameZone")) == []  # the default release, v1.35
+    assert [str(e) for e in validate_service(service(trafficDistribution="PreferSameZone"), minor=33)] == [
         'spec.trafficDistribution: Unsupported value: "PreferSameZone": supported values: "PreferClose"']
 
 

@@ -107,6 +107,8 @@ def _rules(args: argparse.Namespace) -> int:
         return _usage_error(args.parser, f'argument --view: view "{args.view}" does not exist in {mode} mode '
                                          f"(use {shown})")
     rs = rules(cluster, args.node, mode=args.mode, view=args.view)
+    for warning in getattr(rs, "warnings", ()):  # kube-proxy's own start-up warnings (its log)
+        print(f"kube-proxy warning: {warning}", file=sys.stderr)
     print(str(rs), end="")
     return 0
 

@@ -8,7 +8,8 @@ itself.  Three *modes* program three different kernel subsystems for the same ou
 ``KUBE-SERVICES``), ``nftables`` (GA in v1.33: verdict maps, one lookup per packet) and
 ``ipvs`` (an in-kernel load balancer with schedulers, deprecated in v1.35).
 
-:func:`rules` renders what kube-proxy v1.33 writes on a node; :func:`trace` follows one new
+:func:`rules` renders what kube-proxy of the cluster's release (v1.33 to v1.37; the nftables
+layout changed in v1.36, see :mod:`kubelearn.proxy.nftables`) writes on a node; :func:`trace` follows one new
 connection through *those* rules and says which endpoints it can reach, with which
 probability, and whether its source is masqueraded.
 """
@@ -19,6 +20,7 @@ import weakref
 from typing import Any
 
 from ..cluster import Cluster
+from ..versions import cluster_minor, kube_proxy_warnings
 from .config import ProxyConfigError, proxy_settings
 from .endpoints import Categorized, Endpoint, ServicePort, categorize_endpoints, service_ports
 from .iptables import IptablesRuleset, build_iptables
@@ -121,6 +123,8 @@ def _build(cluster: Cluster, node: str, m: str, view: str, settings: dict[str, A
             raise ProxyConfigError(f'unknown view "{view}" for ipvs mode: use ipvsadm')
         rs = build_ipvs(cluster, node, settings)
     rs.view = view
+    # what kube-proxy of this release logs at start (IPVS mode: deprecated from v1.35)
+    rs.warnings = kube_proxy_warnings(m, cluster_minor(cluster))
     return rs
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..cluster import Cluster
 from ..errors import KubelearnError
-from ..versions import feature_gate
+from ..versions import cluster_minor, feature_gate
 
 __all__ = ["ProxyConfigError", "node_zones", "nodeport_ips", "proxy_settings"]
 
@@ -66,7 +66,8 @@ def proxy_settings(cluster: Cluster, node: str, mode: str | None = None) -> dict
         "node_ip": node_ip,
         "node_addresses": _node_addresses(node_obj, node_ip),
         "zone": _zone(node_obj),
-        "prefer_same_node": feature_gate(pc, "PreferSameTrafficDistribution"),
+        "minor": cluster_minor(cluster),  # the Kubernetes release 1.minor: its kube-proxy's rules
+        "prefer_same_node": feature_gate(pc, "PreferSameTrafficDistribution", cluster_minor(cluster)),
         "local_cidr": local_cidr,
         "masquerade_all": bool(masq.get("masqueradeAll", False)),
         "mark": mark,

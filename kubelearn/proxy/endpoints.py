@@ -277,9 +277,9 @@ def service_ports(cluster: Cluster) -> list[ServicePort]:
     kube-proxy skips them.  The sort stands in for Go's random map order (the order of
     services inside ``KUBE-SERVICES`` is not stable on a real node).
     """
-    from ..versions import feature_gate
+    from ..versions import cluster_minor, feature_gate
 
-    node_hints = feature_gate(cluster.proxy_config, "PreferSameTrafficDistribution")
+    node_hints = feature_gate(cluster.proxy_config, "PreferSameTrafficDistribution", cluster_minor(cluster))
     out: list[ServicePort] = []
     # One pass over the slices (a per-service lookup would be O(services x slices)).
     by_service: dict[tuple[str, str], list[dict[str, Any]]] = {}

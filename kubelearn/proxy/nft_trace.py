@@ -6,8 +6,10 @@ dstnat-10: the loadBalancerSourceRanges check, before any DNAT), then ``nat-*`` 
 one ``vmap @service-ips`` lookup picks the service chain), then after routing
 ``filter-input``/``filter-forward``/``filter-output`` (no-endpoint REJECT/DROP, invalid
 ClusterIP ports), and finally ``nat-postrouting`` (masquerade marked packets).  ``numgen
-random mod N vmap`` branches into N endpoint chains, 1/N each; an affinity set lookup finds
-nothing for a first connection.  Like the iptables tracer it interprets the rules the text
+random mod N vmap`` branches into N endpoint chains, 1/N each (from v1.36 ``dnat … numgen
+random mod N map`` DNATs to one of N endpoints directly, and a ``hairpin-connections`` set
+lookup masquerades a pod reaching itself); an affinity set lookup finds nothing for a first
+connection.  Like the iptables tracer it interprets the rules the text
 views print (:class:`~kubelearn.proxy.nftables.NftRule` expressions), not a shortcut.
 """
 
@@ -79,6 +81,10 @@ class NftWalker(Walker):
                 ok = self.is_local(pk.src)
             elif k == "mark_clear":
                 ok = not pk.mark
+            elif k == "mark_set":  # v1.36+: mark and 0x4000 != 0
+                ok = pk.mark
+            elif k == "hairpin":  # v1.36+: ct status dnat ip saddr . ip daddr . proto . dport @set
+                ok = pk.dnat is not None and (str(pk.src), str(pk.dst), pk.proto, pk.dport) in self.rs.lookup(e[1])
             elif k == "l4proto":
                 ok = pk.proto == e[1]
             elif k == "dport":
@@ -110,6 +116,11 @@ class NftWalker(Walker):
             elif k == "update":
                 pk = replace(pk, affinity=int(e[1]))
                 ok = True
+            elif k == "dnat_numgen":  # v1.36+: dnat ip addr . port to numgen random mod N map { i : ip . port }
+                n = len(e[1])
+                p = Fraction(1, n)
+                self.record(TABLE, r.chain, r.text, True, pk, p)
+                return [(replace(pk, prob=pk.prob * p).dnatted(t, r.chain), "ACCEPT") for t in e[1]], pk
             elif k == "dnat":
                 self.record(TABLE, r.chain, r.text, True, pk)
                 return [(pk.dnatted(e[1], r.chain), "ACCEPT")], pk

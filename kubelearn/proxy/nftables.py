@@ -13,6 +13,18 @@ endpoint-…, … }`` rule, so every endpoint gets exactly 1/N.  Chain names are
 
 Differences from iptables mode that a real node shows too: NodePorts are served only on the
 node's primary IP by default (``nodePortAddresses: ["primary"]``), never on 127.0.0.1.
+
+**The layout changes with the release** (``docs/versions.md`` has the sources).  Up to v1.35
+each endpoint has its own ``endpoint-…`` chain (hairpin masquerade, then ``dnat to``) and
+marking for masquerade jumps to a ``mark-for-masquerade`` chain.  From v1.36 the mark is set
+inline (``mark set mark or 0x4000``, PR #135800), one rule in ``services`` marks traffic to any
+ClusterIP from outside the pod network, a service chain DNATs directly with ``dnat ip addr .
+port to numgen random mod N map { 0 : IP . PORT , … }`` (no endpoint chains), and hairpin
+connections (a pod reaching itself through its Service) are masqueraded through the
+``hairpin-connections`` set (PR #136499).  Only what a published source shows is rendered:
+session affinity, loadBalancerSourceRanges, ``Local`` traffic policies and ``masqueradeAll``
+under v1.36+, and v1.37's single-endpoint Services (PR #140723, reworked by #140960), are
+refused with an error naming what is missing.
 """
 
 from __future__ import annotations
@@ -20,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..cluster import Cluster
-from .config import nodeport_ips, proxy_settings
+from .config import ProxyConfigError, nodeport_ips, proxy_settings
 from .endpoints import ServicePort, categorize_endpoints
 from .names import nft_endpoint_base, nft_hashed_name, nft_service_base
 from .ruleset import check_cidr, check_settings, checked_service_ports
@@ -60,6 +72,13 @@ BASE_CHAINS: dict[str, tuple[str, str, int]] = {
 }
 PLAIN_CHAINS = ("cluster-ips-check", "firewall-check", "mark-for-masquerade", "masquerading",
                 "nodeport-endpoints-check", "reject-chain", "services", "service-endpoints-check")
+#: v1.36+: the set the ``masquerading`` chain checks for hairpin connections (PR #136499;
+#: type and comment as ``nft list`` prints them on a v1.36.2 node, docs/versions.md).
+HAIRPIN_SET = ("hairpin-connections", ("set", "ipv4_addr . ipv4_addr . inet_proto . inet_service",
+                                       "service hairpin connections"))
+#: The first release with the v1.36 layout; the first with v1.37's single-endpoint change.
+LAYOUT_136 = 36
+SINGLE_ENDPOINT_137 = 37
 # nft prints standard priorities by name where the hook allows it.
 _PRIO_NAMES = {("prerouting", -110): "dstnat - 10", ("prerouting", -100): "dstnat", ("postrouting", 100): "srcnat"}
 
@@ -94,11 +113,15 @@ class NftablesRuleset:
 
     mode = "nftables"
 
-    def __init__(self, node: str, node_ip: str):
+    def __init__(self, node: str, node_ip: str, minor: int = 33):
         self.node = node
         self.node_ip = node_ip
+        self.minor = minor  # the Kubernetes release 1.minor whose kube-proxy wrote these rules
         self.view = "list"
-        self.elements: dict[str, list[tuple[str, Any, Any]]] = {n: [] for n in SETS}  # (text, key, verdict)
+        # v1.36+ adds the hairpin set (listed first on a real node)
+        self.sets: dict[str, tuple[str, str, str]] = (
+            {HAIRPIN_SET[0]: HAIRPIN_SET[1], **SETS} if minor >= LAYOUT_136 else dict(SETS))
+        self.elements: dict[str, list[tuple[str, Any, Any]]] = {n: [] for n in self.sets}  # (text, key, verdict)
         self.affinity_sets: dict[str, int] = {}
         self.chains: dict[str, list[NftRule]] = {}
         self.chain_comments: dict[str, str] = {"reject-chain": "helper for @no-endpoint-services / @no-endpoint-nodeports"}
@@ -120,7 +143,7 @@ class NftablesRuleset:
     def nft_input(self) -> str:
         """The transaction kube-proxy sends with ``nft -f`` (knftables syntax)."""
         lines = [f'add table {T} {{ comment "rules for kube-proxy" ; }}']
-        for name, (kind, typ, comment) in SETS.items():
+        for name, (kind, typ, comment) in self.sets.items():
             lines.append(f'add {kind} {T} {name} {{ type {typ} ; comment "{comment}" ; }}')
         for name, secs in self.affinity_sets.items():
             lines.append(f"add set {T} {name} {{ type ipv4_addr ; flags dynamic,timeout ; timeout {secs}s ; }}")
@@ -134,7 +157,7 @@ class NftablesRuleset:
                 lines.append(f"add chain {T} {name}")
         for name, rules in self.chains.items():
             lines.extend(f"add rule {T} {name} {r.text}" for r in rules)
-        for name in SETS:
+        for name in self.sets:
             for text, _, _ in self.elements[name]:
                 lines.append(f"add element {T} {name} {{ {text} }}")
         return "\n".join(lines) + "\n"
@@ -142,7 +165,7 @@ class NftablesRuleset:
     def list_text(self) -> str:
         """What ``nft list table ip kube-proxy`` prints on the node."""
         out = [f"table {T} {{", '\tcomment "rules for kube-proxy"']
-        for name, (kind, typ, comment) in SETS.items():
+        for name, (kind, typ, comment) in self.sets.items():
             out.append(f"\t{kind} {name} {{")
             out.append(f"\t\ttype {typ}")
             out.append(f'\t\tcomment "{comment}"')
@@ -192,11 +215,17 @@ def build_nftables(cluster: Cluster, node: str, settings: dict[str, Any] | None 
     st = settings or proxy_settings(cluster, node, "nftables")
     check_settings(st)
     ports = checked_service_ports(cluster)
-    rs = NftablesRuleset(node, st["node_ip"])
+    minor = int(st.get("minor", 33))
+    rs = NftablesRuleset(node, st["node_ip"], minor)
     mark = st["mark"]
     cidr = st["local_cidr"]
+    new = minor >= LAYOUT_136
+    if new and st["masquerade_all"]:
+        raise _not_modelled(minor, "nftables.masqueradeAll: true",
+                            "where kube-proxy marks ClusterIP traffic with masqueradeAll")
     for name in sorted([*PLAIN_CHAINS, *BASE_CHAINS]):
-        rs.chains[name] = []
+        if not (new and name == "mark-for-masquerade"):  # inlined from v1.36 (PR #135800)
+            rs.chains[name] = []
     svc_cidr = check_cidr(f'cluster "{cluster.topology.name}"', "networking.serviceSubnet", cluster.topology.service_subnet)
     rs.add("cluster-ips-check", 'ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"',
            ("daddr_in_set", "cluster-ips"), ("reject",))
@@ -211,16 +240,28 @@ def build_nftables(cluster: Cluster, node: str, settings: dict[str, Any] | None 
     rs.add("filter-output", "ct state new jump service-endpoints-check", ("jump", "service-endpoints-check"))
     rs.add("filter-output", "ct state new jump cluster-ips-check", ("jump", "cluster-ips-check"))
     rs.add("firewall-check", "ip daddr . meta l4proto . th dport vmap @firewall-ips", ("vmap3", "firewall-ips"))
-    rs.add("mark-for-masquerade", f"mark set mark or {mark}", ("mark_or",))
-    rs.add("masquerading", f"mark and {mark} == 0 return", ("mark_clear",), ("return",))
-    rs.add("masquerading", f"mark set mark xor {mark}", ("mark_xor",))
-    rs.add("masquerading", "masquerade fully-random", ("masquerade",))
+    if new:
+        # one rule masquerades marked packets (clearing the mark first), one hairpin connections
+        rs.add("masquerading", f"mark and {mark} != 0 mark set mark xor {mark} masquerade fully-random",
+               ("mark_set",), ("mark_xor",), ("masquerade",))
+        rs.add("masquerading", "ct status dnat ip saddr . ip daddr . meta l4proto . th dport @hairpin-connections "
+               "masquerade fully-random", ("hairpin", HAIRPIN_SET[0]), ("masquerade",))
+    else:
+        rs.add("mark-for-masquerade", f"mark set mark or {mark}", ("mark_or",))
+        rs.add("masquerading", f"mark and {mark} == 0 return", ("mark_clear",), ("return",))
+        rs.add("masquerading", f"mark set mark xor {mark}", ("mark_xor",))
+        rs.add("masquerading", "masquerade fully-random", ("masquerade",))
     rs.add("nat-output", "jump services", ("jump", "services"))
     rs.add("nat-postrouting", "jump masquerading", ("jump", "masquerading"))
     rs.add("nat-prerouting", "jump services", ("jump", "services"))
     rs.add("nodeport-endpoints-check", "ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports",
            ("daddr_in_set", "nodeport-ips"), ("vmap2", "no-endpoint-nodeports"))
     rs.add("reject-chain", "reject", ("reject",))
+    if new and cidr:
+        # v1.36+: one rule for every ClusterIP instead of one per service chain
+        rs.add("services", f"ip daddr @cluster-ips ip saddr != {cidr} mark set mark or {mark} "
+               'comment "masquerade clusterIP traffic from outside cluster"',
+               ("daddr_in_set", "cluster-ips"), ("saddr_not", cidr), ("mark_or",))
     rs.add("services", "ip daddr . meta l4proto . th dport vmap @service-ips", ("vmap3", "service-ips"))
     rs.add("services", "ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports",
            ("daddr_in_set", "nodeport-ips"), ("vmap2", "service-nodeports"))
@@ -233,8 +274,83 @@ def build_nftables(cluster: Cluster, node: str, settings: dict[str, Any] | None 
         if ip != "127.0.0.1":  # nftables mode never serves NodePorts on localhost
             rs.elements["nodeport-ips"].append((ip, ip, True))
     for sp in ports:
-        _service(rs, sp, node, cidr, st["masquerade_all"], st.get("zone", ""), bool(st.get("prefer_same_node")))
+        if new:
+            _service_136(rs, sp, node, mark, st.get("zone", ""), bool(st.get("prefer_same_node")))
+        else:
+            _service(rs, sp, node, cidr, st["masquerade_all"], st.get("zone", ""), bool(st.get("prefer_same_node")))
     return rs
+
+
+def _not_modelled(minor: int, what: str, missing: str) -> ProxyConfigError:
+    """The error for a v1.36+ nftables combination kubelearn has no upstream source for."""
+    return ProxyConfigError(
+        f"kube-proxy v1.{minor}'s nftables rules for {what} are not modelled by kubelearn: no published "
+        f"kube-proxy test or dump shows {missing} in the v1.36+ layout (no endpoint chains; docs/versions.md). "
+        "Use kubeProxyMode iptables or ipvs, or a kindest/node:v1.35 image, whose nftables rules are modelled")
+
+
+def _service_136(rs: NftablesRuleset, sp: ServicePort, node: str, mark: str, zone: str = "",
+                 prefer_same_node: bool = False) -> None:
+    """One service port in the v1.36+ layout: no endpoint chains, ``numgen … map`` DNAT.
+
+    Rendered from kube-proxy's own test output where it exists (TestOverallNFTablesRules' svc1
+    as quoted in PR #140362's diff) and a ``nft list`` of a v1.36.2 node; everything else
+    is refused by :func:`_not_modelled` rather than guessed.
+    """
+    owner = (f"{sp.namespace}/{sp.name}", sp.port_name)
+    spn = sp.spn
+    where = f'Service "{sp.namespace}/{sp.name}" port "{sp.port_name or sp.port}"'
+    if sp.affinity_timeout is not None:
+        raise _not_modelled(rs.minor, f"{where} (sessionAffinity: ClientIP)", "how session affinity is kept")
+    if sp.internal_local or sp.external_local:
+        raise _not_modelled(rs.minor, f"{where} (a Local traffic policy)", "the local-… chains")
+    if sp.lb_ips and sp.source_ranges:
+        raise _not_modelled(rs.minor, f"{where} (loadBalancerSourceRanges)", "the firewall-… chains")
+    base = nft_service_base(sp.namespace, sp.name, sp.protocol, sp.port_name)
+    svc_c = nft_hashed_name("service", base)
+    ext_c = nft_hashed_name("external", base)
+    proto = sp.proto
+    cat = categorize_endpoints(sp, node, zone, prefer_same_node)
+    has = cat.has_any_endpoints and bool(cat.cluster)
+
+    def elem(mapname: str, key: Any, keytext: str, target: str | None) -> None:
+        if target is None:  # no endpoints: reject (kube-proxy's no-endpoint maps)
+            rs.elements[mapname].append((f'{keytext} comment "{spn}" : goto reject-chain', key,
+                                         ("goto", "reject-chain", owner)))
+        else:
+            rs.elements[mapname].append((f"{keytext} : goto {target}", key, ("goto", target, owner)))
+
+    if sp.cluster_ip not in rs._cluster_ips:
+        rs._cluster_ips.add(sp.cluster_ip)
+        rs.elements["cluster-ips"].append((sp.cluster_ip, sp.cluster_ip, True))
+    k3 = f"{sp.cluster_ip} . {proto} . {sp.port}"
+    elem("service-ips" if has else "no-endpoint-services", (sp.cluster_ip, proto, sp.port), k3, svc_c if has else None)
+    for ip in (*sp.external_ips, *sp.lb_ips):
+        elem("service-ips" if has else "no-endpoint-services", (ip, proto, sp.port), f"{ip} . {proto} . {sp.port}",
+             ext_c if has else None)
+    if sp.node_port:
+        elem("service-nodeports" if has else "no-endpoint-nodeports", (proto, sp.node_port),
+             f"{proto} . {sp.node_port}", ext_c if has else None)
+    if not has:
+        return
+    eps = cat.cluster
+    if rs.minor >= SINGLE_ENDPOINT_137 and len(eps) == 1:
+        raise _not_modelled(rs.minor, f"{where} (a single endpoint)",
+                            "the final form of the single-endpoint DNAT rule (PR #140723, reworked by #140960)")
+    rs.chains.setdefault(svc_c, [])
+    pairs = " , ".join(f"{i} : {e.ip} . {e.port}" for i, e in enumerate(eps))
+    rs.add(svc_c, f"meta l4proto {proto} dnat ip addr . port to numgen random mod {len(eps)} map {{ {pairs} }}",
+           ("l4proto", proto), ("dnat_numgen", tuple(e.address for e in eps)), owner=owner)
+    if sp.externally_accessible:
+        rs.chains.setdefault(ext_c, [])
+        rs.add(ext_c, f"mark set mark or {mark}", ("mark_or",), owner=owner)
+        rs.add(ext_c, f"goto {svc_c}", ("goto", svc_c), owner=owner)
+    hairpin = rs.lookup(HAIRPIN_SET[0])
+    for e in cat.all_reachable:
+        key = (e.ip, e.ip, proto, e.port)
+        if key not in hairpin:  # a set: one element per endpoint however many Services use it
+            hairpin[key] = True
+            rs.elements[HAIRPIN_SET[0]].append((f"{e.ip} . {e.ip} . {proto} . {e.port}", key, True))
 
 
 def _service(rs: NftablesRuleset, sp: ServicePort, node: str, cidr: str, masq_all: bool,

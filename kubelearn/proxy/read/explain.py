@@ -373,7 +373,8 @@ def _explain_nft(rules: Any) -> list[ServicePortReport]:
         ext_policy = None
         if ext and ext in rs.chains:
             texts = [r.text for r in rs.chains[ext]]
-            if any(t.startswith("jump mark-for-masquerade") for t in texts):
+            if any(t.startswith(("jump mark-for-masquerade", "mark set mark or", "meta mark set meta mark |"))
+                   for t in texts):
                 rp.note("externalTrafficPolicy=Cluster: NodePort/external connections are masqueraded "
                         "(the endpoint sees the node's address)")
             if any("short-circuit" in t for t in texts):
@@ -420,6 +421,8 @@ def _nft_shares(rs: Any, chain: str, rp: ServicePortReport) -> tuple[list[dict[s
             rp.note(f"ClusterIP connections from outside the cluster CIDR {neg} are masqueraded" if neg
                     else "masqueradeAll: every ClusterIP connection is masqueraded")
         for e in r.exprs:
+            if e[0] == "dnat_numgen":  # v1.36+: the service chain DNATs through a numgen map
+                eps.extend({"endpoint": dn, "probability": 1 / len(e[1])} for dn in e[1])
             if e[0] == "numgen":
                 n = len(e[1])
                 for c in e[1]:

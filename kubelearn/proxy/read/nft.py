@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..nftables import SETS, NftablesRuleset, NftRule
+from ..nftables import HAIRPIN_SET, SETS, NftablesRuleset, NftRule
 from .common import DumpError, Quoted, find_loop, split_spn, tokenize
 
 __all__ = ["parse_nft", "chain_owner"]
@@ -219,6 +219,8 @@ def _set(kind: str, name: str, inner: list[tuple[int, str]], rs: NftablesRuleset
         for item in _split_top(em[1]):
             els.append(_element(kind, name, item, warnings, lineno))
     rs.elements[name] = els
+    if name == HAIRPIN_SET[0] and name not in rs.sets:  # a v1.36+ node
+        rs.sets = {name: HAIRPIN_SET[1], **rs.sets}
 
 
 def _split_top(text: str) -> list[str]:
@@ -370,6 +372,34 @@ def _rule(text: str, rs: NftablesRuleset) -> list[tuple[Any, ...]]:
         elif (at("mark", "and") and i + 4 < n and tok[i + 3] == "==" and int(tok[i + 4], 0) == 0):
             exprs.append(("mark_clear",))
             i += 5
+        elif (at("meta", "mark", "&") and i + 5 < n and tok[i + 4] == "!=" and int(tok[i + 5], 0) == 0) or (
+                at("mark", "and") and i + 4 < n and tok[i + 3] == "!=" and int(tok[i + 4], 0) == 0):
+            exprs.append(("mark_set",))  # v1.36+ masquerading: one rule for marked packets
+            i += 6 if tok[i] == "meta" else 5
+        elif (at("ct", "status", "dnat", "ip", "saddr", ".", "ip", "daddr", ".", "meta", "l4proto", ".", "th", "dport")
+              and i + 14 < n and tok[i + 14].startswith("@")):
+            exprs.append(("hairpin", tok[i + 14][1:]))  # v1.36+: the hairpin-connections set
+            i += 15
+        elif at("dnat") and "numgen" in tok[i:i + 7] and "map" in tok[i:i + 11]:
+            # v1.36+: dnat ip to numgen random mod N map { 0 : IP . PORT, ... } (list form) or
+            # dnat ip addr . port to numgen ... (kube-proxy's input form)
+            k = tok.index("numgen", i)
+            if tok[k:k + 3] != ["numgen", "random", "mod"] or k + 5 >= n or tok[k + 4] != "map" or tok[k + 5] != "{":
+                return unknown()
+            j = tok.index("}", k + 5) if "}" in tok[k + 5:] else -1
+            if j < 0:
+                return unknown()
+            dests: dict[int, str] = {}
+            for it in _split_top(" ".join(tok[k + 6:j])):
+                parts = it.split()
+                if len(parts) != 5 or parts[1] != ":" or parts[3] != "." or not parts[0].isdigit():
+                    return unknown()
+                dests[int(parts[0])] = f"{parts[2]}:{parts[4]}"
+            mod = int(tok[k + 3])
+            if sorted(dests) != list(range(mod)):
+                return unknown()
+            exprs.append(("dnat_numgen", tuple(dests[x] for x in range(mod))))
+            i = j + 1
         elif at("numgen", "random", "mod") and i + 5 < n and tok[i + 4] == "vmap" and tok[i + 5] == "{":
             j = tok.index("}", i + 5) if "}" in tok[i + 5:] else -1
             if j < 0:
