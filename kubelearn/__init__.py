@@ -25,12 +25,15 @@ _EXPORTS: dict[str, str] = {
     "Cluster": "kubelearn.cluster",
     "load": "kubelearn.kind",
     "dry_run": "kubelearn.kind",
+    "api_warnings": "kubelearn.responses",
     "dump": "kubelearn.manifest",
     "default_cluster": "kubelearn.kind",
     "SCENARIOS": "kubelearn.scenarios",
     "scenario": "kubelearn.scenarios",
     "scenario_path": "kubelearn.scenarios",
     "default_scenario": "kubelearn.scenarios",
+    "ServiceSettings": "kubelearn.scenarios",
+    "explore_service": "kubelearn.scenarios",
     "rollout_steps": "kubelearn.controllers.rollout",
     # errors, in the API server's words
     "KubelearnError": "kubelearn.errors",
@@ -50,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "rules": "kubelearn.proxy",
     "trace": "kubelearn.proxy",
     "categorize_endpoints": "kubelearn.proxy",
+    "kept_endpoints": "kubelearn.proxy",
     # a real node's dump: iptables-save, nft list ruleset, ipvsadm -Ln
     "read_rules": "kubelearn.proxy.read",
     "read_rules_file": "kubelearn.proxy.read",
@@ -79,6 +83,8 @@ _EXPORTS: dict[str, str] = {
     "errors_over_time": "kubelearn.traffic",
     "read_log": "kubelearn.traffic",
     "write_log": "kubelearn.traffic",
+    "zone_traffic": "kubelearn.traffic",
+    "cross_zone_share": "kubelearn.traffic",
     # exercises that check themselves
     "exercises": "kubelearn.exercise",
     "check": "kubelearn.exercise",
@@ -132,9 +138,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .kubectl import describe_service, get
     from .manifest import dump
     from .netlab import NetLab, compare  # type: ignore[no-redef]  # also a submodule name
-    from .proxy import categorize_endpoints, rules, trace  # type: ignore[no-redef]
+    from .proxy import categorize_endpoints, kept_endpoints, rules, trace  # type: ignore[no-redef]
     from .proxy.read import diff_rules, explain_rules, read_rules, read_rules_file, trace_rules
-    from .scenarios import SCENARIOS, default_scenario, scenario, scenario_path
+    from .responses import api_warnings
+    from .scenarios import SCENARIOS, ServiceSettings, default_scenario, explore_service, scenario, scenario_path
     from .traffic import (  # type: ignore[no-redef]  # simulate, workload: also submodule names
         LOG_COLUMNS,
         Event,
@@ -159,3 +166,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         workload,
         write_log,
     )
+    from .traffic.zones import cross_zone_share, zone_traffic

@@ -16,8 +16,7 @@ or causes, followed by the controllers reacting (:func:`kubelearn.controllers.ma
 from __future__ import annotations
 
 import copy
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import objects
@@ -29,7 +28,7 @@ from .controllers.manager import advance, reconcile
 from .controllers.pods import controller_of, graceful_delete, is_pod_ready, is_terminating, remove, store
 from .controllers.rollout import TemplateChange, bump_generation, with_template
 from .errors import INVALID, FieldError, InvalidError, KubelearnError, ManifestError, NotFoundError
-from .manifest import Text, is_cluster_config, read_documents
+from .manifest import Source, is_cluster_config, read_documents
 
 if TYPE_CHECKING:  # the value these functions edit; it imports this module (its methods delegate here)
     from .cluster import Cluster
@@ -51,8 +50,6 @@ __all__ = [
     "set_ready",
     "uncordon",
 ]
-
-Source = str | os.PathLike[str] | Text | Mapping[str, Any] | Iterable[Mapping[str, Any]]
 
 _SCALABLE = ("Deployment", "ReplicaSet", "StatefulSet")
 

@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import objects
@@ -36,10 +35,8 @@ from .apiserver.admission import admit
 from .cluster import Cluster, NodeSpec, Topology
 from .controllers.manager import reconcile
 from .errors import ApplyError, KubelearnError, ManifestError, TopologyError
-from .manifest import KIND_API_VERSION, PROXY_API_VERSION, Document, Text, is_cluster_config, read_documents
+from .manifest import KIND_API_VERSION, PROXY_API_VERSION, Document, Source, is_cluster_config, read_documents
 from .versions import DEFAULT_VERSION, UnsupportedVersionError, image_version, parse_version, release
-
-Source = str | os.PathLike[str] | Text | Mapping[str, Any] | Iterable[Mapping[str, Any]]
 
 __all__ = [
     "IPVS_SCHEDULERS",

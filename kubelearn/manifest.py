@@ -487,6 +487,9 @@ class Text:
     source: str = "<string>"
 
 
+#: Whatever `load`, `apply` and `dry_run` accept: a path, a YAML string, a Text, one object or several.
+Source = str | os.PathLike[str] | Text | Mapping[str, Any] | Iterable[Mapping[str, Any]]
+
 def read_stdin(stream: Any = None) -> Text:
     """Standard input as manifest text (kubectl's ``-f -``), at most :data:`MAX_FILE_BYTES`.
 

@@ -37,9 +37,10 @@ from .cluster import Cluster
 from .errors import KubelearnError
 from .kind import load
 
-__all__ = ["CLIENT_APP", "SCENARIOS", "Exploration", "ServiceSettings", "UnknownScenarioError", "client_deployment",
-           "default_scenario", "explore_service", "explorer_workload", "scenario", "scenario_path", "scenario_text",
-           "service_manifest", "teaching_events", "with_client_pod", "with_load_balancer_ip", "with_proxy_mode"]
+__all__ = ["CLIENT_APP", "SCENARIOS", "TOPOLOGY_MODES", "TRAFFIC_DISTRIBUTIONS", "Exploration", "ServiceSettings",
+           "UnknownScenarioError", "client_deployment", "default_scenario", "explore_service", "explorer_workload",
+           "scenario", "scenario_path", "scenario_text", "service_manifest", "teaching_events",
+           "with_client_pod", "with_load_balancer_ip", "with_proxy_mode"]
 
 #: Scenario name -> what it shows (one line).
 SCENARIOS: Mapping[str, str] = MappingProxyType({
@@ -138,6 +139,13 @@ PROXY_MODES = ("iptables", "nftables", "ipvs")
 # kube-proxy's IPVS schedulers (ipvs.scheduler; "" means rr).
 IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq", "mh")
 TRAFFIC_POLICIES = ("Cluster", "Local")
+#: ``spec.trafficDistribution`` values ("" = not set).  Which ones the API server accepts depends
+#: on the version modelled (PreferSameZone and PreferSameNode need the PreferSameTrafficDistribution
+#: gate); the explorer offers all and shows the API server's answer.
+TRAFFIC_DISTRIBUTIONS = ("", "PreferClose", "PreferSameZone", "PreferSameNode")
+#: The ``service.kubernetes.io/topology-mode`` annotation (topology-aware routing): "" = not set.
+TOPOLOGY_MODES = ("", "Auto")
+TOPOLOGY_MODE_ANNOTATION = "service.kubernetes.io/topology-mode"
 #: Label of the client pods the explorer adds for in-cluster traffic.
 CLIENT_APP = "kubelearn-client"
 #: The load balancer's address (what cloud-provider-kind would assign from the kind network).
@@ -156,7 +164,9 @@ class ServiceSettings:
 
     ``external_traffic_policy`` is ``""`` for "not set" (the API server then defaults it to
     ``Cluster`` on NodePort and LoadBalancer Services); setting it on a plain ClusterIP
-    Service is refused, as on a real cluster.
+    Service is refused, as on a real cluster.  ``traffic_distribution`` is
+    ``spec.trafficDistribution`` and ``topology_mode`` the ``service.kubernetes.io/topology-mode``
+    annotation (``"Auto"``), both ``""`` for "not set".
     """
 
     type: str = "ClusterIP"
@@ -168,6 +178,8 @@ class ServiceSettings:
     ipvs_scheduler: str = "rr"
     external_traffic_policy: str = ""
     internal_traffic_policy: str = "Cluster"
+    traffic_distribution: str = ""
+    topology_mode: str = ""
     clients: int = 10
     connections: int = 2000
     seed: int = 0
@@ -208,9 +220,17 @@ def service_manifest(settings: ServiceSettings, template: Mapping[str, Any]) -> 
         new_spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": settings.affinity_timeout}}
     if settings.external_traffic_policy:
         new_spec["externalTrafficPolicy"] = settings.external_traffic_policy
+    if settings.traffic_distribution:
+        new_spec["trafficDistribution"] = settings.traffic_distribution
     out_meta: dict[str, Any] = {"name": meta["name"], "namespace": meta.get("namespace", "default")}
     if meta.get("labels"):
         out_meta["labels"] = dict(meta["labels"])
+    # the template's annotations, but the topology mode is the setting's (set or not)
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != TOPOLOGY_MODE_ANNOTATION}
+    if settings.topology_mode:
+        annotations[TOPOLOGY_MODE_ANNOTATION] = settings.topology_mode
+    if annotations:
+        out_meta["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Service", "metadata": out_meta, "spec": new_spec}
 
 

@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # kind create cluster, and load()/dry_run() on it; kube-proxy checks its own configuration
     # (proxy.config_validation) when the cluster is built, so that one module sits here.
     ("kind", "proxy.config_validation"),
-    ("discovery", "kubectl"),  # environment variables, DNS; kubectl's tables
+    ("discovery", "kubectl", "responses"),  # environment variables, DNS; kubectl's tables; API warnings
     ("proxy",),  # kube-proxy's rules and their tracers
     ("traffic",),  # connections through those rules: the request log
     ("scenarios",),  # ready-made clusters and workloads
@@ -49,9 +49,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 
 #: Edges allowed to break the rules for now, each with who removes it.
 KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset({
-    # h10proxy (issue 10, kube-proxy tracers) removes this cycle: nft_trace reads the rule
-    # builders' data and nftables' wrapper calls the tracer back.
-    ("kubelearn.proxy.nftables", "kubelearn.proxy.nft_trace"),
 })
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import kubelearn as kl
-from kubelearn.exercise import lesson08, lesson09, lesson10
+from kubelearn.exercise import lesson08, lesson09, lesson10, lesson11
 from kubelearn.exercise._core import DATA
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,6 +102,10 @@ WRONG: dict[str, tuple[Any, str]] = {
     "10-predict-last-share": (1 / 3, "before the rule was lost"),
     "10-node-hook": (("PREROUTING", True), "never passes PREROUTING"),
     "10-match-the-dump": (None, ""),  # filled below from the starter (targetPort 8080, ClientIP affinity)
+    "11-predict-cross-share": (33, "stays in the client's zone"),
+    "11-zone-without-endpoints": ("zone-a", "has an endpoint of its own"),
+    "11-keep-it-in-the-zone": (None, ""),  # filled below from the starter (no trafficDistribution)
+    "11-predict-auto-replicas": (6, "earlier already"),
 }
 
 
@@ -111,6 +115,7 @@ def _fill_from_starters() -> None:
     WRONG["06-safe-strategy"] = (lessons.STARTER_06 + "# edited\n", "READY 2")
     WRONG["07-both-workers"] = (lessons.STARTER_07 + "# edited\n", "kind-worker2")
     WRONG["10-match-the-dump"] = (lesson10.STARTER_10 + "# edited\n", "--rcheck")
+    WRONG["11-keep-it-in-the-zone"] = (lesson11.STARTER_11 + "# edited\n", "still crossed zones")
     for key, ex_id, _title in lesson08.CASES:
         right = lesson08.expected_diagnosis(key)
         wrong = "selector" if right != "selector" else "target-port"
@@ -225,9 +230,9 @@ def test_lesson08_names_every_diagnosis_key() -> None:
 def test_exercise_fields_and_lessons() -> None:
     assert len(set(IDS)) == len(IDS)
     for e in ALL:
-        assert re.fullmatch(r"(0[1-9]|10)-[a-z0-9-]+", e.id) and e.lesson == int(e.id[:2])
+        assert re.fullmatch(r"(0[1-9]|1[01])-[a-z0-9-]+", e.id) and e.lesson == int(e.id[:2])
         assert e.prompt and e.title and e.kind in ("predict", "manifest", "name", "diagnose")
-    for lesson in range(1, 11):
+    for lesson in range(1, 12):
         mine = kl.exercises(lesson)
         assert len(mine) >= 3, lesson
         if lesson != 8:
@@ -302,6 +307,38 @@ def test_lesson10_solution_code_runs_in_the_lessons_namespace(ex_id: str) -> Non
     assert kl.check(ex_id, namespace["answer"]).passed
 
 
+@pytest.mark.parametrize("ex_id", [e.id for e in kl.exercises(11)])
+def test_lesson11_solution_code_runs_in_the_lessons_namespace(ex_id: str) -> None:
+    """The code kl.solution shows for lesson 11 runs with the lesson's helper and gives an accepted answer."""
+    base = kl.scenario("three-zones")
+
+    def zoned(**settings: Any) -> Any:
+        return kl.explore_service(kl.ServiceSettings(clients=9, connections=3000, **settings), base)
+
+    namespace = {"kl": kl, "zoned": zoned, "print": lambda *a, **k: None}
+    exec(kl.solution(ex_id).code, namespace)
+    assert kl.check(ex_id, namespace["answer"]).passed
+
+
+def test_lesson11_answers_come_from_the_model() -> None:
+    """Without hints four endpoints of six are elsewhere; a zone without endpoints falls back; Auto needs 3."""
+    assert kl.solution("11-predict-cross-share").answer == pytest.approx(200 / 3, abs=0.1)
+    assert kl.check("11-predict-cross-share", "0 %").status == "wrong" and "PreferClose" in kl.check(
+        "11-predict-cross-share", 0).message
+    fallback = kl.solution("11-zone-without-endpoints").answer
+    kept = kl.kept_endpoints(lesson11.zoned(2, "PreferClose"), "web")
+    assert fallback in set(kept.node_zone) - set(kept[kept.kept].endpoint_zone)
+    assert kl.solution("11-predict-auto-replicas").answer == 3
+    assert "Insufficient number of endpoints" in kl.check("11-predict-auto-replicas", 2).message
+    # PreferSameNode keeps traffic on the node, so in the zone, where the release accepts it (v1.34 on)
+    from kubelearn.versions import cluster_minor, gate_default
+
+    accepted = gate_default("PreferSameTrafficDistribution", cluster_minor(lesson11.lesson_cluster()))
+    same_node = kl.check("11-keep-it-in-the-zone", lesson11.STARTER_11.replace(
+        "spec:\n", "spec:\n  trafficDistribution: PreferSameNode\n"))
+    assert same_node.passed == accepted and (accepted or "Unsupported value" in same_node.message)
+
+
 def test_lesson08_every_broken_setup_shows_exactly_one_symptom_and_the_healthy_one_none() -> None:
     seen = set()
     for key in lesson08.SETUPS:
@@ -336,8 +373,8 @@ def _src(cell: dict[str, Any]) -> str:
 LESSONS = sorted(NOTEBOOKS.glob("[01][0-9]-*.ipynb"))
 
 
-def test_there_are_lessons_00_to_10() -> None:
-    assert [p.name[:2] for p in LESSONS] == [f"{i:02d}" for i in range(11)]
+def test_there_are_lessons_00_to_11() -> None:
+    assert [p.name[:2] for p in LESSONS] == [f"{i:02d}" for i in range(12)]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name[:2])

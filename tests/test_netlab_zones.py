@@ -33,6 +33,8 @@ def test_zoned_service_stays_in_the_zone(mode: str) -> None:
     assert (kernel["outcome"] == "ok").all()
     reached = set(kernel["pod"].astype(str))
     assert len(reached) == 2 and {ZONES[by_pod[p]] for p in reached} == {"zone-b"}
+    # the kernel lab's log says so too: both zones from the node label, nothing crossed
+    assert set(kernel["client_zone"].astype(str)) == set(kernel["endpoint_zone"].astype(str)) == {"zone-b"}
     sim = simulate(cluster, wl, seed=1, mode=mode)
     assert set(sim["pod"].astype(str)) == reached
     assert compare(sim, kernel, alpha=ALPHA).consistent

@@ -1183,3 +1183,20 @@ def service_warnings(svc: Mapping[str, Any], minor: int = DEFAULT_MINOR) -> list
     if minor >= 35 and isinstance(spec, Mapping) and spec.get("trafficDistribution") == "PreferClose":
         out.append(PREFER_CLOSE_WARNING)
     return out
+
+
+DEPRECATED_TOPOLOGY_HINTS_ANNOTATION = "service.kubernetes.io/topology-aware-hints"
+
+
+def object_warnings(obj: Mapping[str, Any], minor: int = DEFAULT_MINOR) -> list[str]:
+    """The warnings the API server of release 1.``minor`` sends back with an accepted create or
+    update (``WarningsOnCreate``; kubectl prints each as ``Warning: <text>`` on stderr).  Services:
+    ``GetWarningsForService``'s deprecated-annotation warning, then :func:`service_warnings`."""
+    if obj.get("kind") != "Service":
+        return []
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    out = []
+    if isinstance(annotations, Mapping) and DEPRECATED_TOPOLOGY_HINTS_ANNOTATION in annotations:
+        out.append(f"annotation {DEPRECATED_TOPOLOGY_HINTS_ANNOTATION} is deprecated, please use "
+                   "service.kubernetes.io/topology-mode instead")
+    return out + service_warnings(obj, minor)

@@ -4,7 +4,10 @@ These commands answer "what does the cluster hold, and how does a pod find a Ser
 
 - ``get KIND [NAME]`` prints kubectl's tables (``-o wide|yaml|json|name`` too);
 - ``describe service NAME`` joins a Service with its endpoints;
-- ``validate`` asks the API server (a server-side dry run) whether the ``-f`` files would apply;
+- ``apply`` applies the ``-f`` files to a new cluster as ``kubectl apply`` does: the API server's
+  warnings (``Warning: ...`` on stderr), then ``service/web created`` per object;
+- ``validate`` asks the API server (a server-side dry run) whether the ``-f`` files would apply
+  (its warnings too, on stderr);
 - ``env POD`` prints the environment the kubelet gives the pod's container;
 - ``dns NAME`` shows every DNS query a pod's resolver sends for a name, and the answer.
 
@@ -73,12 +76,33 @@ def _validate(args: argparse.Namespace) -> int:
         raise KubelearnError("error: must specify one of -f and -k")
     from ._common import sources_from_args
 
-    errors = dry_run(None, *sources_from_args(args), seed=args.seed)
+    sources = sources_from_args(args)
+    errors = dry_run(None, *sources, seed=args.seed)
     if errors:
         for err in errors:
             print(str(err), file=sys.stderr)
         return 1
+    from ..responses import api_warnings
+
+    for warning in api_warnings(None, *sources, seed=args.seed):
+        print(f"Warning: {warning}", file=sys.stderr)
     print("valid")
+    return 0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from ..responses import apply_output
+    from ._common import sources_from_args
+
+    if not args.filenames:
+        raise KubelearnError("error: must specify one of -f and -k")
+    _, lines = apply_output(None, *sources_from_args(args), seed=args.seed)
+    for line in lines:  # as kubectl: an object's warnings on stderr, then its line on stdout
+        if line.startswith("Warning: "):
+            sys.stdout.flush()
+            print(line, file=sys.stderr, flush=True)
+        else:
+            print(line)
     return 0
 
 
@@ -120,6 +144,12 @@ def register(subparsers: Any, parents: list[argparse.ArgumentParser]) -> None:
     p.add_argument("name", metavar="NAME", nargs="?", default=None)
     p.add_argument("-n", "--namespace", default="default")
     p.set_defaults(func=_describe)
+
+    p = subparsers.add_parser("apply", parents=parents,
+                              help="kubectl apply -f: the API server's warnings, then one line per object",
+                              description="Apply the -f manifests to a new cluster as `kubectl apply` would: each "
+                              "object's warnings (`Warning: ...`, stderr), then `KIND/NAME created` (stdout).")
+    p.set_defaults(func=_apply)
 
     p = subparsers.add_parser("validate", parents=parents,
                               help="server-side dry run of the -f files: print 'valid' or every error",

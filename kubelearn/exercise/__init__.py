@@ -34,7 +34,7 @@ __all__ = ["Exercise", "ExerciseList", "Result", "Solution", "check", "exercises
 
 def registry() -> dict[str, Exercise]:
     """Every exercise, by id: importing the lesson modules registers theirs (once)."""
-    from . import lesson08, lesson09, lesson10, lessons  # noqa: F401
+    from . import lesson08, lesson09, lesson10, lesson11, lessons  # noqa: F401
 
     return _registered()
 

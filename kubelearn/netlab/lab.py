@@ -494,6 +494,9 @@ class NetLab:
     def _log(self, outcomes: Sequence[Outcome], keep_time: bool = False) -> pd.DataFrame:
         p = self._require()
         pod_node = {x.name: x.node for x in p.pods}
+        from ..proxy.config import node_zones
+
+        zones = node_zones(self.cluster)
         t0 = min((o.start for o in outcomes), default=0.0)
         rows = []
         for i, o in enumerate(outcomes):
@@ -508,11 +511,14 @@ class NetLab:
                 "dst": f"{o.connection.dst_ip}:{o.connection.dst_port}",
                 "via": info.get("via", "clusterip"),
                 "entry_node": info.get("entry_node", ""),
+                # the connection started on entry_node (a pod's or node's own node; an external client's entry)
+                "client_zone": zones.get(info.get("entry_node", ""), ""),
                 "service": info.get("service", ""),
                 "port_name": info.get("port_name", ""),
                 "endpoint": o.endpoint,
                 "pod": o.pod,
                 "pod_node": pod_node.get(o.pod, ""),
+                "endpoint_zone": zones.get(pod_node.get(o.pod, ""), ""),
                 "seen_src_ip": seen,
                 "outcome": o.outcome,
                 "latency_ms": o.latency_ms,

@@ -39,6 +39,7 @@ from .load import (
     return_rate,
 )
 from .topology import plot_topology, topology_figsize
+from .zones import CROSS_ZONE_COLOR, SAME_ZONE_COLOR, plot_zone_traffic, zone_traffic_figsize
 
 __all__ = [
     "DPI",
@@ -68,4 +69,8 @@ __all__ = [
     "style",
     "topology_figsize",
     "trace_figsize",
+    "CROSS_ZONE_COLOR",
+    "SAME_ZONE_COLOR",
+    "plot_zone_traffic",
+    "zone_traffic_figsize",
 ]

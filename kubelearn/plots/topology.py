@@ -262,8 +262,11 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
         for name, nw in zip(node_names, node_ws, strict=True):
             color = node_colors[name]
             _box(ax, x0, 0, nw, node_h, gid=f"node:{name}", face="white", edge=color, lw=2)
-            role = ", control plane" if "node-role.kubernetes.io/control-plane" in \
-                cluster.get("Node", name, "").get("metadata", {}).get("labels", {}) else ""
+            node_labels = cluster.get("Node", name, "").get("metadata", {}).get("labels", {})
+            role = ", control plane" if "node-role.kubernetes.io/control-plane" in node_labels else ""
+            # its zone (topology.kubernetes.io/zone), on a cluster with zones
+            role += f", {node_labels['topology.kubernetes.io/zone']}" if node_labels.get(
+                "topology.kubernetes.io/zone") else ""
             # The node's name under its box: the space above it is where the arrows arrive.
             ax.text(x0 + 0.08, -0.06, f"{name}\n{cluster.node_ip(name)}{role}", ha="left", va="top",
                     fontsize=FONT, fontweight="bold", color=DARK_TEXT, zorder=5, gid=f"nodelabel:{name}")

@@ -47,6 +47,7 @@ from .nftables import NftablesRuleset, build_nftables
 from .nftables_trace import trace_nftables
 from .ruleset import gc_paused
 from .walk import Destination, Step, Trace, TraceError
+from .zones import kept_endpoints
 
 __all__ = [
     "MODES",
@@ -66,6 +67,7 @@ __all__ = [
     "endpoint_string",
     "ext_chain",
     "fw_chain",
+    "kept_endpoints",
     "nft_hashed_name",
     "port_hash",
     "rules",

@@ -25,7 +25,7 @@ from ..cluster import Cluster
 from ..errors import KubelearnError
 from ..versions import cluster_minor, feature_gate
 
-__all__ = ["ProxyConfigError", "nodeport_ips", "proxy_settings"]
+__all__ = ["ProxyConfigError", "node_zones", "nodeport_ips", "proxy_settings"]
 
 
 class ProxyConfigError(KubelearnError, ValueError):
@@ -75,6 +75,11 @@ def proxy_settings(cluster: Cluster, node: str, mode: str | None = None) -> dict
         "nodeport_addresses": list(pc.get("nodePortAddresses") or []),
         "scheduler": ipvs.get("scheduler") or "rr",
     }
+
+
+def node_zones(cluster: Cluster) -> dict[str, str]:
+    """Node name -> its ``topology.kubernetes.io/zone`` label, for the nodes that have one."""
+    return {n["metadata"]["name"]: z for n in cluster.nodes() if (z := _zone(n))}
 
 
 def _zone(node_obj: Any) -> str:

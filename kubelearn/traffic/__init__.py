@@ -9,6 +9,8 @@ events) into a pandas request log by routing every connection through kube-proxy
 - :func:`predicted_shares` — what the rules' probabilities predict per pod;
 - :mod:`analysis <kubelearn.traffic.analysis>` — shares, chi-square, Jain's index,
   stickiness, errors over time;
+- :mod:`zones <kubelearn.traffic.zones>` — :func:`zone_traffic` and :func:`cross_zone_share`:
+  which zone each request came from and was answered in;
 - :func:`read_log` / :func:`write_log` — CSV and Parquet with dtypes intact.
 
 The workload builders (the clients: ``pod_clients``, ``node_clients``, ``external_clients``;
@@ -43,6 +45,7 @@ from .workload import (
     pod_clients,
     workload,
 )
+from .zones import cross_zone_share, zone_traffic
 
 # The builders' former names, still resolved for lessons written with them but not listed.
 pods, nodes, external = pod_clients, node_clients, external_clients
@@ -76,4 +79,6 @@ __all__ = [
     "validate_workload",
     "workload",
     "write_log",
+    "zone_traffic",
+    "cross_zone_share",
 ]

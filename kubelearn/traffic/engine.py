@@ -44,6 +44,7 @@ import pandas as pd
 
 from ..cluster import Cluster
 from ..proxy import Trace, trace
+from ..proxy.config import node_zones
 from . import conntrack, nft_sets, xt_recent
 from . import lb as lbmod
 from .clients import Client, pod_ready_ip, stream
@@ -504,7 +505,7 @@ class Engine:
         return df
 
     def log(self, c: Connections, entry_down: np.ndarray) -> pd.DataFrame:
-        """Outcomes per connection, then conntrack's requests, as the 17 log columns.
+        """Outcomes per connection, then conntrack's requests, as the log's columns (:data:`LOG_COLUMNS`).
 
         Connections of one *case* (the same client, entry node, trace, branch, moment of truth and
         address) share every column but their time and latency: the columns are worked out once per
@@ -630,9 +631,16 @@ class Engine:
         own_node = S.codes(cl.node for cl in self.clients)[c.client]
         kinds = np.array([CLIENT_KINDS.index(cl.kind) for cl in self.clients], dtype=np.int8)
         entry_name = np.array([S.code(nm) for nm in self.nodes] + [0], dtype=np.int64)
+        entry = entry_name[np.where(c.entry >= 0, c.entry, len(self.nodes))]
         name = S.codes(cl.name for cl in self.clients)
-        return {"outcome": outcome, "death": o.death, "lost_at": lost_at, "rules_walked": rules,
+        # zones: the topology.kubernetes.io/zone label of the client's node (an external client:
+        # the node it entered through) and of the pod's node
+        zones = node_zones(self.cluster)
+        zone_of = np.array([S.code(zones.get(v, "")) for v in list(S.values)], dtype=np.int64)
+        external = kinds[c.client] == CLIENT_KINDS.index("external")
+        client_zone = zone_of[np.where(external, entry, own_node)]
+        return {"client_zone": client_zone, "endpoint_zone": zone_of[pod_node],"outcome": outcome, "death": o.death, "lost_at": lost_at, "rules_walked": rules,
                 "cross_node": pod_node != own_node, "client": name[c.client], "client_kind": kinds[c.client],
-                "src_ip": src, "dst": c.dst, "entry_node": entry_name[np.where(c.entry >= 0, c.entry, len(self.nodes))],
+                "src_ip": src, "dst": c.dst, "entry_node": entry,
                 "service": service, "port_name": portn, "endpoint": endpoint, "pod": pod, "pod_node": pod_node,
                 "seen_src_ip": seen}

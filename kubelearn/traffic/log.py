@@ -14,6 +14,15 @@ Logs round-trip through CSV (dtypes restored from :data:`LOG_COLUMNS`, attrs in 
 side-car ``<file>.attrs.json``) and through Parquet (pyarrow, the optional ``parquet``
 extra; attrs travel inside the file's metadata).
 
+Zones: ``client_zone`` and ``endpoint_zone`` say, per request, which zone the connection
+started in and which zone the pod that answered runs in.  Both come from a node label, the
+one kube-proxy and the EndpointSlice controller read: ``topology.kubernetes.io/zone`` (empty
+when the node has none, as on a plain kind cluster).  A request with both zones known and
+different crossed zones: in a cloud, that is the traffic billed as inter-zone data transfer
+(:func:`kubelearn.traffic.zone_traffic` counts it).  These two columns came with schema
+version 2 (:data:`LOG_SCHEMA`); a log saved before has none, and reads with them empty
+(unknown), never guessed.
+
 Saving never loses what was there: an existing log is replaced only by a complete new one
 (temporary files in the same directory, renamed into place), and the side-car records the
 CSV's row count, size and SHA-256 so that :func:`read_log` refuses a file that was cut short.
@@ -38,7 +47,7 @@ import pandas as pd
 
 from ..errors import KubelearnError
 
-__all__ = ["Column", "LOG_COLUMNS", "OUTCOMES", "VIAS", "CLIENT_KINDS", "empty_log", "read_log", "write_log",
+__all__ = ["Column", "LOG_COLUMNS", "LOG_SCHEMA", "ZONE_LABEL", "OUTCOMES", "VIAS", "CLIENT_KINDS", "empty_log", "read_log", "write_log",
            "conform", "memory_per_row", "LogFormatError", "LogPathError", "check_log_path", "sidecar_path"]
 
 
@@ -56,6 +65,12 @@ VIAS: Final = ("clusterip", "nodeport", "loadbalancer", "externalip", "dns")
 #: Who the client is.
 CLIENT_KINDS: Final = ("pod", "node", "external")
 
+#: The node label both zone columns come from (the label kube-proxy reads for topology hints).
+ZONE_LABEL: Final = "topology.kubernetes.io/zone"
+#: Version of the columns below, recorded in every saved log (sidecar or Parquet metadata).
+#: 1: the first 17 columns; 2: ``client_zone`` and ``endpoint_zone`` added.
+LOG_SCHEMA: Final = 2
+
 #: The request-log schema: column → (dtype, meaning).  The single source of truth.
 LOG_COLUMNS: Final[dict[str, Column]] = {
     "time": Column("float64", "seconds from the start of the run when the request was sent"),
@@ -67,11 +82,16 @@ LOG_COLUMNS: Final[dict[str, Column]] = {
     "via": Column("category", "how the client addressed it: clusterip, nodeport, loadbalancer, externalip, or dns "
                   "(by name; the answer was a ClusterIP, or pod IPs for a headless Service)"),
     "entry_node": Column("category", "the node whose kube-proxy rules handled the first packet (empty: none)"),
+    "client_zone": Column("category", "the zone the connection started in: the topology.kubernetes.io/zone label "
+                          "of the client's node (a pod's or a node's own node; for an external client, the "
+                          "entry_node it came in through); empty when that node has no zone label"),
     "service": Column("category", "namespace/name of the Service"),
     "port_name": Column("category", "the Service port's name (empty for an unnamed port)"),
     "endpoint": Column("category", "the endpoint IP:port the connection was DNATed to (empty when none)"),
     "pod": Column("category", "the pod behind that endpoint (empty when none)"),
     "pod_node": Column("category", "the node that pod runs on (empty when none)"),
+    "endpoint_zone": Column("category", "the topology.kubernetes.io/zone label of pod_node: the zone of the pod "
+                            "that answered (empty when none, or the node has no zone label)"),
     "seen_src_ip": Column("category", "the source address the pod saw (when masqueraded: the entry node's "
                           "InternalIP, or its pod gateway .1 for a pod on that node)"),
     "outcome": Column("category", "ok, refused, dropped (client timeout), reset or nxdomain"),
@@ -80,6 +100,9 @@ LOG_COLUMNS: Final[dict[str, Column]] = {
 }
 
 _FIXED_CATEGORIES: Final = {"client_kind": CLIENT_KINDS, "via": VIAS, "outcome": OUTCOMES}
+#: Columns a log saved with an older schema lacks (column -> the schema version that added it);
+#: :func:`conform` gives such a log these columns, empty.
+ADDED_IN: Final = {"client_zone": 2, "endpoint_zone": 2}
 
 
 def empty_log() -> pd.DataFrame:
@@ -90,9 +113,14 @@ def empty_log() -> pd.DataFrame:
 def conform(df: pd.DataFrame) -> pd.DataFrame:
     """Give ``df`` exactly the log's columns, order and dtypes (a new frame; attrs kept).
 
+    A log from before schema 2 (no zone columns) gets them, empty: the zones are not known.
+
     Raises:
         KubelearnError: when a column is missing.
     """
+    added = [c for c in ADDED_IN if c not in df.columns]
+    if added:
+        df = df.assign(**{c: "" for c in added})
     missing = [c for c in LOG_COLUMNS if c not in df.columns]
     if missing:
         raise LogFormatError(f"not a kubelearn request log: missing column(s) {', '.join(missing)}")
@@ -264,6 +292,7 @@ def write_log(df: pd.DataFrame, path: str | PathLike[str]) -> Path:
                 table = pa.Table.from_pandas(df, preserve_index=False)
                 meta = dict(table.schema.metadata or {})
                 meta[b"kubelearn.attrs"] = _attrs_json(cast(dict[str, Any], df.attrs)).encode()
+                meta[b"kubelearn.log_schema"] = str(LOG_SCHEMA).encode()
                 pq.write_table(table.replace_schema_metadata(meta), fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -271,7 +300,8 @@ def write_log(df: pd.DataFrame, path: str | PathLike[str]) -> Path:
         if suffix == ".csv":
             side = sidecar_path(p)
             attrs = dict(cast(dict[str, Any], df.attrs))
-            attrs[INTEGRITY_KEY] = {"rows": len(df), "bytes": tmp.stat().st_size, "sha256": digest.hexdigest()}
+            attrs[INTEGRITY_KEY] = {"rows": len(df), "bytes": tmp.stat().st_size, "sha256": digest.hexdigest(),
+                                    "log_schema": LOG_SCHEMA}
             sfd, stmp = _temp_beside(side)
             temps.append(stmp)
             with os.fdopen(sfd, "w", encoding="utf-8") as sh:
@@ -348,6 +378,7 @@ def read_log(path: str | PathLike[str]) -> pd.DataFrame:
                 raise LogFormatError(f'error: the attrs file "{side}" is damaged: not a JSON object')
         integrity = attrs.pop(INTEGRITY_KEY, None)
         if isinstance(integrity, dict):
+            _check_schema(p, integrity.get("log_schema", 1))
             _check_integrity(p, integrity)
         dtypes = {n: ("string" if c.dtype == "category" else c.dtype) for n, c in LOG_COLUMNS.items()}
         try:
@@ -364,6 +395,7 @@ def read_log(path: str | PathLike[str]) -> pd.DataFrame:
         except Exception as exc:  # pyarrow raises ArrowInvalid (and OSError) for a cut file
             raise LogFormatError(f'error: "{p}" is not a readable Parquet log (truncated or damaged?): {exc}') \
                 from None
+        _check_schema(p, (table.schema.metadata or {}).get(b"kubelearn.log_schema", b"1").decode(errors="replace"))
         raw = (table.schema.metadata or {}).get(b"kubelearn.attrs")
         if raw:
             attrs = json.loads(raw.decode())
@@ -372,6 +404,17 @@ def read_log(path: str | PathLike[str]) -> pd.DataFrame:
         raise LogFormatError(f'error: unsupported log file "{p}": use a .csv or .parquet file name')
     df.attrs = cast(Any, attrs)
     return conform(df)
+
+
+def _check_schema(p: Path, version: Any) -> None:
+    """Refuse a log written by a newer kubelearn (its columns may mean something this one does not know)."""
+    try:
+        v = int(version)
+    except (TypeError, ValueError):
+        raise LogFormatError(f'error: "{p}" records log schema {version!r}, not a version number') from None
+    if v > LOG_SCHEMA:
+        raise LogFormatError(f'error: "{p}" was written with log schema {v}; this kubelearn reads schema '
+                             f"{LOG_SCHEMA} and older: upgrade kubelearn to read it")
 
 
 def _check_integrity(p: Path, integrity: dict[str, Any]) -> None:

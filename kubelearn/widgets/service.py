@@ -4,11 +4,15 @@ Every control is a field of a real manifest or configuration (the manifests are 
 the cluster changed, by :func:`kubelearn.scenarios.explore_service`; this module only draws
 and explains): ``spec.type``,
 ``spec.clusterIP: None`` (headless), ``spec.sessionAffinity`` and its
-``timeoutSeconds``, ``spec.externalTrafficPolicy`` and ``spec.internalTrafficPolicy`` on the
+``timeoutSeconds``, ``spec.externalTrafficPolicy``, ``spec.internalTrafficPolicy``,
+``spec.trafficDistribution`` and the ``service.kubernetes.io/topology-mode`` annotation on the
 Service; ``spec.replicas`` on the Deployment behind it; ``mode`` and ``ipvs.scheduler`` in
 kube-proxy's configuration.  Each change rebuilds the Service manifest, applies it to the
 base cluster exactly as ``kubectl apply`` would, simulates the traffic and redraws the
-topology and the load per pod.  A combination Kubernetes refuses (a headless NodePort, a
+topology and the load per pod.  On a cluster whose nodes carry ``topology.kubernetes.io/zone``
+(the ``three-zones`` scenario) a third picture shows where the requests went by zone
+(:func:`kubelearn.plots.plot_zone_traffic`) and, node by node, which endpoints that node's
+kube-proxy kept (:func:`kubelearn.proxy.kept_endpoints`).  A combination Kubernetes refuses (a headless NodePort, a
 traffic policy on a Service nothing external can reach) shows the API server's own message.
 """
 
@@ -24,8 +28,10 @@ import pandas as pd
 
 from ..cluster import Cluster
 from ..errors import KubelearnError
-from ..plots import plot_load, plot_topology, topology_figsize
-from ..plots._common import KubelearnFigure, new_figure, text_values
+from ..plots import plot_load, plot_topology, plot_zone_traffic, topology_figsize
+from ..plots._common import MAX_WIDTH, KubelearnFigure, new_figure, text_values
+from ..proxy import kept_endpoints
+from ..proxy.config import node_zones
 from ..scenarios import (
     AFFINITIES,
     CLIENT_APP,
@@ -33,12 +39,15 @@ from ..scenarios import (
     LB_IP,
     PROXY_MODES,
     SERVICE_TYPES,
+    TOPOLOGY_MODES,
+    TRAFFIC_DISTRIBUTIONS,
     TRAFFIC_POLICIES,
     Exploration,
     ServiceSettings,
     explore_service,
     service_manifest,
 )
+from ..traffic.zones import cross_zone_share
 from ._base import View, legend_inches, place, svg_output
 
 __all__ = ["CLIENT_APP", "Exploration", "ServiceExplorer", "ServiceSettings", "explain_change", "explore_service",
@@ -46,6 +55,8 @@ __all__ = ["CLIENT_APP", "Exploration", "ServiceExplorer", "ServiceSettings", "e
 
 #: Pictures kept for settings already drawn (flipping a control back is instant).
 CACHE_SIZE = 16
+#: Height (inches) of the zone picture, drawn under the others on a cluster with zones.
+ZONE_HEIGHT = 3.4
 
 
 # ------------------------------------------------------------------------ explanations
@@ -62,6 +73,13 @@ def _local_policy(s: ServiceSettings) -> str:
     return ""
 
 
+def _zonal(s: ServiceSettings) -> str:
+    """The setting that makes each node prefer its own zone's (or node's) endpoints, or ""."""
+    if s.traffic_distribution:
+        return f"trafficDistribution {s.traffic_distribution}"
+    return f"topology-mode {s.topology_mode}" if s.topology_mode else ""
+
+
 def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
     """One line, in plain words, about what the last change does (or what is shown at first)."""
     if old is None:
@@ -72,6 +90,10 @@ def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
         if new.replicas and _local_policy(new):
             return head + (f": with {_local_policy(new)} a node sends its traffic only to its own pods, so the "
                            "shares follow the nodes; the black lines show each pod's predicted share.")
+        if new.replicas and _zonal(new):
+            return head + (f": with {_zonal(new)} each node keeps the endpoints hinted for its zone (when there are "
+                           "hints for it), so the shares follow the zones; the black lines show each pod's "
+                           "predicted share.")
         return head + (f": each pod should get about {_share(new.replicas)}." if new.replicas else ": no pod is ready.")
     changed = [f.name for f in fields(ServiceSettings) if getattr(old, f.name) != getattr(new, f.name)]
     if not changed:
@@ -82,6 +104,9 @@ def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
         "replicas": lambda: (f"replicas {a} → {b}: under {_local_policy(new)} each node splits its own traffic among "
                              "its own ready pods; the black lines show each pod's predicted share." if b and
                              _local_policy(new) else
+                             f"replicas {a} → {b}: under {_zonal(new)} each node splits its traffic among the "
+                             "endpoints hinted for its zone, or all of them when there is no hint for it; the black "
+                             "lines show each pod's predicted share." if b and _zonal(new) else
                              f"replicas {a} → {b}: each ready pod should now get about {_share(b)} of the connections "
                              f"(was {_share(a)})." if b else
                              f"replicas {a} → 0: no pod is ready, so no new connection should find a ready endpoint."),
@@ -117,6 +142,17 @@ def explain_change(old: ServiceSettings | None, new: ServiceSettings) -> str:
         "internal_traffic_policy": lambda: ("internalTrafficPolicy Local: pods only reach endpoints on their own node; a "
                                     "node without one drops the traffic." if b == "Local" else
                                     "internalTrafficPolicy Cluster: pods reach endpoints on any node."),
+        "traffic_distribution": lambda: ("trafficDistribution not set: every node's kube-proxy picks among all "
+                                         "ready endpoints, whatever their zone." if not b else
+                                         f"trafficDistribution {b}: the EndpointSlice controller hints each endpoint "
+                                         + ("for its own node (and zone); each kube-proxy keeps its node's "
+                                            "endpoints when it has one, else its zone's." if b == "PreferSameNode" else
+                                            "for its own zone; each node's kube-proxy keeps its zone's endpoints, or "
+                                            "all of them when its zone has none.")),
+        "topology_mode": lambda: ("topology-mode Auto: the controller hints endpoints to zones in proportion to "
+                                  "their nodes' CPU, but only when that is safe (enough endpoints for every zone); "
+                                  "otherwise it writes no hints at all." if b else
+                                  "topology-mode not set: no topology-aware routing."),
         "clients": lambda: f"clients {a} → {b}: more clients means more, smaller per-client streams.",
         "connections": lambda: f"connections {a:,} → {b:,}: a bigger sample; the counts hug the prediction more "
                        f"(the band's relative width shrinks by about {math.sqrt(b / a) if a else 1:.1f}×).",
@@ -173,6 +209,12 @@ class ServiceExplorer(View):
                                                   description="externalTrafficPolicy", **label),
             "internal_traffic_policy": w.Dropdown(options=TRAFFIC_POLICIES, value=s.internal_traffic_policy,
                                                   description="internalTrafficPolicy", **label),
+            "traffic_distribution": w.Dropdown(options=[(v or "not set", v) for v in TRAFFIC_DISTRIBUTIONS],
+                                               value=s.traffic_distribution, description="trafficDistribution",
+                                               tooltip="spec.trafficDistribution", **label),
+            "topology_mode": w.Dropdown(options=[(v or "not set", v) for v in TOPOLOGY_MODES], value=s.topology_mode,
+                                        description="topology-mode",
+                                        tooltip="the service.kubernetes.io/topology-mode annotation", **label),
             "clients": w.IntSlider(value=s.clients, min=1, max=50, description="clients", **common),
             "connections": w.IntSlider(value=s.connections, min=100, max=20000, step=100,
                                        description="connections", **common),
@@ -194,7 +236,7 @@ class ServiceExplorer(View):
             w = self._w
             rows = [["type", "headless", "replicas", "session_affinity", "affinity_timeout"],
                     ["proxy_mode", "ipvs_scheduler", "external_traffic_policy", "internal_traffic_policy"],
-                    ["clients", "connections", "seed"]]
+                    ["traffic_distribution", "topology_mode", "clients", "connections", "seed"]]
             self._widget = w.VBox([*(w.HBox([self.inputs[k] for k in row], layout=w.Layout(flex_flow="row wrap"))
                                      for row in rows), self.message, self.output])
         return self._widget
@@ -269,7 +311,33 @@ class ServiceExplorer(View):
         refused = len(log) - ok
         if refused:
             line += f"; {refused:,} not answered ({', '.join(sorted(set(outcome[outcome != 'ok'].tolist())))})"
+        if self.zoned():
+            share = cross_zone_share(log)
+            if share == share:  # not NaN: some answered request with both zones known
+                line += f"; {share:.0%} of the answered requests crossed zones"
         return line + "."
+
+    def zoned(self) -> bool:
+        """Whether the explored cluster's nodes carry ``topology.kubernetes.io/zone`` (the zone picture is drawn)."""
+        return self.result.cluster is not None and bool(node_zones(self.result.cluster))
+
+    def kept_lines(self) -> list[str]:
+        """One line per node: how many of the Service's endpoints its kube-proxy kept, and from which zones."""
+        cluster = self.result.cluster
+        if cluster is None or self.settings.headless or not self.result.service:
+            return []
+        ns, name = self.result.service.split("/", 1)
+        table = kept_endpoints(cluster, name, ns)
+        lines = []
+        for node, rows in table.groupby("node", sort=False):
+            kept = rows[rows["kept"]]
+            zone = str(rows["node_zone"].iloc[0]) or "no zone"
+            where = ", ".join(sorted({str(z) or "no zone" for z in kept["endpoint_zone"]})) or "none"
+            mode = str(rows["topology"].iloc[0])
+            why = {"PreferSameZone": "its zone's hints", "PreferSameNode": "its node's hints"}.get(
+                mode, "no hints" if not rows["hints"].any() else f"no hint for {zone}")
+            lines.append(f"{node} ({zone}): {len(kept)} of {len(rows)}, in {where}: {why}")
+        return lines
 
     def no_prediction(self) -> str | None:
         """Why the load plot draws no predicted share and no chance band, or None when they apply."""
@@ -290,24 +358,44 @@ class ServiceExplorer(View):
             raise _Refused(self.result.error)
         assert self.result.cluster is not None and self.result.log is not None
         tw, th = topology_figsize(self.result.cluster, self.result.log, service=self.result.service)
-        width, load_h = max(tw, 8.0), 3.9
-        fig = new_figure((width, th + load_h))
+        width, load_h = min(max(tw, 8.0), MAX_WIDTH), 3.9  # four nodes (three zones) need a little more: squeezed
+        zone_h = ZONE_HEIGHT if self.zoned() else 0.0
+        fig = new_figure((width, th + load_h + zone_h))
         top, bottom = fig.add_subplot(), fig.add_axes((0, 0, 1, 1))
-        place(bottom, 0.75, 2.7, 1.0, 0.35, box=(0, 0, width, load_h))  # provisional: plot_load sizes its labels
+        if zone_h:
+            self._zone_panel(fig, width, zone_h)
+        place(bottom, 0.75, 2.7, 1.0, 0.35, box=(0, zone_h, width, load_h))  # provisional: plot_load sizes its labels
         plot_topology(self.result.cluster, self.result.log, service=self.result.service, ax=top)
         plot_load(self.result.log, predicted=self.result.predicted or None, service=self.result.service,
                   no_prediction=self.no_prediction(), ax=bottom)
         # Fixed margins, measured from the labels drawn (see place): the topology's title above,
         # its legend below (two columns); the load plot's legend on the right, pod names below.
         _, legend_h = legend_inches(top, ncol=2)
-        place(top, 0.05, 0.05, legend_h + 0.1, 0.5, box=(0, load_h, width, th))
+        place(top, 0.05, 0.05, legend_h + 0.1, 0.5, box=(0, zone_h + load_h, width, th))
         legend_w, _ = legend_inches(bottom)
         ticks = bottom.get_xticklabels()
         upright = not ticks or ticks[0].get_rotation() == 0
         longest = max((len(line) for t in ticks for line in t.get_text().split("\n")), default=4)
         below = 0.6 if upright else longest * 8 * 0.62 / 72 + 0.25
-        place(bottom, 0.75, legend_w + 0.1, below, 0.35, box=(0, 0, width, load_h))
+        place(bottom, 0.75, legend_w + 0.1, below, 0.35, box=(0, zone_h, width, load_h))
         return fig
+
+    def _zone_panel(self, fig: KubelearnFigure, width: float, height: float) -> None:
+        """The bottom strip: the zone matrix (left) and what each node's kube-proxy kept (right)."""
+        assert self.result.log is not None
+        ax = fig.add_axes((0, 0, 1, 1))
+        answered = bool((text_values(self.result.log, "outcome") == "ok").any())
+        if answered:
+            plot_zone_traffic(self.result.log, ax=ax)
+            place(ax, 1.45, width - 1.45 - (height - 1.35), 0.75, 0.6, box=(0, 0, width, height))
+        else:
+            ax.set_axis_off()
+        lines = self.kept_lines()
+        if lines:
+            x = (1.45 + height - 1.35 + 0.1) / width  # under the matrix's legend
+            fig.text(x, 0.5 * height / fig.get_figheight(),
+                     "Endpoints each node's kube-proxy kept (ClusterIP):\n" + "\n".join(lines),
+                     fontsize=8, va="top", ha="left", linespacing=1.5, gid="kept-endpoints")
 
     def __repr__(self) -> str:
         return f"ServiceExplorer({', '.join(f'{k}={v!r}' for k, v in asdict(self.settings).items())})"

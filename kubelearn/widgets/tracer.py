@@ -5,7 +5,9 @@ meet its own node's rules (the OUTPUT path for a node's own processes, PREROUTIN
 an external client's packets meet the rules of the node the network delivers them to (the
 node whose IP it dialled, for a NodePort).  The tracer follows that packet through the very
 rules :func:`kubelearn.proxy.rules` prints, one rule at a time, showing which ones matched
-and the probability behind each random branch.
+and the probability behind each random branch.  On a cluster with zones it also names the entry
+node's zone and says how many of the Service's endpoints that node's kube-proxy kept, and why
+(the EndpointSlice hints for its zone, or none it can use).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from ..cluster import Cluster
 from ..errors import KubelearnError
 from ..plots import plot_trace, trace_figsize
 from ..plots._common import KubelearnFigure, new_figure, objects
+from ..proxy import kept_endpoints
+from ..proxy.config import node_zones
 from ._base import View, place
 
 __all__ = ["PacketTracer", "destinations", "sources"]
@@ -187,13 +191,33 @@ class PacketTracer(View):
         plot_trace(self.trace, upto=self.inputs["step"].value, ax=ax)
         return fig
 
+    def _kept(self, node: str, zone: str) -> str:
+        """On a cluster with zones: how many of the Service's endpoints this node's kube-proxy kept, and why."""
+        t = self.trace
+        if not zone or t is None or not t.service or "/" not in t.service:
+            return ""
+        ns, name = t.service.split("/", 1)
+        try:
+            table = kept_endpoints(self.cluster, name, ns, port_name=t.port_name or "", nodes=[node])
+        except KubelearnError:
+            return ""
+        if table.empty:
+            return ""
+        kept, mode = int(table["kept"].sum()), str(table["topology"].iloc[0])
+        why = {"PreferSameZone": f"those hinted for {zone}", "PreferSameNode": f"those hinted for {node}"}.get(
+            mode, f"none is hinted for {zone}, so all of them" if (table["hints"] != "").any()
+            else "no topology hints, so all of them")
+        return f" Its kube-proxy keeps {kept} of {len(table)} endpoints of {t.service}: {why}."
+
     def explain(self) -> str:
         if self.trace is None:
             return ""
         t = self.trace
         k = self.inputs["step"].value
-        head = (f"{t.src} → {t.dst} entering {self.inputs['node'].value} ({t.mode}): {t.verdict}, "
-                f"{t.rules_walked} rules walked.")
+        node = str(self.inputs["node"].value)
+        zone = node_zones(self.cluster).get(node, "")
+        head = (f"{t.src} → {t.dst} entering {node}{f' ({zone})' if zone else ''} ({t.mode}): {t.verdict}, "
+                f"{t.rules_walked} rules walked.") + self._kept(node, zone)
         if 0 < k <= len(t.steps):
             s = t.steps[k - 1]
             # the steps run through every branch, so there are more steps than rules on one path
