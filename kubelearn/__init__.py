@@ -104,13 +104,14 @@ __all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
 
 
 # Former names of the client builders (kl.pods beside Cluster.pods, a listing, was one name for
-# two things): they still resolve, for lessons written with them, but are no longer listed.
+# two things).  They no longer resolve; asking for one says what it became.
 _FORMER = {"pods": "pod_clients", "nodes": "node_clients", "external": "external_clients"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _FORMER:
-        return __getattr__(_FORMER[name])
+        raise AttributeError(f"module 'kubelearn' has no attribute {name!r}: the client builder "
+                             f"kl.{name}() is now kl.{_FORMER[name]}()")
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
         globals()[name] = value  # cache: the next access is a plain attribute

@@ -287,22 +287,22 @@ def with_proxy_mode(cluster: Cluster, mode: str, scheduler: str = "rr") -> Clust
 def explorer_workload(settings: ServiceSettings, svc: Mapping[str, Any], cluster: Cluster) -> Any:
     """The clients the explorer sends from: client pods in the cluster for a ClusterIP or
     headless Service, outside addresses (TEST-NET-3) through a node port or the load balancer."""
-    from .traffic.workload import cluster_ip, dns, external, load_balancer, node_port, pods, workload
+    from .traffic.workload import cluster_ip, dns, external_clients, load_balancer, node_port, pod_clients, workload
 
     name = svc["metadata"]["name"]
     ns = svc["metadata"].get("namespace", "default")
     port = int(svc["spec"]["ports"][0]["port"])
     if settings.headless:
-        clients, target = pods(selector={"app": CLIENT_APP}, namespace=ns), dns(name, port)
+        clients, target = pod_clients(selector={"app": CLIENT_APP}, namespace=ns), dns(name, port)
     elif settings.type == "ClusterIP":
-        clients, target = pods(selector={"app": CLIENT_APP}, namespace=ns), cluster_ip(name, port, ns)
+        clients, target = pod_clients(selector={"app": CLIENT_APP}, namespace=ns), cluster_ip(name, port, ns)
     elif settings.type == "NodePort":
         workers = [n["metadata"]["name"] for n in list(cluster.nodes())
                    if "node-role.kubernetes.io/control-plane" not in (n["metadata"].get("labels") or {})]
         node = workers[0] if workers else list(cluster.nodes())[0]["metadata"]["name"]
-        clients, target = external(EXTERNAL_CIDR, settings.clients), node_port(name, node, port, ns)
+        clients, target = external_clients(EXTERNAL_CIDR, settings.clients), node_port(name, node, port, ns)
     else:
-        clients, target = external(EXTERNAL_CIDR, settings.clients), load_balancer(name, "cloud", port, ns)
+        clients, target = external_clients(EXTERNAL_CIDR, settings.clients), load_balancer(name, "cloud", port, ns)
     return workload(clients, target, connections=settings.connections, arrival="poisson",
                        rate=settings.connections / RUN_SECONDS, name="service-explorer")
 

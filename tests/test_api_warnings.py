@@ -89,8 +89,7 @@ def test_apply_output_says_configured_for_an_object_that_existed() -> None:
 
 def test_prefer_close_is_deprecated_from_v1_35() -> None:
     """GetWarningsForService warns about PreferClose from v1.35 (PreferSameZone's GA); v1.33 does not."""
-    from kubelearn.validation import PREFER_CLOSE_WARNING
-
+    from kubelearn.apiserver.validation import PREFER_CLOSE_WARNING
     from kubelearn.versions import cluster_minor
 
     svc = ("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"

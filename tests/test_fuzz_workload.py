@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from kubelearn import cli
 from kubelearn.apiserver.workload import validate_workload
 from kubelearn.errors import KubelearnError
-from kubelearn.traffic.workload import Event, cluster_ip, from_object, nodes, workload
+from kubelearn.traffic.workload import Event, cluster_ip, from_object, node_clients, workload
 
 SCENARIO = Path(__file__).resolve().parents[1] / "kubelearn" / "data" / "scenarios" / "my-service.yaml"
 TEMPLATE = {"spec": {"containers": [{"name": "app", "image": "registry.k8s.io/e2e-test-images/agnhost:2.54"}]}}
@@ -136,7 +136,7 @@ BUILDER_ARGS = st.dictionaries(st.sampled_from([
 @settings(max_examples=200)
 @given(BUILDER_ARGS, HOSTILE)
 def test_the_python_builders_raise_only_clear_errors(kwargs: dict[str, Any], at: Any) -> None:
-    clients = kwargs.pop("clients", nodes())
+    clients = kwargs.pop("clients", node_clients())
     target = kwargs.pop("target", cluster_ip("my-service"))
     kwargs.setdefault("events", [Event(at, "cordon", {"node": "kind-worker"})])
     try:

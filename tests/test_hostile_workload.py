@@ -28,7 +28,7 @@ from kubelearn.apiserver.workload import (
 from kubelearn.commands import _common as commands_common
 from kubelearn.errors import ApplyError, InvalidError, KubelearnError
 from kubelearn.kind import load
-from kubelearn.traffic.workload import Event, Workload, cluster_ip, from_object, nodes, workload
+from kubelearn.traffic.workload import Event, Workload, cluster_ip, from_object, node_clients, workload
 
 SCENARIO = Path(__file__).resolve().parents[1] / "kubelearn" / "data" / "scenarios" / "my-service.yaml"
 TEMPLATE = {"spec": {"containers": [{"name": "app", "image": "registry.k8s.io/e2e-test-images/agnhost:2.54"}]}}
@@ -207,7 +207,7 @@ def test_an_invalid_workload_applies_nothing():
 
 
 def test_python_api_cannot_make_an_invalid_workload():
-    wl = workload(nodes(), cluster_ip("my-service"), connections=10)
+    wl = workload(node_clients(), cluster_ip("my-service"), connections=10)
     with pytest.raises(InvalidError, match="spec.connections: Invalid value: 2000000000"):
         wl.with_(connections=2_000_000_000)
     with pytest.raises(InvalidError, match="spec.arrival.rate: Invalid value: NaN"):

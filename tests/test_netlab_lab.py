@@ -14,7 +14,16 @@ import pytest
 from test_netlab_support import make_cluster, requires_lab
 
 from kubelearn.netlab import NetLab, compare
-from kubelearn.traffic import cluster_ip, external, node_port, nodes, pods, simulate, stickiness, workload
+from kubelearn.traffic import (
+    cluster_ip,
+    external_clients,
+    node_clients,
+    node_port,
+    pod_clients,
+    simulate,
+    stickiness,
+    workload,
+)
 
 pytestmark = [pytest.mark.netlab, requires_lab()]
 
@@ -29,7 +38,7 @@ def _recent_cap() -> int:
 @pytest.mark.parametrize("n_pods", [3, 5])
 def test_clusterip_random_balancing_matches_the_simulator(n_pods: int) -> None:
     cluster = make_cluster(n_pods)
-    wl = workload(pods(names=["client"]), cluster_ip("web"), connections=150 * n_pods)
+    wl = workload(pod_clients(names=["client"]), cluster_ip("web"), connections=150 * n_pods)
     with NetLab(cluster) as lab:
         kernel = lab.run(wl)
     sim = simulate(cluster, wl, seed=1)
@@ -44,7 +53,7 @@ def test_clusterip_random_balancing_matches_the_simulator(n_pods: int) -> None:
 
 def test_client_ip_affinity_one_client_sticks_to_one_pod() -> None:
     cluster = make_cluster(3, affinity="ClientIP")
-    wl = workload(pods(names=["client"]), cluster_ip("web"), connections=200)
+    wl = workload(pod_clients(names=["client"]), cluster_ip("web"), connections=200)
     with NetLab(cluster) as lab:
         kernel = lab.run(wl)
     assert (kernel["outcome"] == "ok").all()
@@ -57,7 +66,7 @@ def test_client_ip_affinity_with_many_clients_loses_stickiness_like_the_simulato
     cluster = make_cluster(2, type_="NodePort", affinity="ClientIP")
     # 3 rounds over 3*cap clients: ~1.5*cap per endpoint list, more than xt_recent keeps.
     n = 3 * cap
-    wl = workload(external("198.18.0.0/20", n), node_port("web", "kind-worker"), connections=3 * n)
+    wl = workload(external_clients("198.18.0.0/20", n), node_port("web", "kind-worker"), connections=3 * n)
     with NetLab(cluster) as lab:
         kernel = lab.run(wl)
     assert (kernel["outcome"] == "ok").all()
@@ -70,7 +79,7 @@ def test_client_ip_affinity_with_many_clients_loses_stickiness_like_the_simulato
 
 def test_client_ip_affinity_below_the_list_size_keeps_every_client() -> None:
     cluster = make_cluster(2, type_="NodePort", affinity="ClientIP")
-    wl = workload(external("203.0.113.0/24", 40), node_port("web", "kind-worker"), connections=120)
+    wl = workload(external_clients("203.0.113.0/24", 40), node_port("web", "kind-worker"), connections=120)
     with NetLab(cluster) as lab:
         kernel = lab.run(wl)
     assert (stickiness(kernel)["stickiness"] == 1.0).all()
@@ -78,7 +87,7 @@ def test_client_ip_affinity_below_the_list_size_keeps_every_client() -> None:
 
 def test_nodeport_cluster_policy_pod_sees_the_node() -> None:
     cluster = make_cluster(4, type_="NodePort", etp="Cluster")
-    wl = workload(external("203.0.113.0/24", 10), node_port("web", "kind-worker"), connections=200)
+    wl = workload(external_clients("203.0.113.0/24", 10), node_port("web", "kind-worker"), connections=200)
     with NetLab(cluster) as lab:
         kernel = lab.run(wl)
     assert (kernel["outcome"] == "ok").all()
@@ -100,8 +109,8 @@ def test_nodeport_cluster_policy_pod_sees_the_node() -> None:
 
 def test_nodeport_local_policy_keeps_the_client_address_and_drops_elsewhere() -> None:
     cluster = make_cluster(2, placement=["kind-worker", "kind-worker"], type_="NodePort", etp="Local")
-    with_pod = workload(external("203.0.113.0/24", 5), node_port("web", "kind-worker"), connections=60)
-    without = workload(external("203.0.113.0/24", 5), node_port("web", "kind-worker2"), connections=6)
+    with_pod = workload(external_clients("203.0.113.0/24", 5), node_port("web", "kind-worker"), connections=60)
+    without = workload(external_clients("203.0.113.0/24", 5), node_port("web", "kind-worker2"), connections=6)
     with NetLab(cluster, timeout=0.3) as lab:
         ok = lab.run(with_pod)
         dropped = lab.run(without)
@@ -115,7 +124,7 @@ def test_nodeport_local_policy_keeps_the_client_address_and_drops_elsewhere() ->
 
 def test_service_without_endpoints_is_refused() -> None:
     cluster = make_cluster(0)
-    wl = workload(pods(names=["client"]), cluster_ip("web"), connections=20)
+    wl = workload(pod_clients(names=["client"]), cluster_ip("web"), connections=20)
     with NetLab(cluster) as lab:
         kernel = lab.run(wl)
     assert (kernel["outcome"] == "refused").all()
@@ -126,8 +135,8 @@ def test_service_without_endpoints_is_refused() -> None:
 
 def test_internal_traffic_policy_local() -> None:
     cluster = make_cluster(3, placement=["kind-worker", "kind-worker", "kind-worker2"], itp="Local")
-    local = workload(nodes("kind-worker"), cluster_ip("web"), connections=120)
-    none_here = workload(nodes("kind-control-plane"), cluster_ip("web"), connections=5)
+    local = workload(node_clients("kind-worker"), cluster_ip("web"), connections=120)
+    none_here = workload(node_clients("kind-control-plane"), cluster_ip("web"), connections=5)
     with NetLab(cluster, timeout=0.3) as lab:
         k_local = lab.run(local)
         k_none = lab.run(none_here)
@@ -169,7 +178,7 @@ def test_rules_read_back_match_kubelearns_iptables_save_view() -> None:
 def test_update_follows_scaling() -> None:
     cluster = make_cluster(3)
     smaller = make_cluster(2)
-    wl = workload(pods(names=["client"]), cluster_ip("web"), connections=60)
+    wl = workload(pod_clients(names=["client"]), cluster_ip("web"), connections=60)
     with NetLab(cluster) as lab:
         before = lab.run(wl)
         lab.update(smaller)
@@ -193,7 +202,7 @@ def test_nftables_mode_clusterip() -> None:
     cluster = make_cluster(3, mode="nftables")
     # kubelearn.proxy's nftables mode is part of this build: a failure here is a regression.
     assert "table ip kube-proxy" in rules(cluster, "kind-worker", mode="nftables").nft_input()
-    wl = workload(pods(names=["client"]), cluster_ip("web"), connections=450)
+    wl = workload(pod_clients(names=["client"]), cluster_ip("web"), connections=450)
     with NetLab(cluster, mode="nftables") as lab:
         kernel = lab.run(wl)
         listed = str(lab.kernel_rules("kind-control-plane"))
@@ -232,7 +241,7 @@ def test_workload_events_rerender_the_rules_midway() -> None:
 
     cluster = scenario("my-service")
     before = {p["metadata"]["name"] for p in cluster.pods() if p["metadata"]["name"].startswith("my-app-")}
-    wl = workload(nodes("kind-worker"), cluster_ip("my-service"), connections=120,
+    wl = workload(node_clients("kind-worker"), cluster_ip("my-service"), connections=120,
                   events=[{"at": 0.6, "scale": {"deployment": "my-app", "replicas": 1}}])
     with NetLab(cluster) as lab:
         kernel = lab.run(wl)
@@ -253,7 +262,7 @@ def test_workload_events_stop_a_deleted_client_pod() -> None:
 
     cluster = scenario("my-service")
     names = sorted(p["metadata"]["name"] for p in cluster.pods() if p["metadata"]["name"].startswith("my-app-"))
-    wl = workload(pods(names=names[:2]), cluster_ip("my-service"), connections=120, requests_per_connection=2,
+    wl = workload(pod_clients(names=names[:2]), cluster_ip("my-service"), connections=120, requests_per_connection=2,
                   connection_seconds=0.1, events=[{"at": 0.6, "deletePod": {"name": names[0]}}])
     with NetLab(cluster) as lab:
         kernel = lab.run(wl)
@@ -267,7 +276,7 @@ def test_workload_events_stop_a_deleted_client_pod() -> None:
 
 def test_keep_alive_requests_share_their_connections_pod() -> None:
     cluster = make_cluster(3)
-    wl = workload(pods(names=["client"]), cluster_ip("web"), connections=40, requests_per_connection=3)
+    wl = workload(pod_clients(names=["client"]), cluster_ip("web"), connections=40, requests_per_connection=3)
     sim = simulate(cluster, wl, seed=2)
     with NetLab(cluster) as lab:
         kernel = lab.replay(sim)
@@ -283,8 +292,8 @@ def test_names_that_do_not_resolve_stay_nxdomain_without_touching_the_kernel() -
     from kubelearn.traffic import dns
 
     cluster = make_cluster(3)
-    sim = pd.concat([simulate(cluster, workload(pods(names=["client"]), dns("nosuch", 80), connections=3)),
-                     simulate(cluster, workload(pods(names=["client"]), cluster_ip("web"), connections=3))],
+    sim = pd.concat([simulate(cluster, workload(pod_clients(names=["client"]), dns("nosuch", 80), connections=3)),
+                     simulate(cluster, workload(pod_clients(names=["client"]), cluster_ip("web"), connections=3))],
                     ignore_index=True)
     sim["connection"] = range(6)
     with NetLab(cluster) as lab:
@@ -301,7 +310,7 @@ def test_nftables_affinity_sets_keep_every_client() -> None:
     cap = _recent_cap()
     cluster = make_cluster(2, type_="NodePort", affinity="ClientIP", mode="nftables")
     # The same many-clients workload that overflows xt_recent in iptables mode.
-    wl = workload(external("198.18.0.0/20", 3 * cap), node_port("web", "kind-worker"), connections=9 * cap)
+    wl = workload(external_clients("198.18.0.0/20", 3 * cap), node_port("web", "kind-worker"), connections=9 * cap)
     with NetLab(cluster, mode="nftables") as lab:
         kernel = lab.run(wl)
         listed = str(lab.kernel_rules("kind-worker"))
@@ -321,7 +330,7 @@ def test_a_netfiltered_switch_bridge_changes_nothing(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(host, "bridge_nf_sysctls_are_per_netns", lambda release=None: False)
     cluster = make_cluster(3, type_="NodePort", etp="Cluster")
-    wl = workload(external("203.0.113.0/24", 20), node_port("web", "kind-worker"), connections=90)
+    wl = workload(external_clients("203.0.113.0/24", 20), node_port("web", "kind-worker"), connections=90)
     with NetLab(cluster) as lab:
         assert lab.plan is not None
         probe = host.run_in(lab.plan.switch, ["sh", "-c", "cat /proc/sys/net/bridge/bridge-nf-call-iptables "

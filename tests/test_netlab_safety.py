@@ -19,7 +19,7 @@ import pytest
 from test_netlab_support import make_cluster, requires_lab, root_snapshot
 
 from kubelearn.netlab import NetLab, cleanup, lab_namespaces
-from kubelearn.traffic import cluster_ip, external, node_port, pods, workload
+from kubelearn.traffic import cluster_ip, external_clients, node_port, pod_clients, workload
 
 pytestmark = [pytest.mark.netlab, requires_lab()]
 
@@ -59,8 +59,8 @@ def test_a_lab_run_leaves_the_root_namespace_unchanged() -> None:
     cluster = make_cluster(3, type_="NodePort")
     with NetLab(cluster) as lab:
         prefix = lab.prefix
-        lab.run(workload(pods(names=["client"]), cluster_ip("web"), connections=50))
-        lab.run(workload(external("203.0.113.0/24", 20), node_port("web", "kind-worker"), connections=40))
+        lab.run(workload(pod_clients(names=["client"]), cluster_ip("web"), connections=50))
+        lab.run(workload(external_clients("203.0.113.0/24", 20), node_port("web", "kind-worker"), connections=40))
         assert len(lab_namespaces(prefix)) == 1 + 3 + 4 + 1
     assert lab_namespaces(prefix) == []
     assert root_snapshot() == before

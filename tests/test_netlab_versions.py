@@ -14,7 +14,7 @@ from test_netlab_support import lab_skip_reason, make_cluster, requires_lab
 
 from kubelearn.netlab import NetLab, compare
 from kubelearn.proxy import rules
-from kubelearn.traffic import cluster_ip, pods, simulate, workload
+from kubelearn.traffic import cluster_ip, pod_clients, simulate, workload
 
 pytestmark = [pytest.mark.netlab, requires_lab()]
 
@@ -36,7 +36,7 @@ def _nft() -> None:
 def test_numgen_map_balancing_matches_the_simulator(version: str) -> None:
     cluster = at(make_cluster(3, mode="nftables"), version)
     assert "dnat ip addr . port to numgen random mod 3 map" in rules(cluster, "kind-worker").nft_input()
-    wl = workload(pods(names=["client"]), cluster_ip("web"), connections=450)
+    wl = workload(pod_clients(names=["client"]), cluster_ip("web"), connections=450)
     with NetLab(cluster, mode="nftables") as lab:
         kernel = lab.run(wl)
     assert (kernel["outcome"] == "ok").all()

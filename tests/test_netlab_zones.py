@@ -12,7 +12,7 @@ from test_netlab_support import lab_skip_reason, requires_lab
 
 from kubelearn.netlab import NetLab, compare
 from kubelearn.scenarios import scenario
-from kubelearn.traffic import cluster_ip, nodes, simulate, workload
+from kubelearn.traffic import cluster_ip, node_clients, simulate, workload
 
 pytestmark = [pytest.mark.netlab, requires_lab()]
 
@@ -27,7 +27,7 @@ def test_zoned_service_stays_in_the_zone(mode: str) -> None:
         pytest.skip(reason)
     cluster = scenario("three-zones")
     by_pod = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in cluster.pods()}
-    wl = workload(nodes("kind-worker2"), cluster_ip("web"), connections=200)
+    wl = workload(node_clients("kind-worker2"), cluster_ip("web"), connections=200)
     with NetLab(cluster, mode=mode) as lab:
         kernel = lab.run(wl)
     assert (kernel["outcome"] == "ok").all()

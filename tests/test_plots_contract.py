@@ -44,6 +44,7 @@ def _inputs() -> dict[str, Callable[[], tuple[Any, ...]]]:
         "plot_topology": lambda: (cluster(), log()),
         "plot_trace": lambda: (traced(),),
         "plot_traffic": lambda: (log(),),
+        "plot_zone_traffic": lambda: (kl.simulate(kl.scenario("three-zones"), seed=0),),
     }
 
 

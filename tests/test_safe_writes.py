@@ -23,7 +23,7 @@ import pytest
 
 from kubelearn import cli
 from kubelearn.errors import KubelearnError
-from kubelearn.traffic import cluster_ip, nodes, read_log, simulate, workload, write_log
+from kubelearn.traffic import cluster_ip, node_clients, read_log, simulate, workload, write_log
 from kubelearn.traffic.log import check_log_path, sidecar_path
 
 SCENARIO = Path(__file__).resolve().parents[1] / "kubelearn" / "data" / "scenarios" / "my-service.yaml"
@@ -33,7 +33,7 @@ SCENARIO = Path(__file__).resolve().parents[1] / "kubelearn" / "data" / "scenari
 def log() -> pd.DataFrame:
     from kubelearn.scenarios import default_scenario
 
-    return simulate(default_scenario(), workload(nodes(), cluster_ip("my-service"), connections=200), seed=1)
+    return simulate(default_scenario(), workload(node_clients(), cluster_ip("my-service"), connections=200), seed=1)
 
 
 @pytest.fixture
@@ -156,8 +156,8 @@ WRITER = """
 import sys
 import pandas as pd
 from kubelearn.scenarios import default_scenario
-from kubelearn.traffic import cluster_ip, nodes, simulate, workload, write_log
-small = simulate(default_scenario(), workload(nodes(), cluster_ip("my-service"), connections=1000), seed=0)
+from kubelearn.traffic import cluster_ip, node_clients, simulate, workload, write_log
+small = simulate(default_scenario(), workload(node_clients(), cluster_ip("my-service"), connections=1000), seed=0)
 big = pd.concat([small] * 3000, ignore_index=True)   # 3,000,000 rows: a write of a few hundred MB
 big.attrs = dict(small.attrs)
 print("writing", flush=True)

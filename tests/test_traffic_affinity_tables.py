@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 
 from kubelearn.scenarios import scenario
-from kubelearn.traffic import cluster_ip, external, simulate, stickiness, workload
+from kubelearn.traffic import cluster_ip, external_clients, simulate, stickiness, workload
 from kubelearn.traffic.nft_sets import NFT_AFFINITY_SET_SIZE, AffinitySets
 from kubelearn.traffic.xt_recent import RecentLists
 
@@ -56,7 +56,7 @@ def test_full_xt_recent_list_forgets_its_least_recently_set_client():
 
 def test_simulated_nftables_affinity_stops_being_sticky_when_the_sets_are_full(monkeypatch):
     c = scenario("session-affinity")
-    wl = workload(external("198.51.100.0/24", 30), cluster_ip("sticky"), connections=900)
+    wl = workload(external_clients("198.51.100.0/24", 30), cluster_ip("sticky"), connections=900)
     full = stickiness(simulate(c, wl, mode="nftables"))["stickiness"]
     assert (full == 1.0).all()  # far below 65535 clients per endpoint: everyone sticks
     monkeypatch.setattr(engine, "NFT_AFFINITY_SET_SIZE", 2)

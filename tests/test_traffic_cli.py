@@ -96,10 +96,10 @@ def test_output_path_checked_before_simulating(cluster, capsys, tmp_path):
 
 def test_predicted_column_is_na_with_events_and_headless_first(monkeypatch, capsys):
     """No static prediction where it would mislead: events, cached multi-record DNS answers."""
-    from kubelearn.traffic import dns, pods, predicted_shares, workload
+    from kubelearn.traffic import dns, pod_clients, predicted_shares, workload
 
     c = k.make_cluster(service_obj=k.service(cluster_ip="None"), clients=1)
-    wl = workload(pods(selector={"app": "client"}), dns("my-service", 8080), connections=30, dns_strategy="first")
+    wl = workload(pod_clients(selector={"app": "client"}), dns("my-service", 8080), connections=30, dns_strategy="first")
     pred = predicted_shares(c, wl)
     assert pred["predicted"].isna().all() and "first" in pred.attrs["unpredictable"]
     rnd = predicted_shares(c, wl.with_(dns_strategy="random"))
@@ -107,7 +107,7 @@ def test_predicted_column_is_na_with_events_and_headless_first(monkeypatch, caps
     from kubelearn.traffic import Event, chi_square, cluster_ip, simulate
 
     c2 = k.make_cluster(clients=1)
-    ev = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=30,
+    ev = workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=30,
                   events=[Event(0.1, "setReady", {"pod": "web-0", "ready": False})])
     pe = predicted_shares(c2, ev)
     assert pe["predicted"].isna().all() and "events" in pe.attrs["unpredictable"]

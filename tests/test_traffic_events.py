@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent / "data" / "traffic"))
 import clusters as k  # noqa: E402
 
 from kubelearn.errors import KubelearnError  # noqa: E402
-from kubelearn.traffic import Event, cluster_ip, errors_over_time, pods, simulate, workload  # noqa: E402
+from kubelearn.traffic import Event, cluster_ip, errors_over_time, pod_clients, simulate, workload  # noqa: E402
 from kubelearn.traffic.events import build_timeline, parse_duration  # noqa: E402
 
 # the real controllers apply the events (kubelearn.controllers: bare pods are not replaced)
@@ -40,7 +40,7 @@ def test_timeline_adoption_window():
 
 def test_deleted_pod_fails_only_in_the_propagation_window():
     c = k.make_cluster()
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=1000, rate=100,
+    wl = workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=1000, rate=100,
                   events=[Event(5.0, "deletePod", {"name": "web-1"})])
     df = run(c, wl)
     bad = df[df["outcome"] != "ok"]
@@ -62,7 +62,7 @@ def test_deleted_pod_fails_only_in_the_propagation_window():
 
 def test_established_connections_to_a_deleted_pod_are_reset():
     c = k.make_cluster()
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=40, rate=10,
+    wl = workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=40, rate=10,
                   connection_seconds=4.0, requests_per_connection=8,
                   events=[Event(3.0, "deletePod", {"name": "web-1"})])
     df = run(c, wl)
@@ -77,7 +77,7 @@ def test_established_connections_to_a_deleted_pod_are_reset():
 
 def test_graceful_delete_keeps_serving_until_the_grace_period_ends():
     c = k.make_cluster()
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=2000, rate=100,
+    wl = workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=2000, rate=100,
                   events=[Event(2.0, "deletePod", {"name": "web-1", "grace": True})])
     df = run(c, wl)
     assert (df["outcome"] == "ok").all()
@@ -88,7 +88,7 @@ def test_graceful_delete_keeps_serving_until_the_grace_period_ends():
 
 def test_crashed_pod_refuses_until_nodes_drop_it():
     c = k.make_cluster()
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=1000, rate=100,
+    wl = workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=1000, rate=100,
                   events=[Event(4.0, "crashPod", {"name": "web-1"})])
     df = run(c, wl)
     bad = df[df["outcome"] != "ok"]
@@ -102,7 +102,7 @@ def test_crashed_pod_refuses_until_nodes_drop_it():
 
 def test_lost_node_drops_traffic_through_and_to_it():
     c = k.make_cluster()
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=1000, rate=100,
+    wl = workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=1000, rate=100,
                   events=[Event(3.0, "failNode", {"node": "kind-worker2"})])
     df = run(c, wl)
     after = df[df["time"] >= 3.0]
@@ -117,7 +117,7 @@ def test_lost_node_drops_traffic_through_and_to_it():
 
 def test_unknown_event_target_is_kubectl_not_found():
     c = k.make_cluster()
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=10,
+    wl = workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=10,
                   events=[Event(1.0, "deletePod", {"name": "ghost", "grace": True})])
     with pytest.raises(KubelearnError, match='pods "ghost" not found'):
         run(c, wl)
@@ -134,7 +134,7 @@ def test_parse_duration():
 
 def test_grace_period_end_resets_long_connections():
     c = k.make_cluster()
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200, rate=100,
+    wl = workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=200, rate=100,
                   connection_seconds=40.0, requests_per_connection=40,
                   events=[Event(1.0, "deletePod", {"name": "web-1", "grace": True})])
     df = run(c, wl)

@@ -12,14 +12,14 @@ sys.path.insert(0, str(Path(__file__).parent / "data" / "traffic"))
 import clusters as k  # noqa: E402
 
 from kubelearn.errors import KubelearnError  # noqa: E402
-from kubelearn.traffic import LOG_COLUMNS, cluster_ip, empty_log, pods, read_log, simulate, workload, write_log  # noqa: E402
+from kubelearn.traffic import LOG_COLUMNS, cluster_ip, empty_log, pod_clients, read_log, simulate, workload, write_log  # noqa: E402
 from kubelearn.traffic.log import memory_per_row  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def log():
     c = k.make_cluster(backends=[(1, 0), (2, 1)], service_obj=k.service(itp="Local"))
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=300,
+    wl = workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=300,
                   requests_per_connection=2)
     return simulate(c, wl, seed=5)
 

@@ -9,7 +9,17 @@ import kubelearn as kl
 from kubelearn.apiserver.schema import BadRequestError
 from kubelearn.apiserver.workload import validate_workload
 from kubelearn.errors import InvalidError
-from kubelearn.traffic import Event, cluster_ip, dns, external, from_object, load_balancer, nodes, pods, workload
+from kubelearn.traffic import (
+    Event,
+    cluster_ip,
+    dns,
+    external_clients,
+    from_object,
+    load_balancer,
+    node_clients,
+    pod_clients,
+    workload,
+)
 
 DOC = """
 apiVersion: kubelearn.dev/v1alpha1
@@ -47,7 +57,7 @@ def test_yaml_document_becomes_a_workload_and_round_trips():
 
 
 def test_builders_make_the_same_document():
-    wl = workload([pods(selector={"app": "client"}), nodes(), external("203.0.113.0/24", 50)],
+    wl = workload([pod_clients(selector={"app": "client"}), node_clients(), external_clients("203.0.113.0/24", 50)],
                   dns("my-service", 80), connections=500, arrival="poisson", rate=50, connection_seconds=2,
                   requests_per_connection=4, dns_strategy="round-robin", dns_ttl=10,
                   events=[Event(9, "cordon", {"node": "kind-worker"}), {"at": 5, "scale": {"deployment": "web",
@@ -106,7 +116,7 @@ def test_connections_bound_matches_the_cli(capsys):
     """A run needs at least one connection: the document and --connections say it the same way."""
     from kubelearn import cli
 
-    obj = workload(nodes(), cluster_ip("web")).to_object()
+    obj = workload(node_clients(), cluster_ip("web")).to_object()
     obj["spec"]["connections"] = 0
     assert [str(e) for e in validate_workload(obj)] == ["spec.connections: Invalid value: 0: must be greater than 0"]
     assert cli.main(["simulate", "--connections", "0"]) == 2
@@ -115,14 +125,14 @@ def test_connections_bound_matches_the_cli(capsys):
 
 def test_builder_rejects_bad_values_with_paths():
     with pytest.raises(InvalidError, match=r"spec.target.loadBalancer.kind: Unsupported value: \"f5\""):
-        workload(nodes(), load_balancer("web", kind="f5"))
+        workload(node_clients(), load_balancer("web", kind="f5"))
     with pytest.raises(InvalidError, match="spec.clients: Required value"):
         workload([], cluster_ip("web"))
 
 
 def test_external_count_bounded_by_cidr():
-    errs = validate_workload(workload(nodes(), cluster_ip("web")).to_object() | {
-        "spec": {"clients": [external("192.0.2.0/30", 5)], "target": cluster_ip("web")}})
+    errs = validate_workload(workload(node_clients(), cluster_ip("web")).to_object() | {
+        "spec": {"clients": [external_clients("192.0.2.0/30", 5)], "target": cluster_ip("web")}})
     assert [str(e) for e in errs] == [
         "spec.clients[0].external.count: Invalid value: 5: must be at most 2 (the hosts in 192.0.2.0/30)"]
 
@@ -135,6 +145,7 @@ def test_client_builders_are_named_for_clients_not_for_listings() -> None:
     assert isinstance(cluster.pods(), list) and all(p["kind"] == "Pod" for p in cluster.pods())
     assert kl.node_clients() == {"nodes": []}
     assert kl.external_clients("203.0.113.0/24", 5) == {"external": {"cidr": "203.0.113.0/24", "count": 5}}
-    # The former names still resolve (lessons written with them keep running) but are not listed.
-    assert (kl.pods, kl.nodes, kl.external) == (kl.pod_clients, kl.node_clients, kl.external_clients)
+    # The former names are gone; asking for one says what it became.
+    with pytest.raises(AttributeError, match=r"kl\.pods\(\) is now kl\.pod_clients\(\)"):
+        kl.pods  # noqa: B018
     assert not {"pods", "nodes", "external"} & set(kl.__all__)

@@ -47,9 +47,6 @@ from .workload import (
 )
 from .zones import cross_zone_share, zone_traffic
 
-# The builders' former names, still resolved for lessons written with them but not listed.
-pods, nodes, external = pod_clients, node_clients, external_clients
-
 __all__ = [
     "LOG_COLUMNS",
     "Event",

@@ -84,7 +84,7 @@ class TimelinePlayer(View):
         """
         from ..scenarios import scenario
         from ..traffic import default_workload, simulate
-        from ..traffic.workload import Event, pods, workload
+        from ..traffic.workload import Event, pod_clients, workload
 
         base = cluster if cluster is not None else scenario(name, seed=seed)
         wl = default_workload(base, connections=connections)
@@ -97,7 +97,7 @@ class TimelinePlayer(View):
             ns = next(iter(wl.clients[0].values())).get("namespace", "default") \
                 if isinstance(next(iter(wl.clients[0].values())), dict) else "default"
             base = base.apply(client_deployment(3, ns))
-            wl = workload(pods(selector={"app": CLIENT_APP}, namespace=ns), wl.target, connections=connections,
+            wl = workload(pod_clients(selector={"app": CLIENT_APP}, namespace=ns), wl.target, connections=connections,
                           arrival="poisson", rate=connections / 60.0, events=evs, name="timeline")
         return cls(simulate(base, wl, seed=seed, progress=False))
 
