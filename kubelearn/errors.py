@@ -44,6 +44,8 @@ __all__ = [
     "InvalidError",
     "KubelearnError",
     "KubelearnKindError",
+    "LogFormatError",
+    "LogPathError",
     "ManifestError",
     "MissingDependencyError",
     "MissingExtraError",
@@ -51,13 +53,19 @@ __all__ = [
     "NotConvergingError",
     "NotFoundError",
     "NotFoundWithWarningError",
+    "PlotDataError",
     "PreflightError",
-    "render_value",
+    "ProxyConfigError",
     "ResourceMappingError",
     "SelectorError",
     "TopologyError",
+    "TraceError",
     "UnknownKindError",
     "UnsafeValueError",
+    "UnsupportedSchedulerError",
+    "UnsupportedVersionError",
+    "WorkloadError",
+    "render_value",
 ]
 
 
@@ -412,3 +420,38 @@ class PreflightError(KubelearnError, RuntimeError):
 
 class DumpError(KubelearnError, ValueError):
     """Input that is not a dump kubelearn can read, with the line that shows it (one line)."""
+
+
+class PlotDataError(KubelearnError, ValueError):
+    """Data a plot cannot draw: a request log without the columns it needs, an empty log."""
+
+
+class UnsupportedVersionError(KubelearnError, ValueError):
+    """A Kubernetes version kubelearn does not model."""
+
+
+class LogFormatError(KubelearnError, ValueError):
+    """A file or frame that is not a kubelearn request log."""
+
+
+class LogPathError(KubelearnError, OSError):
+    """A log path that cannot be written: said before any work starts, in Go's ``open`` words."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class UnsupportedSchedulerError(KubelearnError, ValueError):
+    """An IPVS scheduler kubelearn does not model."""
+
+
+class WorkloadError(KubelearnError, ValueError):
+    """A workload that cannot run on this cluster (a client or target that does not exist)."""
+
+
+class ProxyConfigError(KubelearnError, ValueError):
+    """A KubeProxyConfiguration setting kubelearn cannot model (or kube-proxy would refuse)."""
+
+
+class TraceError(KubelearnError, ValueError):
+    """A trace request kubelearn cannot answer (bad address, unknown protocol, a runaway walk)."""

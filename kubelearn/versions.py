@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import UnsupportedVersionError
+
 __all__ = ["DEFAULT_MINOR", "DEFAULT_VERSION", "FEATURE_GATES", "NEWEST_MINOR", "RELEASES", "SUPPORTED_MINORS",
            "Release", "UnsupportedVersionError", "cluster_minor", "feature_gate", "gate_default", "image_version",
            "kube_proxy_warnings", "parse_version", "release"]
@@ -80,10 +82,6 @@ DEFAULT_VERSION = RELEASES[DEFAULT_MINOR].version
 
 _KIND_NODE = re.compile(r"(?:[\w.-]+(?::\d+)?/)*kindest/node:v(\d+)\.(\d+)\.(\d+)(?:@sha256:[0-9a-f]{64})?")
 _VERSION = re.compile(r"v(\d+)\.(\d+)\.(\d+)")
-
-
-class UnsupportedVersionError(ValueError):
-    """A Kubernetes version kubelearn does not model."""
 
 
 def _check(major: int, minor: int, what: str) -> None:

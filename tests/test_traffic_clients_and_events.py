@@ -19,9 +19,9 @@ from kubelearn.traffic import (
     Event,
     default_workload,
     dns,
-    external,
+    external_clients,
     load_balancer,
-    pods,
+    pod_clients,
     read_log,
     simulate,
     workload,
@@ -38,7 +38,7 @@ def test_load_balancer_builder_takes_every_keyword():
     assert load_balancer("web", "cloud", 80) == {
         "loadBalancer": {"service": "web", "namespace": "default", "port": 80, "kind": "cloud"}}
     # the document it makes is a valid target
-    wl = workload(external("203.0.113.0/24", 3), load_balancer("web", kind="l2"))
+    wl = workload(external_clients("203.0.113.0/24", 3), load_balancer("web", kind="l2"))
     assert wl.target["loadBalancer"]["kind"] == "l2"
 
 
@@ -79,7 +79,7 @@ def test_a_client_terminating_gracefully_sends_until_its_grace_period_ends():
 # ------------------------------------------------------------------ rows name their Service
 def test_headless_rows_name_the_service_and_port():
     c = scenario("headless-statefulset")
-    wl = workload(pods(names=["web-0", "web-1"]), dns("nginx", 80), connections=200)
+    wl = workload(pod_clients(names=["web-0", "web-1"]), dns("nginx", 80), connections=200)
     df = simulate(c, wl)
     ok = df[df["outcome"] == "ok"]
     assert len(ok) > 0
@@ -87,7 +87,7 @@ def test_headless_rows_name_the_service_and_port():
     assert set(ok["service"].astype(str)) == {"default/nginx"}
     assert set(ok["port_name"].astype(str)) == {"web"}
     # a pod's own record (<hostname>.<service>) names the Service too
-    df1 = simulate(c, workload(pods(names=["web-0"]), dns("web-1.nginx", 80), connections=10))
+    df1 = simulate(c, workload(pod_clients(names=["web-0"]), dns("web-1.nginx", 80), connections=10))
     assert set(df1["service"].astype(str)) == {"default/nginx"}
     assert set(df1["pod"].astype(str)) == {"web-1"}
 

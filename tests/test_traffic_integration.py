@@ -20,10 +20,10 @@ from kubelearn.traffic import (  # noqa: E402
     chi_square,
     cluster_ip,
     dns,
-    external,
+    external_clients,
+    node_clients,
     node_port,
-    nodes,
-    pods,
+    pod_clients,
     predicted_shares,
     simulate,
     stickiness,
@@ -42,7 +42,7 @@ def real(c, mode="iptables", scheduler=""):
 
 def test_clusterip_by_name_through_real_dns_and_rules():
     c = real(k.make_cluster(backends=TEN))
-    wl = workload(pods(selector={"app": "client"}), dns("my-service", 80), connections=3000)
+    wl = workload(pod_clients(selector={"app": "client"}), dns("my-service", 80), connections=3000)
     df = simulate(c, wl, seed=2)
     assert set(df["dst"].astype(str)) == {"10.96.0.100:80"}
     assert (df["outcome"] == "ok").all()
@@ -57,13 +57,13 @@ def test_clusterip_by_name_through_real_dns_and_rules():
 
 def test_hairpin_and_local_policy_with_real_rules():
     c = real(k.make_cluster(backends=[(1, 0)]))
-    df = simulate(c, workload(pods(names=["web-0", "client-1-0"]), cluster_ip("my-service"), connections=10))
+    df = simulate(c, workload(pod_clients(names=["web-0", "client-1-0"]), cluster_ip("my-service"), connections=10))
     seen = df.groupby(df["client"].astype(str))["seen_src_ip"].agg(lambda x: set(x.astype(str)))
     gateway = c.get("Node", "kind-worker")["spec"]["podCIDR"].rsplit(".", 1)[0] + ".1"
     assert seen["web-0"] == {gateway}  # hairpin: masqueraded to the node's pod gateway
     assert seen["client-1-0"] == {k.ip(c, "client-1-0")}  # another pod: its own IP
     c2 = real(k.make_cluster(service_obj=k.service(type="NodePort", etp="Local")))
-    df2 = simulate(c2, workload(external("203.0.113.0/24", 20), node_port("my-service", "kind-worker2"),
+    df2 = simulate(c2, workload(external_clients("203.0.113.0/24", 20), node_port("my-service", "kind-worker2"),
                                 connections=200))
     assert set(df2["pod_node"].astype(str)) == {"kind-worker2"}
     assert (df2["seen_src_ip"].astype(str) == df2["src_ip"].astype(str)).all()
@@ -71,14 +71,14 @@ def test_hairpin_and_local_policy_with_real_rules():
 
 def test_ipvs_and_nftables_through_real_rules():
     sh = real(k.make_cluster(backends=TEN), "ipvs", "sh")
-    df = simulate(sh, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200))
+    df = simulate(sh, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=200))
     assert (stickiness(df)["stickiness"] == 1.0).all()
     rr = real(k.make_cluster(backends=TEN), "ipvs", "rr")
-    df = simulate(rr, workload(pods(names=["client-1-0"]), cluster_ip("my-service"), connections=30))
+    df = simulate(rr, workload(pod_clients(names=["client-1-0"]), cluster_ip("my-service"), connections=30))
     seq = df["endpoint"].astype(str).tolist()
     assert len(set(seq[:10])) == 10 and seq[:10] == seq[10:20] == seq[20:30]
     nft = real(k.make_cluster(backends=TEN, service_obj=k.service(affinity=300)), "nftables")
-    df = simulate(nft, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200))
+    df = simulate(nft, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=200))
     assert (stickiness(df)["stickiness"] == 1.0).all()
 
 
@@ -158,14 +158,14 @@ def test_rolling_update_through_apply_and_controllers():
 def test_node_client_by_name_gets_nxdomain_from_the_nodes_resolver():
     """A node is not a ClusterFirst pod: on kind its resolver is Docker's, which knows no cluster names."""
     c = real(k.make_cluster(backends=TEN))
-    wl = workload(nodes("kind-worker"), dns("my-service", 80), connections=20)
+    wl = workload(node_clients("kind-worker"), dns("my-service", 80), connections=20)
     df = simulate(c, wl, seed=0)
     assert set(df["outcome"].astype(str)) == {"nxdomain"}
     assert set(df["pod"].astype(str)) == {""}
-    fq = simulate(c, workload(nodes(), dns("my-service.default.svc.cluster.local", 80), connections=9), seed=0)
+    fq = simulate(c, workload(node_clients(), dns("my-service.default.svc.cluster.local", 80), connections=9), seed=0)
     assert set(fq["outcome"].astype(str)) == {"nxdomain"}
     # a pod on the same node resolves the same name through CoreDNS
-    ok = simulate(c, workload(pods(names=["client-1-0"]), dns("my-service", 80), connections=20), seed=0)
+    ok = simulate(c, workload(pod_clients(names=["client-1-0"]), dns("my-service", 80), connections=20), seed=0)
     assert (ok["outcome"] == "ok").all()
     # and the prediction agrees: nothing reaches a pod
     pred = predicted_shares(c, wl)

@@ -33,11 +33,11 @@ from kubelearn.discovery import dns
 from kubelearn.kind import load
 from kubelearn.traffic import (
     cluster_ip,
-    external,
+    external_clients,
     load_balancer,
+    node_clients,
     node_port,
-    nodes,
-    pods,
+    pod_clients,
     simulate,
     workload,
 )
@@ -58,7 +58,7 @@ spec:
     spec:
       containers: [{name: c, image: busybox}]
 """
-CLIENT_PODS = pods(selector={"app": "client"})
+CLIENT_PODS = pod_clients(selector={"app": "client"})
 P_MIN = 0.001  # fixed seeds: each verdict is deterministic; this is the level it was checked at
 
 
@@ -308,7 +308,7 @@ def test_the_fast_path_is_the_per_connection_path_in_distribution(monkeypatch):
 
     monkeypatch.setattr(engine.Engine, "choose_stateless", spy)
     c = load(ROLLOUT, CLIENTS)
-    wl = workload([CLIENT_PODS, nodes()], cluster_ip("web"), connections=3000, rate=100, events=[
+    wl = workload([CLIENT_PODS, node_clients()], cluster_ip("web"), connections=3000, rate=100, events=[
         {"at": 10, "scale": {"deployment": "web", "replicas": 1}},
         {"at": 20, "scale": {"deployment": "web", "replicas": 4}}])
     sim = conns(simulate(c, wl, seed=4))
@@ -334,7 +334,7 @@ def test_affinity_few_clients():
 def test_affinity_many_clients_more_than_100_per_endpoint(mode):
     # 1200 external clients at one node, 3 connections each: xt_recent's 100-entry lists overflow
     c = with_proxy(with_clients("session-affinity"), mode)
-    wl = workload(external("198.51.0.0/16", 1200, node="kind-worker"), cluster_ip("sticky"), connections=3600,
+    wl = workload(external_clients("198.51.0.0/16", 1200, node="kind-worker"), cluster_ip("sticky"), connections=3600,
                   rate=1000)
     sim, ref = agree(c, wl, seed=2, sticky=True)
     if mode == "iptables":
@@ -364,7 +364,7 @@ def test_ipvs_persistence():
 @pytest.mark.parametrize("entry", ["kind-worker", "kind-control-plane"])
 def test_nodeport_both_external_traffic_policies(scenario, entry):
     c = with_clients(scenario)
-    wl = workload(external("203.0.113.0/24", 20), node_port("web", entry), connections=600)
+    wl = workload(external_clients("203.0.113.0/24", 20), node_port("web", entry), connections=600)
     sim, ref = agree(c, wl)
     local = {p["metadata"]["name"] for p in c.pods("default") if p["spec"]["nodeName"] == entry}
     if scenario == "nodeport-local" and local:
@@ -378,7 +378,7 @@ def test_nodeport_both_external_traffic_policies(scenario, entry):
 @pytest.mark.parametrize("etp", ["Local", "Cluster"])
 def test_load_balancer_both_external_traffic_policies(etp):
     c = with_service(with_clients("loadbalancer"), "web-lb", externalTrafficPolicy=etp)
-    wl = workload(external("203.0.113.0/24", 30), load_balancer("web-lb"), connections=1500)
+    wl = workload(external_clients("203.0.113.0/24", 30), load_balancer("web-lb"), connections=1500)
     sim, ref = agree(c, wl)
     assert (ref["outcome"] == "ok").all()
 
@@ -436,4 +436,4 @@ def test_rolling_update_with_propagation_window():
 
 
 def test_node_clients_through_clusterip():
-    agree(with_clients("my-service"), workload(nodes(), cluster_ip("my-service"), connections=900))
+    agree(with_clients("my-service"), workload(node_clients(), cluster_ip("my-service"), connections=900))

@@ -23,13 +23,13 @@ from kubelearn.traffic import (  # noqa: E402
     chi_square,
     cluster_ip,
     dns,
-    external,
+    external_clients,
     external_ip,
     load_balancer,
+    node_clients,
     node_port,
-    nodes,
+    pod_clients,
     pod_shares,
-    pods,
     predicted_shares,
     simulate,
     stickiness,
@@ -58,7 +58,7 @@ def conns(df):
 # ------------------------------------------------------------------ schema and determinism
 def test_log_schema_dtypes_and_attrs():
     c = k.make_cluster()
-    df = run(c, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200,
+    df = run(c, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=200,
                          requests_per_connection=3))
     assert list(df.columns) == list(LOG_COLUMNS)
     for name, col in LOG_COLUMNS.items():
@@ -74,7 +74,7 @@ def test_log_schema_dtypes_and_attrs():
 
 def test_same_seed_same_log_other_seed_other_log():
     c = k.make_cluster(backends=TEN)
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=500, arrival="poisson")
+    wl = workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=500, arrival="poisson")
     a, b, other = run(c, wl, seed=7), run(c, wl, seed=7), run(c, wl, seed=8)
     pd.testing.assert_frame_equal(a, b)
     assert not a["endpoint"].astype(str).equals(other["endpoint"].astype(str))
@@ -90,7 +90,7 @@ def test_trace_called_once_per_distinct_route(monkeypatch):
         return proxy.trace(*args, **kw)
 
     monkeypatch.setattr(engine, "trace", counting)
-    run(c, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=5000))
+    run(c, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=5000))
     # one call per (entry node, source class, destination): two worker nodes, pod sources
     assert sorted(n for n, _, _ in calls) == ["kind-worker", "kind-worker2"]
 
@@ -98,7 +98,7 @@ def test_trace_called_once_per_distinct_route(monkeypatch):
 # ------------------------------------------------------------------ ClusterIP, random choice
 def test_clusterip_random_matches_prediction():
     c = k.make_cluster(backends=TEN)
-    wl = workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=4000)
+    wl = workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=4000)
     df = run(c, wl, seed=3)
     # (the agreement with the per-connection oracle on the real tracer is in test_traffic_oracle.py)
     pred = predicted_shares(c, wl)
@@ -112,7 +112,7 @@ def test_clusterip_random_matches_prediction():
 def test_node_client_is_masqueraded_to_its_own_ip():
     """MASQUERADE writes the outgoing interface's address: InternalIP across nodes, the pod gateway locally."""
     c = k.make_cluster()
-    df = run(c, workload(nodes("kind-worker"), cluster_ip("my-service"), connections=50))
+    df = run(c, workload(node_clients("kind-worker"), cluster_ip("my-service"), connections=50))
     local = df["pod_node"].astype(str) == "kind-worker"
     assert local.any() and (~local).any()
     assert set(df.loc[~local, "seen_src_ip"].astype(str)) == {c.node_ip("kind-worker")}
@@ -122,7 +122,7 @@ def test_node_client_is_masqueraded_to_its_own_ip():
 
 def test_hairpin_pod_reaching_itself_is_masqueraded():
     c = k.make_cluster(backends=[(1, 0)])
-    df = run(c, workload(pods(names=["web-0"]), cluster_ip("my-service"), connections=10))
+    df = run(c, workload(pod_clients(names=["web-0"]), cluster_ip("my-service"), connections=10))
     assert set(df["pod"].astype(str)) == {"web-0"}
     # the pod itself is on the entry node: it sees the node's end of its veth, the pod gateway
     assert set(df["seen_src_ip"].astype(str)) == {gateway(c, "kind-worker")}
@@ -130,12 +130,12 @@ def test_hairpin_pod_reaching_itself_is_masqueraded():
 
 def test_no_endpoints_refused_and_itp_local_dropped():
     c = k.make_cluster(backends=[])
-    df = run(c, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=20))
+    df = run(c, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=20))
     assert set(df["outcome"].astype(str)) == {"refused"}
     assert set(df["endpoint"].astype(str)) == {""}
     # iTP=Local: the client on kind-worker2 has no local endpoint -> DROP (a timeout for it)
     c2 = k.make_cluster(backends=[(1, 0)], service_obj=k.service(itp="Local"))
-    df2 = run(c2, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=40))
+    df2 = run(c2, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=40))
     by_node = df2.groupby(df2["entry_node"].astype(str))["outcome"].agg(lambda x: set(x.astype(str)))
     assert by_node["kind-worker"] == {"ok"}
     assert by_node["kind-worker2"] == {"dropped"}
@@ -146,20 +146,20 @@ def test_no_endpoints_refused_and_itp_local_dropped():
 def test_affinity_one_client_one_pod_until_timeout():
     c = k.make_cluster(backends=TEN, service_obj=k.service(affinity=10))
     # 1 connection per second: within the 10 s timeout every connection refreshes the entry
-    df = run(c, workload(pods(names=["client-1-0"]), cluster_ip("my-service"), connections=60, rate=1.0))
+    df = run(c, workload(pod_clients(names=["client-1-0"]), cluster_ip("my-service"), connections=60, rate=1.0))
     assert df["pod"].nunique() == 1
     # one connection every 20 s: the entry has always expired, so the choice is random again
-    df2 = run(c, workload(pods(names=["client-1-0"]), cluster_ip("my-service"), connections=60, rate=0.05))
+    df2 = run(c, workload(pod_clients(names=["client-1-0"]), cluster_ip("my-service"), connections=60, rate=0.05))
     assert df2["pod"].nunique() > 3
 
 
 def test_affinity_few_clients_sticky_many_clients_degrade():
     svc = k.service(affinity=10800)
     few = k.make_cluster(backends=TEN, service_obj=svc)
-    df = run(few, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=400))
+    df = run(few, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=400))
     assert (stickiness(df)["stickiness"] == 1.0).all()
     # 3000 external clients arriving at one node: 10 lists x 100 entries cannot hold them
-    wl = workload(external("198.51.0.0/16", 1500, node="kind-worker"), cluster_ip("my-service"),
+    wl = workload(external_clients("198.51.0.0/16", 1500, node="kind-worker"), cluster_ip("my-service"),
                   connections=6000)
     df = run(few, wl, seed=1)
     st = stickiness(df)["stickiness"]
@@ -176,7 +176,7 @@ def test_recent_list_cap_is_xt_recent_default():
 # ------------------------------------------------------------------ IPVS
 def test_ipvs_rr_exact_rotation_per_node():
     c = k.make_cluster(backends=TEN, mode="ipvs", scheduler="rr")
-    df = run(c, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=200))
+    df = run(c, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=200))
     for node, grp in conns(df).groupby(df["entry_node"].astype(str)):
         # the real servers in the order IPVS lists them on that node
         tr = proxy.trace(c, node, k.ip(c, "client-1-0"), "10.96.0.100:80")
@@ -191,7 +191,7 @@ def test_ipvs_rr_exact_rotation_per_node():
 def test_ipvs_least_connection_balances_active_connections(sched):
     c = k.make_cluster(backends=TEN[:4], mode="ipvs", scheduler=sched)
     # long connections (10 s) at 10/s from one node: 100 open at once, spread 25 each
-    df = run(c, workload(pods(names=["client-1-0"]), cluster_ip("my-service"), connections=100, rate=10,
+    df = run(c, workload(pod_clients(names=["client-1-0"]), cluster_ip("my-service"), connections=100, rate=10,
                          connection_seconds=10))
     counts = df["pod"].value_counts()
     assert len(counts) == 4 and counts.max() - counts.min() <= 1
@@ -202,16 +202,16 @@ def test_ipvs_least_connection_balances_active_connections(sched):
 
 def test_ipvs_sh_sticks_per_client_dh_one_server():
     c = k.make_cluster(backends=TEN, mode="ipvs", scheduler="sh", clients=5)
-    df = run(c, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=300))
+    df = run(c, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=300))
     assert (stickiness(df)["stickiness"] == 1.0).all()
     c2 = k.make_cluster(backends=TEN, mode="ipvs", scheduler="dh", clients=5)
-    df2 = run(c2, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=300))
+    df2 = run(c2, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=300))
     assert df2["pod"].nunique() == 1
 
 
 def test_ipvs_affinity_is_persistence():
     c = k.make_cluster(backends=TEN, mode="ipvs", scheduler="rr", service_obj=k.service(affinity=60), clients=3)
-    df = run(c, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=120))
+    df = run(c, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=120))
     assert (stickiness(df)["stickiness"] == 1.0).all()
     assert df["pod"].nunique() > 1
 
@@ -221,19 +221,19 @@ def test_unsupported_scheduler_is_a_clear_error():
 
     c = k.make_cluster(mode="ipvs", scheduler="mh")
     with pytest.raises(KubelearnError, match='IPVS scheduler "mh" is not modelled'):
-        run(c, workload(pods(selector={"app": "client"}), cluster_ip("my-service"), connections=5))
+        run(c, workload(pod_clients(selector={"app": "client"}), cluster_ip("my-service"), connections=5))
 
 
 # ------------------------------------------------------------------ external traffic
 def test_nodeport_local_never_remote_and_keeps_client_ip():
     svc = k.service(type="NodePort", etp="Local")
     c = k.make_cluster(service_obj=svc)  # web-0, web-1 on kind-worker; web-2 on kind-worker2
-    df = run(c, workload(external("203.0.113.0/24", 20), node_port("my-service", "kind-worker2"),
+    df = run(c, workload(external_clients("203.0.113.0/24", 20), node_port("my-service", "kind-worker2"),
                          connections=300))
     assert set(df["pod_node"].astype(str)) == {"kind-worker2"}
     assert (df["seen_src_ip"].astype(str) == df["src_ip"].astype(str)).all()
     # the control plane has no endpoint: external traffic is dropped there
-    df0 = run(c, workload(external("203.0.113.0/24", 5), node_port("my-service", "kind-control-plane"),
+    df0 = run(c, workload(external_clients("203.0.113.0/24", 5), node_port("my-service", "kind-control-plane"),
                           connections=10))
     assert set(df0["outcome"].astype(str)) == {"dropped"}
     assert set(df["dst"].astype(str)) == {c.node_ip("kind-worker2") + ":30080"}
@@ -242,7 +242,7 @@ def test_nodeport_local_never_remote_and_keeps_client_ip():
 
 def test_nodeport_cluster_shows_node_ip_and_reaches_all():
     c = k.make_cluster(service_obj=k.service(type="NodePort", etp="Cluster"))
-    wl = workload(external("203.0.113.0/24", 20), node_port("my-service", "kind-control-plane"), connections=600)
+    wl = workload(external_clients("203.0.113.0/24", 20), node_port("my-service", "kind-control-plane"), connections=600)
     df = run(c, wl)
     assert set(df["seen_src_ip"].astype(str)) == {c.node_ip("kind-control-plane")}
     assert df["pod"].nunique() == 3
@@ -252,12 +252,12 @@ def test_nodeport_cluster_shows_node_ip_and_reaches_all():
 def test_cloud_lb_local_only_nodes_with_endpoints_cluster_all_ready_nodes():
     local = k.make_cluster(service_obj=k.service(type="LoadBalancer", etp="Local", lb_ip="192.0.2.10"),
                            backends=[(1, 0), (1, 1)])
-    df = run(local, workload(external("203.0.113.0/24", 30), load_balancer("my-service"), connections=300))
+    df = run(local, workload(external_clients("203.0.113.0/24", 30), load_balancer("my-service"), connections=300))
     assert set(df["entry_node"].astype(str)) == {"kind-worker"}
     assert (df["seen_src_ip"].astype(str) == df["src_ip"].astype(str)).all()
     assert set(df["outcome"].astype(str)) == {"ok"}
     clus = k.make_cluster(service_obj=k.service(type="LoadBalancer", etp="Cluster", lb_ip="192.0.2.10"))
-    wl = workload(external("203.0.113.0/24", 30), load_balancer("my-service"), connections=3000)
+    wl = workload(external_clients("203.0.113.0/24", 30), load_balancer("my-service"), connections=3000)
     df2 = run(clus, wl)
     # kind labels its control plane node.kubernetes.io/exclude-from-external-load-balancers
     assert "node.kubernetes.io/exclude-from-external-load-balancers" in clus.get("Node", k.NODES[0])["metadata"]["labels"]
@@ -269,13 +269,13 @@ def test_cloud_lb_local_only_nodes_with_endpoints_cluster_all_ready_nodes():
 
 def test_l2_lb_sends_everything_to_one_node():
     c = k.make_cluster(service_obj=k.service(type="LoadBalancer", lb_ip="192.0.2.10"))
-    df = run(c, workload(external("203.0.113.0/24", 30), load_balancer("my-service", kind="l2"), connections=200))
+    df = run(c, workload(external_clients("203.0.113.0/24", 30), load_balancer("my-service", kind="l2"), connections=200))
     assert df["entry_node"].nunique() == 1
 
 
 def test_lb_from_inside_is_captured_by_own_node():
     c = k.make_cluster(service_obj=k.service(type="LoadBalancer", etp="Local", lb_ip="192.0.2.10"))
-    df = run(c, workload(pods(selector={"app": "client"}), load_balancer("my-service"), connections=100))
+    df = run(c, workload(pod_clients(selector={"app": "client"}), load_balancer("my-service"), connections=100))
     assert (df["entry_node"].astype(str).to_numpy() == np.array(
         [n for n in df["client"].astype(str).map(lambda x: "kind-worker" if x.startswith("client-1") else "kind-worker2")]
     )).all()
@@ -287,12 +287,12 @@ def test_lb_from_inside_is_captured_by_own_node():
 def test_lb_without_ip_is_a_clear_error():
     c = k.make_cluster(service_obj=k.service(type="LoadBalancer"))
     with pytest.raises(WorkloadError, match="EXTERNAL-IP <pending>"):
-        run(c, workload(external("203.0.113.0/24", 3), load_balancer("my-service"), connections=5))
+        run(c, workload(external_clients("203.0.113.0/24", 3), load_balancer("my-service"), connections=5))
 
 
 def test_external_ip_enters_at_given_node():
     c = k.make_cluster(service_obj=k.service(external_ips=["198.51.100.7"]))
-    df = run(c, workload(external("203.0.113.0/24", 3), external_ip("my-service", node="kind-worker2"),
+    df = run(c, workload(external_clients("203.0.113.0/24", 3), external_ip("my-service", node="kind-worker2"),
                          connections=30))
     assert set(df["entry_node"].astype(str)) == {"kind-worker2"}
     assert set(df["dst"].astype(str)) == {"198.51.100.7:80"}
@@ -302,10 +302,10 @@ def test_external_ip_enters_at_given_node():
 # ------------------------------------------------------------------ DNS targets
 def test_dns_clusterip_name_and_nxdomain():
     c = k.make_cluster(backends=TEN)
-    df = run(c, workload(pods(selector={"app": "client"}), dns("my-service", 80), connections=100))
+    df = run(c, workload(pod_clients(selector={"app": "client"}), dns("my-service", 80), connections=100))
     assert set(df["dst"].astype(str)) == {"10.96.0.100:80"}
     assert set(df["via"].astype(str)) == {"dns"}
-    df2 = run(c, workload(pods(selector={"app": "client"}), dns("nope", 80), connections=10))
+    df2 = run(c, workload(pod_clients(selector={"app": "client"}), dns("nope", 80), connections=10))
     assert set(df2["outcome"].astype(str)) == {"nxdomain"}
 
 
@@ -315,7 +315,7 @@ def _headless():
 
 def test_headless_first_sticks_within_ttl():
     c = _headless()
-    df = run(c, workload(pods(selector={"app": "client"}), dns("my-service", 8080), connections=400,
+    df = run(c, workload(pod_clients(selector={"app": "client"}), dns("my-service", 8080), connections=400,
                                    dns_strategy="first", dns_ttl=1000))
     assert (stickiness(df)["stickiness"] == 1.0).all()
     assert set(df["outcome"].astype(str)) == {"ok"}
@@ -326,7 +326,7 @@ def test_headless_first_sticks_within_ttl():
 
 
 def test_headless_round_robin_rotates_per_client():
-    df = run(_headless(), workload(pods(names=["client-1-0"]), dns("my-service", 8080), connections=40,
+    df = run(_headless(), workload(pod_clients(names=["client-1-0"]), dns("my-service", 8080), connections=40,
                                    dns_strategy="round-robin", dns_ttl=1000))
     seq = df["pod"].astype(str).tolist()
     assert seq[:4] == seq[4:8] == seq[8:12]
@@ -334,7 +334,7 @@ def test_headless_round_robin_rotates_per_client():
 
 
 def test_headless_random_is_uniform():
-    df = run(_headless(), workload(pods(selector={"app": "client"}), dns("my-service", 8080), connections=2000,
+    df = run(_headless(), workload(pod_clients(selector={"app": "client"}), dns("my-service", 8080), connections=2000,
                                    dns_strategy="random"))
     assert stats.chisquare(df["pod"].value_counts().to_numpy()).pvalue > 0.001
     shares = pod_shares(df)
@@ -344,7 +344,7 @@ def test_headless_random_is_uniform():
 def test_external_client_cannot_use_cluster_dns():
     c = k.make_cluster()
     with pytest.raises(WorkloadError, match="cluster's DNS"):
-        run(c, workload(external("203.0.113.0/24", 2), dns("my-service", 80), connections=3))
+        run(c, workload(external_clients("203.0.113.0/24", 2), dns("my-service", 80), connections=3))
 
 
 def test_unknown_client_pod_is_a_clear_error():
@@ -352,6 +352,6 @@ def test_unknown_client_pod_is_a_clear_error():
 
     c = k.make_cluster()
     with pytest.raises(NotFoundError, match='pods "ghost" not found'):
-        run(c, workload(pods(names=["ghost"]), cluster_ip("my-service"), connections=3))
+        run(c, workload(pod_clients(names=["ghost"]), cluster_ip("my-service"), connections=3))
     with pytest.raises(WorkloadError, match="no running pods match"):
-        run(c, workload(pods(selector={"app": "none"}), cluster_ip("my-service"), connections=3))
+        run(c, workload(pod_clients(selector={"app": "none"}), cluster_ip("my-service"), connections=3))

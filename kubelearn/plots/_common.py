@@ -22,7 +22,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..errors import KubelearnError
+from ..errors import PlotDataError
 
 __all__ = [
     "OKABE_ITO",
@@ -208,10 +208,6 @@ def objects(items: Any) -> list[dict[str, Any]]:
     mypy could not read; harmless now, and it keeps the call sites checked either way.)
     """
     return [dict_ for dict_ in items]
-
-
-class PlotDataError(KubelearnError, ValueError):
-    """Data a plot cannot draw: a request log without the columns it needs, an empty log."""
 
 
 def require_columns(log: pd.DataFrame, columns: Iterable[str], what: str) -> None:

@@ -22,14 +22,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..cluster import Cluster
-from ..errors import KubelearnError
+from ..errors import ProxyConfigError
 from ..versions import cluster_minor, feature_gate
 
 __all__ = ["ProxyConfigError", "node_zones", "nodeport_ips", "proxy_settings"]
-
-
-class ProxyConfigError(KubelearnError, ValueError):
-    """A KubeProxyConfiguration setting kubelearn cannot model (or kube-proxy would refuse)."""
 
 
 def proxy_settings(cluster: Cluster, node: str, mode: str | None = None) -> dict[str, Any]:

@@ -54,7 +54,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
-from ..errors import KubelearnError
+from ..errors import TraceError
 
 __all__ = ["MAX_STEPS", "Destination", "Final", "Goto", "Hook", "Jump", "Mode", "Packet", "Return", "Split",
            "Step", "Trace", "TraceError", "Verdict", "Walker", "finish", "in_net", "node_locals", "parse_dst",
@@ -71,10 +71,6 @@ MAX_DEPTH = 10_000
 Verdict: TypeAlias = Literal["DNAT", "REJECT", "DROP", "NONE"]
 Hook: TypeAlias = Literal["PREROUTING", "OUTPUT"]
 Mode: TypeAlias = Literal["iptables", "nftables", "ipvs"]
-
-
-class TraceError(KubelearnError, ValueError):
-    """A trace request kubelearn cannot answer (bad address, unknown protocol, a runaway walk)."""
 
 
 # ------------------------------------------------------------------------------------- the result

@@ -34,7 +34,7 @@ from typing import Final
 
 import numpy as np
 
-from ..errors import KubelearnError
+from ..errors import UnsupportedSchedulerError
 
 __all__ = ["SCHEDULERS", "UnsupportedSchedulerError", "Persistence", "Scheduler", "make_scheduler", "ip_to_int",
            "hash_bucket"]
@@ -43,10 +43,6 @@ SCHEDULERS: Final = ("rr", "wrr", "lc", "wlc", "sed", "nq", "sh", "dh")
 _UNSUPPORTED: Final = ("lblc", "lblcr", "mh", "fo", "ovf", "twos")
 _TAB_SIZE: Final = 256  # IP_VS_SH_TAB_SIZE / IP_VS_DH_TAB_SIZE (1 << 8)
 _MULT: Final = 2654435761
-
-
-class UnsupportedSchedulerError(KubelearnError, ValueError):
-    """An IPVS scheduler kubelearn does not model."""
 
 
 def ip_to_int(ip: str) -> int:

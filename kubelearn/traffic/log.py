@@ -45,7 +45,7 @@ from typing import Any, Final, NamedTuple, cast
 
 import pandas as pd
 
-from ..errors import KubelearnError
+from ..errors import LogFormatError, LogPathError
 
 __all__ = ["Column", "LOG_COLUMNS", "LOG_SCHEMA", "ZONE_LABEL", "OUTCOMES", "VIAS", "CLIENT_KINDS", "empty_log", "read_log", "write_log",
            "conform", "memory_per_row", "LogFormatError", "LogPathError", "check_log_path", "sidecar_path"]
@@ -138,17 +138,6 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     result = pd.DataFrame(out, index=pd.RangeIndex(len(df)))
     result.attrs = dict(df.attrs)
     return result
-
-
-class LogFormatError(KubelearnError, ValueError):
-    """A file or frame that is not a kubelearn request log."""
-
-
-class LogPathError(KubelearnError, OSError):
-    """A log path that cannot be written: said before any work starts, in Go's ``open`` words."""
-
-    def __str__(self) -> str:
-        return str(self.strerror)
 
 
 #: The sidecar key that records what was written, so a cut or swapped file is noticed.

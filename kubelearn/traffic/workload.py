@@ -68,7 +68,7 @@ from ..apiserver.workload import (  # the kind's schema, checked by the API serv
     MAX_SECONDS,
     validate_workload,
 )
-from ..errors import InvalidError, KubelearnError
+from ..errors import InvalidError, WorkloadError
 
 __all__ = [
     "API_VERSION",
@@ -95,10 +95,6 @@ __all__ = [
     "validate_workload",
     "workload",
 ]
-
-class WorkloadError(KubelearnError, ValueError):
-    """A workload that cannot run on this cluster (a client or target that does not exist)."""
-
 
 @dataclass(frozen=True)
 class Event:
