@@ -33,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import objects
 from .cluster import Cluster
 from .errors import KubelearnError
 from .kind import load
@@ -297,8 +298,7 @@ def explorer_workload(settings: ServiceSettings, svc: Mapping[str, Any], cluster
     elif settings.type == "ClusterIP":
         clients, target = pod_clients(selector={"app": CLIENT_APP}, namespace=ns), cluster_ip(name, port, ns)
     elif settings.type == "NodePort":
-        workers = [n["metadata"]["name"] for n in list(cluster.nodes())
-                   if "node-role.kubernetes.io/control-plane" not in (n["metadata"].get("labels") or {})]
+        workers = [objects.name(n) for n in cluster.nodes() if not objects.is_control_plane(n)]
         node = workers[0] if workers else list(cluster.nodes())[0]["metadata"]["name"]
         clients, target = external_clients(EXTERNAL_CIDR, settings.clients), node_port(name, node, port, ns)
     else:

@@ -148,7 +148,7 @@ def test_v136_trace_dnats_through_the_map_and_masquerades_hairpin() -> None:
 ])
 def test_v136_refuses_what_no_source_shows(extra: str, words: str) -> None:
     cluster = kl.load(kind(36) + WEB % extra)
-    with pytest.raises(ProxyConfigError) as info:
+    with pytest.raises(ProxyConfigError, match="kube-proxy v1.36's nftables rules") as info:
         rules(cluster, "kind-worker")
     msg = str(info.value)
     assert msg.startswith("kube-proxy v1.36's nftables rules for Service \"default/web\" port \"http\"")

@@ -94,13 +94,13 @@ def test_kind_config_without_image_runs_the_default_release() -> None:
 
 
 def test_mixed_node_versions_are_refused() -> None:
-    with pytest.raises(ManifestError) as info:
+    with pytest.raises(ManifestError, match="nodes run different Kubernetes versions") as info:
         load_kind(kind_config("kindest/node:v1.36.1", "kindest/node:v1.37.0"))
     assert "nodes run different Kubernetes versions: v1.36.1 (nodes[0]), v1.37.0 (nodes[1])" in str(info.value)
 
 
 def test_kind_config_image_errors() -> None:
-    with pytest.raises(ManifestError) as info:
+    with pytest.raises(ManifestError, match="not a published release") as info:
         load_kind(kind_config("kindest/node:v1.38.0"))
     assert "nodes[0].image" in str(info.value) and "not a published release" in str(info.value)
     with pytest.raises(ManifestError, match="must be a kind node image, kindest/node:vX.Y.Z"):
@@ -170,7 +170,7 @@ def test_apply_on_a_kind_cluster_of_v1_33_refuses_prefer_same_zone() -> None:
               "  image: kindest/node:v1.33.1\n---\n")
     svc = ("apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
            "spec: {trafficDistribution: PreferSameZone, ports: [{port: 80}]}\n")
-    with pytest.raises(kl.ApplyError) as info:
+    with pytest.raises(kl.ApplyError, match="Unsupported value") as info:
         kl.load(config + svc)
     assert 'spec.trafficDistribution: Unsupported value: "PreferSameZone": supported values: "PreferClose"' \
         in str(info.value)
@@ -195,6 +195,6 @@ def test_kube_proxy_in_ipvs_mode_warns_from_v1_35(capsys: pytest.CaptureFixture[
 
 
 def test_a_bad_image_is_one_error_not_also_a_version_mix() -> None:
-    with pytest.raises(ManifestError) as info:
+    with pytest.raises(ManifestError, match="not a published release") as info:
         load_kind(kind_config("kindest/node:v1.38.0", "kindest/node:v1.36.1"))
     assert "not a published release" in str(info.value) and "different Kubernetes versions" not in str(info.value)

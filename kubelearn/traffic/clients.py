@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import objects
 from ..cluster import Cluster
 from .events import _stable
 from .workload import Workload, WorkloadError
@@ -76,8 +77,7 @@ def resolve_clients(cluster: Cluster, wl: Workload) -> list[Client]:
 def _resolve(cluster: Cluster, wl: Workload) -> list[Client]:
     out: list[Client] = []
     node_names = [n["metadata"]["name"] for n in cluster.nodes()]
-    workers = [n["metadata"]["name"] for n in cluster.nodes()
-               if "node-role.kubernetes.io/control-plane" not in (n["metadata"].get("labels") or {})]
+    workers = [objects.name(n) for n in cluster.nodes() if not objects.is_control_plane(n)]
     for i, src in enumerate(wl.clients):
         kind, spec = next(iter(src.items()))
         if kind == "pods":
