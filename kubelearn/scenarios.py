@@ -251,7 +251,7 @@ def _target(cluster: Cluster) -> tuple[dict[str, Any], dict[str, Any] | None]:
 
     for svc in list(cluster.services()):
         sel = svc["spec"].get("selector")
-        if svc["metadata"].get("namespace") == "kube-system" or not sel or svc["metadata"]["name"] == "kubernetes":
+        if svc["metadata"].get("namespace") == "kube-system" or not sel or objects.name(svc) == "kubernetes":
             continue
         ns = svc["metadata"].get("namespace", "default")
         for dep in list(cluster.list("Deployment", ns)):
@@ -290,7 +290,7 @@ def explorer_workload(settings: ServiceSettings, svc: Mapping[str, Any], cluster
     headless Service, outside addresses (TEST-NET-3) through a node port or the load balancer."""
     from .traffic.workload import cluster_ip, dns, external_clients, load_balancer, node_port, pod_clients, workload
 
-    name = svc["metadata"]["name"]
+    name = objects.name(svc)
     ns = svc["metadata"].get("namespace", "default")
     port = int(svc["spec"]["ports"][0]["port"])
     if settings.headless:
@@ -299,7 +299,7 @@ def explorer_workload(settings: ServiceSettings, svc: Mapping[str, Any], cluster
         clients, target = pod_clients(selector={"app": CLIENT_APP}, namespace=ns), cluster_ip(name, port, ns)
     elif settings.type == "NodePort":
         workers = [objects.name(n) for n in cluster.nodes() if not objects.is_control_plane(n)]
-        node = workers[0] if workers else list(cluster.nodes())[0]["metadata"]["name"]
+        node = workers[0] if workers else objects.name(cluster.nodes()[0])
         clients, target = external_clients(EXTERNAL_CIDR, settings.clients), node_port(name, node, port, ns)
     else:
         clients, target = external_clients(EXTERNAL_CIDR, settings.clients), load_balancer(name, "cloud", port, ns)
@@ -332,17 +332,17 @@ def explore_service(settings: ServiceSettings, base: Cluster | None = None) -> E
         result.service = f"{ns}/{svc['metadata']['name']}"
         cluster = base
         if dep is not None:
-            cluster = cluster.scale(dep["metadata"]["name"], settings.replicas, namespace=ns)
+            cluster = cluster.scale(objects.name(dep), settings.replicas, namespace=ns)
         # The Service is deleted and created again (so the API server allocates afresh); the
         # client pods are applied with it, in one apply: one round of the controllers, not two.
         manifests = [service_manifest(settings, svc)]
         if settings.headless or settings.type == "ClusterIP":
             manifests.insert(0, client_deployment(settings.clients, ns))
-        cluster = cluster.delete("Service", svc["metadata"]["name"], ns).apply(*manifests)
+        cluster = cluster.delete("Service", objects.name(svc), ns).apply(*manifests)
         if settings.type == "LoadBalancer":
-            cluster = with_load_balancer_ip(cluster, svc["metadata"]["name"], ns)
+            cluster = with_load_balancer_ip(cluster, objects.name(svc), ns)
         cluster = with_proxy_mode(cluster, settings.proxy_mode, settings.ipvs_scheduler)
-        new_svc = cluster.get("Service", svc["metadata"]["name"], ns)
+        new_svc = cluster.get("Service", objects.name(svc), ns)
         wl = explorer_workload(settings, new_svc, cluster)
         result.cluster = cluster
         result.log = simulate(cluster, wl, seed=settings.seed, progress=False)
@@ -386,9 +386,9 @@ def teaching_events(cluster: Cluster, wl: Any) -> list[dict[str, Any]]:
             if selector_matches(selector, d["spec"]["template"]["metadata"].get("labels") or {})]
     if not deps:
         return []
-    dep = deps[0]["metadata"]["name"]
+    dep = objects.name(deps[0])
     replicas = int(deps[0]["spec"].get("replicas", 1))
-    pods = sorted(p["metadata"]["name"] for p in cluster.pods(ns)
+    pods = sorted(objects.name(p) for p in cluster.pods(ns)
                   if selector_matches(selector, p["metadata"].get("labels") or {}))
     events: list[dict[str, Any]] = [{"at": 15, "scale": {"deployment": dep, "replicas": replicas + 2}}]
     if pods:

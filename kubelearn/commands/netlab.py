@@ -20,6 +20,7 @@ import math
 import sys
 from typing import Any
 
+from .. import objects
 from ..errors import KubelearnError
 
 __all__ = ["register"]
@@ -56,7 +57,7 @@ def _run(args: argparse.Namespace) -> int:
               f"{len(lab.plan.pods) if lab.plan else 0} pods, kube-proxy mode {mode}", file=sys.stderr)
         if args.show_rules:
             for node in cluster.nodes():
-                name = node["metadata"]["name"]
+                name = objects.name(node)
                 print(f"# ---- {name}: read back from the kernel")
                 print(lab.kernel_rules(name))
         if workload is None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from .. import objects
 from ..cluster import Cluster
 from ..errors import ApplyError, KubelearnError
 from ._core import DATA, Exercise, WrongType, each, register, text
@@ -93,7 +94,7 @@ def setup_cluster(key: str) -> Cluster:
         # the kubelet's probe to a port nobody listens on fails; set_ready does what it would do
         for pod in cluster.pods(s.namespace):
             if failing_probe_port(pod) is not None:
-                cluster = cluster.set_ready(pod["metadata"]["name"], False, namespace=s.namespace)
+                cluster = cluster.set_ready(objects.name(pod), False, namespace=s.namespace)
     return cluster
 
 
@@ -172,7 +173,7 @@ def evidence(key: str, diagnosis: str) -> tuple[bool, str]:
     if diagnosis == "slice-label":
         if spec.get("selector"):
             return False, "The Service has a selector, so the EndpointSlice controller writes its slices itself."
-        unlabelled = [sl["metadata"]["name"] for sl in cluster.list("EndpointSlice", s.namespace)
+        unlabelled = [objects.name(sl) for sl in cluster.list("EndpointSlice", s.namespace)
                       if "kubernetes.io/service-name" not in (sl["metadata"].get("labels") or {})]
         if unlabelled:
             return True, (f"`{s.service}` has no selector, and the EndpointSlice `{unlabelled[0]}` lacks the label "

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import objects
 from ._core import number, percent
 from .lessons import applied, ex, kinds_in, lesson_cluster
 
@@ -36,7 +37,7 @@ def _scale() -> list[Any]:
 
 
 def _original_pods() -> set[str]:
-    return {p["metadata"]["name"] for p in lesson_cluster(*L09).pods() if p["metadata"]["name"].startswith("backend-")}
+    return {objects.name(p) for p in lesson_cluster(*L09).pods() if objects.name(p).startswith("backend-")}
 
 
 def new_pod_share(log: pd.DataFrame, start: float, end: float = SECONDS) -> float:
@@ -208,12 +209,12 @@ def _09_headless(answer: Any) -> tuple[bool, str]:
     if svc["spec"].get("clusterIP") != "None":
         return False, (f"`{name}` got the virtual IP {svc['spec'].get('clusterIP')}: a client would still reach one "
                        "pod per connection through kube-proxy. A headless Service sets `clusterIP: None`.")
-    client = sorted(p["metadata"]["name"] for p in cluster.pods() if p["metadata"]["name"].startswith("client-"))[0]
+    client = sorted(objects.name(p) for p in cluster.pods() if objects.name(p).startswith("client-"))[0]
     try:
         ips = sorted(r.data for r in resolve(cluster, name, "A", from_pod=client).answer)
     except KubelearnError as exc:
         return False, f"DNS cannot answer for `{name}`: `{exc}`"
-    backends = sorted(p["status"]["podIP"] for p in cluster.pods() if p["metadata"]["name"].startswith("backend-"))
+    backends = sorted(p["status"]["podIP"] for p in cluster.pods() if objects.name(p).startswith("backend-"))
     if ips != backends:
         return False, (f"DNS answers `{name}` with {each_or_none(ips)}; the backend pods are {', '.join(backends)}. "
                        "Check the selector (`app: backend`).")

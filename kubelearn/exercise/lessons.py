@@ -11,6 +11,7 @@ import re
 from functools import cache
 from typing import Any
 
+from .. import objects
 from ..cluster import Cluster
 from ..errors import ApplyError, InvalidError, KubelearnError
 from ._core import DATA, Exercise, WrongType, each, manifest, number, percent, register, text, whole
@@ -489,7 +490,7 @@ def _stickiness(cluster: Cluster, service: str) -> float:
     from ..traffic import pod_clients, simulate, stickiness, workload
     from ..traffic.workload import dns
 
-    client = sorted(p["metadata"]["name"] for p in pods_labelled(cluster, "client"))[0]
+    client = sorted(objects.name(p) for p in pods_labelled(cluster, "client"))[0]
     log = simulate(cluster, workload(pod_clients(names=[client]), dns(service, 80), connections=20, rate=1 / 30),
                    seed=0, progress=False)
     return float(stickiness(log)["stickiness"].min())
@@ -533,7 +534,7 @@ def _lone_pod_share() -> tuple[str, float]:
     cluster = lesson_cluster(*L05_LB)
     shares = predicted_shares(cluster, workload(external_clients("203.0.113.0/24", count=50), load_balancer("web-lb"),
                                                 connections=1000))["predicted"]
-    lone = [p["metadata"]["name"] for p in pods_labelled(cluster, "web") if p["spec"]["nodeName"] == "kind-worker2"]
+    lone = [objects.name(p) for p in pods_labelled(cluster, "web") if p["spec"]["nodeName"] == "kind-worker2"]
     return lone[0], round(float(shares[lone[0]]) * 100, 2)
 
 
@@ -564,7 +565,7 @@ def _dropping_nodes() -> list[str]:
     local = lesson_cluster(*L05).apply(lesson_cluster_text("05-web-local.yaml"))
     out = []
     for node in local.nodes():
-        name = node["metadata"]["name"]
+        name = objects.name(node)
         if trace(local, name, "203.0.113.7", f"{local.node_ip(name)}:30080").verdict == "DROP":
             out.append(name)
     return out
@@ -590,7 +591,7 @@ def _05_node(answer: Any) -> tuple[bool, str]:
     dropping = _dropping_nodes()
     if name in dropping:
         return True, f"`{name}` has no local `web` pod: the trace ends in DROP (`has no local endpoints`)."
-    local_pods = [p["metadata"]["name"] for p in pods_labelled(lesson_cluster(*L05), "web")
+    local_pods = [objects.name(p) for p in pods_labelled(lesson_cluster(*L05), "web")
                   if p["spec"]["nodeName"] == name]
     if local_pods:
         return False, (f"`{name}` runs {len(local_pods)} `web` pod(s), so its trace DNATs to them. Which node "
@@ -680,7 +681,7 @@ def _crash_outcome() -> str:
     from ..traffic.workload import dns
 
     cluster = lesson_cluster(*L06)
-    victim = sorted(p["metadata"]["name"] for p in pods_labelled(cluster, "web"))[0]
+    victim = sorted(objects.name(p) for p in pods_labelled(cluster, "web"))[0]
     wl = workload(pod_clients(selector={"app": "client"}), dns("web", 80), connections=1500, rate=100,
                   connection_seconds=2.0, requests_per_connection=4, events=[Event(10, "crashPod", {"name": victim})])
     log = simulate(cluster, wl, seed=0, progress=False)
@@ -834,7 +835,7 @@ def _07_source(answer: Any) -> tuple[bool, str]:
     if got == want:
         return True, f"{want} is `kind-worker2`'s address: the node that did the DNAT also did the SNAT."
     web = lesson_cluster(*L07_WEB)
-    nodes = {web.node_ip(n["metadata"]["name"]): n["metadata"]["name"] for n in web.nodes()}
+    nodes = {web.node_ip(objects.name(n)): objects.name(n) for n in web.nodes()}
     if got in nodes:
         return False, (f"{got} is `{nodes[got]}`. The masquerade rewrites the source to the address of the node "
                        "the client dialled, so that replies return through it.")
@@ -893,7 +894,7 @@ def _07_both(answer: Any) -> tuple[bool, str]:
                        seed=0, progress=False)
         failed = int((log["outcome"] != "ok").sum())
         if failed:
-            running = [p["metadata"]["name"] for p in pods_labelled(cluster, "web")
+            running = [objects.name(p) for p in pods_labelled(cluster, "web")
                        if p["spec"].get("nodeName") == node and not p["metadata"].get("deletionTimestamp")]
             return False, (f"Simulated: {failed} of {len(log)} connections to `{node}:30080` failed; `{node}` runs "
                            f"{len(running)} `web` pod(s) that are not terminating.")

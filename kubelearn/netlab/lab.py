@@ -44,6 +44,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import objects
 from ..cluster import Cluster
 from ..errors import KubelearnError
 from ..proxy import rules
@@ -240,13 +241,13 @@ class NetLab:
     def _pod_ports(self, cluster: Cluster) -> dict[str, set[int]]:
         # Every port an EndpointSlice sends to a pod, plus its declared TCP containerPorts.
         ports: dict[str, set[int]] = {}
-        for pod in topo.objects(cluster.pods()):
+        for pod in list(cluster.pods()):
             key = f"{pod['metadata'].get('namespace', 'default')}/{pod['metadata']['name']}"
             for c in pod.get("spec", {}).get("containers", []) or []:
                 for cp in c.get("ports", []) or []:
                     if cp.get("protocol", "TCP") == "TCP" and "containerPort" in cp:
                         ports.setdefault(key, set()).add(int(cp["containerPort"]))
-        for sl in topo.objects(cluster.endpoint_slices()):
+        for sl in list(cluster.endpoint_slices()):
             tcp = [int(p["port"]) for p in sl.get("ports") or [] if p.get("port") and p.get("protocol", "TCP") == "TCP"]
             for ep in sl.get("endpoints") or []:
                 ref = ep.get("targetRef") or {}
@@ -621,7 +622,7 @@ def _client_deaths(cluster: Cluster, sim: pd.DataFrame, known: Mapping[str, floa
         if name in out:
             continue
         ns = next((p["metadata"].get("namespace", "default") for p in cluster.pods(None)
-                   if p["metadata"]["name"] == name), None)
+                   if objects.name(p) == name), None)
         pod = cluster.get("Pod", name, ns) if ns is not None else None
         if pod is None or (pod.get("status") or {}).get("podIP") != ip:
             out[name] = now

@@ -33,11 +33,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import objects
 from ..cluster import Cluster
 from ..errors import KubelearnError
 from . import host
 
-__all__ = ["ExternalHost", "NodeNS", "Plan", "PodNS", "add_pods", "build", "lab_pods", "objects", "plan", "pod_commands",
+__all__ = ["ExternalHost", "NodeNS", "Plan", "PodNS", "add_pods", "build", "lab_pods", "plan", "pod_commands",
            "pod_plan"]
 
 
@@ -140,19 +141,15 @@ def _pod_ip(pod: dict[str, Any]) -> str | None:
     return str(ip) if ip else None
 
 
-def objects(items: Any) -> list[dict[str, Any]]:
-    """The cluster's accessor results as a typed list (``Cluster.list`` shadows ``list`` for mypy)."""
-    return [dict(x) if not isinstance(x, dict) else x for x in items]
-
 
 def lab_pods(cluster: Cluster) -> list[dict[str, Any]]:
     """The pods the lab runs: scheduled, addressed, not host-network, IPv4."""
     out = []
-    for pod in objects(cluster.pods()):
+    for pod in list(cluster.pods()):
         ip = _pod_ip(pod)
         if not ip or not pod.get("spec", {}).get("nodeName") or pod["spec"].get("hostNetwork"):
             continue
-        _ipv4(ip, f'pod "{pod["metadata"]["name"]}" status.podIP')
+        _ipv4(ip, f'pod "{objects.name(pod)}" status.podIP')
         out.append(pod)
     return out
 
@@ -187,8 +184,8 @@ def plan(cluster: Cluster, prefix: str, external_addresses: Iterable[str] = ()) 
     net = _ipv4_net(cluster.topology.node_subnet, "the node network")
     _ipv4_net(cluster.topology.pod_subnet, "the pod network")
     nodes: list[NodeNS] = []
-    for i, node in enumerate(objects(cluster.nodes())):
-        name = node["metadata"]["name"]
+    for i, node in enumerate(list(cluster.nodes())):
+        name = objects.name(node)
         cidr = node.get("spec", {}).get("podCIDR")
         if not cidr:
             raise KubelearnError(f'node "{name}" has no spec.podCIDR: the lab needs one to route pods')

@@ -201,14 +201,6 @@ def node_colors(names: Iterable[str]) -> dict[str, str]:
     return {n: out[n] for n in ordered}
 
 
-def objects(items: Any) -> list[dict[str, Any]]:
-    """A Cluster accessor's result as a plain, typed list of object dicts.
-
-    (Written while ``Cluster.list`` shadowed the builtin in the accessors' annotations, which
-    mypy could not read; harmless now, and it keeps the call sites checked either way.)
-    """
-    return [dict_ for dict_ in items]
-
 
 def require_columns(log: pd.DataFrame, columns: Iterable[str], what: str) -> None:
     """Raise :class:`PlotDataError` naming every missing request-log column."""

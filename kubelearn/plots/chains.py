@@ -26,8 +26,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
+from .. import objects
 from ..proxy.walk import Destination, Step, Trace
-from ._common import NEUTRAL_COLOR, OKABE_ITO, PlotDataError, new_axes, objects, require_columns, style
+from ._common import NEUTRAL_COLOR, OKABE_ITO, PlotDataError, new_axes, require_columns, style
 
 __all__ = ["MODES", "first_packet_cost", "plot_first_packet_cost", "plot_trace", "trace_figsize"]
 
@@ -300,11 +301,11 @@ def first_packet_cost(service_counts: Iterable[int] = (1, 10, 100, 1000), modes:
     if not counts or counts[0] < 1:
         raise PlotDataError("service_counts must be positive numbers of Services")
     base = default_scenario(seed=seed)
-    template = next((s for s in objects(base.services("default")) if s["metadata"]["name"] != "kubernetes"
+    template = next((s for s in list(base.services("default")) if objects.name(s) != "kubernetes"
                      and s["spec"].get("selector")), None)
     if template is None:
         raise PlotDataError("the default scenario has no Service with a selector to copy")
-    client = next((p for p in objects(base.pods("default")) if p.get("status", {}).get("podIP")), None)
+    client = next((p for p in list(base.pods("default")) if p.get("status", {}).get("podIP")), None)
     if client is None:
         raise PlotDataError("the default scenario has no running pod to send from")
     rows = []
@@ -321,14 +322,14 @@ def first_packet_cost(service_counts: Iterable[int] = (1, 10, 100, 1000), modes:
         if extra:
             built = built.apply(*extra)
             existing = n
-        svcs = [s for s in objects(built.services("default")) if s["metadata"]["name"] == template["metadata"]["name"]
-                or s["metadata"]["name"].startswith("svc-")]
+        svcs = [s for s in list(built.services("default")) if objects.name(s) == objects.name(template)
+                or objects.name(s).startswith("svc-")]
         picks = [svcs[round(k * (len(svcs) - 1) / max(1, samples - 1))] for k in range(min(samples, len(svcs)))]
         for mode in modes:
             walked = [trace(built, client["spec"]["nodeName"], client["status"]["podIP"],
                             f"{s['spec']['clusterIP']}:{s['spec']['ports'][0]['port']}", mode=mode).rules_walked
                       for s in picks]
-            rows.append({"mode": mode, "services": len(objects(built.services())), "rules_walked": sum(walked) / len(walked),
+            rows.append({"mode": mode, "services": len(list(built.services())), "rules_walked": sum(walked) / len(walked),
                          "max_rules_walked": max(walked)})
     return pd.DataFrame(rows)
 

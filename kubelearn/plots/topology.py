@@ -26,6 +26,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch, Patch
 
+from .. import objects
 from ..cluster import Cluster
 from ..objects import is_pod_ready
 from ._common import (
@@ -34,7 +35,6 @@ from ._common import (
     PlotDataError,
     first_requests,
     new_axes,
-    objects,
     style,
     text_codes,
     text_column,
@@ -82,8 +82,8 @@ def _pick_service(cluster: Cluster, log: pd.DataFrame | None, service: str | Non
     if service is not None:
         ns, _, name = service.rpartition("/")
         return cluster.get("Service", name, ns or "default")
-    candidates = [s for s in objects(cluster.services()) if s["metadata"].get("namespace") != "kube-system"
-                  and not (s["metadata"]["name"] == "kubernetes" and s["metadata"].get("namespace") == "default")]
+    candidates = [s for s in list(cluster.services()) if s["metadata"].get("namespace") != "kube-system"
+                  and not (objects.name(s) == "kubernetes" and s["metadata"].get("namespace") == "default")]
     return candidates[0] if candidates else None
 
 
@@ -110,30 +110,30 @@ class _Geometry:
 
 def _geometry(cluster: Cluster, endpoints: set[str], has_log: bool) -> _Geometry:
     """Where everything goes, in inches: the same for the picture and for :func:`topology_figsize`."""
-    node_names = [n["metadata"]["name"] for n in objects(cluster.nodes())]
+    node_names = [objects.name(n) for n in list(cluster.nodes())]
     pods_on: dict[str, list[dict[str, Any]]] = {n: [] for n in node_names}
-    for pod in objects(cluster.pods()):
+    for pod in list(cluster.pods()):
         node = pod.get("spec", {}).get("nodeName")
         if node in pods_on:
             pods_on[node].append(pod)
     for node, pods in pods_on.items():
-        others = [p for p in pods if p["metadata"]["name"] not in endpoints]
+        others = [p for p in pods if objects.name(p) not in endpoints]
         if len(others) > MAX_OTHER_PODS:
-            names = sorted(p["metadata"]["name"] for p in others)
+            names = sorted(objects.name(p) for p in others)
             summary = {"metadata": {"name": f"{len(others)} other pods on {node}"},
                        "kubelearn": {"others": names}}
-            pods_on[node] = [p for p in pods if p["metadata"]["name"] in endpoints] + [summary]
+            pods_on[node] = [p for p in pods if objects.name(p) in endpoints] + [summary]
     # A pod's label is its name split after the ReplicaSet hash (``my-app-774ddb954b-`` over
     # ``988m2  10.244.1.3``) and its state: never cut, so every box is as wide as the widest label.
-    labels = {p["metadata"]["name"]: _pod_label(p) for pods in pods_on.values() for p in pods}
+    labels = {objects.name(p): _pod_label(p) for pods in pods_on.values() for p in pods}
     pod_w = max([1.3, *(max(len(line) for line in text.split("\n")) * CHAR + 0.16 for text in labels.values())])
     # Endpoint pods side by side in a node's first row, so the arrows coming down from
     # kube-proxy reach each of them without crossing another pod; other pods below them.
     # As many columns as fit in the width available; further pods go on more rows.
-    ordered_on = {name: sorted(pods_on[name], key=lambda p: (p["metadata"]["name"] not in endpoints,
-                                                            "kubelearn" in p, p["metadata"]["name"]))
+    ordered_on = {name: sorted(pods_on[name], key=lambda p: (objects.name(p) not in endpoints,
+                                                            "kubelearn" in p, objects.name(p)))
                   for name in node_names}
-    cols_of = {name: max(1, sum(1 for p in ordered_on[name] if p["metadata"]["name"] in endpoints))
+    cols_of = {name: max(1, sum(1 for p in ordered_on[name] if objects.name(p) in endpoints))
                for name in node_names}
 
     def node_w(cols: int) -> float:
@@ -166,7 +166,7 @@ def topology_figsize(cluster: Cluster, log: pd.DataFrame | None = None, *, servi
 
 def _pod_label(pod: dict[str, Any]) -> str:
     """``my-app-774ddb954b-`` / ``988m2  10.244.1.3`` / state: a pod's full name and IP on short lines."""
-    name = str(pod["metadata"]["name"])
+    name = str(objects.name(pod))
     if "kubelearn" in pod:  # several other pods drawn as one box
         others = pod["kubelearn"]["others"]
         prefixes = sorted({o.rsplit("-", 2)[0] if o.count("-") >= 2 else o for o in others})
@@ -183,7 +183,7 @@ def _pod_label(pod: dict[str, Any]) -> str:
 def _endpoint_pods(cluster: Cluster, svc: dict[str, Any]) -> set[str]:
     meta = svc["metadata"]
     names: set[str] = set()
-    for sl in objects(cluster.endpoint_slices(meta.get("namespace", "default"), meta["name"])):
+    for sl in list(cluster.endpoint_slices(meta.get("namespace", "default"), meta["name"])):
         for ep in sl.get("endpoints", []) or []:
             ref = ep.get("targetRef") or {}
             if ref.get("kind") == "Pod" and ref.get("name"):
@@ -226,7 +226,7 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
         NotFoundError: when ``service`` does not exist.
         PlotDataError: when the log lacks a column this picture needs.
     """
-    nodes = objects(cluster.nodes())
+    nodes = list(cluster.nodes())
     if not nodes:
         raise PlotDataError("plot_topology needs a cluster with at least one Node")
     svc = _pick_service(cluster, log, service)
@@ -279,7 +279,7 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
             anchors[f"proxy:{name}"] = (px + pw / 2, node_h - 0.08)
             ordered, cols, _ = layout[name]
             for j, pod in enumerate(ordered):
-                pname = pod["metadata"]["name"]
+                pname = objects.name(pod)
                 r, c = divmod(j, cols)
                 px_ = x0 + 0.1 + c * (pod_w + POD_GAP)
                 py = node_h + pods_top - (r + 1) * (POD_H + POD_GAP) + POD_GAP
@@ -334,7 +334,7 @@ def plot_topology(cluster: Cluster, log: pd.DataFrame | None = None, *, service:
                                color=DARK_TEXT, zorder=4.5)
 
         legend: list[Any] = [Patch(facecolor=node_colors[n], label=f"endpoint pod on {n}") for n in node_names
-                             if any(p["metadata"]["name"] in endpoints for p in pods_on[n])]
+                             if any(objects.name(p) in endpoints for p in pods_on[n])]
         legend.append(Patch(facecolor="white", edgecolor=NEUTRAL_COLOR, label="other pod"))
         legend.append(Patch(facecolor="#F2F2F2", edgecolor=NEUTRAL_COLOR, label="kube-proxy's rules on the node"))
         snat_nodes: dict[str, float] = {}

@@ -21,6 +21,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .. import objects
 from ..cluster import Cluster
 from ..errors import ProxyConfigError
 from ..versions import cluster_minor, feature_gate
@@ -75,7 +76,7 @@ def proxy_settings(cluster: Cluster, node: str, mode: str | None = None) -> dict
 
 def node_zones(cluster: Cluster) -> dict[str, str]:
     """Node name -> its ``topology.kubernetes.io/zone`` label, for the nodes that have one."""
-    return {n["metadata"]["name"]: z for n in cluster.nodes() if (z := _zone(n))}
+    return {objects.name(n): z for n in cluster.nodes() if (z := _zone(n))}
 
 
 def _zone(node_obj: Any) -> str:

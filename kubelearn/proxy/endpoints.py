@@ -38,6 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import objects
 from ..apiserver.validation import parse_ip
 from ..cluster import Cluster
 from .names import endpoint_string, service_port_name
@@ -319,7 +320,7 @@ def service_ports(cluster: Cluster) -> list[ServicePort]:
             proto = p.get("protocol", "TCP")
             sp = ServicePort(
                 namespace=svc["metadata"].get("namespace", "default"),
-                name=svc["metadata"]["name"],
+                name=objects.name(svc),
                 port_name=pname,
                 protocol=proto,
                 port=int(p["port"]),
@@ -333,7 +334,7 @@ def service_ports(cluster: Cluster) -> list[ServicePort]:
                 affinity_timeout=timeout,
                 health_check_node_port=hc,
                 endpoints=_slice_endpoints(
-                    by_service.get((svc["metadata"].get("namespace", "default"), svc["metadata"]["name"]), []),
+                    by_service.get((svc["metadata"].get("namespace", "default"), objects.name(svc)), []),
                     pname, proto, node_hints),
             )
             out.append(sp)

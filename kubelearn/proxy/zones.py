@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import objects
 from ..cluster import Cluster
 from ..errors import KubelearnError
 from .config import node_zones, proxy_settings
@@ -75,7 +76,7 @@ def kept_endpoints(cluster: Cluster, service: str, namespace: str = "default", *
     zones = node_zones(cluster)
     pods = _pods_by_address(cluster, namespace, service)
     if nodes is None:
-        nodes = [n["metadata"]["name"] for n in cluster.nodes()
+        nodes = [objects.name(n) for n in cluster.nodes()
                  if not any(t.get("effect") == "NoSchedule" for t in (n.get("spec") or {}).get("taints") or [])]
     rows: list[dict[str, Any]] = []
     for node in nodes:

@@ -76,7 +76,7 @@ def resolve_clients(cluster: Cluster, wl: Workload) -> list[Client]:
 
 def _resolve(cluster: Cluster, wl: Workload) -> list[Client]:
     out: list[Client] = []
-    node_names = [n["metadata"]["name"] for n in cluster.nodes()]
+    node_names = [objects.name(n) for n in cluster.nodes()]
     workers = [objects.name(n) for n in cluster.nodes() if not objects.is_control_plane(n)]
     for i, src in enumerate(wl.clients):
         kind, spec = next(iter(src.items()))
@@ -92,7 +92,7 @@ def _resolve(cluster: Cluster, wl: Workload) -> list[Client]:
             if not chosen:
                 raise WorkloadError(f"error: spec.clients[{i}].pods: no running pods match in namespace {ns}")
             for p in chosen:
-                out.append(Client(p["metadata"]["name"], "pod", pod_ready_ip(p), p["spec"]["nodeName"], ns))
+                out.append(Client(objects.name(p), "pod", pod_ready_ip(p), p["spec"]["nodeName"], ns))
         elif kind == "nodes":
             names = list(spec) or node_names
             for n in names:

@@ -42,6 +42,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from .. import objects
 from ..cluster import Cluster
 from ..proxy import Trace, trace
 from ..proxy.config import node_zones
@@ -149,7 +150,7 @@ def pod_table(snapshot_cluster: Cluster, crashed: frozenset[str],
         if not ip or node in failed or (p.get("spec") or {}).get("hostNetwork"):
             continue
         key = f"{p['metadata'].get('namespace', 'default')}/{p['metadata']['name']}"
-        out[ip] = (p["metadata"]["name"], node, key not in crashed)
+        out[ip] = (objects.name(p), node, key not in crashed)
     return out
 
 

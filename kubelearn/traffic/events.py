@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import objects
 from ..cluster import EPOCH, Cluster
 from ..errors import KubelearnError
 from .workload import Event
@@ -218,11 +219,11 @@ def build_timeline(cluster: Cluster, events: tuple[Event, ...] | list[Event], *,
             c = c.fail_node(args["node"])
         else:
             raise KubelearnError(f'error: unknown event "{action}"')
-        prev_pods = {(p["metadata"].get("namespace", "default"), p["metadata"]["name"]) for p in cur.cluster.pods(None)}
-        gone |= prev_pods - {(p["metadata"].get("namespace", "default"), p["metadata"]["name"]) for p in c.pods(None)}
+        prev_pods = {(p["metadata"].get("namespace", "default"), objects.name(p)) for p in cur.cluster.pods(None)}
+        gone |= prev_pods - {(p["metadata"].get("namespace", "default"), objects.name(p)) for p in c.pods(None)}
         snaps.append(Snapshot(at, c, frozenset(crashed), frozenset(failed), label, kind))
         seq = _schedule_removals(c, at, pending, removals, seq)
-    nodes = [n["metadata"]["name"] for n in cluster.nodes()]
+    nodes = [objects.name(n) for n in cluster.nodes()]
     rng = np.random.default_rng([cluster.seed & 0xFFFFFFFF, seed & 0xFFFFFFFF, _stable("traffic/sync")])
     adopt = np.empty((len(snaps), len(nodes)), dtype=np.float64)
     adopt[0, :] = -np.inf

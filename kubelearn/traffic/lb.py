@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from .. import objects
 from ..cluster import Cluster
 from .workload import WorkloadError
 
@@ -41,7 +42,7 @@ def ready_nodes(cluster: Cluster) -> list[str]:
         conds = (node.get("status") or {}).get("conditions") or []
         ready = next((c.get("status") for c in conds if c.get("type") == "Ready"), "True")
         if ready == "True":
-            out.append(node["metadata"]["name"])
+            out.append(objects.name(node))
     return out
 
 
@@ -49,7 +50,7 @@ def local_endpoint_nodes(cluster: Cluster, service: dict[str, Any]) -> set[str]:
     """Nodes with at least one ready endpoint of ``service`` (what the health-check node port reports)."""
     ns = service["metadata"].get("namespace", "default")
     out: set[str] = set()
-    for sl in cluster.endpoint_slices(ns, service["metadata"]["name"]):
+    for sl in cluster.endpoint_slices(ns, objects.name(service)):
         for ep in sl.get("endpoints") or []:
             if (ep.get("conditions") or {}).get("ready", True) is not False and ep.get("nodeName"):
                 out.add(ep["nodeName"])
@@ -85,7 +86,7 @@ def balancer_nodes(cluster: Cluster, service: dict[str, Any], kind: str, ip: str
         WorkloadError: for a Service that is not of type LoadBalancer, or another kind.
     """
     if service["spec"].get("type") != "LoadBalancer":
-        name = f'{service["metadata"].get("namespace", "default")}/{service["metadata"]["name"]}'
+        name = f'{service["metadata"].get("namespace", "default")}/{objects.name(service)}'
         raise WorkloadError(f'error: service "{name}" is of type {service["spec"].get("type", "ClusterIP")}, '
                             "not LoadBalancer")
     if kind == "cloud":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+from .. import objects
 from ..cluster import Cluster
 from .clients import Client
 from .workload import Workload, WorkloadError
@@ -72,13 +73,13 @@ def service_port(svc: dict[str, Any], port: int | str | None) -> dict[str, Any]:
     """The Service port a target names (by name or number; the first when ``None``)."""
     ports = svc["spec"].get("ports") or []
     if not ports:
-        raise WorkloadError(f'error: service "{svc["metadata"]["name"]}" has no ports')
+        raise WorkloadError(f'error: service "{objects.name(svc)}" has no ports')
     if port is None:
         return dict(ports[0])
     for p in ports:
         if p.get("name") == port or p.get("port") == port:
             return dict(p)
-    raise WorkloadError(f'error: service "{svc["metadata"]["name"]}" has no port {port!r}')
+    raise WorkloadError(f'error: service "{objects.name(svc)}" has no port {port!r}')
 
 
 def lb_ip(svc: dict[str, Any], spec: dict[str, Any]) -> str:
@@ -86,7 +87,7 @@ def lb_ip(svc: dict[str, Any], spec: dict[str, Any]) -> str:
     ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     ip = spec.get("ip") or next((i.get("ip") for i in ingress if i.get("ip")), None)
     if not ip:
-        raise WorkloadError(f'error: service "{svc["metadata"]["name"]}" has no load-balancer IP yet '
+        raise WorkloadError(f'error: service "{objects.name(svc)}" has no load-balancer IP yet '
                             "(EXTERNAL-IP <pending>); give one with target.loadBalancer.ip")
     return str(ip)
 

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from .. import __version__, objects
 from ..cluster import Cluster
 from ..proxy import Trace, trace
 from . import lb as lbmod
@@ -90,7 +90,7 @@ def default_workload(cluster: Cluster, connections: int | None = None,
             changes["requests_per_connection"] = requests_per_connection
         return wl.with_(**changes) if changes else wl
     # the learner's own Services: not the API server's `kubernetes` nor the kube-system add-ons
-    svcs = [s for s in cluster.services() if s["metadata"]["name"] != "kubernetes"
+    svcs = [s for s in cluster.services() if objects.name(s) != "kubernetes"
             and s["metadata"].get("namespace", "default") != "kube-system"
             and s["spec"].get("type") != "ExternalName" and s["spec"].get("ports")]
     if not svcs:
@@ -105,8 +105,8 @@ def default_workload(cluster: Cluster, connections: int | None = None,
         raise WorkloadError(f"error: no running pods in namespace {ns} to act as clients")
     from .workload import dns, pod_clients, workload
 
-    return workload(pod_clients(names=[p["metadata"]["name"] for p in chosen], namespace=ns),
-                    dns(svc["metadata"]["name"], int(svc["spec"]["ports"][0]["port"])),
+    return workload(pod_clients(names=[objects.name(p) for p in chosen], namespace=ns),
+                    dns(objects.name(svc), int(svc["spec"]["ports"][0]["port"])),
                     connections=1000 if connections is None else connections,
                     requests_per_connection=1 if requests_per_connection is None else requests_per_connection,
                     name="default")

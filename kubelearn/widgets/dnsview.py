@@ -15,9 +15,10 @@ from typing import Any
 
 from matplotlib.axes import Axes
 
+from .. import objects
 from ..cluster import Cluster
 from ..errors import KubelearnError
-from ..plots._common import ERROR_COLOR, NEUTRAL_COLOR, OKABE_ITO, KubelearnFigure, new_axes, new_figure, objects, style
+from ..plots._common import ERROR_COLOR, NEUTRAL_COLOR, OKABE_ITO, KubelearnFigure, new_axes, new_figure, style
 from ._base import View, place
 
 __all__ = ["DnsExplorer", "plot_resolution", "resolution_figsize"]
@@ -105,14 +106,14 @@ class DnsExplorer(View):
         self.cluster = cluster
         w = self._w
         pods = [(f"{p['metadata'].get('namespace', 'default')}/{p['metadata']['name']}",
-                 (p["metadata"].get("namespace", "default"), p["metadata"]["name"]))
-                for p in objects(cluster.pods()) if p.get("status", {}).get("podIP")]
+                 (p["metadata"].get("namespace", "default"), objects.name(p)))
+                for p in list(cluster.pods()) if p.get("status", {}).get("podIP")]
         if not pods:
             raise KubelearnError("this cluster has no running pod to ask DNS from")
         pods.sort(key=lambda item: (item[1][0] == "kube-system", item[0]))
         if name is None:
-            svcs = [s["metadata"]["name"] for s in objects(cluster.services())
-                    if s["metadata"].get("namespace") == "default" and s["metadata"]["name"] != "kubernetes"]
+            svcs = [objects.name(s) for s in list(cluster.services())
+                    if s["metadata"].get("namespace") == "default" and objects.name(s) != "kubernetes"]
             name = svcs[0] if svcs else "kubernetes"
         wide = {"style": {"description_width": "initial"}, "layout": w.Layout(width="auto", min_width="260px")}
         self.inputs: dict[str, Any] = {

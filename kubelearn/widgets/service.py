@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import objects
 from ..cluster import Cluster
 from ..errors import KubelearnError
 from ..plots import plot_load, plot_topology, plot_zone_traffic, topology_figsize
@@ -402,7 +403,7 @@ class ServiceExplorer(View):
 
 
 def _terminating(cluster: Cluster, pod: str) -> bool:
-    found = [p for p in cluster.pods() if p["metadata"]["name"] == pod]
+    found = [p for p in cluster.pods() if objects.name(p) == pod]
     return bool(found) and "deletionTimestamp" in found[0]["metadata"]
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .. import objects
 from ..cluster import Cluster
 from ..errors import KubelearnError
 from ..plots import plot_trace, trace_figsize
-from ..plots._common import KubelearnFigure, new_figure, objects
+from ..plots._common import KubelearnFigure, new_figure
 from ..proxy import kept_endpoints
 from ..proxy.config import node_zones
 from ._base import View, place
@@ -37,23 +38,23 @@ def sources(cluster: Cluster) -> list[tuple[str, tuple[str, str, str]]]:
     """
     from ..labels import selector_matches
 
-    selectors = [s["spec"]["selector"] for s in objects(cluster.services()) if (s.get("spec") or {}).get("selector")]
+    selectors = [s["spec"]["selector"] for s in list(cluster.services()) if (s.get("spec") or {}).get("selector")]
 
     def rank(pod: dict[str, Any]) -> tuple[int, str]:
         labels = pod["metadata"].get("labels") or {}
         system = pod["metadata"].get("namespace", "default") == "kube-system"
         backend = any(selector_matches(sel, labels) for sel in selectors)
-        return (2 if system else 1 if backend else 0, pod["metadata"]["name"])
+        return (2 if system else 1 if backend else 0, objects.name(pod))
 
     out: list[tuple[str, tuple[str, str, str]]] = []
-    for pod in sorted(objects(cluster.pods()), key=rank):
+    for pod in sorted(list(cluster.pods()), key=rank):
         ip = pod.get("status", {}).get("podIP")
         node = pod.get("spec", {}).get("nodeName")
         if ip and node:
             ns = pod["metadata"].get("namespace", "default")
             out.append((f"pod {ns}/{pod['metadata']['name']} ({ip}) on {node}", ("pod", str(ip), str(node))))
-    for n in objects(cluster.nodes()):
-        name = n["metadata"]["name"]
+    for n in list(cluster.nodes()):
+        name = objects.name(n)
         out.append((f"node {name} ({cluster.node_ip(name)})", ("node", cluster.node_ip(name), name)))
     out.append((f"external client {EXTERNAL_CLIENT}", ("external", EXTERNAL_CLIENT, "")))
     return out
@@ -62,8 +63,8 @@ def sources(cluster: Cluster) -> list[tuple[str, tuple[str, str, str]]]:
 def destinations(cluster: Cluster) -> list[tuple[str, str]]:
     """Choices of destination ``(label, "IP:port")``: every ClusterIP, NodePort, externalIP and LB IP."""
     out: list[tuple[str, str]] = []
-    nodes = [n["metadata"]["name"] for n in objects(cluster.nodes())]
-    for svc in objects(cluster.services()):
+    nodes = [objects.name(n) for n in list(cluster.nodes())]
+    for svc in list(cluster.services()):
         key = f"{svc['metadata'].get('namespace', 'default')}/{svc['metadata']['name']}"
         spec = svc.get("spec", {})
         ingress = (svc.get("status", {}).get("loadBalancer") or {}).get("ingress") or []
@@ -106,7 +107,7 @@ class PacketTracer(View):
         dsts = destinations(cluster)
         if not dsts:
             raise KubelearnError("this cluster has no Service address to trace a connection to")
-        nodes = [n["metadata"]["name"] for n in objects(cluster.nodes())]
+        nodes = [objects.name(n) for n in list(cluster.nodes())]
         wide = {"style": {"description_width": "initial"}, "layout": w.Layout(width="auto", min_width="300px")}
         self.inputs: dict[str, Any] = {
             "source": w.Dropdown(options=srcs, value=srcs[0][1], description="from", **wide),
