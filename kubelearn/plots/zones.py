@@ -71,7 +71,7 @@ def plot_zone_traffic(log: pd.DataFrame, *, count: str = "requests", ax: Axes | 
     if ax is None:
         ax = new_axes(None, zone_traffic_figsize(log))
     with style():
-        peak = counts.max() or 1
+        peak = int(np.max(counts)) or 1
         for i in range(k):
             for j in range(k):
                 n = int(counts[i, j])
