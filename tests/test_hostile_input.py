@@ -176,6 +176,34 @@ def test_every_writer_refuses_or_never_writes_a_hostile_value(base: Cluster, lab
     assert texts == _texts(base, mode)
 
 
+@pytest.fixture(scope="module")
+def base_v136(base: Cluster) -> Cluster:
+    """The same cluster on kube-proxy v1.36, whose nftables layout (numgen maps, the hairpin set) is
+    written by other code; without the settings v1.36 refuses (affinity, source ranges)."""
+    svc = copy.deepcopy(base.get("Service", "web"))
+    svc["spec"].pop("loadBalancerSourceRanges")
+    svc["spec"]["sessionAffinity"] = "None"
+    svc["spec"].pop("sessionAffinityConfig", None)
+    topology = dataclasses.replace(base.topology, kubernetes_version="v1.36.1")
+    return dataclasses.replace(base, topology=topology).with_object(svc)
+
+
+V136_FIELDS = [f for f in FIELDS if "loadBalancerSourceRanges" not in f[0] and "ipvs" not in f[0]]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+@pytest.mark.parametrize(("label", "plant"), V136_FIELDS, ids=[f[0] for f in V136_FIELDS])
+def test_the_v136_nftables_writer_refuses_or_never_writes_a_hostile_value(
+        base_v136: Cluster, label: str, plant: Callable[[Cluster, str], Cluster], payload: str) -> None:
+    assert "numgen random mod" in _texts(base_v136, "nftables")[0]  # the v1.36 layout, not a refusal
+    try:
+        texts = _texts(plant(base_v136, payload), "nftables")
+    except KubelearnError as exc:
+        assert "\n" not in str(exc).split(": ", 1)[-1] or isinstance(exc, UnsafeValueError)
+        return
+    assert texts == _texts(base_v136, "nftables")
+
+
 def test_the_untouched_cluster_renders_in_every_mode(base: Cluster) -> None:
     # The hostile test above would pass vacuously if the base cluster itself could not render.
     for mode in MODES:
